@@ -1,0 +1,201 @@
+"""The policy AST: pydantic models produced by :mod:`tosguard.parse`, each with its source span.
+
+Conditions are a small tree of boolean nodes over *operands* (manifest paths and literals).
+Nothing here is resolved yet: names of sets and predicates, manifest paths and vocabulary
+values are checked by :mod:`tosguard.check`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal as L
+from typing import Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import Span
+
+Scalar = Union[bool, int, float, date, str]
+
+
+class Node(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    span: Span = Field(default=Span("<unknown>"), repr=False)
+
+
+# ---- operands ---------------------------------------------------------------------------------
+class Path(Node):
+    """A manifest path such as ``source.access.from_country`` or ``facts.eu_entity``."""
+
+    parts: tuple[str, ...]
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.parts)
+
+
+class Literal(Node):
+    value: Scalar
+
+
+Operand = Union[Path, Literal]
+
+
+class SetLiteral(Node):
+    items: tuple[Literal, ...] = ()
+
+
+class SetName(Node):
+    name: str
+
+
+SetRef = Union[SetName, SetLiteral]
+
+
+# ---- conditions -------------------------------------------------------------------------------
+class Compare(Node):
+    op: L["==", "!=", "<", "<=", ">", ">="]
+    left: Operand
+    right: Operand
+
+
+class InSet(Node):
+    operand: Operand
+    values: SetRef
+    negated: bool = False
+
+
+class Contains(Node):
+    """``list contains value``; with ``mode`` any/all, ``list contains any {…}``."""
+
+    operand: Operand
+    value: Operand | None = None
+    values: SetRef | None = None
+    mode: L["one", "any", "all"] = "one"
+
+
+class Matches(Node):
+    """A glob (``Llama*``) or, with ``regex``, a Python regular expression, on a string."""
+
+    operand: Operand
+    pattern: str
+    regex: bool = False
+
+
+class Declared(Node):
+    operand: Operand
+    negated: bool = False
+
+
+class NameRef(Node):
+    """A named predicate (``define``) or the built-in ``governed``."""
+
+    name: str
+
+
+class Const(Node):
+    value: bool
+
+
+class Quantifier(Node):
+    """``any|all|no [other] source where <body>``: ``source`` in the body is rebound."""
+
+    quantifier: L["any", "all", "no"]
+    other: bool = False
+    body: Condition
+
+
+class Not(Node):
+    item: Condition
+
+
+class And(Node):
+    items: tuple[Condition, ...]
+
+
+class Or(Node):
+    items: tuple[Condition, ...]
+
+
+Condition = Union[And, Or, Not, Compare, InSet, Contains, Matches, Declared, Quantifier, NameRef, Const]
+
+Quantifier.model_rebuild()
+Not.model_rebuild()
+And.model_rebuild()
+Or.model_rebuild()
+
+
+# ---- definitions ------------------------------------------------------------------------------
+class SetDef(Node):
+    name: str
+    countries: bool = False
+    items: tuple[Literal, ...] = ()
+
+
+class Define(Node):
+    name: str
+    condition: Condition
+
+
+# ---- clauses and policies ---------------------------------------------------------------------
+class ClauseRef(Node):
+    """A clause named by an exception: ``clause-id`` (same policy) or ``policy-id/clause-id``."""
+
+    policy: str | None = None
+    clause: str
+
+    def __str__(self) -> str:
+        return f"{self.policy}/{self.clause}" if self.policy else self.clause
+
+
+class Citation(Node):
+    document: str | None = None
+    section: str | None = None
+    effective: date | None = None
+    url: str | None = None
+    quote: str | None = None
+    fields: dict[str, Span] = Field(default_factory=dict, repr=False)
+
+
+class Clause(Node):
+    id: str
+    exception: bool = False
+    topic: str | None = None
+    kind: str | None = None
+    scope: str | None = None
+    severity: str | None = None
+    when: Condition | None = None
+    require: Condition | None = None
+    lifts: tuple[ClauseRef, ...] = ()
+    waivers: tuple[str, ...] = ()
+    message: str | None = None
+    remedy: str | None = None
+    citation: Citation | None = None
+    fields: dict[str, Span] = Field(default_factory=dict, repr=False)
+
+
+class Policy(Node):
+    id: str
+    provider: str | None = None
+    document: str | None = None
+    services: tuple[str, ...] = ()
+    version: str | None = None
+    effective: date | None = None
+    ends: date | None = None
+    url: str | None = None
+    governs: Condition | None = None
+    sets: tuple[SetDef, ...] = ()
+    defines: tuple[Define, ...] = ()
+    clauses: tuple[Clause, ...] = ()
+    fields: dict[str, Span] = Field(default_factory=dict, repr=False)
+
+
+class PolicyFile(Node):
+    """One parsed ``.tos`` file: its policies and its library-wide definitions."""
+
+    path: str
+    text: str = Field(default="", repr=False)
+    policies: tuple[Policy, ...] = ()
+    sets: tuple[SetDef, ...] = ()
+    defines: tuple[Define, ...] = ()

@@ -1,0 +1,557 @@
+"""Text to AST: the Lark LALR parser, friendly syntax errors, and the tree transformer.
+
+Lark's exceptions never leave this module: every syntax error becomes a
+:class:`~tosguard.errors.Diagnostic` with the file, line, column, source line and a help line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from functools import cache
+from pathlib import Path as FsPath
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
+
+from . import ast
+from .errors import Diagnostic, DiagnosticSink, PolicyError, Span, did_you_mean, line_of
+from .resources import cache_dir, grammar_file
+
+MAX_POLICY_BYTES = 4 * 1024 * 1024
+
+# Readable names for the grammar's terminals, used in "expected …" help lines.
+TERMINAL_NAMES = {
+    "ID": "a name",
+    "STRING": "a quoted string",
+    "DATE": "a date such as `2025-05-31`",
+    "NUMBER": "a number",
+    "COUNTRY": "a country code such as `US`",
+    "COMPARE": "a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`)",
+    "LBRACE": "`{`",
+    "RBRACE": "`}`",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "COMMA": "`,`",
+    "DOT": "`.`",
+    "EQUAL": "`=`",
+    "SLASH": "`/`",
+    "$END": "the end of the file",
+}
+
+
+@cache
+def parser() -> Lark:
+    """The LALR parser; its tables are cached on disk so a CLI run does not rebuild them."""
+    text = grammar_file().read_text(encoding="utf-8")
+    cache_file: str | bool = True
+    try:
+        directory = cache_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        cache_file = str(directory / "grammar.lark.cache")
+    except OSError:
+        pass
+    return Lark(
+        text,
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        cache=cache_file,
+    )
+
+
+# ---- public entry points ----------------------------------------------------------------------
+def parse_policy_text(text: str, path: str = "<policy>") -> ast.PolicyFile:
+    """Parse the text of one policy file, raising :class:`PolicyError` on any problem."""
+    sink = DiagnosticSink()
+    tree = _parse_tree(text, path, sink)
+    sink.raise_if_any(PolicyError)
+    builder = _AstBuilder(path, text, sink)
+    try:
+        result = builder.transform(tree)
+    except VisitError as error:  # an error raised inside a transformer method
+        raise error.orig_exc from None
+    sink.raise_if_any(PolicyError)
+    return result
+
+
+def parse_policy_file(path: str | FsPath, display: str | None = None) -> ast.PolicyFile:
+    """Read and parse a policy file; I/O and encoding problems are PolicyErrors too."""
+    name = display or str(path)
+    try:
+        data = FsPath(path).read_bytes()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise PolicyError(
+            Diagnostic("policy-io", f"cannot read `{name}`: {reason}", Span(name), "check the path")
+        ) from None
+    return parse_policy_text(decode_policy(data, name), name)
+
+
+def decode_policy(data: bytes, name: str) -> str:
+    if len(data) > MAX_POLICY_BYTES:
+        raise PolicyError(
+            Diagnostic(
+                "policy-too-large",
+                f"policy file is {len(data)} bytes, over the limit of {MAX_POLICY_BYTES}",
+                Span(name),
+                "split the library into one file per document version",
+            )
+        )
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as error:
+        before = data[: error.start]
+        line = before.count(b"\n") + 1
+        column = len(before) - (before.rfind(b"\n") + 1) + 1
+        raise PolicyError(
+            Diagnostic(
+                "policy-encoding",
+                f"invalid UTF-8 byte `0x{data[error.start]:02x}`",
+                Span(name, line, column),
+                "save the file as UTF-8",
+            )
+        ) from None
+
+
+# ---- syntax errors ----------------------------------------------------------------------------
+def _parse_tree(text: str, path: str, sink: DiagnosticSink):
+    if "\x00" in text:
+        index = text.index("\x00")
+        line = text.count("\n", 0, index) + 1
+        column = index - (text.rfind("\n", 0, index) + 1) + 1
+        sink.error("policy-syntax", "NUL character in policy text", Span(path, line, column),
+                   "policy files are plain UTF-8 text", source_line=line_of(text, line))
+        return None
+    try:
+        return parser().parse(text)
+    except UnexpectedInput as error:
+        sink.add(_syntax_diagnostic(error, text, path))
+    except RecursionError:
+        sink.error("policy-too-deep", "condition nested too deeply", Span(path, 1, 1),
+                   "split the condition into named predicates with `define`")
+    return None
+
+
+def _syntax_diagnostic(error: UnexpectedInput, text: str, path: str) -> Diagnostic:
+    line = getattr(error, "line", 0) or 0
+    column = getattr(error, "column", 0) or 0
+    if isinstance(error, UnexpectedEOF) or (
+        isinstance(error, UnexpectedToken) and error.token.type == "$END"
+    ):
+        return _unclosed_block(text, path)
+    if line < 1:
+        line, column = 1, 1
+    span = Span(path, line, column, line, column + 1)
+    source = line_of(text, line)
+    if isinstance(error, UnexpectedCharacters):
+        message, help = _unexpected_character(text, error)
+    else:
+        assert isinstance(error, UnexpectedToken)
+        message, help = _unexpected_token(error)
+        width = len(str(error.token)) or 1
+        span = Span(path, line, column, line, column + width)
+    return Diagnostic("policy-syntax", message, span, help, source_line=source)
+
+
+def _unexpected_character(text: str, error: UnexpectedCharacters) -> tuple[str, str]:
+    char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
+    following = text[error.pos_in_stream : error.pos_in_stream + 2]
+    if char == '"':
+        return "unterminated string", 'close the string with `"` on the same line; join long ' \
+            "quotes by writing several strings one after the other"
+    if char == "=" and following != "==":
+        return "unexpected `=` in a condition", "use `==` to compare values"
+    if char in "“”":
+        return f"typographic quote `{char}` outside a string", \
+            'strings are written in straight quotes: "…"; typographic quotes may appear inside them'
+    expected = _expected_names(error.allowed or ())
+    shown = char if char.isprintable() else repr(char)
+    return f"unexpected character `{shown}`", f"expected {expected}" if expected else ""
+
+
+def _unexpected_token(error: UnexpectedToken) -> tuple[str, str]:
+    token: Token = error.token
+    expected = set(error.expected or ())
+    keywords = sorted(_keyword(name) for name in expected if _keyword(name))
+    if token.type == "ID" and keywords:
+        suggestion = did_you_mean(str(token), keywords)
+        if suggestion.startswith("did you mean"):
+            return f"unknown keyword `{token}`", suggestion
+    if str(token) == "=":
+        return "unexpected `=` in a condition", "use `==` to compare values"
+    described = _describe_token(token)
+    return f"unexpected {described}", f"expected {_expected_names(expected)}"
+
+
+def _keyword(terminal: str) -> str:
+    """``WHEN`` → ``when``; non-keyword terminals give ``""``."""
+    if terminal in TERMINAL_NAMES or not terminal.isupper() or terminal.startswith("_"):
+        return ""
+    if terminal in {"ANY", "ALL", "NO", "OTHER"}:
+        return terminal.lower()
+    return terminal.lower() if re.fullmatch(r"[A-Z]+", terminal) else ""
+
+
+def _describe_token(token: Token) -> str:
+    if token.type == "STRING":
+        return f"string {token}"
+    if token.type == "ID":
+        return f"name `{token}`"
+    return f"`{token}`"
+
+
+def _expected_names(names) -> str:
+    readable = sorted({TERMINAL_NAMES.get(n) or f"`{_keyword(n) or n.lower()}`" for n in names})
+    if len(readable) > 8:
+        readable = readable[:8] + ["…"]
+    return ", ".join(readable) if readable else "nothing more"
+
+
+def _unclosed_block(text: str, path: str) -> Diagnostic:
+    """Point at the innermost `{` (or `(`) that the end of the file left open."""
+    stack: list[tuple[int, str]] = []
+    in_string = in_comment = False
+    escaped = False
+    for index, char in enumerate(text):
+        if in_comment:
+            in_comment = char != "\n"
+        elif in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char in '"\n':
+                in_string = False
+        elif char == "#":
+            in_comment = True
+        elif char == '"':
+            in_string = True
+        elif char in "{(":
+            stack.append((index, char))
+        elif char in "})" and stack:
+            stack.pop()
+    end_line = text.count("\n") + 1
+    if not stack:
+        return Diagnostic("policy-syntax", "unexpected end of file", Span(path, end_line, 1),
+                          "the last definition is incomplete")
+    index, char = stack[-1]
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    closer = "}" if char == "{" else ")"
+    return Diagnostic(
+        "policy-unclosed",
+        f"`{char}` opened here is never closed",
+        Span(path, line, column, line, column + 1),
+        f"add the matching `{closer}`; the file ended at line {end_line}",
+        source_line=line_of(text, line),
+    )
+
+
+# ---- tree → AST -------------------------------------------------------------------------------
+def _span(path: str, meta) -> Span:
+    if getattr(meta, "empty", True):
+        return Span(path)
+    return Span(path, meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def _token_span(path: str, token: Token) -> Span:
+    return Span(path, token.line or 0, token.column or 0, token.end_line or 0,
+                token.end_column or 0)
+
+
+def _unquote(token: Token) -> str:
+    # STRING follows JSON escaping rules closely enough to reuse its decoder.
+    try:
+        return json.loads(str(token))
+    except ValueError:
+        return str(token)[1:-1]
+
+
+@v_args(meta=True)
+class _AstBuilder(Transformer):
+    """One method per grammar rule; collects value errors (bad dates) instead of raising."""
+
+    def __init__(self, path: str, text: str, sink: DiagnosticSink):
+        super().__init__()
+        self.file_name = path
+        self.source = text
+        self.sink = sink
+
+    def _s(self, meta) -> Span:
+        return _span(self.file_name, meta)
+
+    # -- values
+    def text(self, meta, strings):
+        return ("text", "".join(_unquote(s) for s in strings), self._s(meta))
+
+    def _date(self, token: Token) -> date | None:
+        try:
+            return date.fromisoformat(str(token))
+        except ValueError as error:
+            span = _token_span(self.file_name, token)
+            self.sink.error("policy-bad-date", f"invalid date `{token}`: {error}", span,
+                            "write dates as YYYY-MM-DD with a real month and day",
+                            source_line=line_of(self.source, span.line))
+            return None
+
+    def string_lit(self, meta, children):
+        return ast.Literal(value=children[0][1], span=self._s(meta))
+
+    def number_lit(self, meta, children):
+        raw = str(children[0])
+        value = float(raw) if "." in raw else int(raw)
+        return ast.Literal(value=value, span=self._s(meta))
+
+    def date_lit(self, meta, children):
+        value = self._date(children[0])
+        return ast.Literal(value=value or date.min, span=self._s(meta))
+
+    def path(self, meta, parts):
+        return ast.Path(parts=tuple(str(p) for p in parts), span=self._s(meta))
+
+    def bare_path(self, meta, parts):
+        return ast.Path(parts=(str(parts[0]),), span=self._s(meta))
+
+    def named_set(self, meta, children):
+        return ast.SetName(name=str(children[0]), span=self._s(meta))
+
+    def set_literal(self, meta, items):
+        return ast.SetLiteral(items=tuple(i for i in items if i is not None), span=self._s(meta))
+
+    # -- conditions
+    def or_(self, meta, children):
+        return ast.Or(items=_flatten(ast.Or, children), span=self._s(meta))
+
+    def and_(self, meta, children):
+        return ast.And(items=_flatten(ast.And, children), span=self._s(meta))
+
+    def not_(self, meta, children):
+        return ast.Not(item=children[0], span=self._s(meta))
+
+    def true(self, meta, _):
+        return ast.Const(value=True, span=self._s(meta))
+
+    def false(self, meta, _):
+        return ast.Const(value=False, span=self._s(meta))
+
+    def name_ref(self, meta, children):
+        return ast.NameRef(name=str(children[0]), span=self._s(meta))
+
+    def compare(self, meta, c):
+        return ast.Compare(op=str(c[1]), left=c[0], right=c[2], span=self._s(meta))
+
+    def in_set(self, meta, c):
+        return ast.InSet(operand=c[0], values=c[1], span=self._s(meta))
+
+    def not_in_set(self, meta, c):
+        return ast.InSet(operand=c[0], values=c[1], negated=True, span=self._s(meta))
+
+    def contains(self, meta, c):
+        return ast.Contains(operand=c[0], value=c[1], span=self._s(meta))
+
+    def contains_any(self, meta, c):
+        return ast.Contains(operand=c[0], values=c[1], mode="any", span=self._s(meta))
+
+    def contains_all(self, meta, c):
+        return ast.Contains(operand=c[0], values=c[1], mode="all", span=self._s(meta))
+
+    def matches_glob(self, meta, c):
+        return ast.Matches(operand=c[0], pattern=c[1][1], span=self._s(meta))
+
+    def matches_regex(self, meta, c):
+        return ast.Matches(operand=c[0], pattern=c[1][1], regex=True, span=self._s(meta))
+
+    def declared(self, meta, c):
+        return ast.Declared(operand=c[0], span=self._s(meta))
+
+    def not_declared(self, meta, c):
+        return ast.Declared(operand=c[0], negated=True, span=self._s(meta))
+
+    def quantifier(self, meta, c):
+        return ast.Quantifier(quantifier=str(c[0]), other=c[1] is not None, body=c[2],
+                              span=self._s(meta))
+
+    # -- definitions
+    def set_def(self, meta, c):
+        body = c[1]
+        if isinstance(body, ast.SetDef):
+            return body.model_copy(update={"name": str(c[0]), "span": self._s(meta)})
+        return ast.SetDef(name=str(c[0]), items=body.items, span=self._s(meta))
+
+    def country_set(self, meta, c):
+        codes = c[0] or []
+        items = tuple(ast.Literal(value=str(t), span=_token_span(self.file_name, t)) for t in codes)
+        return ast.SetDef(name="", countries=True, items=items, span=self._s(meta))
+
+    def country_list(self, meta, tokens):
+        return list(tokens)
+
+    def define(self, meta, c):
+        return ast.Define(name=str(c[0]), condition=c[1], span=self._s(meta))
+
+    # -- fields: each returns (name, value, span)
+    def _field(self, name, meta, value):
+        return ("field", name, value, self._s(meta))
+
+    def provider(self, meta, c):
+        return self._field("provider", meta, str(c[0]))
+
+    def document(self, meta, c):
+        return self._field("document", meta, c[0][1])
+
+    def service(self, meta, c):
+        return self._field("services", meta, c[0])
+
+    def version(self, meta, c):
+        value = c[0]
+        return self._field("version", meta, value[1] if isinstance(value, tuple) else str(value))
+
+    def effective(self, meta, c):
+        return self._field("effective", meta, self._date(c[0]))
+
+    def ends(self, meta, c):
+        return self._field("ends", meta, self._date(c[0]))
+
+    def url(self, meta, c):
+        return self._field("url", meta, c[0][1])
+
+    def governs(self, meta, c):
+        return self._field("governs", meta, c[0])
+
+    def id_list(self, meta, c):
+        return tuple(str(t) for t in c)
+
+    def text_list(self, meta, c):
+        return tuple(t[1] for t in c)
+
+    def clause_ref(self, meta, c):
+        if c[1] is None:
+            return ast.ClauseRef(clause=str(c[0]), span=self._s(meta))
+        return ast.ClauseRef(policy=str(c[0]), clause=str(c[1]), span=self._s(meta))
+
+    def ref_list(self, meta, c):
+        return tuple(c)
+
+    def topic(self, meta, c):
+        return self._field("topic", meta, str(c[0]))
+
+    def kind(self, meta, c):
+        return self._field("kind", meta, str(c[0]))
+
+    def scope(self, meta, c):
+        return self._field("scope", meta, str(c[0]))
+
+    def severity(self, meta, c):
+        return self._field("severity", meta, str(c[0]))
+
+    def when(self, meta, c):
+        return self._field("when", meta, c[0])
+
+    def require(self, meta, c):
+        return self._field("require", meta, c[0])
+
+    def lifts(self, meta, c):
+        return self._field("lifts", meta, c[0])
+
+    def waiver(self, meta, c):
+        return self._field("waivers", meta, c[0])
+
+    def message(self, meta, c):
+        return self._field("message", meta, c[0][1])
+
+    def remedy(self, meta, c):
+        return self._field("remedy", meta, c[0][1])
+
+    def cite_document(self, meta, c):
+        return self._field("document", meta, c[0][1])
+
+    def cite_section(self, meta, c):
+        return self._field("section", meta, c[0][1])
+
+    def cite_effective(self, meta, c):
+        return self._field("effective", meta, self._date(c[0]))
+
+    def cite_url(self, meta, c):
+        return self._field("url", meta, c[0][1])
+
+    def cite_quote(self, meta, c):
+        return self._field("quote", meta, c[0][1])
+
+    def cite(self, meta, items):
+        values, spans = self._collect_fields(items, "cite")
+        return self._field("citation", meta, ast.Citation(**values, fields=spans,
+                                                          span=self._s(meta)))
+
+    # -- blocks
+    def _collect_fields(self, items, block: str) -> tuple[dict, dict]:
+        values: dict = {}
+        spans: dict[str, Span] = {}
+        for item in items:
+            _, name, value, span = item
+            if name in values:
+                self.sink.error(
+                    "policy-duplicate-field", f"`{_display(name)}` given twice in this {block}",
+                    span, f"first given at line {spans[name].line}; keep one",
+                    source_line=line_of(self.source, span.line))
+                continue
+            values[name] = value
+            spans[name] = span
+        return values, spans
+
+    def clause(self, meta, c):
+        values, spans = self._collect_fields(c[1:], "clause")
+        return ast.Clause(id=str(c[0]), fields=spans, span=self._s(meta), **values)
+
+    def exception(self, meta, c):
+        values, spans = self._collect_fields(c[2:], "exception")
+        if "lifts" in values:
+            self.sink.error("policy-duplicate-field", "`lifts` given twice in this exception",
+                            spans["lifts"], "name the lifted clauses once, after the exception id",
+                            source_line=line_of(self.source, spans["lifts"].line))
+        values["lifts"] = c[1]
+        values.setdefault("kind", "permission")
+        spans.setdefault("kind", self._s(meta))
+        return ast.Clause(id=str(c[0]), exception=True, fields=spans, span=self._s(meta),
+                          **values)
+
+    def policy(self, meta, c):
+        fields = [x for x in c[1:] if isinstance(x, tuple)]
+        values, spans = self._collect_fields(fields, "policy")
+        sets = tuple(x for x in c[1:] if isinstance(x, ast.SetDef))
+        defines = tuple(x for x in c[1:] if isinstance(x, ast.Define))
+        clauses = tuple(x for x in c[1:] if isinstance(x, ast.Clause))
+        return ast.Policy(id=str(c[0]), sets=sets, defines=defines, clauses=clauses,
+                          fields=spans, span=self._s(meta), **values)
+
+    def start(self, meta, items):
+        return ast.PolicyFile(
+            path=self.file_name,
+            text=self.source,
+            policies=tuple(x for x in items if isinstance(x, ast.Policy)),
+            sets=tuple(x for x in items if isinstance(x, ast.SetDef)),
+            defines=tuple(x for x in items if isinstance(x, ast.Define)),
+            span=Span(self.file_name, 1, 1),
+        )
+
+
+def _flatten(kind, children) -> tuple:
+    items: list = []
+    for child in children:
+        if isinstance(child, kind):
+            items.extend(child.items)
+        else:
+            items.append(child)
+    return tuple(items)
+
+
+def _display(field: str) -> str:
+    return {"services": "service", "waivers": "waived by", "citation": "cite"}.get(field, field)
