@@ -315,7 +315,18 @@ class _AstBuilder(Transformer):
         value = self._date(children[0])
         return ast.Literal(value=value or date.min, span=self._s(meta))
 
-    def path(self, meta, parts):
+    def true_lit(self, meta, _):
+        return ast.Literal(value=True, span=self._s(meta))
+
+    def false_lit(self, meta, _):
+        return ast.Literal(value=False, span=self._s(meta))
+
+    def truthy(self, meta, children):
+        """A boolean manifest field used as a condition: ``model.commercial``."""
+        literal = ast.Literal(value=True, span=self._s(meta))
+        return ast.Compare(op="==", left=children[0], right=literal, span=self._s(meta))
+
+    def dotted_path(self, meta, parts):
         return ast.Path(parts=tuple(str(p) for p in parts), span=self._s(meta))
 
     def bare_path(self, meta, parts):

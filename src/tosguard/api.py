@@ -1,0 +1,58 @@
+"""The library API: what the CLI and the HTTP service both call.
+
+>>> from tosguard.api import load_library, check_text
+>>> library = load_library()
+>>> report = check_text(library, "tosguard: 1\\nsources: []\\n", as_of="2026-01-01")
+>>> report.verdict
+'compliant'
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from .errors import Diagnostic, Span, UsageError
+from .evaluate import evaluate
+from .library import Library, load_library
+from .report import Report, build_report
+
+__all__ = ["Library", "Report", "check", "check_file", "check_text", "load_library",
+           "parse_date"]
+
+
+def parse_date(value: str | date | None, what: str = "--as-of") -> date:
+    """An ISO date, or today when ``value`` is None."""
+    if value is None:
+        return date.today()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(Diagnostic("usage-bad-date", f"`{value}` is not a date",
+                                    Span(what), "write dates as YYYY-MM-DD, e.g. 2026-11-22"))
+        from None
+
+
+def check(library: Library, loaded, *, as_of: str | date | None = None,
+          include_all: bool = False, name: str | None = None) -> Report:
+    """Evaluate a loaded manifest (:class:`tosguard.manifest.LoadedManifest`)."""
+    day = parse_date(as_of)
+    evaluation = evaluate(library, loaded.manifest, day, include_all)
+    return build_report(evaluation, loaded, day, name or loaded.name)
+
+
+def check_file(library: Library, path: str | Path, **options) -> Report:
+    from .manifest import load_manifest
+
+    loaded = load_manifest(path)
+    return check(library, loaded, name=str(path), **options)
+
+
+def check_text(library: Library, text: str | bytes, *, fmt: str | None = None,
+               name: str = "<manifest>", **options) -> Report:
+    from .manifest import parse_manifest
+
+    loaded = parse_manifest(text, name, fmt)
+    return check(library, loaded, name=name, **options)

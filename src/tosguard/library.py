@@ -1,0 +1,212 @@
+"""A policy library: files found, parsed, checked and compiled once, then indexed.
+
+Compiling the shipped library takes Lark and pydantic; loading it from the on-disk cache takes
+neither, which is what keeps ``tosguard check`` fast. The cache is keyed by the content of
+every policy file, the grammar and the tosguard version, so an edit is never missed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .compile import PolicyIR
+from .errors import Diagnostic, PolicyError, Span
+from .resources import cache_dir, grammar_file, policies_dir
+
+POLICY_SUFFIX = ".tos"
+
+
+@dataclass
+class Document:
+    """All versions of one policy id (one provider document), oldest first."""
+
+    id: str
+    provider: str
+    versions: list[PolicyIR]
+    keys: dict[str, frozenset] = field(default_factory=dict)
+
+
+@dataclass
+class Library:
+    policies: list[PolicyIR]
+    revision: str
+    files: list[str]
+    documents: dict[str, Document] = field(init=False)
+    _any: list[Document] = field(init=False, repr=False)
+    _provider: dict[str, list[Document]] = field(init=False, repr=False)
+    _license: dict[str, list[Document]] = field(init=False, repr=False)
+    _by_provider_key: list[Document] = field(init=False, repr=False)
+    _by_license_key: list[Document] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        grouped: dict[str, list[PolicyIR]] = {}
+        for policy in self.policies:
+            grouped.setdefault(policy.id, []).append(policy)
+        self.documents = {}
+        for policy_id in sorted(grouped):
+            versions = sorted(grouped[policy_id], key=lambda p: p.effective)
+            keys = _common_keys(versions)
+            self.documents[policy_id] = Document(policy_id, versions[0].provider, versions, keys)
+        self._build_index()
+
+    def _build_index(self) -> None:
+        self._any, self._provider, self._license = [], {}, {}
+        self._by_provider_key, self._by_license_key = [], []
+        for document in self.documents.values():
+            if "provider" in document.keys:
+                self._by_provider_key.append(document)
+                for value in document.keys["provider"]:
+                    self._provider.setdefault(value, []).append(document)
+            elif "license" in document.keys:
+                self._by_license_key.append(document)
+                for value in document.keys["license"]:
+                    self._license.setdefault(value, []).append(document)
+            else:
+                self._any.append(document)
+
+    def candidates(self, source) -> list[Document]:
+        """The documents whose terms may govern ``source``; the rest cannot (by their index
+        keys), so they are never evaluated for it."""
+        found = list(self._any)
+        provider, license = source.provider, source.license
+        found += self._by_provider_key if provider is None else self._provider.get(provider, ())
+        found += self._by_license_key if license is None else self._license.get(license, ())
+        return found
+
+    def restrict(self, policy_ids: Iterable[str]) -> Library:
+        wanted = set(policy_ids)
+        unknown = wanted - set(self.documents)
+        if unknown:
+            from .errors import UsageError, did_you_mean
+
+            name = sorted(unknown)[0]
+            raise UsageError(Diagnostic("usage-unknown-policy", f"no policy `{name}` in the "
+                                        "library", Span("<arguments>"),
+                                        did_you_mean(name, self.documents)))
+        kept = [p for p in self.policies if p.id in wanted]
+        return Library(kept, self.revision + ":" + ",".join(sorted(wanted)), self.files)
+
+    @property
+    def clause_count(self) -> int:
+        return sum(len(p.clauses) for p in self.policies)
+
+
+def _common_keys(versions: list[PolicyIR]) -> dict[str, frozenset]:
+    """Index keys shared by all versions (a key missing from one version is dropped)."""
+    keys: dict[str, frozenset] = {}
+    for name in ("provider", "license"):
+        if all(name in v.keys for v in versions):
+            keys[name] = frozenset().union(*(v.keys[name] for v in versions))
+    return keys
+
+
+# ---- loading ----------------------------------------------------------------------------------
+def policy_files(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
+    """``(path, display name)`` for every ``.tos`` file named or found under a directory."""
+    found: list[tuple[Path, str]] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            for file in sorted(path.rglob("*" + POLICY_SUFFIX)):
+                found.append((file, _display(file, path, str(given))))
+        elif path.exists():
+            found.append((path, str(given)))
+        else:
+            raise PolicyError(Diagnostic("policy-io", f"cannot read `{given}`: no such file or "
+                                         "directory", Span(str(given)),
+                                         "pass a .tos file or a directory of them"))
+    return found
+
+
+def _display(file: Path, root: Path, given: str) -> str:
+    relative = file.relative_to(root).as_posix()
+    if root.resolve() == policies_dir().resolve():
+        return f"policies/{relative}"
+    return f"{given.rstrip('/')}/{relative}"
+
+
+def default_paths() -> list[Path]:
+    return [policies_dir()]
+
+
+def load_library(paths: Sequence[str | Path] | None = None, *, use_cache: bool = True) -> Library:
+    """Load, check and compile the policies under ``paths`` (default: the shipped library).
+
+    Raises :class:`PolicyError` with every diagnostic when any file is invalid.
+    """
+    files = policy_files(paths if paths is not None else default_paths())
+    contents = [(path, display, _read(path, display)) for path, display in files]
+    revision = _revision(contents)
+    cached = _read_cache(revision) if use_cache else None
+    if cached is not None:
+        return Library(cached, revision, [d for _, d, _ in contents])
+    policies = compile_contents(contents)
+    if use_cache:
+        _write_cache(revision, policies)
+    return Library(policies, revision, [d for _, d, _ in contents])
+
+
+def compile_contents(contents: list[tuple[Path, str, bytes]]) -> list[PolicyIR]:
+    """Parse, check and compile file contents; every error of every file is reported."""
+    from .check import check_library
+    from .compile import compile_files
+    from .parse import decode_policy, parse_policy_text
+
+    parsed, diagnostics = [], []
+    for _path, display, data in contents:
+        try:
+            parsed.append(parse_policy_text(decode_policy(data, display), display))
+        except PolicyError as error:
+            diagnostics.extend(error.diagnostics)
+    diagnostics.extend(check_library(parsed))
+    if diagnostics:
+        raise PolicyError(diagnostics)
+    return compile_files(parsed, {})
+
+
+def _read(path: Path, display: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise PolicyError(Diagnostic("policy-io", f"cannot read `{display}`: "
+                                     f"{error.strerror or error}", Span(display),
+                                     "check the path and its permissions")) from None
+
+
+def _revision(contents: list[tuple[Path, str, bytes]]) -> str:
+    digest = hashlib.sha256(__version__.encode())
+    digest.update(hashlib.sha256(grammar_file().read_bytes()).digest())
+    for _, display, data in contents:
+        digest.update(display.encode() + b"\0" + hashlib.sha256(data).digest())
+    return digest.hexdigest()[:16]
+
+
+def _cache_file(revision: str) -> Path:
+    return cache_dir() / f"library-{revision}.pickle"
+
+
+def _read_cache(revision: str) -> list[PolicyIR] | None:
+    try:
+        with open(_cache_file(revision), "rb") as handle:
+            policies = pickle.load(handle)
+    except Exception:  # a missing, stale or corrupt cache is rebuilt, never fatal
+        return None
+    return policies if isinstance(policies, list) else None
+
+
+def _write_cache(revision: str, policies: list[PolicyIR]) -> None:
+    target = _cache_file(revision)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_suffix(f".{os.getpid()}.tmp")
+        with open(temporary, "wb") as handle:
+            pickle.dump(policies, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, target)
+    except OSError:
+        pass

@@ -1,0 +1,111 @@
+"""Text rendering of reports, for people: verdict first, then findings grouped by status, each
+with the manifest line it is about, the cited words and the remedy.
+
+``style`` is a function ``(text, **click-style-options) -> text``; the CLI passes
+``click.style`` on a terminal and an identity function otherwise, so the golden files stay
+free of escape codes.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+
+from .errors import line_of
+from .report import Finding, Report
+
+Style = Callable[..., str]
+
+VERDICTS = {
+    "compliant": ("COMPLIANT", "green", "no clause is violated or undetermined"),
+    "non_compliant": ("NON-COMPLIANT", "red", "at least one clause is violated"),
+    "undetermined": ("UNDETERMINED", "yellow",
+                     "the manifest does not declare every fact a clause needs"),
+}
+GROUPS = (
+    ("violated", "Violated", "red", "✗"),
+    ("undetermined", "Undetermined", "yellow", "?"),
+    ("satisfied", "Satisfied", "green", "✓"),
+    ("not_applicable", "Not applicable", "bright_black", "·"),
+)
+WIDTH = 88
+
+
+def plain(text: str, **_: object) -> str:
+    return text
+
+
+def render_text(report: Report, manifest_text: str = "", sources: list | None = None,
+                style: Style = plain) -> str:
+    lines: list[str] = []
+    label, colour, why = VERDICTS[report.verdict]
+    lines.append(style(f"{label}", fg=colour, bold=True) + f"  {report.manifest}"
+                 f"  (as of {report.as_of.isoformat()})")
+    lines.append(f"  {why}")
+    summary = report.summary
+    lines.append("  " + ", ".join(f"{summary[key]} {key.replace('_', ' ')}"
+                                  for key in ("violated", "undetermined", "satisfied",
+                                              "not_applicable")))
+    for status, title, group_colour, mark in GROUPS:
+        group = [f for f in report.findings if f.status == status]
+        if not group:
+            continue
+        lines.append("")
+        lines.append(style(f"{title} ({len(group)})", fg=group_colour, bold=True))
+        for finding in group:
+            lines.append("")
+            lines.extend(_finding_lines(finding, mark, group_colour, manifest_text, sources,
+                                        style))
+    if not report.findings:
+        lines.append("")
+        lines.append("No findings. Use --all to list satisfied and not-applicable clauses.")
+    return "\n".join(lines) + "\n"
+
+
+def _finding_lines(f: Finding, mark: str, colour: str, manifest_text: str, sources,
+                   style: Style) -> list[str]:
+    head = (style(mark, fg=colour, bold=True) + " " + style(f"{f.policy}/{f.clause}", bold=True)
+            + f"  [{f.severity}, {f.topic}]")
+    out = [head]
+    out += _wrap(f.message, "    ")
+    where = f"{f.location['file']}:{f.location['line']}:{f.location['column']}"
+    out.append("    " + style("at ", fg="bright_black") + f"{_subject_name(f.subject, sources)}"
+               f" ({where})")
+    source_line = line_of(manifest_text, f.location["line"]) if manifest_text else ""
+    if source_line.strip():
+        number = str(f.location["line"])
+        out.append(style(f"      {number} | ", fg="bright_black") + source_line.rstrip())
+    if f.missing:
+        out.append("    " + style("missing: ", fg="yellow") + ", ".join(f.missing))
+    cite = f.citation
+    out.append("    " + style("cites ", fg="bright_black") + f"{cite['document']}, "
+               f"{cite['section']} (effective {cite['effective']})")
+    out += _wrap(f"“{cite['quote']}”", "      ", style=lambda t: style(t, italic=True))
+    out.append("      " + style(cite["url"], fg="blue"))
+    if f.remedy:
+        out += _wrap(f"remedy: {f.remedy}", "    ", first_style=lambda t: style(t, fg="cyan"))
+    out.append("    " + style(f"policy {f.policy_location['file']}:{f.policy_location['line']}",
+                              fg="bright_black"))
+    return out
+
+
+def _subject_name(subject: str, sources) -> str:
+    if subject.startswith("/sources/") and sources is not None:
+        index = int(subject.split("/")[2])
+        if index < len(sources):
+            return f"source `{sources[index].id}`"
+    return {"/model": "the trained model", "/organization": "the organization"}.get(subject,
+                                                                                   subject)
+
+
+def _wrap(text: str, indent: str, style: Style | None = None,
+          first_style: Style | None = None) -> list[str]:
+    wrapped = textwrap.wrap(text, width=WIDTH, initial_indent=indent, subsequent_indent=indent,
+                            break_long_words=False, break_on_hyphens=False) or [indent]
+    if style:
+        wrapped = [indent + style(line[len(indent):]) for line in wrapped]
+    if first_style and wrapped:
+        first = wrapped[0][len(indent):]
+        head, _, rest = first.partition(" ")
+        wrapped[0] = indent + first_style(head) + (" " + rest if rest else "")
+    return wrapped

@@ -1,0 +1,173 @@
+"""The report (format version 1): findings with citations, the summary and the verdict.
+
+Plain dataclasses and hand-ordered dicts keep the JSON byte-for-byte deterministic and keep the
+CLI from paying for pydantic models it does not need.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+
+from .evaluate import Evaluation, Outcome
+
+REPORT_FORMAT = 1
+STATUS_ORDER = {"violated": 0, "undetermined": 1, "satisfied": 2, "not_applicable": 3}
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+FAIL_ON = ("violated", "undetermined", "warning")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    policy: str
+    provider: str
+    clause: str
+    topic: str
+    kind: str
+    status: str
+    severity: str
+    subject: str
+    location: dict
+    message: str
+    missing: tuple[str, ...]
+    remedy: str
+    citation: dict
+    policy_location: dict
+
+    def as_dict(self) -> dict:
+        return {
+            "policy": self.policy,
+            "provider": self.provider,
+            "clause": self.clause,
+            "topic": self.topic,
+            "status": self.status,
+            "severity": self.severity,
+            "subject": self.subject,
+            "location": self.location,
+            "message": self.message,
+            "missing": list(self.missing),
+            "remedy": self.remedy,
+            "citation": self.citation,
+            "policy_location": self.policy_location,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    manifest: str
+    as_of: date
+    verdict: str
+    summary: dict
+    findings: tuple[Finding, ...]
+
+    def as_dict(self) -> dict:
+        return {
+            "tosguard": REPORT_FORMAT,
+            "manifest": self.manifest,
+            "as_of": self.as_of.isoformat(),
+            "verdict": self.verdict,
+            "summary": self.summary,
+            "findings": [f.as_dict() for f in self.findings],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    def fails(self, fail_on: str = "undetermined") -> bool:
+        """Whether this report should fail a CI job (exit code 1) under ``--fail-on``."""
+        if self.verdict == "non_compliant":
+            return True
+        if fail_on == "violated":
+            return False
+        if self.verdict == "undetermined":
+            return True
+        if fail_on == "warning":
+            return any(f.status in ("violated", "undetermined") and f.severity == "warning"
+                       for f in self.findings)
+        return False
+
+
+def verdict_of(findings) -> str:
+    errors = [f for f in findings if f.severity == "error"]
+    if any(f.status == "violated" for f in errors):
+        return "non_compliant"
+    if any(f.status == "undetermined" for f in errors):
+        return "undetermined"
+    return "compliant"
+
+
+def build_report(evaluation: Evaluation, loaded, as_of: date, manifest_name: str) -> Report:
+    findings = tuple(sorted((_finding(o, loaded, manifest_name) for o in evaluation.outcomes),
+                            key=_finding_key))
+    return Report(manifest_name, as_of, verdict_of(findings), dict(evaluation.counts), findings)
+
+
+def _finding(outcome: Outcome, loaded, manifest_name: str) -> Finding:
+    clause, version = outcome.clause, outcome.version
+    span = loaded.span(outcome.subject)
+    citation = clause.citation
+    return Finding(
+        policy=clause.policy,
+        provider=version.provider,
+        clause=clause.id,
+        topic=clause.topic,
+        kind=clause.kind,
+        status=outcome.status,
+        severity=clause.severity,
+        subject=outcome.subject,
+        location={"file": manifest_name, "line": span.line, "column": span.column},
+        message=message_for(outcome),
+        missing=outcome.missing,
+        remedy=clause.remedy,
+        citation={
+            "document": citation.document,
+            "section": citation.section,
+            "effective": citation.effective.isoformat() if citation.effective else None,
+            "url": citation.url,
+            "quote": citation.quote,
+        },
+        policy_location={"file": clause.file, "line": clause.line},
+    )
+
+
+def message_for(outcome: Outcome) -> str:
+    """One sentence saying what was found, in the clause's own words."""
+    clause, status = outcome.clause, outcome.status
+    base = clause.message
+    if status == "violated":
+        text = f"not met: {base}" if clause.kind == "obligation" else base
+    elif status == "undetermined":
+        if clause.kind == "obligation":
+            text = f"cannot confirm: {base}"
+        else:
+            text = f"cannot tell whether this is allowed: {base}"
+        if outcome.missing:
+            text += " (declare " + ", ".join(f"`{m}`" for m in outcome.missing) + ")"
+    elif status == "satisfied":
+        if clause.kind == "obligation":
+            text = f"met: {base}"
+        elif clause.kind == "permission":
+            text = f"permitted: {base}"
+        else:
+            text = f"not violated: {base}"
+    else:
+        text = f"does not apply: {base}"
+    if outcome.note:
+        text += f"; {outcome.note}"
+    if outcome.early:
+        effective = outcome.version.effective.isoformat()
+        text += (f" (the version effective {effective} was applied before its effective date: "
+                 "the library holds no earlier version of this document)")
+    return text
+
+
+def _subject_key(subject: str) -> tuple:
+    if subject.startswith("/sources/"):
+        return (2, int(subject.split("/")[2]))
+    return (0 if subject == "/organization" else 1, 0)
+
+
+def _finding_key(f: Finding) -> tuple:
+    return (STATUS_ORDER[f.status], SEVERITY_ORDER.get(f.severity, 3), _subject_key(f.subject),
+            f.policy, f.citation["effective"] or "", f.clause)
