@@ -30,9 +30,8 @@ def parse_date(value: str | date | None, what: str = "--as-of") -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise UsageError(Diagnostic("usage-bad-date", f"`{value}` is not a date",
-                                    Span(what), "write dates as YYYY-MM-DD, e.g. 2026-11-22"))
-        from None
+        raise UsageError(Diagnostic("usage-bad-date", f"`{value}` is not a date", Span(what),
+                                    "write dates as YYYY-MM-DD, e.g. 2026-11-22")) from None
 
 
 def check(library: Library, loaded, *, as_of: str | date | None = None,

@@ -185,7 +185,7 @@ def _check_clause(policy, clause: ast.Clause, names, text, clause_ids, sink) -> 
         if value is not None and value not in vocab:
             error("policy-unknown-value", f"for {where}, `{value}` is not a {name}",
                   fields[name], did_you_mean(value, vocab))
-    if clause.topic is None:
+    if clause.topic is None and not clause.lifts:
         error("policy-missing-field", f"{where} has no `topic`", clause.span,
               "add `topic …` with one of the spec's topics, e.g. `topic competing-models`")
     if clause.kind is None:

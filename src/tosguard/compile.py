@@ -629,14 +629,23 @@ def compile_files(files: list[ast.PolicyFile], display: dict[str, str]) -> list[
 
 
 def _default_governs(policy: ast.Policy) -> ast.Condition:
-    provider = ast.Compare(op="==", left=ast.Path(parts=("source", "provider")),
-                           right=ast.Literal(value=policy.provider or ""))
-    if not policy.services:
-        return provider
-    services = ast.InSet(operand=ast.Path(parts=("source", "service")),
-                         values=ast.SetLiteral(items=tuple(ast.Literal(value=s)
-                                                           for s in policy.services)))
-    return ast.And(items=(provider, services))
+    """A provider's service terms govern the outputs and weights obtained from its services:
+    ``source.kind in {model-output, model-weights} and source.provider == P and
+    source.service in S``. Human-written data, crawls and datasets need an explicit
+    ``governs``."""
+    def literals(*values: str) -> ast.SetLiteral:
+        return ast.SetLiteral(items=tuple(ast.Literal(value=v) for v in values))
+
+    items: list = [
+        ast.InSet(operand=ast.Path(parts=("source", "kind")),
+                  values=literals("model-output", "model-weights")),
+        ast.Compare(op="==", left=ast.Path(parts=("source", "provider")),
+                    right=ast.Literal(value=policy.provider or "")),
+    ]
+    if policy.services:
+        items.append(ast.InSet(operand=ast.Path(parts=("source", "service")),
+                               values=literals(*policy.services)))
+    return ast.And(items=tuple(items))
 
 
 def _compile_policy(policy: ast.Policy, compiler: _Compiler, display: str) -> PolicyIR:
@@ -644,9 +653,15 @@ def _compile_policy(policy: ast.Policy, compiler: _Compiler, display: str) -> Po
     governs = compiler.cond(governs_ast)
     if policy.governs is None:
         services = ", ".join(f'"{s}"' for s in policy.services)
-        governs.text = f'source.provider == "{policy.provider}"' + (
-            f" and source.service in {{{services}}}" if services else "")
+        governs.text = ('source.kind in {"model-output", "model-weights"} and '
+                        f'source.provider == "{policy.provider}"'
+                        + (f" and source.service in {{{services}}}" if services else ""))
     clauses = [_compile_clause(policy, clause, compiler, display) for clause in policy.clauses]
+    topics = {clause.id: clause.topic for clause in clauses}
+    for clause in clauses:  # an exception without a topic takes the topic of what it lifts
+        if not clause.topic and clause.lifts:
+            clause.topic = topics.get(clause.lifts[0][1], "") if clause.lifts[0][0] == policy.id \
+                else ""
     return PolicyIR(
         id=policy.id, provider=policy.provider or "", document=policy.document or "",
         services=policy.services, version=policy.version or str(policy.effective),

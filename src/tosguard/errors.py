@@ -111,7 +111,7 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     if close:
         return f"did you mean `{close[0]}`?"
-    if len(options) <= 12:
+    if options and len(options) <= 12:
         return "expected one of " + ", ".join(f"`{o}`" for o in options)
     return ""
 

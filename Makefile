@@ -1,0 +1,39 @@
+# Everyday verbs. Everything runs in .venv, created on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: install dev demo test lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python          ## install tosguard (a regular, non-editable install)
+	$(BIN)/python -m pip install --quiet .
+
+dev: $(BIN)/python              ## editable install with test, service and bench extras
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+
+demo: install                   ## check the example manifest against the shipped library
+	$(BIN)/tosguard check examples/acme.yaml || test $$? -eq 1
+
+test: $(BIN)/python             ## the whole test suite
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pytest -q
+
+lint: $(BIN)/python
+	$(BIN)/python -m pip install --quiet ruff mypy
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+format: $(BIN)/python
+	$(BIN)/python -m pip install --quiet ruff
+	$(BIN)/ruff format src tests bench
+
+bench: $(BIN)/python            ## benchmarks (not run in CI)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .hypothesis
