@@ -1,0 +1,233 @@
+"""End-to-end runs of the installed CLI, through subprocess: exit codes, reports, and every bad
+input the spec names, none of which may produce a Python traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+EXAMPLES = ROOT / "examples"
+GOLDEN = Path(__file__).parent / "golden"
+AS_OF = "2026-11-22"
+
+
+def tosguard(*args: str, cwd: Path = ROOT, env: dict | None = None,
+             stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    executable = shutil.which("tosguard")
+    command = [executable] if executable else [sys.executable, "-m", "tosguard"]
+    environment = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    result = subprocess.run([*command, *args], cwd=cwd, capture_output=True, env=environment,
+                            input=stdin, timeout=120)
+    assert b"Traceback" not in result.stderr, result.stderr.decode()
+    return result
+
+
+def out(result) -> str:
+    return result.stdout.decode("utf-8")
+
+
+def err(result) -> str:
+    return result.stderr.decode("utf-8")
+
+
+# ---- exit codes and reports -------------------------------------------------------------------
+def test_non_compliant_exits_1_with_cited_json() -> None:
+    result = tosguard("check", "examples/acme.yaml", "--format", "json", "--as-of", AS_OF)
+    assert result.returncode == 1
+    report = json.loads(out(result))
+    assert report["verdict"] == "non_compliant"
+    assert list(report) == ["tosguard", "manifest", "as_of", "verdict", "summary", "findings"]
+    finding = report["findings"][0]
+    assert list(finding) == ["policy", "provider", "clause", "topic", "status", "severity",
+                             "subject", "location", "message", "missing", "remedy", "citation",
+                             "policy_location"]
+    assert list(finding["citation"]) == ["document", "section", "effective", "url", "quote"]
+    assert finding["location"]["file"] == "examples/acme.yaml"
+
+
+def test_compliant_exits_0() -> None:
+    result = tosguard("check", "examples/internal-classifier.yaml", "--as-of", AS_OF)
+    assert result.returncode == 0, out(result) + err(result)
+    assert out(result).startswith("COMPLIANT")
+
+
+def test_undetermined_exits_1_unless_fail_on_violated() -> None:
+    assert tosguard("check", "examples/missing-facts.yaml", "--as-of", AS_OF).returncode == 1
+    relaxed = tosguard("check", "examples/missing-facts.yaml", "--as-of", AS_OF,
+                       "--fail-on", "violated")
+    assert relaxed.returncode == 0
+
+
+def test_json_report_is_deterministic() -> None:
+    first = tosguard("check", "examples/acme.yaml", "--format", "json", "--as-of", AS_OF)
+    second = tosguard("check", "examples/acme.yaml", "--format", "json", "--as-of", AS_OF)
+    assert first.stdout == second.stdout
+
+
+def test_output_file(tmp_path: Path) -> None:
+    target = tmp_path / "report.json"
+    result = tosguard("check", "examples/acme.yaml", "--format", "json", "--as-of", AS_OF,
+                      "--output", str(target))
+    assert result.returncode == 1 and out(result) == ""
+    assert json.loads(target.read_text())["verdict"] == "non_compliant"
+
+
+def test_all_lists_satisfied_and_not_applicable() -> None:
+    result = tosguard("check", "examples/acme.yaml", "--format", "json", "--as-of", AS_OF,
+                      "--all")
+    report = json.loads(out(result))
+    statuses = {f["status"] for f in report["findings"]}
+    assert {"violated", "satisfied", "not_applicable"} <= statuses
+    assert sum(report["summary"].values()) == len(report["findings"])
+
+
+def test_several_manifests_worst_exit_code() -> None:
+    result = tosguard("check", "examples/internal-classifier.yaml", "examples/acme.yaml",
+                      "--format", "json", "--as-of", AS_OF)
+    assert result.returncode == 1
+    assert [r["verdict"] for r in json.loads(out(result))] == ["compliant", "non_compliant"]
+
+
+@pytest.mark.parametrize("name,fmt", [("acme", "text"), ("acme", "json"),
+                                      ("missing-facts", "text"), ("llama-naming", "text")])
+def test_golden_reports(name: str, fmt: str) -> None:
+    source = next(EXAMPLES.glob(f"{name}.*"))
+    result = tosguard("check", f"examples/{source.name}", "--format", fmt, "--as-of", AS_OF)
+    golden = GOLDEN / f"{name}.{'json' if fmt == 'json' else 'txt'}"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(out(result), encoding="utf-8")
+    assert out(result) == golden.read_text(encoding="utf-8"), (
+        f"{golden.name} differs; if the change is intended, rerun with UPDATE_GOLDEN=1")
+
+
+def test_policies_and_schema_commands() -> None:
+    listing = tosguard("policies", "--format", "json")
+    assert listing.returncode == 0
+    ids = {p["id"] for p in json.loads(out(listing))["policies"]}
+    assert {"openai-services-agreement", "meta-llama-3.1-license"} <= ids
+    text = out(tosguard("policies"))
+    assert "openai-services-agreement" in text and "2025-05-31, 2026-01-01" in text
+    schema = json.loads(out(tosguard("schema")))
+    assert "sources" in schema["properties"]
+
+
+def test_user_policies_replace_and_extend(tmp_path: Path) -> None:
+    policy = tmp_path / "mine.tos"
+    policy.write_text(
+        'policy mine {\n  provider openai\n  document "Mine"\n  service api\n'
+        '  effective 2020-01-01\n  url "https://example.org"\n'
+        '  clause any-openai {\n    topic distillation\n    kind prohibition\n'
+        '    when source.records > 0\n    cite { section "1" quote "q" }\n  }\n}\n')
+    replaced = tosguard("check", "examples/internal-classifier.yaml", "--policies", str(policy),
+                        "--format", "json", "--as-of", AS_OF)
+    policies = {f["policy"] for f in json.loads(out(replaced))["findings"]}
+    assert policies == {"mine"}
+    extended = tosguard("check", "examples/acme.yaml", "--extra-policies", str(policy),
+                        "--format", "json", "--as-of", AS_OF)
+    policies = {f["policy"] for f in json.loads(out(extended))["findings"]}
+    assert {"mine", "openai-services-agreement"} <= policies
+
+
+# ---- bad input: exit 2, a located message, a help line, no traceback --------------------------
+def bad_manifest(tmp_path: Path, name: str, data: bytes) -> subprocess.CompletedProcess:
+    path = tmp_path / name
+    path.write_bytes(data)
+    result = tosguard("check", str(path))
+    assert result.returncode == 2, out(result) + err(result)
+    return result
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    result = tosguard("check", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2 and "cannot read" in err(result)
+
+
+def test_yaml_syntax_error_is_located(tmp_path: Path) -> None:
+    result = bad_manifest(tmp_path, "m.yaml", b"tosguard: 1\nsources: [\n  {id: a\n")
+    assert "m.yaml:" in err(result) and "help" in err(result)
+
+
+def test_unknown_key_suggests(tmp_path: Path) -> None:
+    result = bad_manifest(tmp_path, "m.yaml", b"tosguard: 1\nsourcs: []\n")
+    assert "m.yaml:2:1" in err(result) and "did you mean `sources`?" in err(result)
+
+
+def test_duplicate_keys(tmp_path: Path) -> None:
+    result = bad_manifest(tmp_path, "m.yaml", b"tosguard: 1\nsources: []\nsources: []\n")
+    assert "m.yaml:3:1" in err(result) and "duplicate" in err(result)
+
+
+def test_alias_bomb_refused(tmp_path: Path) -> None:
+    lines = ["tosguard: 1", 'a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"a{i}: &a{i} [*a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}]"
+              for i in range(1, 12)]
+    lines.append("sources: []")
+    result = bad_manifest(tmp_path, "bomb.yaml", "\n".join(lines).encode())
+    assert "alias" in err(result)
+
+
+def test_deep_nesting(tmp_path: Path) -> None:
+    result = bad_manifest(tmp_path, "deep.yaml",
+                          b"tosguard: 1\nsources: []\nfacts: {x: " + b"[" * 5000 + b"]" * 5000
+                          + b"}\n")
+    assert "deep" in err(result)
+
+
+def test_invalid_utf8_is_located(tmp_path: Path) -> None:
+    result = bad_manifest(tmp_path, "m.yaml", b"tosguard: 1\nsources:\n  - id: \xff\xfe\n")
+    assert "m.yaml:3:9" in err(result) and "UTF-8" in err(result)
+
+
+def test_huge_input(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    with open(path, "wb") as handle:
+        handle.write(b"tosguard: 1\nsources: []\nfacts:\n  pad: '")
+        handle.write(b"x" * (65 * 1024 * 1024))
+        handle.write(b"'\n")
+    result = tosguard("check", str(path))
+    assert result.returncode == 2 and "large" in err(result)
+
+
+def test_country_no_is_norway_and_uk_suggests_gb(tmp_path: Path) -> None:
+    result = bad_manifest(tmp_path, "m.yaml",
+                          b"tosguard: 1\norganization:\n  country: UK\n  owned_from: NO\n"
+                          b"sources: []\n")
+    assert "`GB`" in err(result) and "owned_from" not in err(result)
+
+
+def test_bad_policy_file_is_located(tmp_path: Path) -> None:
+    policy = tmp_path / "bad.tos"
+    policy.write_text('policy p {\n  provider openai\n  efective 2024-01-01\n}\n')
+    result = tosguard("check", "examples/acme.yaml", "--policies", str(policy))
+    assert result.returncode == 2
+    assert "bad.tos:3:3" in err(result) and "did you mean `effective`?" in err(result)
+    assert "  3 |   efective 2024-01-01" in err(result).replace("3 |", "  3 |", 1) or \
+        "efective 2024-01-01" in err(result)
+
+
+def test_error_format_json(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_bytes(b"tosguard: 1\nsourcs: []\n")
+    result = tosguard("check", str(path), "--error-format", "json")
+    assert result.returncode == 2
+    errors = json.loads(err(result))["errors"]
+    found = {(e["code"], e["line"], e["column"]) for e in errors}
+    assert ("manifest-unknown-key", 2, 1) in found  # `sourcs`
+    assert ("manifest-missing-key", 1, 1) in found  # so `sources` is missing
+
+
+@pytest.mark.parametrize("args", [["check"], ["check", "examples/acme.yaml", "--as-of", "soon"],
+                                  ["check", "examples/acme.yaml", "--format", "pdf"],
+                                  ["frobnicate"]])
+def test_usage_errors_exit_2(args) -> None:
+    result = tosguard(*args)
+    assert result.returncode == 2, out(result) + err(result)
+    assert err(result).strip()

@@ -1,0 +1,137 @@
+"""Unit tests of the three-valued connectives and of version selection by time."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tosguard import compile as ir
+from tosguard.evaluate import interval_of, segments
+from tosguard.library import Library, compile_contents
+
+T, F, U = True, False, None
+VALUES = (T, F, U)
+
+
+class Fixed(ir.Cond):
+    """A condition with a fixed three-valued result."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.text = repr(value)
+        self.value = value
+
+    def build(self):
+        value = self.value
+        return lambda env: value
+
+
+def kleene_and(a, b):
+    if a is False or b is False:
+        return False
+    return None if a is None or b is None else True
+
+
+def kleene_or(a, b):
+    if a is True or b is True:
+        return True
+    return None if a is None or b is None else False
+
+
+@pytest.mark.parametrize("a,b", list(itertools.product(VALUES, VALUES)))
+def test_and_or_follow_kleene(a, b) -> None:
+    assert ir.And("", (Fixed(a), Fixed(b))).build()(None) is kleene_and(a, b)
+    assert ir.Or("", (Fixed(a), Fixed(b))).build()(None) is kleene_or(a, b)
+
+
+@pytest.mark.parametrize("a", VALUES)
+def test_not(a) -> None:
+    assert ir.Not("", Fixed(a)).build()(None) is (None if a is None else not a)
+
+
+def test_named_cases() -> None:
+    assert ir.And("", (Fixed(F), Fixed(U))).build()(None) is False  # false and unknown
+    assert ir.And("", (Fixed(T), Fixed(U))).build()(None) is None   # true and unknown
+    assert ir.Or("", (Fixed(T), Fixed(U))).build()(None) is True    # true or unknown
+    assert ir.Or("", (Fixed(F), Fixed(U))).build()(None) is None    # false or unknown
+
+
+VERSIONS = """
+policy d {
+  provider acme
+  document "D"
+  service api
+  version "1"
+  effective 2024-01-01
+  url "https://x"
+}
+policy d {
+  provider acme
+  document "D"
+  service api
+  version "2"
+  effective 2025-01-01
+  ends 2025-06-30
+  url "https://x"
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def document():
+    library = Library(compile_contents([(Path("d.tos"), "d.tos", VERSIONS.encode())]), "t", [])
+    return library.documents["d"]
+
+
+def spans(found):
+    return [(s.version.version, s.start.isoformat(), s.end.isoformat(), s.early) for s in found]
+
+
+def test_single_day_in_first_version(document) -> None:
+    found = segments(document, date(2024, 5, 1), date(2024, 5, 1))
+    assert spans(found) == [("1", "2024-05-01", "2024-05-01", False)]
+
+
+def test_interval_split_at_boundary(document) -> None:
+    found = segments(document, date(2024, 12, 1), date(2025, 2, 1))
+    assert spans(found) == [("1", "2024-12-01", "2024-12-31", False),
+                            ("2", "2025-01-01", "2025-02-01", False)]
+
+
+def test_before_earliest_applies_earliest_and_flags_it(document) -> None:
+    found = segments(document, date(2023, 6, 1), date(2024, 2, 1))
+    assert spans(found) == [("1", "2023-06-01", "2024-02-01", True)]
+
+
+def test_after_end_nothing_applies(document) -> None:
+    assert segments(document, date(2025, 7, 1), date(2025, 8, 1)) == []
+
+
+def test_end_date_cuts_the_last_version(document) -> None:
+    found = segments(document, date(2025, 6, 1), date(2025, 8, 1))
+    assert spans(found) == [("2", "2025-06-01", "2025-06-30", False)]
+
+
+class _Collected:
+    def __init__(self, start, end):
+        self.from_, self.to = start, end
+
+
+class _Source:
+    def __init__(self, collected):
+        self.collected = collected
+
+
+def test_interval_of_uses_dates_or_as_of() -> None:
+    as_of = date(2026, 1, 1)
+    both = _Source(_Collected(date(2025, 1, 1), date(2025, 2, 1)))
+    assert interval_of(both, as_of) == (date(2025, 1, 1), date(2025, 2, 1))
+    assert interval_of(_Source(None), as_of) == (as_of, as_of)
+    from_only = _Source(_Collected(date(2025, 1, 1), None))
+    assert interval_of(from_only, as_of) == (date(2025, 1, 1), as_of)
+    to_only = _Source(_Collected(None, date(2025, 3, 1)))
+    assert interval_of(to_only, as_of) == (date(2025, 3, 1), date(2025, 3, 1))
