@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tosguard import compile as ir
+from tosguard import ir
 from tosguard.evaluate import interval_of, segments
 from tosguard.library import Library, compile_contents
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from .compile import ClauseIR, Env, PolicyIR, missing
+from .ir import ClauseIR, Env, PolicyIR, missing
 from .library import Document, Library
 
 ONE_DAY = timedelta(days=1)

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
-from .compile import PolicyIR
+from .ir import PolicyIR
 from .errors import Diagnostic, PolicyError, Span
 from .resources import cache_dir, grammar_file, policies_dir
 
 POLICY_SUFFIX = ".tos"
+CACHE_FORMAT = b"ir-1"  # bump when the IR classes change shape
 
 
 @dataclass
@@ -180,7 +181,7 @@ def _read(path: Path, display: str) -> bytes:
 
 
 def _revision(contents: list[tuple[Path, str, bytes]]) -> str:
-    digest = hashlib.sha256(__version__.encode())
+    digest = hashlib.sha256(__version__.encode() + CACHE_FORMAT)
     digest.update(hashlib.sha256(grammar_file().read_bytes()).digest())
     for _, display, data in contents:
         digest.update(display.encode() + b"\0" + hashlib.sha256(data).digest())

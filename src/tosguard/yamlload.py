@@ -3,6 +3,9 @@
 :func:`load_document` returns plain Python values (dict, list, str, int, float, bool, None) and
 a map from JSON pointer (RFC 6901) to the 1-based ``(line, column)`` where the value starts.
 For the value of a mapping key, ``pointer + "#key"`` also maps to the position of the key.
+The map is a :class:`PositionMap`: a read-only :class:`~collections.abc.Mapping` that keeps the
+positions in a tree shaped like the document and walks it on lookup, because building a flat
+dict of millions of pointer strings took longer than parsing a large manifest.
 
 YAML is read from PyYAML's *event* stream (libyaml's C parser when available) and the values
 are built here with an explicit stack, so that:
@@ -11,11 +14,14 @@ are built here with an explicit stack, so that:
   ``manifest-too-deep`` at the first node that is too deep;
 * anchors and aliases are refused at the first anchor, before anything is expanded, so an
   alias bomb ("billion laughs") costs nothing;
-* scalars are resolved like the YAML 1.2 core schema, and only when plain (unquoted):
-  ``true``/``false`` (also ``True``, ``TRUE`` …) are booleans, ``null``/``~``/empty are None,
-  ``[-+]?[0-9]+`` is an int, ``1.5``/``1e5``/``.inf``/``.nan`` are floats, and everything else is
-  a string. YAML 1.1's ``yes``, ``no``, ``on``, ``off``, ``0o17``, ``1_000`` and dates stay
-  strings, so ``NO`` is Norway;
+* only plain (unquoted) scalars are resolved, and only to what YAML 1.2 (core schema) and
+  YAML 1.1 agree on, so that no reader or writer of either version sees a different value:
+  ``true``/``false`` (also ``True``, ``TRUE`` …) are booleans; ``null``/``~``/empty are None;
+  ``[-+]?(0|[1-9][0-9]*)`` is an int; ``1.5``, ``2.``, ``.5``, ``1.5e+3``, ``.inf`` and ``.nan``
+  are floats; everything else is a string. So YAML 1.1's ``yes``, ``no``, ``on``, ``off``,
+  ``0o17``, ``1_000`` and dates are strings (``NO`` is Norway), and so are the forms the two
+  versions read differently: ``010`` (octal 8 in 1.1, ten in 1.2), ``1e5`` and ``1.5e5`` (a
+  string in 1.1; write ``1.5e+5``). Documents written by PyYAML's ``safe_dump`` read back equal;
 * keys are always strings (``NO:`` is the key ``"NO"``, ``1:`` the key ``"1"``); a key that is a
   sequence or a mapping is an error, and so is a key that appears twice in one mapping;
 * every explicit tag (``!!str``, ``!foo`` …) is refused with ``manifest-tag``: quoting a value
@@ -35,41 +41,72 @@ Every problem becomes a :class:`~tosguard.errors.ManifestError`; no PyYAML excep
 from __future__ import annotations
 
 import bisect
+import contextlib
+import gc
 import json
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NoReturn
 
 import yaml
 
 from .errors import Diagnostic, ManifestError, Span, line_of
 
-__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_DEPTH", "Positions", "escape_pointer",
-           "load_document"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_DEPTH",
+    "PositionMap",
+    "gc_paused",
+    "escape_pointer",
+    "load_document",
+    "load_document_text",
+    "unescape_pointer",
+]
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 64
 
-Positions = dict[str, tuple[int, int]]
-
+_GC_PAUSE_BYTES = 1 << 20  # pause the cyclic GC while building documents larger than this
 _CParser: Any = getattr(yaml, "CSafeLoader", None) if yaml.__with_libyaml__ else None
 _PARSER: Any = _CParser or yaml.SafeLoader
 
 _PLAIN_CONSTANTS: dict[str, Any] = {
-    "": None, "~": None, "null": None, "Null": None, "NULL": None,
-    "true": True, "True": True, "TRUE": True,
-    "false": False, "False": False, "FALSE": False,
-    ".inf": float("inf"), ".Inf": float("inf"), ".INF": float("inf"),
-    "+.inf": float("inf"), "+.Inf": float("inf"), "+.INF": float("inf"),
-    "-.inf": float("-inf"), "-.Inf": float("-inf"), "-.INF": float("-inf"),
-    ".nan": float("nan"), ".NaN": float("nan"), ".NAN": float("nan"),
+    "": None,
+    "~": None,
+    "null": None,
+    "Null": None,
+    "NULL": None,
+    "true": True,
+    "True": True,
+    "TRUE": True,
+    "false": False,
+    "False": False,
+    "FALSE": False,
+    ".inf": float("inf"),
+    ".Inf": float("inf"),
+    ".INF": float("inf"),
+    "+.inf": float("inf"),
+    "+.Inf": float("inf"),
+    "+.INF": float("inf"),
+    "-.inf": float("-inf"),
+    "-.Inf": float("-inf"),
+    "-.INF": float("-inf"),
+    ".nan": float("nan"),
+    ".NaN": float("nan"),
+    ".NAN": float("nan"),
 }
 _NUMBER_START = frozenset("-+.0123456789")
-_INT = re.compile(r"[-+]?[0-9]+")
-_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+# Plain scalars that YAML 1.1 (as PyYAML reads it) and YAML 1.2 core both read as numbers.
+_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
+_FLOAT = re.compile(r"[-+]?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?|\.[0-9]+(?:[eE][-+][0-9]+)?")
+# JSON's numbers, used when the YAML reader is run over a JSON text for its positions.
+_JSON_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_JSON_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 # YAML's printable set (YAML 1.1 §5.1, as PyYAML's reader checks it).
-_NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NON_PRINTABLE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
 _NON_PRINTABLE_ASCII = bytes(c for c in range(128) if c not in (9, 10, 13) and not 32 <= c <= 126)
 _MISSING = object()
 
@@ -95,11 +132,131 @@ def escape_pointer(token: str) -> str:
     return token
 
 
+def unescape_pointer(token: str) -> str:
+    """Undo :func:`escape_pointer`."""
+    if "~" in token:
+        return token.replace("~1", "/").replace("~0", "~")
+    return token
+
+
+# An entry is (line, column, key_line, key_column, children): key_line is 0 where the value is
+# not the value of a mapping key; children is None for a scalar, a dict key -> entry for a
+# mapping and a list of entries for a sequence.
+_Entry = tuple[int, int, int, int, Any]
+
+
+class PositionMap(Mapping[str, tuple[int, int]]):
+    """JSON pointer → 1-based ``(line, column)``, for every value of one document.
+
+    ``pointer + "#key"`` gives the position of the key of a mapping member. Lookups walk a
+    tree shaped like the document, so they cost one step per pointer token.
+
+    >>> _, positions = load_document(b"a:\\n  b: [x, y]\\n", "doc.yaml")
+    >>> positions["/a/b/1"], positions["/a/b#key"], positions.nearest("/a/b/7/c")
+    ((2, 10), (2, 3), (2, 6))
+    >>> list(positions)
+    ['', '/a', '/a#key', '/a/b', '/a/b#key', '/a/b/0', '/a/b/1']
+    """
+
+    __slots__ = ("_root",)
+
+    def __init__(self, root: _Entry | None = None):
+        self._root = root
+
+    def _walk(self, pointer: str) -> _Entry | None:
+        entry = self._root
+        if entry is None or pointer == "":
+            return entry
+        if pointer[0] != "/":
+            return None
+        for token in pointer[1:].split("/"):
+            children = entry[4]
+            if children is None:
+                return None
+            if children.__class__ is dict:
+                entry = children.get(unescape_pointer(token))
+                if entry is None:
+                    return None
+            else:
+                if not (token.isascii() and token.isdigit()) or (token[0] == "0" and token != "0"):
+                    return None
+                index = int(token)
+                if index >= len(children):
+                    return None
+                entry = children[index]
+        return entry
+
+    def _position(self, pointer: str) -> tuple[int, int] | None:
+        entry = self._walk(pointer)
+        if entry is not None:
+            return entry[0], entry[1]
+        if pointer.endswith("#key"):
+            entry = self._walk(pointer[:-4])
+            if entry is not None and entry[2]:
+                return entry[2], entry[3]
+        return None
+
+    def __getitem__(self, pointer: str) -> tuple[int, int]:
+        position = self._position(pointer) if isinstance(pointer, str) else None
+        if position is None:
+            raise KeyError(pointer)
+        return position
+
+    def __contains__(self, pointer: object) -> bool:
+        return isinstance(pointer, str) and self._position(pointer) is not None
+
+    def nearest(self, pointer: str) -> tuple[int, int] | None:
+        """The position of ``pointer``, or of its nearest ancestor that has one."""
+        while True:
+            position = self._position(pointer)
+            if position is not None or not pointer:
+                return position
+            pointer = pointer[: max(pointer.rfind("/"), 0)]
+
+    def __iter__(self) -> Iterator[str]:
+        if self._root is None:
+            return
+        stack: list[tuple[str, _Entry]] = [("", self._root)]
+        while stack:
+            pointer, entry = stack.pop()
+            yield pointer
+            if entry[2]:
+                yield pointer + "#key"
+            children = entry[4]
+            if children.__class__ is dict:
+                stack.extend(
+                    (f"{pointer}/{escape_pointer(key)}", child)
+                    for key, child in reversed(children.items())
+                )
+            elif children is not None:
+                stack.extend(
+                    (f"{pointer}/{index}", children[index])
+                    for index in range(len(children) - 1, -1, -1)
+                )
+
+    def __len__(self) -> int:
+        count = 0
+        stack = [self._root] if self._root is not None else []
+        while stack:
+            entry = stack.pop()
+            count += 2 if entry[2] else 1
+            children = entry[4]
+            if children.__class__ is dict:
+                stack.extend(children.values())
+            elif children is not None:
+                stack.extend(children)
+        return count
+
+    def __repr__(self) -> str:
+        return f"PositionMap({len(self)} positions)"
+
+
 class _Failure(Exception):
     """One problem found while reading, with its 1-based position."""
 
-    def __init__(self, code: str, message: str, line: int, column: int, help: str = "",
-                 pointer: str = ""):
+    def __init__(
+        self, code: str, message: str, line: int, column: int, help: str = "", pointer: str = ""
+    ):
         super().__init__(message)
         self.code, self.message, self.help = code, message, help
         self.line, self.column, self.pointer = line, column, pointer
@@ -112,13 +269,15 @@ def load_document(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_depth: int = DEFAULT_MAX_DEPTH,
-) -> tuple[Any, Positions]:
+) -> tuple[Any, PositionMap]:
     """Read one YAML or JSON document; return its value and the positions of its values.
 
-    Raises :class:`ManifestError` for every problem (codes ``manifest-too-large``,
-    ``manifest-encoding``, ``manifest-syntax``, ``manifest-alias``, ``manifest-tag``,
-    ``manifest-duplicate-key``, ``manifest-invalid-key``, ``manifest-too-deep``,
-    ``manifest-multiple-documents``, ``manifest-empty``, ``manifest-format``).
+    ``fmt`` is ``"yaml"`` or ``"json"``; by default a name ending in ``.json`` is JSON and
+    anything else YAML. Raises :class:`ManifestError` for every problem (codes
+    ``manifest-too-large``, ``manifest-encoding``, ``manifest-syntax``, ``manifest-alias``,
+    ``manifest-tag``, ``manifest-duplicate-key``, ``manifest-invalid-key``,
+    ``manifest-too-deep``, ``manifest-multiple-documents``, ``manifest-empty``,
+    ``manifest-format``).
 
     >>> value, positions = load_document(b"country: NO\\nusers: [1, 2]\\n", "m.yaml")
     >>> value
@@ -126,22 +285,61 @@ def load_document(
     >>> positions["/users/1"], positions["/users#key"]
     ((2, 12), (2, 1))
     """
+    value, positions, _ = load_document_text(
+        data, name, fmt, max_bytes=max_bytes, max_depth=max_depth
+    )
+    return value, positions
+
+
+def load_document_text(
+    data: bytes | str,
+    name: str,
+    fmt: str | None = None,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+) -> tuple[Any, PositionMap, str]:
+    """Like :func:`load_document`, and also return the decoded text (BOM removed)."""
     text = ""
     try:
         kind = _format_of(name, fmt)
         text = _decode(data, max_bytes)
-        if kind == "json":
-            return _load_json(text, max_depth)
-        _check_printable(text)
-        return _load_yaml(text, max_depth)
+        with gc_paused(len(text)):
+            if kind == "json":
+                value, positions = _load_json(text, max_depth)
+            else:
+                _check_printable(text)
+                value, positions = _load_yaml(text, max_depth)
+        return value, positions, text
     except _Failure as failure:
         raise ManifestError(_diagnostic(failure, name, text)) from None
     except (RecursionError, MemoryError) as exc:  # pragma: no cover - defensive
-        what = "too deeply nested" if isinstance(exc, RecursionError) else "too large"
-        raise ManifestError(Diagnostic(
-            code="manifest-too-deep" if isinstance(exc, RecursionError) else "manifest-too-large",
-            message=f"the document is {what} to read", span=Span(name),
-            help="split the document or simplify its structure")) from None
+        deep = isinstance(exc, RecursionError)
+        raise ManifestError(
+            Diagnostic(
+                code="manifest-too-deep" if deep else "manifest-too-large",
+                message=f"the document is too {'deeply nested' if deep else 'large'} to read",
+                span=Span(name),
+                help="split the document or simplify its structure",
+            )
+        ) from None
+
+
+@contextlib.contextmanager
+def gc_paused(size: int) -> Iterator[None]:
+    """Pause the cyclic GC while building a large document.
+
+    Building millions of containers triggers many collections that find nothing (the values
+    hold no cycles); pausing them makes large loads much faster.
+    """
+    if size < _GC_PAUSE_BYTES or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _diagnostic(failure: _Failure, name: str, text: str) -> Diagnostic:
@@ -163,8 +361,9 @@ def _format_of(name: str, fmt: str | None) -> str:
         return "yaml"
     if kind == "json":
         return "json"
-    raise _Failure("manifest-format", f"unknown document format `{fmt}`", 0, 0,
-                   help="use `yaml` or `json`")
+    raise _Failure(
+        "manifest-format", f"unknown document format `{fmt}`", 0, 0, help="use `yaml` or `json`"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -178,20 +377,25 @@ def _decode(data: bytes | str, max_bytes: int) -> str:
         raise _Failure(
             "manifest-too-large",
             f"the document is {len(data):,} bytes, more than the limit of {max_bytes:,}",
-            0, 0, help="split the manifest, or raise the limit if this size is expected")
+            0,
+            0,
+            help="split the manifest, or raise the limit if this size is expected",
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        before = data[: err.start]
-        line = before.count(b"\n") + 1
-        line_start = before.rfind(b"\n") + 1
-        column = len(before[line_start:].decode("utf-8", "replace")) + 1
+        before = data[: err.start].decode("utf-8", "replace")
+        line, column = _line_column(before, len(before))
         help = "save the file as UTF-8"
         if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
             help = "the file looks like UTF-16; save it as UTF-8"
-        raise _Failure("manifest-encoding",
-                       f"invalid UTF-8 byte `0x{data[err.start]:02x}`", line, column,
-                       help=help) from None
+        raise _Failure(
+            "manifest-encoding",
+            f"invalid UTF-8 byte `0x{data[err.start]:02x}`",
+            line,
+            column,
+            help=help,
+        ) from None
     if text.startswith("\ufeff"):
         text = text[1:]
     return text
@@ -211,26 +415,38 @@ def _check_printable(text: str) -> None:
         index = match.start()
     line, column = _line_column(text, index)
     char = text[index]
-    raise _Failure("manifest-syntax",
-                   f"the character U+{ord(char):04X} is not allowed in a YAML document",
-                   line, column,
-                   help="remove it; inside double quotes it can be written as an escape "
-                   f"such as `\\u{ord(char):04x}`" if ord(char) <= 0xFFFF else "remove it")
+    raise _Failure(
+        "manifest-syntax",
+        f"the character U+{ord(char):04X} is not allowed in a YAML document",
+        line,
+        column,
+        help="remove it; inside double quotes it can be written as an escape "
+        f"such as `\\u{ord(char):04x}`"
+        if ord(char) <= 0xFFFF
+        else "remove it",
+    )
+
+
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 
 def _line_column(text: str, index: int) -> tuple[int, int]:
-    line = text.count("\n", 0, index) + 1
-    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+    """1-based line and column of ``text[index]``, counting YAML's line breaks."""
+    line, start = 1, 0
+    for match in _LINE_BREAK.finditer(text, 0, index):
+        line, start = line + 1, match.end()
+    return line, index - start + 1
 
 
 # --------------------------------------------------------------------------------------------
 # YAML
 
 
-def _load_yaml(text: str, max_depth: int) -> tuple[Any, Positions]:
-    parser = _PARSER(text)
+def _load_yaml(text: str, max_depth: int, json_numbers: bool = False) -> tuple[Any, PositionMap]:
+    parser = None
     try:
-        return _build(parser.get_event, max_depth)
+        parser = _PARSER(text)  # the pure-Python reader checks characters here
+        return _build(parser.get_event, max_depth, json_numbers)
     except yaml.MarkedYAMLError as err:
         raise _syntax_failure(err) from None
     except yaml.YAMLError as err:
@@ -238,7 +454,8 @@ def _load_yaml(text: str, max_depth: int) -> tuple[Any, Positions]:
     except (RecursionError, MemoryError, ValueError) as err:
         raise _Failure("manifest-syntax", f"the document cannot be read: {err}", 0, 0) from None
     finally:
-        parser.dispose()
+        if parser is not None:
+            parser.dispose()
 
 
 def _syntax_failure(err: yaml.MarkedYAMLError) -> _Failure:
@@ -246,9 +463,14 @@ def _syntax_failure(err: yaml.MarkedYAMLError) -> _Failure:
     problem = (err.problem or err.context or "invalid YAML").strip().rstrip(".")
     problem = problem[:1].lower() + problem[1:]
     help = next((h for key, h in _SYNTAX_HELP.items() if key in problem), "")
-    if (err.context or "").startswith("while parsing") and err.context_mark is not None:
-        context = f"{err.context} that starts at line {err.context_mark.line + 1}"
-        help = f"{help} ({context})" if help else context
+    context = err.context or ""
+    if (
+        context.startswith("while")
+        and context != "while scanning for the next token"
+        and err.context_mark is not None
+    ):
+        where = f"{context} that starts at line {err.context_mark.line + 1}"
+        help = f"{help} ({where})" if help else where
     if mark is None:
         return _Failure("manifest-syntax", problem, 0, 0, help=help)
     return _Failure("manifest-syntax", problem, mark.line + 1, mark.column + 1, help=help)
@@ -263,42 +485,61 @@ def _reader_failure(err: yaml.YAMLError, text: str) -> _Failure:
     return _Failure("manifest-syntax", f"the document cannot be read: {reason}", line, column)
 
 
-def _build(get_event: Callable[[], Any], max_depth: int) -> tuple[Any, Positions]:
-    """Build values and positions from the event stream, without recursion."""
+def _build(
+    get_event: Callable[[], Any], max_depth: int, json_numbers: bool = False
+) -> tuple[Any, PositionMap]:
+    """Build values and positions from the event stream, without recursion.
+
+    This loop runs once per YAML node, millions of times for a large manifest, so it keeps its
+    state in local variables and does no more per event than it must.
+    """
     scalar_event, mapping_start, sequence_start = (
-        yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)
+        yaml.ScalarEvent,
+        yaml.MappingStartEvent,
+        yaml.SequenceStartEvent,
+    )
     mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
     plain_constants, number_start, missing = _PLAIN_CONSTANTS, _NUMBER_START, _MISSING
-    int_match, float_match = _INT.fullmatch, _FLOAT.fullmatch
+    int_match, float_match = (
+        (_JSON_INT.fullmatch, _JSON_FLOAT.fullmatch)
+        if json_numbers
+        else (_INT.fullmatch, _FLOAT.fullmatch)
+    )
 
-    event = get_event()  # StreamStart
+    get_event()  # StreamStart
     event = get_event()
     if event.__class__ is yaml.StreamEndEvent:
-        raise _Failure("manifest-empty", "the document is empty", 1, 1,
-                       help="a manifest starts with `tosguard: 1`")
-    positions: Positions = {}
+        raise _Failure(
+            "manifest-empty",
+            "the document is empty",
+            1,
+            1,
+            help="a manifest starts with `tosguard: 1`",
+        )
     root: Any = missing
-    stack: list[tuple[Any, str, bool]] = []
-    # The innermost open collection, its pointer, and for a mapping the key awaiting a value.
+    root_entry: _Entry | None = None
+    # Enclosing collections: (container, its entries, is it a mapping, its token in its parent).
+    stack: list[tuple[Any, Any, bool, Any]] = []
+    # The innermost open collection, and for a mapping the key awaiting its value.
     current: Any = None
-    current_pointer = ""
+    entries: Any = None
     in_mapping = False
+    token: Any = None
     key: Any = missing
-    key_position = (0, 0)
+    key_line = key_column = 0
 
     while True:
         event = get_event()
         cls = event.__class__
         if cls is scalar_event:
             if event.anchor is not None or event.tag is not None:
-                _refuse_node(event)
+                _refuse_node(event, _pointer(stack, token))
             mark = event.start_mark
-            position = (mark.line + 1, mark.column + 1)
             value = event.value
             if in_mapping and key is missing:
                 if value in current:
-                    _duplicate_key(value, current_pointer, position, positions)
-                key, key_position = value, position
+                    _duplicate_key(value, entries[value], mark, _pointer(stack, token))
+                key, key_line, key_column = value, mark.line + 1, mark.column + 1
                 continue
             if not event.style:  # plain: resolve; quoted and block scalars stay strings
                 resolved = plain_constants.get(value, missing)
@@ -306,110 +547,149 @@ def _build(get_event: Callable[[], Any], max_depth: int) -> tuple[Any, Positions
                     value = resolved
                 elif value[0] in number_start:
                     if int_match(value):
-                        value = _to_int(value, position)
+                        value = _to_int(value, mark)
                     elif float_match(value):
                         value = float(value)
+            children = None
         elif cls is mapping_start or cls is sequence_start:
             if event.anchor is not None or event.tag is not None:
-                _refuse_node(event)
+                _refuse_node(event, _pointer(stack, token))
             mark = event.start_mark
-            position = (mark.line + 1, mark.column + 1)
             if in_mapping and key is missing:
-                raise _Failure("manifest-invalid-key",
-                               "a key must be a plain value, not a list or a mapping",
-                               *position, help="write the key as a string",
-                               pointer=current_pointer)
-            if len(stack) >= max_depth:
-                raise _Failure("manifest-too-deep",
-                               f"the document is nested more than {max_depth} levels deep",
-                               *position, help="flatten the structure; manifests need only a "
-                               "few levels", pointer=current_pointer)
-            value = {} if cls is mapping_start else []
+                raise _Failure(
+                    "manifest-invalid-key",
+                    "a key must be a plain value, not a list or a mapping",
+                    mark.line + 1,
+                    mark.column + 1,
+                    help="write the key as a string",
+                    pointer=_pointer(stack, token),
+                )
+            if current is not None and len(stack) + 1 >= max_depth:
+                raise _Failure(
+                    "manifest-too-deep",
+                    f"the document is nested more than {max_depth} levels deep",
+                    mark.line + 1,
+                    mark.column + 1,
+                    help="flatten the structure; manifests need only a few levels",
+                    pointer=_pointer(stack, token),
+                )
+            if cls is mapping_start:
+                value, children = {}, {}
+            else:
+                value, children = [], []
         elif cls is mapping_end or cls is sequence_end:
             if stack:
-                current, current_pointer, in_mapping = stack.pop()
+                current, entries, in_mapping, token = stack.pop()
             else:
-                current, current_pointer, in_mapping = None, "", False
+                current = None
             continue
         elif cls is yaml.AliasEvent:
-            _refuse_node(event)
+            _refuse_node(event, _pointer(stack, token))
         elif cls is yaml.DocumentEndEvent:
             break
         else:  # pragma: no cover - the parser emits nothing else inside a document
             continue
 
-        # Attach `value` to the open collection (or make it the root) and record its position.
+        # Attach the value to the open collection (or make it the root), with its position.
         if current is None:
             root = value
-            pointer = ""
+            root_entry = (mark.line + 1, mark.column + 1, 0, 0, children)
         elif in_mapping:
-            pointer = current_pointer + "/" + (
-                key.replace("~", "~0").replace("/", "~1") if ("~" in key or "/" in key) else key)
             current[key] = value
-            positions[pointer + "#key"] = key_position
+            entries[key] = (mark.line + 1, mark.column + 1, key_line, key_column, children)
+            child_token = key
             key = missing
         else:
-            pointer = current_pointer + "/" + str(len(current))
+            child_token = len(current)
             current.append(value)
-        positions[pointer] = position
-        if cls is not scalar_event:
-            if current is not None:
-                stack.append((current, current_pointer, in_mapping))
-            current, current_pointer, in_mapping = value, pointer, cls is mapping_start
+            entries.append((mark.line + 1, mark.column + 1, 0, 0, children))
+        if children is not None:
+            if current is None:
+                child_token = None
+            else:
+                stack.append((current, entries, in_mapping, token))
+            current, entries, in_mapping, token = value, children, cls is mapping_start, child_token
 
     event = get_event()
     if event.__class__ is yaml.DocumentStartEvent:
         mark = event.start_mark
-        raise _Failure("manifest-multiple-documents",
-                       "the stream holds more than one YAML document",
-                       mark.line + 1, mark.column + 1,
-                       help="a manifest is one document; remove the `---` and what follows, "
-                       "or split it into several files")
-    if root is None:
-        line, column = positions[""]
-        raise _Failure("manifest-empty", "the document is empty", line, column,
-                       help="a manifest starts with `tosguard: 1`")
-    return root, positions
+        raise _Failure(
+            "manifest-multiple-documents",
+            "the stream holds more than one YAML document",
+            mark.line + 1,
+            mark.column + 1,
+            help="a manifest is one document; remove the `---` and what follows, "
+            "or split it into several files",
+        )
+    if root is None or root_entry is None:
+        line, column = root_entry[:2] if root_entry else (1, 1)
+        raise _Failure(
+            "manifest-empty",
+            "the document is empty",
+            line,
+            column,
+            help="a manifest starts with `tosguard: 1`",
+        )
+    return root, PositionMap(root_entry)
 
 
-def _to_int(text: str, position: tuple[int, int]) -> int:
+def _pointer(stack: list[tuple[Any, Any, bool, Any]], token: Any) -> str:
+    """The pointer of the innermost open collection (only computed for error messages)."""
+    tokens = [frame[3] for frame in stack[1:]]
+    if stack:
+        tokens.append(token)
+    return "".join("/" + escape_pointer(str(t)) for t in tokens)
+
+
+def _to_int(text: str, mark: Any) -> int:
     try:
         return int(text)
     except ValueError:
-        raise _Failure("manifest-syntax",
-                       f"the number `{text[:20]}…` has too many digits ({len(text)})",
-                       *position, help="write it as a string in quotes") from None
+        raise _Failure(
+            "manifest-syntax",
+            f"the number `{text[:20]}…` has too many digits ({len(text)})",
+            mark.line + 1,
+            mark.column + 1,
+            help="write it as a string in quotes",
+        ) from None
 
 
-def _refuse_node(event: Any) -> NoReturn:
+def _refuse_node(event: Any, pointer: str) -> NoReturn:
     mark = event.start_mark
-    position = (mark.line + 1, mark.column + 1)
     if isinstance(event, yaml.AliasEvent) or event.anchor is not None:
-        name = event.anchor
-        raise _Failure("manifest-alias",
-                       f"anchors and aliases are not allowed in manifests (found `&{name}`)"
-                       if not isinstance(event, yaml.AliasEvent)
-                       else f"anchors and aliases are not allowed in manifests (found `*{name}`)",
-                       *position,
-                       help="write the value out in full; aliases can expand to huge documents "
-                       "(alias bombs)")
-    raise _Failure("manifest-tag", f"explicit tags are not allowed in manifests (found "
-                   f"`{_short_tag(event.tag)}`)", *position,
-                   help="remove the tag; put a value in quotes to make it a string")
+        sigil = "*" if isinstance(event, yaml.AliasEvent) else "&"
+        raise _Failure(
+            "manifest-alias",
+            f"anchors and aliases are not allowed in manifests (found `{sigil}{event.anchor}`)",
+            mark.line + 1,
+            mark.column + 1,
+            help="write the value out in full; aliases can expand to huge documents (alias bombs)",
+            pointer=pointer,
+        )
+    raise _Failure(
+        "manifest-tag",
+        f"explicit tags are not allowed in manifests (found `{_short_tag(event.tag)}`)",
+        mark.line + 1,
+        mark.column + 1,
+        help="remove the tag; put a value in quotes to make it a string",
+        pointer=pointer,
+    )
 
 
 def _short_tag(tag: str) -> str:
     prefix = "tag:yaml.org,2002:"
-    return "!!" + tag[len(prefix):] if tag.startswith(prefix) else tag
+    return "!!" + tag[len(prefix) :] if tag.startswith(prefix) else tag
 
 
-def _duplicate_key(key: str, container_pointer: str, position: tuple[int, int],
-                   positions: Positions) -> NoReturn:
-    first = positions.get(container_pointer + "/" + escape_pointer(key) + "#key")
-    where = f" on line {first[0]}" if first else ""
-    raise _Failure("manifest-duplicate-key", f"duplicate key `{key}`", *position,
-                   help=f"`{key}` is already set{where}; remove one of them",
-                   pointer=container_pointer + "/" + escape_pointer(key))
+def _duplicate_key(key: str, first: _Entry, mark: Any, container_pointer: str) -> NoReturn:
+    raise _Failure(
+        "manifest-duplicate-key",
+        f"duplicate key `{key}`",
+        mark.line + 1,
+        mark.column + 1,
+        help=f"`{key}` is already set on line {first[2]}; remove one of them",
+        pointer=container_pointer + "/" + escape_pointer(key),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -431,180 +711,215 @@ def _refuse_constant(name: str) -> NoReturn:
     raise _JsonProblem(name)
 
 
-def _load_json(text: str, max_depth: int) -> tuple[Any, Positions]:
+_JSON_EMPTY_HELP = 'a manifest starts with `{"tosguard": 1`'
+
+
+def _load_json(text: str, max_depth: int) -> tuple[Any, PositionMap]:
     try:
         value = json.loads(text, object_pairs_hook=_strict_pairs, parse_constant=_refuse_constant)
     except json.JSONDecodeError as err:
-        message = err.msg.replace("'", "`")
-        message = message[:1].lower() + message[1:]
         if err.msg == "Expecting value" and not text.strip():
-            raise _Failure("manifest-empty", "the document is empty", 1, 1,
-                           help='a manifest starts with `{"tosguard": 1`') from None
-        raise _Failure("manifest-syntax", f"invalid JSON: {message}", err.lineno, err.colno,
-                       help="check for a missing comma, quote or bracket, or a trailing comma"
-                       ) from None
+            raise _Failure(
+                "manifest-empty", "the document is empty", 1, 1, help=_JSON_EMPTY_HELP
+            ) from None
+        raise _json_syntax_failure(err) from None
     except (_JsonProblem, RecursionError, ValueError, MemoryError):
-        # Duplicate keys, NaN/Infinity, too deep or too long a number: find it, with its place.
+        # Duplicate keys, NaN/Infinity, too deep, or a number too long: find it and its place.
         _scan_json(text, max_depth)
-        raise _Failure("manifest-syntax", "the JSON document cannot be read", 0, 0) from None
+        raise _Failure(
+            "manifest-too-deep",
+            "the JSON document is nested too deeply to read",
+            0,
+            0,
+            help="flatten the structure",
+        ) from None
     if value is None:
-        raise _Failure("manifest-empty", "the document is empty", 1, 1,
-                       help='a manifest starts with `{"tosguard": 1`')
+        raise _Failure("manifest-empty", "the document is empty", 1, 1, help=_JSON_EMPTY_HELP)
     try:
-        yaml_value, positions = _load_yaml(text, max_depth)
+        yaml_value, positions = _load_yaml(text, max_depth, json_numbers=True)
         if yaml_value == value:
             return value, positions
     except _Failure:
         pass
-    _, positions = _scan_json(text, max_depth)
-    return value, positions
+    return value, _scan_json(text, max_depth)
+
+
+def _json_syntax_failure(err: json.JSONDecodeError) -> _Failure:
+    message = err.msg.replace("'", "`")
+    message = message[:1].lower() + message[1:]
+    help = "check for a missing comma, quote or bracket, or a trailing comma"
+    if err.msg == "Extra data":
+        message, help = "extra data after the JSON value", "a manifest is one JSON object"
+    return _Failure("manifest-syntax", f"invalid JSON: {message}", err.lineno, err.colno, help=help)
 
 
 _JSON_WS = re.compile(r"[ \t\n\r]*")
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
-_JSON_WORDS = {"true": True, "false": False, "null": None}
-_JSON_CONSTANTS = ("NaN", "Infinity", "-Infinity")
+_JSON_WORDS = ("true", "false", "null", "NaN", "Infinity", "-Infinity")
 
 
-def _scan_json(text: str, max_depth: int) -> tuple[Any, Positions]:
-    """Positions of every value in a JSON text, and its strict-JSON problems, without recursion.
+class _JsonScanner:
+    """Positions of every value of a JSON text, and its strict-JSON problems, without recursion.
 
-    Slower than :func:`json.loads`; used where the YAML reader cannot give positions and to
-    locate the problems :func:`json.loads` reports without a position.
+    Slower than :func:`json.loads`, and not a full validator (the text has been through
+    :func:`json.loads` first); used where the YAML reader cannot give positions, and to locate
+    the problems :func:`json.loads` reports without a position.
     """
-    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
 
-    def where(index: int) -> tuple[int, int]:
-        line = bisect.bisect_right(line_starts, index)
-        return line, index - line_starts[line - 1] + 1
+    def __init__(self, text: str, max_depth: int):
+        self.text, self.max_depth = text, max_depth
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.skip = _JSON_WS.match
+        self.scanstring = json.decoder.scanstring  # type: ignore[attr-defined]
+        self.digit_limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+        # Open collections: [entries (dict or list), token in parent, current key, key line,
+        # key column].
+        self.stack: list[list[Any]] = []
 
-    def fail(code: str, message: str, index: int, help: str = "", pointer: str = "") -> NoReturn:
-        raise _Failure(code, message, *where(index), help=help, pointer=pointer)
+    def where(self, index: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.line_starts, index)
+        return line, index - self.line_starts[line - 1] + 1
 
-    scanstring = json.decoder.scanstring  # type: ignore[attr-defined]
-    skip = _JSON_WS.match
-    digit_limit = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 0
-    positions: Positions = {}
-    # Stack frames: [is_mapping, pointer, container, current key]; the containers are filled
-    # in, so that duplicate keys can be found and items counted.
-    stack: list[list[Any]] = []
-    pointer = ""
-    index = skip(text, 0).end()
-    root: Any = None
-    while True:
-        # A value starts at `index`, for `pointer`.
-        if index >= len(text):
-            fail("manifest-syntax", "invalid JSON: expecting a value", index)
-        char = text[index]
-        positions[pointer] = where(index)
-        value: Any
-        if char == "{" or char == "[":
-            if len(stack) >= max_depth:
-                fail("manifest-too-deep",
-                     f"the document is nested more than {max_depth} levels deep", index,
-                     help="flatten the structure; manifests need only a few levels",
-                     pointer=pointer)
-            value = {} if char == "{" else []
-            _attach(stack, value)
-            if not stack:
-                root = value
-            stack.append([char == "{", pointer, value, None])
-            index = skip(text, index + 1).end()
-            closing = "}" if char == "{" else "]"
-            if index < len(text) and text[index] == closing:
-                index += 1
-                stack.pop()
-            elif char == "{":
-                index, pointer = _json_key(text, index, stack[-1], positions, where, fail, skip,
-                                           scanstring)
-                continue
-            else:
-                pointer = stack[-1][1] + "/0"
-                continue
-        else:
-            if char == '"':
-                try:
-                    value, index = scanstring(text, index + 1, True)
-                except (ValueError, json.JSONDecodeError):
-                    fail("manifest-syntax", "invalid JSON string", index)
-            elif (match := _JSON_NUMBER.match(text, index)) is not None:
-                value = match.group()
-                digits = len(value.split(".")[0].split("e")[0].split("E")[0].lstrip("-"))
-                if digit_limit and digits > digit_limit:
-                    fail("manifest-syntax",
-                         f"the number `{value[:20]}…` has too many digits ({digits})", index,
-                         help="write it as a string in quotes")
-                index = match.end()
-            else:
-                for word in (*_JSON_WORDS, *_JSON_CONSTANTS):
-                    if text.startswith(word, index):
-                        if word in _JSON_CONSTANTS:
-                            fail("manifest-syntax", f"`{word}` is not a valid JSON value", index,
-                                 help="JSON has no NaN or infinity; use a number, a string "
-                                 "or null")
-                        value = _JSON_WORDS[word]
-                        index += len(word)
-                        break
-                else:
-                    fail("manifest-syntax", "invalid JSON: expecting a value", index)
-            _attach(stack, value)
-            if not stack:
-                root = value
-        # After a value: close collections or move to the next item.
+    def fail(
+        self, code: str, message: str, index: int, help: str = "", pointer: str = ""
+    ) -> NoReturn:
+        raise _Failure(code, message, *self.where(index), help=help, pointer=pointer)
+
+    def pointer(self) -> str:
+        tokens = [frame[1] for frame in self.stack[1:]]
+        return "".join("/" + escape_pointer(str(t)) for t in tokens)
+
+    def run(self) -> PositionMap:
+        text, stack = self.text, self.stack
+        index = self.skip(text, 0).end()
+        root: _Entry | None = None
         while True:
-            index = skip(text, index).end()
-            if not stack:
-                if index < len(text):
-                    fail("manifest-syntax", "invalid JSON: extra data after the document", index)
-                return root, positions
-            is_mapping, container_pointer, container, _ = stack[-1]
-            char = text[index] if index < len(text) else ""
-            if char == ",":
-                index = skip(text, index + 1).end()
-                if is_mapping:
-                    index, pointer = _json_key(text, index, stack[-1], positions, where, fail,
-                                               skip, scanstring)
-                else:
-                    pointer = f"{container_pointer}/{len(container)}"
-                break
-            if char == ("}" if is_mapping else "]"):
+            # A value starts at `index`.
+            if index >= len(text):
+                self.fail("manifest-syntax", "invalid JSON: expecting a value", index)
+            char = text[index]
+            line, column = self.where(index)
+            children: Any = None
+            if char == "{" or char == "[":
+                if len(stack) >= self.max_depth:
+                    self.fail(
+                        "manifest-too-deep",
+                        f"the document is nested more than {self.max_depth} levels deep",
+                        index,
+                        help="flatten the structure; manifests need only a few levels",
+                        pointer=self.pointer(),
+                    )
+                children = {} if char == "{" else []
                 index += 1
-                stack.pop()
-                continue
-            fail("manifest-syntax", "invalid JSON: expecting `,` or a closing bracket", index)
+            elif char == '"':
+                index = self.string_end(index)
+            else:
+                index = self.scalar_end(index)
+            # Attach the entry.
+            if not stack:
+                root = (line, column, 0, 0, children)
+                token: Any = None
+            else:
+                frame = stack[-1]
+                if frame[0].__class__ is dict:
+                    token = frame[2]
+                    frame[0][token] = (line, column, frame[3], frame[4], children)
+                else:
+                    token = len(frame[0])
+                    frame[0].append((line, column, 0, 0, children))
+            if children is not None:
+                stack.append([children, token, None, 0, 0])
+                index = self.skip(text, index).end()
+                if index < len(text) and text[index] == ("}" if char == "{" else "]"):
+                    index += 1
+                    stack.pop()
+                elif char == "{":
+                    index = self.key(index)
+                    continue
+                else:
+                    continue
+            # After a value: close collections, or move on to the next member.
+            while True:
+                index = self.skip(text, index).end()
+                if not stack:
+                    if index < len(text):
+                        self.fail(
+                            "manifest-syntax",
+                            "invalid JSON: extra data after the JSON value",
+                            index,
+                        )
+                    return PositionMap(root)
+                is_mapping = stack[-1][0].__class__ is dict
+                char = text[index] if index < len(text) else ""
+                if char == ",":
+                    index = self.skip(text, index + 1).end()
+                    if is_mapping:
+                        index = self.key(index)
+                    break
+                if char == ("}" if is_mapping else "]"):
+                    index += 1
+                    stack.pop()
+                    continue
+                self.fail(
+                    "manifest-syntax", "invalid JSON: expecting `,` or a closing bracket", index
+                )
+
+    def string_end(self, index: int) -> int:
+        try:
+            return int(self.scanstring(self.text, index + 1, True)[1])
+        except ValueError:  # JSONDecodeError is a ValueError
+            self.fail("manifest-syntax", "invalid JSON string", index)
+
+    def scalar_end(self, index: int) -> int:
+        text = self.text
+        match = _JSON_NUMBER.match(text, index)
+        if match is not None:
+            digits = len(re.split("[.eE]", match.group().lstrip("-"))[0])
+            if self.digit_limit and digits > self.digit_limit:
+                self.fail(
+                    "manifest-syntax",
+                    f"the number `{match.group()[:20]}…` has too many digits ({digits})",
+                    index,
+                    help="write it as a string in quotes",
+                )
+            return match.end()
+        for word in _JSON_WORDS:
+            if text.startswith(word, index):
+                if word not in ("true", "false", "null"):
+                    self.fail(
+                        "manifest-syntax",
+                        f"`{word}` is not a valid JSON value",
+                        index,
+                        help="JSON has no NaN or infinity; use a number, a string or null",
+                    )
+                return index + len(word)
+        self.fail("manifest-syntax", "invalid JSON: expecting a value", index)
+
+    def key(self, index: int) -> int:
+        """Read `"key":` at ``index`` into the open mapping; return where its value starts."""
+        text, frame = self.text, self.stack[-1]
+        if index >= len(text) or text[index] != '"':
+            self.fail("manifest-syntax", "invalid JSON: expecting a key in double quotes", index)
+        try:
+            key, end = self.scanstring(text, index + 1, True)
+        except ValueError:
+            self.fail("manifest-syntax", "invalid JSON string", index)
+        line, column = self.where(index)
+        if key in frame[0]:
+            first_line = frame[0][key][2]
+            self.fail(
+                "manifest-duplicate-key",
+                f"duplicate key `{key}`",
+                index,
+                help=f"`{key}` is already set on line {first_line}; remove one of them",
+                pointer=self.pointer() + "/" + escape_pointer(key),
+            )
+        frame[2:5] = [key, line, column]
+        index = self.skip(text, end).end()
+        if index >= len(text) or text[index] != ":":
+            self.fail("manifest-syntax", "invalid JSON: expecting `:` after the key", index)
+        return self.skip(text, index + 1).end()
 
 
-def _attach(stack: list[list[Any]], value: Any) -> None:
-    if not stack:
-        return
-    is_mapping, _, container, key = stack[-1]
-    if is_mapping:
-        container[key] = value
-    else:
-        container.append(value)
-
-
-def _json_key(text: str, index: int, frame: list[Any], positions: Positions,
-              where: Callable[[int], tuple[int, int]], fail: Callable[..., NoReturn],
-              skip: Callable[[str, int], Any], scanstring: Callable[..., tuple[str, int]],
-              ) -> tuple[int, str]:
-    """Read `"key":` at ``index``; return the index of the value and the value's pointer."""
-    _, container_pointer, container, _ = frame
-    if index >= len(text) or text[index] != '"':
-        fail("manifest-syntax", "invalid JSON: expecting a key in double quotes", index)
-    try:
-        key, end = scanstring(text, index + 1, True)
-    except (ValueError, json.JSONDecodeError):
-        fail("manifest-syntax", "invalid JSON string", index)
-    pointer = container_pointer + "/" + escape_pointer(key)
-    if key in container:
-        first = positions.get(pointer + "#key")
-        where_first = f" on line {first[0]}" if first else ""
-        fail("manifest-duplicate-key", f"duplicate key `{key}`", index,
-             help=f"`{key}` is already set{where_first}; remove one of them", pointer=pointer)
-    positions[pointer + "#key"] = where(index)
-    index = skip(text, end).end()
-    if index >= len(text) or text[index] != ":":
-        fail("manifest-syntax", "invalid JSON: expecting `:` after the key", index)
-    frame[3] = key
-    return skip(text, index + 1).end(), pointer
+def _scan_json(text: str, max_depth: int) -> PositionMap:
+    return _JsonScanner(text, max_depth).run()

@@ -1,0 +1,538 @@
+"""The compiled form of policies (IR) and its evaluation closures.
+
+The IR is small slotted dataclasses with no pydantic in sight, so a compiled library pickles
+and loads quickly, and ``tosguard check`` never imports the parser or the AST (the CLI's cold
+start depends on it). :mod:`tosguard.compile` produces it. Each IR condition builds a closure
+``fn(env) -> True | False | None`` once per process: ``None`` is *unknown*, and the connectives
+follow Kleene's three-valued logic (``false and unknown`` is false, ``true and unknown`` is
+unknown).
+
+:func:`missing` walks the IR again, only for unknown results, to name the manifest paths
+whose absence made the result unknown.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import operator
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+# ---- evaluation environment -------------------------------------------------------------------
+
+
+class Env:
+    """What a condition sees: the manifest, the current source (if any) and its index, the
+    governed-ness of each source under the policy version being evaluated, and a memo for
+    quantifiers (their bodies never depend on the outer source, so each is computed once)."""
+
+    __slots__ = ("manifest", "model", "organization", "facts", "sources", "source", "index",
+                 "governed", "memo")
+
+    def __init__(self, manifest, governed: dict[int, bool | None] | None = None):
+        self.manifest = manifest
+        self.model = manifest.model
+        self.organization = manifest.organization
+        self.facts = manifest.facts or {}
+        self.sources = manifest.sources
+        self.source = None
+        self.index = -1
+        self.governed = governed if governed is not None else {}
+        self.memo: dict[int, Any] = {}
+
+    def at(self, index: int) -> Env:
+        self.index = index
+        self.source = self.sources[index]
+        return self
+
+
+# ---- operands ---------------------------------------------------------------------------------
+_ATTRIBUTE = {"from": "from_"}
+
+
+@dataclass(frozen=True, slots=True)
+class Path:
+    root: str
+    parts: tuple[str, ...]
+
+    @property
+    def dotted(self) -> str:
+        return ".".join((self.root, *self.parts))
+
+    def pointer(self, env: Env) -> str:
+        tail = "/".join(p.replace("~", "~0").replace("/", "~1") for p in self.parts)
+        if self.root == "source":
+            return f"/sources/{env.index}/{tail}"
+        return f"/{self.root}/{tail}"
+
+    def getter(self):
+        attrs = tuple(_ATTRIBUTE.get(p, p) for p in self.parts)
+        if self.root == "facts":
+            keys = self.parts
+
+            def get_fact(env: Env):
+                value = env.facts
+                for key in keys:
+                    if not isinstance(value, dict):
+                        return None
+                    value = value.get(key)
+                return value
+
+            return get_fact
+        base = {"source": "source", "model": "model", "organization": "organization"}[self.root]
+        if len(attrs) == 1:
+            (a,) = attrs
+
+            def get1(env: Env):
+                obj = getattr(env, base)
+                return None if obj is None else getattr(obj, a)
+
+            return get1
+
+        def get_n(env: Env):
+            value = getattr(env, base)
+            for a in attrs:
+                if value is None:
+                    return None
+                value = getattr(value, a)
+            return value
+
+        return get_n
+
+
+@dataclass(frozen=True, slots=True)
+class Lit:
+    value: Any
+
+    def getter(self):
+        value = self.value
+        return lambda env: value
+
+
+Operand = Path | Lit
+
+
+# ---- conditions -------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Cond:
+    text: str
+
+    def build(self):  # pragma: no cover - every node overrides it
+        raise NotImplementedError
+
+    def children(self) -> tuple[Cond, ...]:
+        return ()
+
+    def operands(self) -> tuple[Operand, ...]:
+        return ()
+
+
+@dataclass(slots=True)
+class Const(Cond):
+    value: bool = True
+
+    def build(self):
+        value = self.value
+        return lambda env: value
+
+
+@dataclass(slots=True)
+class And(Cond):
+    items: tuple[Cond, ...] = ()
+
+    def children(self):
+        return self.items
+
+    def build(self):
+        fns = tuple(item.build() for item in self.items)
+
+        def and_(env):
+            unknown = False
+            for fn in fns:
+                value = fn(env)
+                if value is False:
+                    return False
+                if value is None:
+                    unknown = True
+            return None if unknown else True
+
+        return and_
+
+
+@dataclass(slots=True)
+class Or(Cond):
+    items: tuple[Cond, ...] = ()
+
+    def children(self):
+        return self.items
+
+    def build(self):
+        fns = tuple(item.build() for item in self.items)
+
+        def or_(env):
+            unknown = False
+            for fn in fns:
+                value = fn(env)
+                if value is True:
+                    return True
+                if value is None:
+                    unknown = True
+            return None if unknown else False
+
+        return or_
+
+
+@dataclass(slots=True)
+class Not(Cond):
+    item: Cond = None  # type: ignore[assignment]
+
+    def children(self):
+        return (self.item,)
+
+    def build(self):
+        fn = self.item.build()
+
+        def not_(env):
+            value = fn(env)
+            return None if value is None else not value
+
+        return not_
+
+
+_ORDER = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+          ">": operator.gt, ">=": operator.ge}
+
+
+@dataclass(slots=True)
+class Compare(Cond):
+    op: str = "=="
+    left: Operand = None  # type: ignore[assignment]
+    right: Operand = None  # type: ignore[assignment]
+
+    def operands(self):
+        return (self.left, self.right)
+
+    def build(self):
+        compare = _ORDER[self.op]
+        if isinstance(self.right, Lit):
+            get, constant = self.left.getter(), self.right.value
+
+            def compare_constant(env):
+                value = get(env)
+                if value is None:
+                    return None
+                try:
+                    return compare(value, constant)
+                except TypeError:
+                    return False
+
+            return compare_constant
+        left, right = self.left.getter(), self.right.getter()
+
+        def compare_values(env):
+            a, b = left(env), right(env)
+            if a is None or b is None:
+                return None
+            try:
+                return compare(a, b)
+            except TypeError:
+                return False
+
+        return compare_values
+
+
+@dataclass(slots=True)
+class InSet(Cond):
+    operand: Operand = None  # type: ignore[assignment]
+    values: frozenset = frozenset()
+    negated: bool = False
+
+    def operands(self):
+        return (self.operand,)
+
+    def build(self):
+        get, values, negated = self.operand.getter(), self.values, self.negated
+
+        def in_set(env):
+            value = get(env)
+            if value is None:
+                return None
+            if isinstance(value, list):  # a list is "in" a set when all its items are
+                return values.issuperset(value) != negated
+            return (value in values) != negated
+
+        return in_set
+
+
+@dataclass(slots=True)
+class Contains(Cond):
+    operand: Operand = None  # type: ignore[assignment]
+    value: Operand = None  # type: ignore[assignment]
+
+    def operands(self):
+        return (self.operand, self.value)
+
+    def build(self):
+        get, get_value = self.operand.getter(), self.value.getter()
+
+        def contains(env):
+            container, value = get(env), get_value(env)
+            if container is None or value is None:
+                return None
+            if isinstance(container, str):
+                return isinstance(value, str) and value in container
+            try:
+                return value in container
+            except TypeError:
+                return False
+
+        return contains
+
+
+@dataclass(slots=True)
+class ContainsSet(Cond):
+    operand: Operand = None  # type: ignore[assignment]
+    values: frozenset = frozenset()
+    mode: str = "any"
+
+    def operands(self):
+        return (self.operand,)
+
+    def build(self):
+        get, values = self.operand.getter(), self.values
+        if self.mode == "any":
+            def contains_any(env):
+                container = get(env)
+                if container is None:
+                    return None
+                if isinstance(container, str):
+                    return any(v in container for v in values if isinstance(v, str))
+                return not values.isdisjoint(container)
+
+            return contains_any
+
+        def contains_all(env):
+            container = get(env)
+            if container is None:
+                return None
+            if isinstance(container, str):
+                return all(isinstance(v, str) and v in container for v in values)
+            return values.issubset(container)
+
+        return contains_all
+
+
+@dataclass(slots=True)
+class Matches(Cond):
+    operand: Operand = None  # type: ignore[assignment]
+    pattern: str = ""
+    regex: bool = False
+
+    def operands(self):
+        return (self.operand,)
+
+    def build(self):
+        get = self.operand.getter()
+        if self.regex:
+            search = re.compile(self.pattern).search
+        else:
+            search = re.compile(fnmatch.translate(self.pattern)).match
+
+        def matches(env):
+            value = get(env)
+            if value is None:
+                return None
+            return isinstance(value, str) and search(value) is not None
+
+        return matches
+
+
+@dataclass(slots=True)
+class Declared(Cond):
+    operand: Operand = None  # type: ignore[assignment]
+    negated: bool = False
+
+    def operands(self):
+        return ()  # never unknown: its answer is exactly whether the value is there
+
+    def build(self):
+        get, negated = self.operand.getter(), self.negated
+        return lambda env: (get(env) is not None) != negated
+
+
+@dataclass(slots=True)
+class Governed(Cond):
+    def build(self):
+        return lambda env: env.governed.get(env.index, False)
+
+
+@dataclass(slots=True)
+class Predicate(Cond):
+    name: str = ""
+    body: Cond = None  # type: ignore[assignment]
+
+    def children(self):
+        return (self.body,)
+
+    def build(self):
+        return self.body.build()
+
+
+@dataclass(slots=True)
+class Quantifier(Cond):
+    quantifier: str = "any"
+    other: bool = False
+    body: Cond = None  # type: ignore[assignment]
+    key: int = 0
+
+    def children(self):
+        return (self.body,)
+
+    def build(self):
+        body, key, quantifier, other = self.body.build(), self.key, self.quantifier, self.other
+
+        def quantify(env: Env):
+            tally = env.memo.get(key)
+            if tally is None:
+                tally = _tally(env, body)
+                env.memo[key] = tally
+            values, trues, falses, unknowns = tally
+            if other and env.source is not None:
+                own = values[env.index]
+                trues -= own is True
+                falses -= own is False
+                unknowns -= own is None
+            if quantifier == "all":
+                return False if falses else (None if unknowns else True)
+            found = True if trues else (None if unknowns else False)
+            if quantifier == "no":
+                return None if found is None else not found
+            return found
+
+        return quantify
+
+
+def _tally(env: Env, body) -> tuple[list, int, int, int]:
+    """Evaluate a quantifier body once for every source (the outer binding is restored)."""
+    saved = env.source, env.index
+    values = []
+    try:
+        for index in range(len(env.sources)):
+            values.append(body(env.at(index)))
+    finally:
+        env.source, env.index = saved
+    return (values, values.count(True), values.count(False), values.count(None))
+
+
+def missing(cond: Cond, env: Env, limit: int = 20) -> set[str]:
+    """The manifest paths whose absence leaves ``cond`` unknown (empty unless it is unknown)."""
+    found: set[str] = set()
+    _missing(cond, env, found, limit)
+    return found
+
+
+def _missing(cond: Cond, env: Env, found: set[str], limit: int) -> None:
+    if len(found) >= limit or cond.build()(env) is not None:
+        return
+    if isinstance(cond, Quantifier):
+        body = cond.body.build()
+        saved = env.source, env.index
+        try:
+            for index in range(len(env.sources)):
+                if cond.other and index == saved[1]:
+                    continue
+                if body(env.at(index)) is None:
+                    _missing(cond.body, env, found, limit)
+                if len(found) >= limit:
+                    break
+        finally:
+            env.source, env.index = saved
+        return
+    if isinstance(cond, Governed):
+        return
+    for operand in cond.operands():
+        if isinstance(operand, Path) and operand.getter()(env) is None:
+            found.add(_deepest_missing(operand, env))
+    for child in cond.children():
+        _missing(child, env, found, limit)
+
+
+def _deepest_missing(path: Path, env: Env) -> str:
+    """Point at the first absent level: `/model` when the whole model is undeclared."""
+    for depth in range(1, len(path.parts) + 1):
+        prefix = Path(path.root, path.parts[:depth])
+        if prefix.getter()(env) is None:
+            if depth == 1 and path.root != "source" and path.root != "facts":
+                container = {"model": env.model, "organization": env.organization}[path.root]
+                if container is None:
+                    return f"/{path.root}"
+            return prefix.pointer(env)
+    return path.pointer(env)
+
+
+# ---- compiled policies ------------------------------------------------------------------------
+@dataclass(slots=True)
+class CitationIR:
+    document: str
+    section: str
+    effective: date | None
+    url: str
+    quote: str
+
+
+@dataclass(slots=True)
+class ClauseIR:
+    policy: str
+    id: str
+    topic: str
+    kind: str
+    scope: str
+    severity: str
+    when: Cond | None
+    require: Cond | None
+    waivers: tuple[str, ...]
+    message: str
+    remedy: str
+    citation: CitationIR
+    file: str
+    line: int
+    lifts: tuple[tuple[str, str], ...] = ()
+    exceptions: list[ClauseIR] = field(default_factory=list)
+    fns: Any = None  # (when, require) closures, built after loading
+
+    def closures(self):
+        if self.fns is None:
+            self.fns = (self.when.build() if self.when else None,
+                        self.require.build() if self.require else None)
+        return self.fns
+
+
+@dataclass(slots=True)
+class PolicyIR:
+    id: str
+    provider: str
+    document: str
+    services: tuple[str, ...]
+    version: str
+    effective: date
+    ends: date | None
+    url: str
+    governs: Cond
+    clauses: list[ClauseIR]
+    file: str
+    line: int
+    keys: dict[str, frozenset]  # index constraints read off `governs`
+    governs_fn: Any = None
+
+    def governs_closure(self):
+        if self.governs_fn is None:
+            self.governs_fn = self.governs.build()
+        return self.governs_fn
+
+    @property
+    def label(self) -> str:
+        return f"{self.id}@{self.effective}"
+
+

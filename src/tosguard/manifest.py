@@ -1,0 +1,845 @@
+"""The usage manifest, format version 1: its model, its vocabularies and how it is loaded.
+
+Every field but ``tosguard``, ``sources`` and a source's ``id`` is optional, and a field that is
+not declared is ``None``: the evaluator reads ``None`` as *unknown* (three-valued logic), which
+is not the same as a declared empty list.
+
+:func:`parse_manifest` and :func:`load_manifest` read YAML or JSON through the strict loader
+in :mod:`tosguard.yamlload` and turn every problem, including every pydantic validation error,
+into a :class:`~tosguard.errors.Diagnostic` with a code, a line and column, the source line and
+a help text, raised together in one :class:`~tosguard.errors.ManifestError`.
+
+>>> loaded = parse_manifest("tosguard: 1\\nsources:\\n  - id: a\\n    provider: openai\\n",
+...                         "m.yaml")
+>>> loaded.manifest.sources[0].provider, loaded.span("/sources/0/provider").line
+('openai', 4)
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import os
+import re
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from .countries import is_country, suggest_country
+from .errors import Diagnostic, ManifestError, Span, did_you_mean
+from .yamlload import (
+    DEFAULT_MAX_BYTES,
+    PositionMap,
+    escape_pointer,
+    gc_paused,
+    load_document_text,
+)
+
+__all__ = [
+    "DISTRIBUTIONS",
+    "PROVIDERS",
+    "PURPOSES",
+    "ROUTES",
+    "SERVICES",
+    "SOURCE_KINDS",
+    "TRACES",
+    "USES",
+    "Access",
+    "Interval",
+    "LoadedManifest",
+    "Manifest",
+    "Organization",
+    "Source",
+    "TrainedModel",
+    "known_paths",
+    "load_manifest",
+    "manifest_json_schema",
+    "parse_manifest",
+    "path_values",
+]
+
+FORMAT_VERSION = 1
+
+# --------------------------------------------------------------------------------------------
+# Vocabularies. The Literal types are the source of truth; the tuples are what the policy
+# checker imports to validate policy literals.
+
+Purpose = Literal[
+    "general-assistant",
+    "chat",
+    "reasoning",
+    "code",
+    "classification",
+    "embedding",
+    "retrieval",
+    "moderation",
+    "translation",
+    "image-generation",
+    "speech",
+    "domain-specific",
+]
+Distribution = Literal["internal", "api", "product", "open-weights"]
+SourceKind = Literal["model-output", "model-weights", "dataset", "web-crawl", "human"]
+Service = Literal["api", "consumer-app", "enterprise", "fine-tuning", "open-weights", "third-party"]
+Route = Literal["direct", "proxy", "reseller", "shared-account", "automated-ui"]
+Traces = Literal["none", "summarized", "raw"]
+Use = Literal[
+    "pretraining", "fine-tuning", "distillation", "rlhf", "evaluation", "filtering", "rewriting"
+]
+
+PURPOSES: tuple[str, ...] = get_args(Purpose)
+DISTRIBUTIONS: tuple[str, ...] = get_args(Distribution)
+SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
+SERVICES: tuple[str, ...] = get_args(Service)
+ROUTES: tuple[str, ...] = get_args(Route)
+TRACES: tuple[str, ...] = get_args(Traces)
+USES: tuple[str, ...] = get_args(Use)
+#: The providers the shipped policies know; policies may declare others, so a manifest may
+#: name any well-formed id (``[a-z][a-z0-9-]*``).
+PROVIDERS: tuple[str, ...] = (
+    "openai",
+    "anthropic",
+    "google",
+    "meta",
+    "deepseek",
+    "alibaba",
+    "mistral",
+    "xai",
+)
+
+_ID = re.compile(r"[a-z][a-z0-9-]*")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+# --------------------------------------------------------------------------------------------
+# Field types with their own checks. Their errors are PydanticCustomError whose type is our
+# diagnostic code and whose context carries the help text.
+
+
+class _PathType:
+    """Marks a field's type tag for :func:`known_paths` (e.g. ``country``)."""
+
+    __slots__ = ("tag",)
+
+    def __init__(self, tag: str):
+        self.tag = tag
+
+    def __repr__(self) -> str:
+        return f"_PathType({self.tag!r})"
+
+
+def _check_country(value: str) -> str:
+    if is_country(value):
+        return value
+    raise PydanticCustomError(
+        "manifest-country",
+        "`{value}` is not an ISO 3166-1 alpha-2 country code",
+        {"value": value, "help": suggest_country(value)},
+    )
+
+
+def _check_id(value: str) -> str:
+    if _ID.fullmatch(value):
+        return value
+    lowered = value.strip().lower()
+    if _ID.fullmatch(lowered):
+        help = f"ids are lowercase: `{lowered}`"
+    else:
+        help = did_you_mean(lowered, PROVIDERS) if lowered else ""
+        help = help or "use a lowercase id of letters, digits and `-`, such as `openai`"
+    raise PydanticCustomError(
+        "manifest-invalid-value", "`{value}` is not a valid id", {"value": value, "help": help}
+    )
+
+
+def _check_date(value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError(
+                "manifest-invalid-value",
+                "`{value}` is not a valid date",
+                {"value": value, "help": "there is no such day"},
+            ) from None
+    raise PydanticCustomError(
+        "manifest-invalid-value",
+        "expected a date `YYYY-MM-DD`, found {value}",
+        {"value": _show(value), "help": "write the date as `2025-01-31`"},
+    )
+
+
+Country = Annotated[
+    str,
+    AfterValidator(_check_country),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^[A-Z]{2}$",
+            "description": "ISO 3166-1 alpha-2 country code",
+        }
+    ),
+    _PathType("country"),
+]
+Id = Annotated[
+    str,
+    AfterValidator(_check_id),
+    WithJsonSchema({"type": "string", "pattern": "^[a-z][a-z0-9-]*$"}),
+]
+IsoDate = Annotated[date, BeforeValidator(_check_date)]
+Count = Annotated[int, Field(strict=True, ge=0)]
+Flag = Annotated[bool, Field(strict=True)]
+
+
+def _check_version(value: Any) -> Any:
+    if type(value) is int and value == FORMAT_VERSION:
+        return value
+    raise PydanticCustomError(
+        "manifest-version",
+        "unsupported manifest format {value}",
+        {
+            "value": _show(value),
+            "help": f"this tosguard reads manifest format {FORMAT_VERSION}; write `tosguard: 1`",
+        },
+    )
+
+
+_CONFIG = ConfigDict(extra="forbid", frozen=True)
+
+
+class Organization(BaseModel):
+    """The organization that runs the pipeline."""
+
+    model_config = _CONFIG
+
+    name: str | None = None
+    country: Country | None = None
+    owned_from: Country | None = None
+    verified_with: list[Id] | None = None
+    agreements: list[str] | None = None
+    monthly_active_users: Count | None = None
+
+
+class TrainedModel(BaseModel):
+    """The model the pipeline trains."""
+
+    model_config = _CONFIG
+
+    name: str | None = None
+    purpose: Purpose | None = None
+    distribution: Distribution | None = None
+    commercial: Flag | None = None
+    attributions: list[str] | None = None
+    downstream_licenses: list[str] | None = None
+
+
+class Access(BaseModel):
+    """How a source's outputs were obtained."""
+
+    model_config = _CONFIG
+
+    route: Route | None = None
+    from_country: Country | None = None
+
+
+class Interval(BaseModel):
+    """When a source was collected; ``from`` and ``to`` are inclusive and each optional."""
+
+    model_config = _CONFIG
+
+    from_: IsoDate | None = Field(default=None, alias="from")
+    to: IsoDate | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Interval:
+        if self.from_ is not None and self.to is not None and self.from_ > self.to:
+            raise PydanticCustomError(
+                "manifest-invalid-value",
+                "the interval ends before it starts: `from` is {start}, `to` is {end}",
+                {
+                    "start": self.from_.isoformat(),
+                    "end": self.to.isoformat(),
+                    "help": "swap `from` and `to`",
+                },
+            )
+        return self
+
+
+class Source(BaseModel):
+    """One data source of the pipeline."""
+
+    model_config = _CONFIG
+
+    id: Annotated[str, Field(min_length=1)]
+    kind: SourceKind | None = None
+    provider: Id | None = None
+    model: str | None = None
+    service: Service | None = None
+    access: Access | None = None
+    collected: Interval | None = None
+    records: Count | None = None
+    reasoning_traces: Traces | None = None
+    use: list[Use] | None = None
+    license: str | None = None
+    derived_from: list[str] | None = None
+
+
+class Manifest(BaseModel):
+    """A usage manifest, format 1."""
+
+    model_config = _CONFIG
+
+    tosguard: Annotated[Literal[1], BeforeValidator(_check_version)]
+    organization: Organization | None = None
+    model: TrainedModel | None = None
+    sources: list[Source]
+    facts: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _references(self, info: ValidationInfo) -> Manifest:
+        # parse_manifest runs these checks on the raw data, with positions, and says so.
+        if info.context and info.context.get("references_checked"):
+            return self
+        problems = _reference_problems([(s.id, s.derived_from) for s in self.sources])
+        if problems:
+            code, message, _, help, _ = problems[0]
+            raise PydanticCustomError(code, "{message}", {"message": message, "help": help})
+        return self
+
+
+def manifest_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the manifest, for editors (``tosguard schema``)."""
+    schema = Manifest.model_json_schema(by_alias=True)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"tosguard usage manifest (format {FORMAT_VERSION})",
+        **{k: v for k, v in schema.items() if k != "title"},
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Paths usable in policy conditions.
+
+
+_SCOPES: dict[str, type[BaseModel]] = {
+    "organization": Organization,
+    "model": TrainedModel,
+    "source": Source,
+}
+
+
+def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
+    """Strip ``Optional`` and ``Annotated``; return the bare type and the metadata found."""
+    metadata: list[Any] = []
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation, *extra = get_args(annotation)
+            metadata.extend(extra)
+        elif origin is Union or origin is types.UnionType:
+            members = [a for a in get_args(annotation) if a is not type(None)]
+            if len(members) != 1:
+                return annotation, metadata
+            annotation = members[0]
+        else:
+            return annotation, metadata
+
+
+def _type_tag(annotation: Any, metadata: list[Any]) -> tuple[str, tuple[str, ...]]:
+    for item in metadata:
+        if isinstance(item, _PathType):
+            return item.tag, ()
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return "str", tuple(str(a) for a in get_args(annotation))
+    if origin is list:
+        inner, inner_metadata = _unwrap(get_args(annotation)[0])
+        return "list", _type_tag(inner, inner_metadata)[1]
+    if annotation is bool:
+        return "bool", ()
+    if annotation is int:
+        return "int", ()
+    if annotation is date:
+        return "date", ()
+    return "str", ()
+
+
+@functools.cache
+def _paths() -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    tags: dict[str, str] = {}
+    values: dict[str, tuple[str, ...]] = {}
+    pending: list[tuple[str, type[BaseModel]]] = list(_SCOPES.items())
+    while pending:
+        prefix, model = pending.pop(0)
+        for name, info in model.model_fields.items():
+            path = f"{prefix}.{info.alias or name}"
+            annotation, metadata = _unwrap(info.annotation)
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                tags[path] = "object"
+                pending.append((path, annotation))
+                continue
+            tags[path], allowed = _type_tag(annotation, metadata)
+            if allowed:
+                values[path] = allowed
+    return tags, values
+
+
+def known_paths() -> dict[str, str]:
+    """Every manifest path a policy condition may use, with its type tag.
+
+    Paths are dotted and scoped (``source.access.from_country``, ``model.purpose``,
+    ``organization.agreements``; ``source.collected.from``, not ``from_``). Tags: ``str``,
+    ``int``, ``bool``, ``date``, ``list``, ``country``, and ``object`` for a nested mapping
+    (useful in "is declared" tests). ``facts.*`` paths are free-form and not listed.
+
+    >>> known_paths()["source.access.from_country"], known_paths()["source.collected.from"]
+    ('country', 'date')
+    """
+    return dict(_paths()[0])
+
+
+def path_values() -> dict[str, tuple[str, ...]]:
+    """The allowed values of every enumerated path (for a ``list`` path, of its items).
+
+    >>> path_values()["model.distribution"]
+    ('internal', 'api', 'product', 'open-weights')
+    """
+    return dict(_paths()[1])
+
+
+# --------------------------------------------------------------------------------------------
+# Loading.
+
+
+_LINE_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+@dataclass(frozen=True)
+class LoadedManifest:
+    """A validated manifest with its file name, positions and text."""
+
+    name: str
+    manifest: Manifest
+    positions: Mapping[str, tuple[int, int]]
+    text: str = field(repr=False)
+
+    def position(self, pointer: str) -> tuple[int, int] | None:
+        """The position of ``pointer`` or of its nearest ancestor that has one."""
+        if isinstance(self.positions, PositionMap):
+            return self.positions.nearest(pointer)
+        while True:
+            if pointer in self.positions:
+                return self.positions[pointer]
+            if not pointer:
+                return None
+            pointer = pointer[: max(pointer.rfind("/"), 0)]
+
+    def span(self, pointer: str) -> Span:
+        """Where ``pointer`` (a JSON pointer, or ``pointer#key``) is, or its nearest ancestor."""
+        position = self.position(pointer)
+        return Span(self.name, *position) if position else Span(self.name)
+
+    def source_line(self, line: int) -> str:
+        """The text of 1-based ``line``, as :func:`tosguard.errors.line_of` gives it, in O(1)."""
+        return self._lines(line)
+
+    @functools.cached_property
+    def _lines(self) -> Callable[[int], str]:
+        return _line_table(self.text)
+
+
+def _line_table(text: str) -> Callable[[int], str]:
+    """A function giving the text of a 1-based line; lines split as ``str.splitlines`` does."""
+    starts = [0]
+    ends = []
+    for match in _LINE_BREAK.finditer(text):
+        ends.append(match.start())
+        starts.append(match.end())
+    ends.append(len(text))
+    if starts[-1] == len(text) and len(starts) > 1:  # a final line break ends the last line
+        starts.pop()
+        ends.pop()
+
+    def line(number: int) -> str:
+        if 1 <= number <= len(starts):
+            return text[starts[number - 1] : ends[number - 1]]
+        return ""
+
+    return line
+
+
+def parse_manifest(
+    data: bytes | str, name: str = "<manifest>", fmt: str | None = None
+) -> LoadedManifest:
+    """Read and validate a manifest; raise :class:`ManifestError` with every problem found.
+
+    ``fmt`` is ``"yaml"`` or ``"json"``; by default it follows the name's extension
+    (``.json`` is JSON, anything else YAML).
+    """
+    try:
+        return _parse(data, name, fmt)
+    except ManifestError:
+        raise
+    except Exception as exc:  # last resort: no traceback escapes for any input
+        raise ManifestError(
+            Diagnostic(
+                code="manifest-internal",
+                message=f"internal error while reading the manifest: {type(exc).__name__}: {exc}",
+                span=Span(name),
+                help="this is a bug in tosguard; please report it with the manifest",
+            )
+        ) from exc
+
+
+def load_manifest(path: str | os.PathLike[str], fmt: str | None = None) -> LoadedManifest:
+    """Read and validate the manifest file at ``path``."""
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as stream:
+            data = stream.read(DEFAULT_MAX_BYTES + 1)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ManifestError(
+            Diagnostic(
+                code="manifest-io",
+                message=f"cannot read `{name}`: {reason}",
+                span=Span(name),
+                help="check the path",
+            )
+        ) from None
+    return parse_manifest(data, name, fmt)
+
+
+def _parse(data: bytes | str, name: str, fmt: str | None) -> LoadedManifest:
+    with gc_paused(len(data)):
+        return _parse_document(data, name, fmt)
+
+
+def _parse_document(data: bytes | str, name: str, fmt: str | None) -> LoadedManifest:
+    value, positions, text = load_document_text(data, name, fmt)
+    context = _ErrorContext(name, text, positions)
+    diagnostics = [context.reference(*problem) for problem in _raw_reference_problems(value)]
+    try:
+        manifest = Manifest.model_validate(value, context={"references_checked": True})
+    except ValidationError as exc:
+        diagnostics.extend(context.from_pydantic(error) for error in exc.errors(include_url=False))
+    if diagnostics:
+        raise ManifestError(diagnostics)
+    return LoadedManifest(name=name, manifest=manifest, positions=positions, text=text)
+
+
+# --------------------------------------------------------------------------------------------
+# Cross-field checks: source ids are unique and `derived_from` names declared sources.
+
+
+_Problem = tuple[str, str, str, str, str]
+
+
+def _reference_problems(sources: list[tuple[Any, Any]]) -> list[_Problem]:
+    """Duplicate ids and unknown ``derived_from`` ids.
+
+    Each problem is ``(code, message, pointer, help, related pointer)``; the related pointer
+    (or ``""``) names the place the help text refers to, such as the first use of an id.
+
+    ``sources`` holds ``(id, derived_from)`` for each source, in order; values of the wrong
+    type are skipped (the model reports them).
+    """
+    problems = []
+    first: dict[str, int] = {}
+    for index, (source_id, _) in enumerate(sources):
+        if not isinstance(source_id, str) or not source_id:
+            continue
+        if source_id in first:
+            problems.append(
+                (
+                    "manifest-duplicate-id",
+                    f"duplicate source id `{source_id}`",
+                    f"/sources/{index}/id",
+                    f"`sources[{first[source_id]}]` already has this id; give each source its own",
+                    f"/sources/{first[source_id]}/id",
+                )
+            )
+        else:
+            first[source_id] = index
+    for index, (_, derived_from) in enumerate(sources):
+        if not isinstance(derived_from, list):
+            continue
+        for position, reference in enumerate(derived_from):
+            if not isinstance(reference, str) or reference in first:
+                continue
+            help = ""
+            if len(first) <= 1000:  # difflib over very many ids is slow
+                close = difflib.get_close_matches(reference, list(first), n=1, cutoff=0.6)
+                help = f"did you mean `{close[0]}`?" if close else ""
+            problems.append(
+                (
+                    "manifest-unknown-source",
+                    f"`derived_from` names `{reference}`, which is not a source id here",
+                    f"/sources/{index}/derived_from/{position}",
+                    help or "list the ids of sources declared under `sources`",
+                    "",
+                )
+            )
+    return problems
+
+
+def _raw_reference_problems(value: Any) -> list[_Problem]:
+    if not isinstance(value, dict) or not isinstance(value.get("sources"), list):
+        return []
+    return _reference_problems(
+        [
+            (s.get("id"), s.get("derived_from")) if isinstance(s, dict) else (None, None)
+            for s in value["sources"]
+        ]
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Pydantic errors -> diagnostics.
+
+
+_TYPE_NAMES = {
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "string_type": "a string",
+    "bool_type": "`true` or `false`",
+    "bool_parsing": "`true` or `false`",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+_YAML11_BOOLEANS = {"yes", "no", "on", "off", "y", "n"}
+_MISSING_HELP = {
+    "tosguard": "start the manifest with `tosguard: 1`",
+    "sources": "list the data sources under `sources:` (write `sources: []` if there are none)",
+    "id": "give each source an `id` that is unique in the manifest",
+}
+
+
+def _show(value: Any) -> str:
+    """A short rendering of a user value for a message."""
+    if value is None:
+        return "nothing (`null`)"
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    text = str(value)
+    if len(text) > 60:
+        text = text[:57] + "…"
+    return f"`{text}`"
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    """``sources[2].access`` for ``("sources", 2, "access")``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that validates the mapping at ``loc``, if any."""
+    model: type[BaseModel] = Manifest
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        info = model.model_fields.get(part) or next(
+            (f for f in model.model_fields.values() if f.alias == part), None
+        )
+        if info is None:
+            return None
+        annotation, _ = _unwrap(info.annotation)
+        if get_origin(annotation) is list:
+            annotation, _ = _unwrap(get_args(annotation)[0])
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def _keys_of(model: type[BaseModel]) -> list[str]:
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _allowed_values(loc: tuple[Any, ...]) -> tuple[str, ...]:
+    fields = [p for p in loc if isinstance(p, str)]
+    if not fields:
+        return ()
+    model = _model_at(tuple(p for p in loc if isinstance(p, str))[:-1])
+    if model is None:
+        return ()
+    info = model.model_fields.get(fields[-1])
+    if info is None:
+        return ()
+    annotation, metadata = _unwrap(info.annotation)
+    return _type_tag(annotation, metadata)[1]
+
+
+class _ErrorContext:
+    """Turns problems into diagnostics with spans and source lines."""
+
+    def __init__(self, name: str, text: str, positions: PositionMap):
+        self.name, self.text, self.positions = name, text, positions
+
+    @functools.cached_property
+    def _line(self) -> Callable[[int], str]:
+        return _line_table(self.text)
+
+    def diagnostic(
+        self, code: str, message: str, pointer: str, help: str = "", at: str | None = None
+    ) -> Diagnostic:
+        position = self.positions.nearest(at if at is not None else pointer)
+        line, column = position or (0, 0)
+        return Diagnostic(
+            code=code,
+            message=message,
+            span=Span(self.name, line, column),
+            help=help,
+            source_line=self._line(line) if line else "",
+            pointer=pointer,
+        )
+
+    def reference(
+        self, code: str, message: str, pointer: str, help: str, related: str
+    ) -> Diagnostic:
+        position = self.positions.get(related) if related else None
+        if position:
+            help = f"{help} (line {position[0]})"
+        return self.diagnostic(code, message, pointer, help)
+
+    def from_pydantic(self, error: Any) -> Diagnostic:
+        loc: tuple[Any, ...] = tuple(error.get("loc", ()))
+        kind: str = error.get("type", "")
+        value = error.get("input")
+        ctx = error.get("ctx") or {}
+        pointer = "".join("/" + escape_pointer(str(part)) for part in loc)
+        field = next((p for p in reversed(loc) if isinstance(p, str)), "")
+        where = _where(loc[:-1])
+        inside = f" in `{where}`" if where else " at the top level"
+
+        if kind.startswith("manifest-"):
+            return self.diagnostic(
+                kind, str(error.get("msg", "")), pointer, str(ctx.get("help", ""))
+            )
+        if kind == "missing":
+            return self.diagnostic(
+                "manifest-missing-key",
+                f"missing required key `{field}`{inside}",
+                pointer,
+                _MISSING_HELP.get(field, f"add `{field}: …`"),
+                at=pointer[: pointer.rfind("/")],
+            )
+        if kind == "extra_forbidden":
+            model = _model_at(loc[:-1])
+            keys = _keys_of(model) if model else []
+            help = did_you_mean(field, keys) if keys else ""
+            if not help and keys:
+                help = "the keys here are " + ", ".join(f"`{k}`" for k in keys)
+            if not loc[:-1]:
+                help += ("; " if help else "") + "put custom data under `facts`"
+            return self.diagnostic(
+                "manifest-unknown-key",
+                f"unknown key `{field}`{inside}",
+                pointer,
+                help,
+                at=pointer + "#key",
+            )
+        if kind == "literal_error":
+            allowed = _allowed_values(loc)
+            shown = _show(value)
+            if isinstance(value, (list, dict)):
+                message = f"expected one of the `{field}` values, found {shown}"
+            else:
+                message = f"{shown} is not a valid `{field}`"
+            help = ""
+            if isinstance(value, list) and len(value) == 1 and value[0] in allowed:
+                help = f"write a single value, not a list: `{value[0]}`"
+            elif allowed and not isinstance(value, (list, dict)):
+                help = did_you_mean(str(value), allowed)
+            if not help and allowed:
+                help = "expected one of " + ", ".join(f"`{a}`" for a in allowed)
+            return self.diagnostic("manifest-invalid-value", message, pointer, help)
+        if kind in _TYPE_NAMES:
+            return self._type_error(kind, field, loc, value, pointer)
+        if kind == "greater_than_equal":
+            return self.diagnostic(
+                "manifest-invalid-value",
+                f"`{field}` must be {ctx.get('ge')} or more, found {_show(value)}",
+                pointer,
+            )
+        if kind == "string_too_short":
+            return self.diagnostic(
+                "manifest-invalid-value",
+                f"`{field}` must not be empty",
+                pointer,
+                "write a non-empty value",
+            )
+        message = str(error.get("msg", "invalid value"))
+        message = message[:1].lower() + message[1:]
+        return self.diagnostic(
+            "manifest-invalid-value",
+            f"invalid value for `{field or 'the manifest'}`: {message}",
+            pointer,
+        )
+
+    def _type_error(
+        self, kind: str, field: str, loc: tuple[Any, ...], value: Any, pointer: str
+    ) -> Diagnostic:
+        expected = _TYPE_NAMES[kind]
+        shown = _show(value)
+        label = f"`{field}`" if loc and isinstance(loc[-1], str) else f"`{_where(loc)}`"
+        if not loc:
+            return self.diagnostic(
+                "manifest-type",
+                f"expected the manifest to be a mapping, found {shown}",
+                pointer,
+                "a manifest is a mapping that starts with `tosguard: 1`",
+            )
+        help = ""
+        scalar = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if expected == "a string" and (scalar or isinstance(value, bool)):
+            help = f'put the value in quotes: `"{self._raw(pointer, value)}"`'
+        elif expected == "`true` or `false`" and isinstance(value, str):
+            if value.lower() in _YAML11_BOOLEANS:
+                help = f"`{value}` is a string in a manifest (YAML 1.2); write `true` or `false`"
+            else:
+                help = "write `true` or `false`"
+        elif expected == "a list" and isinstance(value, (str, int, float)):
+            help = f"write a list, even of one item: `[{value}]`"
+        elif expected == "a whole number" and isinstance(value, str) and value.isdigit():
+            help = "remove the quotes"
+        return self.diagnostic(
+            "manifest-type", f"expected {expected} for {label}, found {shown}", pointer, help
+        )
+
+    def _raw(self, pointer: str, value: Any) -> str:
+        """The value as written in the source, when it can be found there (for quoting help)."""
+        position = self.positions.get(pointer)
+        if position:
+            line = self._line(position[0])
+            match = re.match(r"[^\s,\]}#]+", line[position[1] - 1 :])
+            if match:
+                return match.group()
+        return "true" if value is True else "false" if value is False else str(value)
