@@ -12,8 +12,8 @@ undeclared, so the fail-closed (undetermined) path is exercised too.
 Variants (used by the Cedar agreement check) change the trained model or add a source:
 ``default``, ``internal-classifier`` (OpenAI Permitted Exception (a)), ``openai-fine-tuning``
 (Permitted Exception (b): an OpenAI base model on OpenAI's fine-tuning service),
-``llama-named`` (a model named "Llama…"), ``unknown-service`` (one OpenAI source whose
-service is undeclared: fail-closed semantics).
+``llama-named`` (a model named "Llama…"), ``undeclared-kind`` (an OpenAI fine-tuning source
+whose kind is undeclared, so Permitted Exception (b) is unknown: fail-closed semantics).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ MODELS = {
     },
 }
 VARIANTS = ("default", "internal-classifier", "openai-fine-tuning", "llama-named",
-            "unknown-service")
+            "undeclared-kind")
 
 
 # ---- source profiles --------------------------------------------------------------------------
@@ -164,10 +164,10 @@ PROFILES: tuple[tuple[str, Callable[[random.Random], dict], int], ...] = (
     ("corpus", _web_or_human, 9),
 )
 
-# Facts a source may leave undeclared. `provider`, `kind` and the service of OpenAI sources are
-# always declared: they decide OpenAI's Permitted Exception (b) for every source at once, so an
-# unknown there would make the whole competing-models clause undetermined (see the
-# `unknown-service` variant for exactly that case).
+# Facts a source may leave undeclared. `provider`, `kind` and `service` are always declared:
+# they decide OpenAI's Permitted Exception (b) ("any source where provider is openai, kind is
+# model-weights and service is fine-tuning") for every source at once, so an unknown there makes
+# the whole competing-models clause undetermined (the `undeclared-kind` variant shows it).
 OPTIONAL_FACTS = ("from_country", "route", "use", "collected", "records", "reasoning_traces")
 
 
@@ -200,21 +200,21 @@ def generate(sources: int, seed: int = DEFAULT_SEED, variant: str = "default") -
     items: list[dict] = []
     for index in range(sources):
         items.append(make_source(rng, index, [s["id"] for s in items[-50:]]))
-    if variant == "openai-fine-tuning" and items:
-        items[-1] = {"id": "openai-ft-base", "kind": "model-weights", "provider": "openai",
-                     "model": "gpt-4.1-mini", "service": "fine-tuning", "use": ["fine-tuning"]}
-    if variant == "unknown-service":
-        _unknown_openai_service(items)
+    if variant in ("openai-fine-tuning", "undeclared-kind") and items:
+        items[-1] = _openai_fine_tuning_base(declare_kind=variant == "openai-fine-tuning")
     return {"tosguard": 1, "organization": dict(ORGANIZATION),
             "model": dict(MODELS.get(variant, MODELS["default"])), "sources": items,
             "facts": {"generator": f"bench/generate.py seed={seed} variant={variant}"}}
 
 
-def _unknown_openai_service(items: list[dict]) -> None:
-    for source in items:
-        if source.get("provider") == "openai":
-            source.pop("service", None)
-            return
+def _openai_fine_tuning_base(declare_kind: bool) -> dict:
+    """The base model of OpenAI's Permitted Exception (b): an OpenAI model customised on
+    OpenAI's fine-tuning service (without its kind, nobody can tell whether it is one)."""
+    base = {"id": "openai-ft-base", "kind": "model-weights", "provider": "openai",
+            "model": "gpt-4.1-mini", "service": "fine-tuning", "use": ["fine-tuning"]}
+    if not declare_kind:
+        del base["kind"]
+    return base
 
 
 # ---- YAML text --------------------------------------------------------------------------------

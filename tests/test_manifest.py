@@ -332,7 +332,9 @@ def test_json_and_yaml_give_identical_models():
 
 
 def test_json_errors_have_positions():
-    d = only_error('{\n  "tosguard": 1,\n  "sources": [{"id": "a", "use": ["distil"]}]\n}', "m.json")
+    d = only_error(
+        '{\n  "tosguard": 1,\n  "sources": [{"id": "a", "use": ["distil"]}]\n}', "m.json"
+    )
     assert d.code == "manifest-invalid-value"
     assert where(d) == (3, 35)
     d = only_error('{"tosguard": 1, "sources": [], "sources": []}', "m.json")
@@ -353,7 +355,7 @@ def test_load_manifest_from_files(tmp_path):
     loaded = load_manifest(path)
     assert loaded.name == str(path)
     assert loaded.manifest.sources[0].id == "a"
-    assert loaded.span("/sources/0/id") .line == 1
+    assert loaded.span("/sources/0/id").line == 1
 
 
 def test_missing_file_and_directory(tmp_path):
@@ -447,8 +449,24 @@ def test_arbitrary_text_raises_only_manifest_errors(text):
 
 
 YAML_SPECIALS = st.sampled_from(
-    ["NO", "no", "yes", "off", "~", "null", "1", "1e5", "1.5e5", "08", "010", "0o17", "2025-01-02",
-     "", "a: b", "#x"]
+    [
+        "NO",
+        "no",
+        "yes",
+        "off",
+        "~",
+        "null",
+        "1",
+        "1e5",
+        "1.5e5",
+        "08",
+        "010",
+        "0o17",
+        "2025-01-02",
+        "",
+        "a: b",
+        "#x",
+    ]
 )
 words = st.text(alphabet=string.ascii_letters + string.digits + " -_.:#'\"é漢", max_size=12)
 # PyYAML's emitter mangles lone line separators when allow_unicode=True; leave them out.

@@ -330,7 +330,9 @@ def test_unknown_format():
 
 
 def test_json_values_and_escapes():
-    text = b'{"a": "\\/", "b": "\\u00e9", "c": "\\ud83d\\ude00", "d": [1, 2.5, -0, 1E5, true, null]}'
+    text = (
+        b'{"a": "\\/", "b": "\\u00e9", "c": "\\ud83d\\ude00", "d": [1, 2.5, -0, 1E5, true, null]}'
+    )
     value, positions = load_document(text, "doc.json")
     assert value == {"a": "/", "b": "é", "c": "😀", "d": [1, 2.5, 0, 100000.0, True, None]}
     assert type(value["d"][2]) is int and type(value["d"][3]) is float
@@ -405,14 +407,19 @@ def _pointers(value, prefix=""):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=25,
 )
-FUZZ = settings(max_examples=150, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @FUZZ

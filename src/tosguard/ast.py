@@ -99,10 +99,14 @@ class Const(Node):
 
 
 class Quantifier(Node):
-    """``any|all|no [other] source where <body>``: ``source`` in the body is rebound."""
+    """``any|all|no [other] source where <body>``: ``source`` in the body is rebound.
+
+    With ``origins``, the quantifier ranges over the sources the current source was derived
+    from (``derived_from``, followed transitively): ``any origin where (…)``."""
 
     quantifier: L["any", "all", "no"]
     other: bool = False
+    origins: bool = False
     body: Condition
 
 
@@ -155,6 +159,7 @@ class Citation(Node):
     effective: date | None = None
     url: str | None = None
     quote: str | None = None
+    unverified: str | None = None
     fields: dict[str, Span] = Field(default_factory=dict, repr=False)
 
 

@@ -308,6 +308,9 @@ class _ConditionChecker:
         pass
 
     def _check_quantifier(self, node: ast.Quantifier) -> None:
+        if node.origins and not self.source_context:
+            self.error("policy-bad-quantifier", "`origin` needs a current source",
+                       node.span, "`any origin where` is for clauses with `scope source`")
         if node.other and not self.source_context:
             self.error("policy-bad-quantifier", "`other` needs a current source",
                        node.span, "`any other source` is for clauses with `scope source`")

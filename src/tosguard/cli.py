@@ -7,6 +7,7 @@ commands so that ``tosguard check`` starts fast.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -102,13 +103,14 @@ def check(manifests, policies, extra, fmt, as_of, output, fail_on, include_all,
             _emit_diagnostics(error, error_format)
             invalid = True
             continue
+        gc.freeze()  # the manifest lives until exit; spare the collector from rescanning it
         report = run_check(library, loaded, as_of=day, include_all=include_all, name=path)
         reports.append(report)
         if fmt == "text":
             from .render import plain, render_text
 
             styled = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-            outputs.append(render_text(report, loaded.text, loaded.manifest.sources,
+            outputs.append(render_text(report, loaded.source_line, loaded.manifest.sources,
                                        click.style if styled else plain))
     if fmt == "json":
         if len(reports) == 1:

@@ -25,6 +25,7 @@ from .ir import (
     Not,
     Operand,
     Or,
+    Origins,
     Path,
     PolicyIR,
     Predicate,
@@ -87,6 +88,8 @@ class _Compiler:
                 return Matches(text, self.operand(node.operand), node.pattern, node.regex)
             case ast.Declared():
                 return Declared(text, self.operand(node.operand), node.negated)
+            case ast.Quantifier(origins=True):
+                return Origins(text, node.quantifier, self.cond(node.body))
             case ast.Quantifier():
                 return Quantifier(text, node.quantifier, node.other, self.cond(node.body),
                                   self.counter())
@@ -183,6 +186,7 @@ def _compile_clause(policy: ast.Policy, clause: ast.Clause, compiler: _Compiler,
             effective=citation.effective or policy.effective,
             url=citation.url or policy.url or "",
             quote=citation.quote or "",
+            unverified=citation.unverified or "",
         ),
         file=display, line=clause.span.line,
         lifts=tuple((ref.policy or policy.id, ref.clause) for ref in clause.lifts),

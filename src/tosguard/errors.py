@@ -132,11 +132,13 @@ def render_human(diagnostics: Sequence[Diagnostic]) -> str:
         if d.source_line:
             number = str(d.span.line)
             pad = " " * len(number)
-            text = d.source_line.expandtabs(4)
+            text, offset = _clip_around(d.source_line.expandtabs(4),
+                                        len(d.source_line[: max(d.span.column - 1, 0)]
+                                            .expandtabs(4)))
             width = 1
             if d.span.end_line == d.span.line and d.span.end_column > d.span.column:
                 width = d.span.end_column - d.span.column
-            caret_col = len(d.source_line[: max(d.span.column - 1, 0)].expandtabs(4))
+            caret_col = offset
             width = max(1, min(width, len(text) - caret_col))
             lines += [
                 f"{pad} |",
@@ -147,6 +149,18 @@ def render_human(diagnostics: Sequence[Diagnostic]) -> str:
             lines.append(f"  = help: {d.help}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def _clip_around(text: str, column: int, width: int = 100) -> tuple[str, int]:
+    """Clip a long source line to a window around ``column``; returns the text shown and the
+    caret's column within it."""
+    if len(text) <= width:
+        return text, column
+    start = max(0, min(column - width // 2, len(text) - width))
+    shown = text[start : start + width]
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if start + width < len(text) else ""
+    return prefix + shown + suffix, column - start + len(prefix)
 
 
 def render_plain(diagnostics: Sequence[Diagnostic]) -> str:

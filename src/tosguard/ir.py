@@ -40,7 +40,7 @@ class Env:
         self.source = None
         self.index = -1
         self.governed = governed if governed is not None else {}
-        self.memo: dict[int, Any] = {}
+        self.memo: dict[Any, Any] = {}
 
     def at(self, index: int) -> Env:
         self.index = index
@@ -414,6 +414,65 @@ class Quantifier(Cond):
         return quantify
 
 
+@dataclass(slots=True)
+class Origins(Cond):
+    """``any|all|no origin where <body>``: over the sources the current source was derived
+    from, following ``derived_from`` transitively. An undeclared ``derived_from`` anywhere on
+    the way leaves the set of origins unknown."""
+
+    quantifier: str = "any"
+    body: Cond = None  # type: ignore[assignment]
+
+    def children(self):
+        return (self.body,)
+
+    def build(self):
+        body, quantifier = self.body.build(), self.quantifier
+
+        def over_origins(env: Env):
+            indexes, complete = origins_of(env, env.index)
+            values = []
+            saved = env.source, env.index
+            try:
+                values = [body(env.at(i)) for i in indexes]
+            finally:
+                env.source, env.index = saved
+            unknown = not complete or None in values
+            if quantifier == "all":
+                return False if False in values else (None if unknown else True)
+            found = True if True in values else (None if unknown else False)
+            if quantifier == "no":
+                return None if found is None else not found
+            return found
+
+        return over_origins
+
+
+def origins_of(env: Env, index: int) -> tuple[list[int], bool]:
+    """Indexes of the sources ``index`` derives from (transitively), and whether every
+    ``derived_from`` on the way is declared."""
+    ids = env.memo.get("ids")
+    if ids is None:
+        ids = {source.id: i for i, source in enumerate(env.sources)}
+        env.memo["ids"] = ids
+    found: list[int] = []
+    seen = {index}
+    pending = [index]
+    complete = True
+    while pending:
+        derived = env.sources[pending.pop()].derived_from
+        if derived is None:
+            complete = False
+            continue
+        for source_id in derived:
+            origin = ids.get(source_id)
+            if origin is not None and origin not in seen:
+                seen.add(origin)
+                found.append(origin)
+                pending.append(origin)
+    return sorted(found), complete
+
+
 def _tally(env: Env, body) -> tuple[list, int, int, int]:
     """Evaluate a quantifier body once for every source (the outer binding is restored)."""
     saved = env.source, env.index
@@ -450,6 +509,22 @@ def _missing(cond: Cond, env: Env, found: set[str], limit: int) -> None:
         finally:
             env.source, env.index = saved
         return
+    if isinstance(cond, Origins):
+        indexes, complete = origins_of(env, env.index)
+        if not complete:
+            pending = [env.index, *indexes]
+            for index in pending:
+                if env.sources[index].derived_from is None:
+                    found.add(f"/sources/{index}/derived_from")
+        body = cond.body.build()
+        saved = env.source, env.index
+        try:
+            for index in indexes:
+                if body(env.at(index)) is None:
+                    _missing(cond.body, env, found, limit)
+        finally:
+            env.source, env.index = saved
+        return
     if isinstance(cond, Governed):
         return
     for operand in cond.operands():
@@ -480,6 +555,7 @@ class CitationIR:
     effective: date | None
     url: str
     quote: str
+    unverified: str = ""  # why the quote is unverified; empty when checked against the source
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ from .errors import Diagnostic, PolicyError, Span
 from .resources import cache_dir, grammar_file, policies_dir
 
 POLICY_SUFFIX = ".tos"
-CACHE_FORMAT = b"ir-1"  # bump when the IR classes change shape
+CACHE_FORMAT = b"ir-2"  # bump when the IR classes change shape
 
 
 @dataclass

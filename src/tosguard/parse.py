@@ -391,6 +391,9 @@ class _AstBuilder(Transformer):
         return ast.Quantifier(quantifier=str(c[0]), other=c[1] is not None, body=c[2],
                               span=self._s(meta))
 
+    def origin_quantifier(self, meta, c):
+        return ast.Quantifier(quantifier=str(c[0]), origins=True, body=c[1], span=self._s(meta))
+
     # -- definitions
     def set_def(self, meta, c):
         body = c[1]
@@ -496,6 +499,9 @@ class _AstBuilder(Transformer):
 
     def cite_quote(self, meta, c):
         return self._field("quote", meta, c[0][1])
+
+    def cite_unverified(self, meta, c):
+        return self._field("unverified", meta, c[0][1])
 
     def cite(self, meta, items):
         values, spans = self._collect_fields(items, "cite")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 
-from .errors import line_of
 from .report import Finding, Report
 
 Style = Callable[..., str]
@@ -35,8 +34,10 @@ def plain(text: str, **_: object) -> str:
     return text
 
 
-def render_text(report: Report, manifest_text: str = "", sources: list | None = None,
-                style: Style = plain) -> str:
+def render_text(report: Report, source_line: Callable[[int], str] | None = None,
+                sources: list | None = None, style: Style = plain) -> str:
+    """``source_line(n)`` gives line ``n`` of the manifest (e.g. ``LoadedManifest.source_line``)
+    so each finding can show the line it is about."""
     lines: list[str] = []
     label, colour, why = VERDICTS[report.verdict]
     lines.append(style(f"{label}", fg=colour, bold=True) + f"  {report.manifest}"
@@ -54,7 +55,7 @@ def render_text(report: Report, manifest_text: str = "", sources: list | None = 
         lines.append(style(f"{title} ({len(group)})", fg=group_colour, bold=True))
         for finding in group:
             lines.append("")
-            lines.extend(_finding_lines(finding, mark, group_colour, manifest_text, sources,
+            lines.extend(_finding_lines(finding, mark, group_colour, source_line, sources,
                                         style))
     if not report.findings:
         lines.append("")
@@ -62,7 +63,7 @@ def render_text(report: Report, manifest_text: str = "", sources: list | None = 
     return "\n".join(lines) + "\n"
 
 
-def _finding_lines(f: Finding, mark: str, colour: str, manifest_text: str, sources,
+def _finding_lines(f: Finding, mark: str, colour: str, source_line, sources,
                    style: Style) -> list[str]:
     head = (style(mark, fg=colour, bold=True) + " " + style(f"{f.policy}/{f.clause}", bold=True)
             + f"  [{f.severity}, {f.topic}]")
@@ -71,10 +72,10 @@ def _finding_lines(f: Finding, mark: str, colour: str, manifest_text: str, sourc
     where = f"{f.location['file']}:{f.location['line']}:{f.location['column']}"
     out.append("    " + style("at ", fg="bright_black") + f"{_subject_name(f.subject, sources)}"
                f" ({where})")
-    source_line = line_of(manifest_text, f.location["line"]) if manifest_text else ""
-    if source_line.strip():
+    text = source_line(f.location["line"]) if source_line else ""
+    if text.strip():
         number = str(f.location["line"])
-        out.append(style(f"      {number} | ", fg="bright_black") + source_line.rstrip())
+        out.append(style(f"      {number} | ", fg="bright_black") + _clip(text.rstrip()))
     if f.missing:
         out.append("    " + style("missing: ", fg="yellow") + ", ".join(f.missing))
     cite = f.citation
@@ -87,6 +88,10 @@ def _finding_lines(f: Finding, mark: str, colour: str, manifest_text: str, sourc
     out.append("    " + style(f"policy {f.policy_location['file']}:{f.policy_location['line']}",
                               fg="bright_black"))
     return out
+
+
+def _clip(text: str, width: int = 120) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _subject_name(subject: str, sources) -> str:

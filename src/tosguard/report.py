@@ -155,6 +155,8 @@ def message_for(outcome: Outcome) -> str:
         text = f"does not apply: {base}"
     if outcome.note:
         text += f"; {outcome.note}"
+    if clause.citation.unverified:
+        text += f" [unverified citation: {clause.citation.unverified}]"
     if outcome.early:
         effective = outcome.version.effective.isoformat()
         text += (f" (the version effective {effective} was applied before its effective date: "

@@ -527,6 +527,8 @@ def _build(
     token: Any = None
     key: Any = missing
     key_line = key_column = 0
+    children: Any = None
+    mark: Any = None
 
     while True:
         event = get_event()
@@ -769,7 +771,7 @@ class _JsonScanner:
     def __init__(self, text: str, max_depth: int):
         self.text, self.max_depth = text, max_depth
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-        self.skip = _JSON_WS.match
+        self.skip = _skip_json_whitespace
         self.scanstring = json.decoder.scanstring  # type: ignore[attr-defined]
         self.digit_limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
         # Open collections: [entries (dict or list), token in parent, current key, key line,
@@ -791,7 +793,7 @@ class _JsonScanner:
 
     def run(self) -> PositionMap:
         text, stack = self.text, self.stack
-        index = self.skip(text, 0).end()
+        index = self.skip(text, 0)
         root: _Entry | None = None
         while True:
             # A value starts at `index`.
@@ -829,7 +831,7 @@ class _JsonScanner:
                     frame[0].append((line, column, 0, 0, children))
             if children is not None:
                 stack.append([children, token, None, 0, 0])
-                index = self.skip(text, index).end()
+                index = self.skip(text, index)
                 if index < len(text) and text[index] == ("}" if char == "{" else "]"):
                     index += 1
                     stack.pop()
@@ -840,7 +842,7 @@ class _JsonScanner:
                     continue
             # After a value: close collections, or move on to the next member.
             while True:
-                index = self.skip(text, index).end()
+                index = self.skip(text, index)
                 if not stack:
                     if index < len(text):
                         self.fail(
@@ -852,7 +854,7 @@ class _JsonScanner:
                 is_mapping = stack[-1][0].__class__ is dict
                 char = text[index] if index < len(text) else ""
                 if char == ",":
-                    index = self.skip(text, index + 1).end()
+                    index = self.skip(text, index + 1)
                     if is_mapping:
                         index = self.key(index)
                     break
@@ -915,10 +917,15 @@ class _JsonScanner:
                 pointer=self.pointer() + "/" + escape_pointer(key),
             )
         frame[2:5] = [key, line, column]
-        index = self.skip(text, end).end()
+        index = self.skip(text, end)
         if index >= len(text) or text[index] != ":":
             self.fail("manifest-syntax", "invalid JSON: expecting `:` after the key", index)
-        return self.skip(text, index + 1).end()
+        return self.skip(text, index + 1)
+
+
+def _skip_json_whitespace(text: str, index: int) -> int:
+    match = _JSON_WS.match(text, index)
+    return match.end() if match else index
 
 
 def _scan_json(text: str, max_depth: int) -> PositionMap:

@@ -1,0 +1,261 @@
+"""(c) The starter rules as Cedar policies (bench/cedar/starter.cedar), run with
+``cedarpy.is_authorized_batch`` on the same parsed manifest as tosguard's ``evaluate()``, in the
+same process; plus the agreement check, source by source and clause by clause."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import cedarpy
+from timing import Timings, repeat
+
+from tosguard.evaluate import evaluate
+
+BENCH = Path(__file__).resolve().parent
+POLICY_FILE = BENCH / "cedar" / "starter.cedar"
+COMMON_TOS = BENCH.parent / "policies" / "openai" / "common.tos"
+BASELINE_ID = "baseline"
+SOURCE_FIELDS = ("kind", "provider", "service", "use", "license")
+ACCESS_FIELDS = ("route", "from_country")
+MODEL_FIELDS = ("name", "purpose", "distribution", "attributions", "downstream_licenses")
+USE_ACTION = {"type": "Action", "id": "use"}
+
+
+# ---- policies ---------------------------------------------------------------------------------
+@dataclass
+class CedarPolicies:
+    handle: cedarpy.PolicySet
+    ids: dict[str, str]  # Cedar's policy0, policy1 … → the @id annotation
+
+    @classmethod
+    def load(cls, path: Path = POLICY_FILE) -> CedarPolicies:
+        text = path.read_text(encoding="utf-8")
+        static = json.loads(cedarpy.policies_to_json_str(text))["staticPolicies"]
+        ids = {name: body["annotations"]["id"] for name, body in static.items()}
+        return cls(cedarpy.PolicySet.from_str(text), ids)
+
+    @property
+    def encoded_clauses(self) -> set[str]:
+        """``policy/clause`` of every tosguard clause encoded as a Cedar ``forbid``."""
+        return {value for value in self.ids.values() if value != BASELINE_ID}
+
+
+def _country_codes(text: str, pattern: str) -> set[str]:
+    match = re.search(pattern, text, re.S)
+    return set(re.findall(r"\b[A-Z]{2}\b", match.group(1))) if match else set()
+
+
+def country_sets_match() -> dict:
+    """The Cedar geography set must be the library's ``openai_supported_countries``."""
+    library = _country_codes(COMMON_TOS.read_text(encoding="utf-8"),
+                             r"set openai_supported_countries = countries \{(.*?)\}")
+    cedar = _country_codes(POLICY_FILE.read_text(encoding="utf-8"),
+                           r"!\(\[(.*?)\]\.contains\(context\.source\.from_country\)")
+    return {"library": len(library), "cedar": len(cedar), "equal": library == cedar,
+            "only_in_library": sorted(library - cedar), "only_in_cedar": sorted(cedar - library)}
+
+
+# ---- requests ---------------------------------------------------------------------------------
+def _declared(obj, names: tuple[str, ...]) -> dict:
+    """The declared fields of a manifest object (undeclared ones are left out of the context,
+    so the Cedar policies' ``has`` guards see them as missing)."""
+    found = {}
+    if obj is None:
+        return found
+    for name in names:
+        value = getattr(obj, name)
+        if value is not None:
+            found[name] = value
+    return found
+
+
+def openai_fine_tuning_base(manifest) -> bool:
+    """OpenAI's Permitted Exception (b), precomputed because Cedar cannot quantify over the
+    other sources: a declared OpenAI model on OpenAI's fine-tuning service (two-valued: an
+    undeclared fact counts as false)."""
+    return any(s.provider == "openai" and s.kind == "model-weights" and s.service == "fine-tuning"
+               for s in manifest.sources)
+
+
+def build_requests(manifest) -> tuple[list[dict], list[dict]]:
+    """One Cedar request per source, and the entities (the organization, as principal)."""
+    organization = manifest.organization
+    principal = {"type": "Organization",
+                 "id": (organization.name if organization and organization.name else "-")}
+    entities = [{"uid": principal, "parents": [],
+                 "attrs": _declared(organization, ("monthly_active_users", "agreements"))}]
+    shared = {"model": _declared(manifest.model, MODEL_FIELDS),
+              "manifest": {"openai_fine_tuning_base": openai_fine_tuning_base(manifest)}}
+    requests = []
+    for source in manifest.sources:
+        attributes = _declared(source, SOURCE_FIELDS)
+        attributes.update(_declared(source.access, ACCESS_FIELDS))
+        requests.append({"principal": principal, "action": USE_ACTION,
+                         "resource": {"type": "Source", "id": source.id},
+                         "context": {"source": attributes, **shared}})
+    return requests, entities
+
+
+def authorize(policies: CedarPolicies, requests: list[dict], entities: list[dict]):
+    return cedarpy.is_authorized_batch(requests, policies.handle, entities)
+
+
+# ---- timing -----------------------------------------------------------------------------------
+def time_side_by_side(library, manifest, as_of: date, policies: CedarPolicies,
+                      repeats: int) -> dict:
+    """Interleaved runs: tosguard ``evaluate()``; Cedar request building; Cedar's batch."""
+    tosguard, build, batch = Timings(), Timings(), Timings()
+    results = evaluation = None
+    for _ in range(repeats):
+        results = evaluation = None  # let the previous run's results go before timing
+        one, evaluation = repeat(lambda: evaluate(library, manifest, as_of), 1)
+        tosguard.seconds += one.seconds
+        one, (requests, entities) = repeat(lambda: build_requests(manifest), 1)
+        build.seconds += one.seconds
+        one, results = repeat(lambda r=requests, e=entities: authorize(policies, r, e), 1)
+        batch.seconds += one.seconds
+        del requests, entities
+    cedar_total = Timings([b + a for b, a in zip(build.seconds, batch.seconds, strict=True)])
+    return {
+        "sources": len(manifest.sources),
+        "tosguard_evaluate": tosguard.as_dict(),
+        "cedar_build_requests": build.as_dict(),
+        "cedar_is_authorized_batch": batch.as_dict(),
+        "cedar_total": cedar_total.as_dict(),
+        "cedar_total_over_tosguard": cedar_total.median / tosguard.median,
+        "cedar_batch_over_tosguard": batch.median / tosguard.median,
+        "_results": results, "_evaluation": evaluation,
+    }
+
+
+# ---- agreement --------------------------------------------------------------------------------
+def cedar_denials(results, policies: CedarPolicies) -> list[frozenset[str]]:
+    """For each source, the encoded clauses whose ``forbid`` fired."""
+    denied = []
+    for result in results:
+        reasons = {policies.ids[r] for r in result.diagnostics.reasons} - {BASELINE_ID}
+        if result.diagnostics.errors:
+            reasons.add("cedar-error: " + "; ".join(map(str, result.diagnostics.errors)))
+        if bool(reasons) != (result.decision == cedarpy.Decision.Deny):
+            reasons.add("cedar-decision-mismatch")
+        denied.append(frozenset(reasons))
+    return denied
+
+
+def _quantifiers(condition):
+    """The outermost quantifiers in a compiled condition (tosguard IR)."""
+    from tosguard.compile import Quantifier
+
+    if condition is None:
+        return []
+    if isinstance(condition, Quantifier):
+        return [condition]
+    return [q for child in condition.children() for q in _quantifiers(child)]
+
+
+def contributing_sources(library, manifest, policy_id: str, clause_id: str) -> set[int]:
+    """The sources a model- or organization-scope finding rests on, by tosguard's own compiled
+    conditions: those for which a quantifier of the clause (``any source where …``) holds, or,
+    for a clause without one, the sources its policy governs."""
+    from tosguard.compile import Env
+
+    found: set[int] = set()
+    document = library.documents.get(policy_id)
+    for version in document.versions if document else ():
+        clause = next((c for c in version.clauses if c.id == clause_id), None)
+        if clause is None:
+            continue
+        env, governs = Env(manifest), version.governs_closure()
+        indices = range(len(manifest.sources))
+        for index in indices:
+            env.governed[index] = governs(env.at(index))
+        bodies = [q.body.build() for q in _quantifiers(clause.when)]
+        if not bodies:
+            found |= {i for i, governed in env.governed.items() if governed is True}
+        for body in bodies:
+            found |= {i for i in indices if body(env.at(i)) is True}
+    return found
+
+
+@dataclass
+class TosguardView:
+    """tosguard's outcomes for the encoded clauses, by source."""
+
+    violated: list[set[str]]
+    undetermined: dict[tuple[int, str], tuple[str, ...]]  # (source or -1, clause) → missing
+
+
+def tosguard_denials(library, manifest, evaluation, encoded: set[str]) -> TosguardView:
+    count = len(manifest.sources)
+    view = TosguardView([set() for _ in range(count)], {})
+    for outcome in evaluation.outcomes:
+        key = f"{outcome.clause.policy}/{outcome.clause.id}"
+        if key not in encoded or outcome.clause.severity != "error":
+            continue
+        index = _source_index(outcome.subject)
+        if outcome.status == "undetermined":
+            view.undetermined[(index, key)] = outcome.missing
+        elif outcome.status == "violated":
+            targets = [index] if index >= 0 else contributing_sources(
+                library, manifest, outcome.clause.policy, outcome.clause.id)
+            for target in targets:
+                view.violated[target].add(key)
+    return view
+
+
+def _source_index(subject: str) -> int:
+    return int(subject.rsplit("/", 1)[1]) if subject.startswith("/sources/") else -1
+
+
+def _explain(index: int, key: str, view: TosguardView, manifest) -> str:
+    missing = view.undetermined.get((index, key)) or view.undetermined.get((-1, key))
+    if missing is not None:
+        paths = sorted({re.sub(r"/sources/\d+/", "/sources/*/", m) for m in missing})
+        return ("tosguard: undetermined (fail closed), missing " + ", ".join(paths[:4])
+                + ("; Cedar reads an undeclared fact as false" if paths else ""))
+    source = manifest.sources[index]
+    facts = {**_declared(source, SOURCE_FIELDS), **_declared(source.access, ACCESS_FIELDS)}
+    return "unexplained: source facts " + json.dumps(facts, default=str, sort_keys=True)
+
+
+def agreement(library, manifest, evaluation, results, policies: CedarPolicies) -> dict:
+    encoded = policies.encoded_clauses
+    cedar = cedar_denials(results, policies)
+    view = tosguard_denials(library, manifest, evaluation, encoded)
+    agree_sources = sum(bool(c) == bool(t) for c, t in zip(cedar, view.violated, strict=True))
+    per_clause, groups, examples = {}, Counter(), {}
+    for key in sorted(encoded):
+        in_cedar = {i for i, c in enumerate(cedar) if key in c}
+        in_tosguard = {i for i, t in enumerate(view.violated) if key in t}
+        per_clause[key] = {"cedar_deny": len(in_cedar), "tosguard_violated": len(in_tosguard),
+                           "both": len(in_cedar & in_tosguard)}
+        for direction, indices in (("cedar deny, tosguard not violated", in_cedar - in_tosguard),
+                                   ("tosguard violated, cedar allow", in_tosguard - in_cedar)):
+            for index in sorted(indices):
+                group = (direction, key, _explain(index, key, view, manifest))
+                groups[group] += 1
+                examples.setdefault(group, manifest.sources[index].id)
+    return {
+        "sources": len(cedar),
+        "cedar_deny": sum(map(bool, cedar)),
+        "tosguard_violated": sum(map(bool, view.violated)),
+        "agree": agree_sources,
+        "disagree": len(cedar) - agree_sources,
+        "per_clause": per_clause,
+        "disagreements": [{"direction": d, "clause": k, "explanation": e, "count": n,
+                           "example": examples[(d, k, e)]}
+                          for (d, k, e), n in groups.most_common()],
+    }
+
+
+def check_variant(library, manifest, as_of: date, policies: CedarPolicies) -> dict:
+    """Agreement only (no timing) on one manifest."""
+    evaluation = evaluate(library, manifest, as_of)
+    requests, entities = build_requests(manifest)
+    return agreement(library, manifest, evaluation, authorize(policies, requests, entities),
+                     policies)
