@@ -173,8 +173,10 @@ def mangled_manifests(draw):
         target = manifest
         keys = ["sources", "organization", "model", "tosguard", "facts", "extra"]
         key = draw(st.sampled_from(keys))
-        if key == "sources" and manifest["sources"] and draw(st.booleans()):
-            target = draw(st.sampled_from(manifest["sources"]))
+        entries = manifest.get("sources")
+        dicts = [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+        if key == "sources" and dicts and draw(st.booleans()):
+            target = draw(st.sampled_from(dicts))
             key = draw(st.sampled_from(sorted(target) + ["bogus"]))
         target[key] = draw(json_values)
     return manifest
