@@ -147,13 +147,20 @@ def cedar_denials(results, policies: CedarPolicies) -> list[frozenset[str]]:
     return denied
 
 
+def _ir():
+    """tosguard's IR module (``tosguard.ir``; ``tosguard.compile`` before it was split out)."""
+    try:
+        from tosguard import ir
+    except ImportError:
+        from tosguard import compile as ir
+    return ir
+
+
 def _quantifiers(condition):
     """The outermost quantifiers in a compiled condition (tosguard IR)."""
-    from tosguard.compile import Quantifier
-
     if condition is None:
         return []
-    if isinstance(condition, Quantifier):
+    if isinstance(condition, _ir().Quantifier):
         return [condition]
     return [q for child in condition.children() for q in _quantifiers(child)]
 
@@ -162,15 +169,13 @@ def contributing_sources(library, manifest, policy_id: str, clause_id: str) -> s
     """The sources a model- or organization-scope finding rests on, by tosguard's own compiled
     conditions: those for which a quantifier of the clause (``any source where …``) holds, or,
     for a clause without one, the sources its policy governs."""
-    from tosguard.compile import Env
-
     found: set[int] = set()
     document = library.documents.get(policy_id)
     for version in document.versions if document else ():
         clause = next((c for c in version.clauses if c.id == clause_id), None)
         if clause is None:
             continue
-        env, governs = Env(manifest), version.governs_closure()
+        env, governs = _ir().Env(manifest), version.governs_closure()
         indices = range(len(manifest.sources))
         for index in indices:
             env.governed[index] = governs(env.at(index))
