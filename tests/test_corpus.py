@@ -15,7 +15,7 @@ import yaml
 
 from tosguard.api import check
 from tosguard.errors import ManifestError, PolicyError
-from tosguard.library import compile_contents, load_library, Library
+from tosguard.library import Library, compile_contents, load_library
 from tosguard.manifest import parse_manifest
 
 CORPUS = Path(__file__).parent / "corpus"

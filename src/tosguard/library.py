@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
-from .ir import PolicyIR
 from .errors import Diagnostic, PolicyError, Span
+from .ir import PolicyIR
 from .resources import cache_dir, grammar_file, policies_dir
 
 POLICY_SUFFIX = ".tos"
