@@ -231,3 +231,34 @@ def test_usage_errors_exit_2(args) -> None:
     result = tosguard(*args)
     assert result.returncode == 2, out(result) + err(result)
     assert err(result).strip()
+
+
+FIXTURE = GOLDEN / "fixture"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "sarif", "junit"])
+def test_report_formats_golden(fmt: str) -> None:
+    result = tosguard("check", "tests/golden/fixture/manifest.yaml", "--policies",
+                      "tests/golden/fixture/policy.tos", "--format", fmt, "--as-of", AS_OF)
+    assert result.returncode == 1, err(result)
+    golden = FIXTURE / f"report.{ {'text': 'txt', 'markdown': 'md', 'junit': 'xml'}.get(fmt, fmt)}"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(out(result), encoding="utf-8")
+    assert out(result) == golden.read_text(encoding="utf-8"), (
+        f"{golden.name} differs; if the change is intended, rerun with UPDATE_GOLDEN=1")
+
+
+def test_sarif_and_junit_are_well_formed() -> None:
+    import xml.dom.minidom
+
+    args = ["check", "tests/golden/fixture/manifest.yaml", "--policies",
+            "tests/golden/fixture/policy.tos", "--as-of", AS_OF]
+    sarif = json.loads(out(tosguard(*args, "--format", "sarif")))
+    assert sarif["version"] == "2.1.0"
+    results = sarif["runs"][0]["results"]
+    assert {r["ruleId"] for r in results} >= {"fixture-terms/compete", "fixture-terms/name"}
+    assert all(r["locations"][0]["physicalLocation"]["region"]["startLine"] >= 1
+               for r in results)
+    junit = xml.dom.minidom.parseString(tosguard(*args, "--format", "junit").stdout)
+    suite = junit.getElementsByTagName("testsuite")[0]
+    assert int(suite.getAttribute("failures")) >= 2

@@ -70,8 +70,9 @@ def cli() -> None:
                    "(repeatable).")
 @click.option("--extra-policies", "extra", multiple=True, metavar="PATH",
               help="Policy file or directory to add to the library (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Report format.")
+@click.option("--format", "fmt",
+              type=click.Choice(["text", "json", "markdown", "sarif", "junit"]),
+              default="text", show_default=True, help="Report format.")
 @click.option("--as-of", metavar="DATE", help="Evaluation date for sources with no "
               "`collected` dates (default: today).")
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE.")
@@ -120,6 +121,14 @@ def check(manifests, policies, extra, fmt, as_of, output, fail_on, include_all,
 
             outputs = [json.dumps([r.as_dict() for r in reports], indent=2,
                                   ensure_ascii=False) + "\n"]
+    elif fmt == "markdown":
+        from .formats import render_markdown
+
+        outputs = [render_markdown(r) for r in reports]
+    elif fmt in ("sarif", "junit") and reports:
+        from .formats import render_junit, render_sarif
+
+        outputs = [(render_sarif if fmt == "sarif" else render_junit)(reports)]
     if outputs:
         _write("\n".join(outputs), output)
     if invalid:

@@ -1,0 +1,144 @@
+"""Report renderers for tools: Markdown (pull-request comments), SARIF 2.1.0 (code-scanning
+UIs) and JUnit XML (CI test reports). Each is deterministic, like the JSON report."""
+
+from __future__ import annotations
+
+import json
+from xml.sax.saxutils import escape, quoteattr
+
+from . import __version__
+from .report import Finding, Report
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
+STATUS_TITLES = {"violated": "Violated", "undetermined": "Undetermined",
+                 "satisfied": "Satisfied", "not_applicable": "Not applicable"}
+
+
+# ---- Markdown ---------------------------------------------------------------------------------
+def render_markdown(report: Report) -> str:
+    verdict = report.verdict.replace("_", "-").upper()
+    summary = report.summary
+    lines = [f"## tosguard: **{verdict}** — `{report.manifest}`", "",
+             f"As of {report.as_of.isoformat()}: {summary['violated']} violated, "
+             f"{summary['undetermined']} undetermined, {summary['satisfied']} satisfied, "
+             f"{summary['not_applicable']} not applicable.", ""]
+    for status, title in STATUS_TITLES.items():
+        group = [f for f in report.findings if f.status == status]
+        if not group:
+            continue
+        lines += [f"### {title} ({len(group)})", "",
+                  "| clause | severity | subject | finding | cites |", "|---|---|---|---|---|"]
+        lines += [_markdown_row(f) for f in group]
+        lines.append("")
+        for f in group:
+            if f.remedy:
+                lines.append(f"- **{f.policy}/{f.clause}** ({f.subject}): {_cell(f.remedy)}")
+        lines.append("")
+    if not report.findings:
+        lines.append("No findings.")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _markdown_row(f: Finding) -> str:
+    cite = f.citation
+    where = f"{f.location['file']}:{f.location['line']}"
+    source = f"[{_cell(cite['document'])}, {_cell(cite['section'])}]({cite['url']}) " \
+             f"({cite['effective']}): “{_cell(cite['quote'])}”"
+    missing = f" Missing: {', '.join(f'`{m}`' for m in f.missing)}." if f.missing else ""
+    return (f"| `{f.policy}/{f.clause}` | {f.severity} | `{f.subject}` ({where}) | "
+            f"{_cell(f.message)}{missing} | {source} |")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+# ---- SARIF ------------------------------------------------------------------------------------
+def render_sarif(reports: list[Report]) -> str:
+    """One SARIF run for all manifests; each clause is a rule, each finding a result.
+    Satisfied and not-applicable findings (with ``--all``) are omitted: SARIF lists problems."""
+    rules: dict[str, dict] = {}
+    results = []
+    for report in reports:
+        for f in report.findings:
+            if f.status not in ("violated", "undetermined"):
+                continue
+            rule_id = f"{f.policy}/{f.clause}"
+            rules.setdefault(rule_id, _sarif_rule(f))
+            results.append(_sarif_result(f, rule_id))
+    run = {
+        "tool": {"driver": {"name": "tosguard", "version": __version__,
+                            "informationUri": "https://github.com/tosguard/tosguard",
+                            "rules": [rules[k] for k in sorted(rules)]}},
+        "results": results,
+    }
+    document = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _sarif_rule(f: Finding) -> dict:
+    cite = f.citation
+    return {
+        "id": f"{f.policy}/{f.clause}",
+        "name": f.clause,
+        "shortDescription": {"text": f"{cite['document']}, {cite['section']}"},
+        "fullDescription": {"text": cite["quote"]},
+        "helpUri": cite["url"],
+        "help": {"text": f.remedy or cite["quote"]},
+        "properties": {"topic": f.topic, "provider": f.provider,
+                       "effective": cite["effective"]},
+    }
+
+
+def _sarif_result(f: Finding, rule_id: str) -> dict:
+    return {
+        "ruleId": rule_id,
+        "level": SARIF_LEVELS.get(f.severity, "note") if f.status == "violated" else "warning",
+        "kind": "fail" if f.status == "violated" else "review",
+        "message": {"text": f.message},
+        "locations": [{
+            "physicalLocation": {
+                "artifactLocation": {"uri": f.location["file"]},
+                "region": {"startLine": max(f.location["line"], 1),
+                           "startColumn": max(f.location["column"], 1)},
+            },
+            "logicalLocations": [{"fullyQualifiedName": f.subject}],
+        }],
+        "properties": {"status": f.status, "missing": list(f.missing)},
+    }
+
+
+# ---- JUnit ------------------------------------------------------------------------------------
+def render_junit(reports: list[Report]) -> str:
+    """A test suite per manifest and a test case per finding: violated findings fail,
+    undetermined ones are errors (a fact is missing), the others pass."""
+    suites = []
+    for report in reports:
+        cases = [_junit_case(f) for f in report.findings]
+        failures = sum(f.status == "violated" for f in report.findings)
+        errors = sum(f.status == "undetermined" for f in report.findings)
+        suites.append(
+            f"  <testsuite name={quoteattr(report.manifest)} tests=\"{len(cases)}\" "
+            f"failures=\"{failures}\" errors=\"{errors}\" "
+            f"timestamp=\"{report.as_of.isoformat()}T00:00:00\">\n"
+            f"    <properties><property name=\"verdict\" value=\"{report.verdict}\"/>"
+            f"</properties>\n" + "".join(cases) + "  </testsuite>\n")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="tosguard">\n' + \
+        "".join(suites) + "</testsuites>\n"
+
+
+def _junit_case(f: Finding) -> str:
+    name = quoteattr(f"{f.policy}/{f.clause} {f.subject}")
+    head = f"    <testcase classname={quoteattr(f.policy)} name={name}"
+    detail = escape(f"{f.message}\n{f.citation['document']}, {f.citation['section']} "
+                    f"({f.citation['effective']}): “{f.citation['quote']}”\n{f.citation['url']}"
+                    + (f"\nremedy: {f.remedy}" if f.remedy else "")
+                    + (f"\nmissing: {', '.join(f.missing)}" if f.missing else ""))
+    if f.status == "violated":
+        return f"{head}>\n      <failure message={quoteattr(f.message)} type=\"{f.severity}\">" \
+               f"{detail}</failure>\n    </testcase>\n"
+    if f.status == "undetermined":
+        return f"{head}>\n      <error message={quoteattr(f.message)} type=\"undetermined\">" \
+               f"{detail}</error>\n    </testcase>\n"
+    return f"{head}/>\n"
