@@ -21,8 +21,10 @@ from datetime import date, timedelta
 
 from .ir import ClauseIR, Env, PolicyIR, missing
 from .library import Document, Library
+from .util import gc_paused
 
 ONE_DAY = timedelta(days=1)
+LARGE_MANIFEST = 1000  # sources; above this the cyclic GC is paused during evaluation
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,18 +113,24 @@ class Evaluator:
         self.counts = {"violated": 0, "undetermined": 0, "satisfied": 0, "not_applicable": 0}
 
     def run(self) -> Evaluation:
-        for version, work in self._work_by_version().values():
-            self._evaluate_version(version, work)
+        with gc_paused(len(self.manifest.sources) >= LARGE_MANIFEST):
+            for version, work in self._work_by_version().values():
+                self._evaluate_version(version, work)
         return Evaluation(self.outcomes, self.counts)
 
     def _work_by_version(self) -> dict[int, tuple[PolicyIR, list[tuple[int, bool]]]]:
         """Which sources each policy version must be evaluated for (and whether early)."""
         work: dict[int, tuple[PolicyIR, list[tuple[int, bool]]]] = {}
         as_of = self.as_of
+        selected: dict[tuple[str, date, date], list[Segment]] = {}
         for index, source in enumerate(self.manifest.sources):
             start, end = interval_of(source, as_of)
             for document in self.library.candidates(source):
-                for segment in segments(document, start, end):
+                key = (document.id, start, end)
+                found = selected.get(key)
+                if found is None:
+                    found = selected[key] = segments(document, start, end)
+                for segment in found:
                     key = id(segment.version)
                     if key not in work:
                         work[key] = (segment.version, [])

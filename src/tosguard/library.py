@@ -57,6 +57,7 @@ class Library:
         self._build_index()
 
     def _build_index(self) -> None:
+        self._candidates: dict[tuple, list[Document]] = {}
         self._any, self._provider, self._license = [], {}, {}
         self._by_provider_key, self._by_license_key = [], []
         for document in self.documents.values():
@@ -74,10 +75,15 @@ class Library:
     def candidates(self, source) -> list[Document]:
         """The documents whose terms may govern ``source``; the rest cannot (by their index
         keys), so they are never evaluated for it."""
-        found = list(self._any)
-        provider, license = source.provider, source.license
-        found += self._by_provider_key if provider is None else self._provider.get(provider, ())
-        found += self._by_license_key if license is None else self._license.get(license, ())
+        key = (source.provider, source.license)
+        found = self._candidates.get(key)
+        if found is None:
+            provider, license = key
+            found = list(self._any)
+            found += self._by_provider_key if provider is None else \
+                self._provider.get(provider, ())
+            found += self._by_license_key if license is None else self._license.get(license, ())
+            self._candidates[key] = found
         return found
 
     def restrict(self, policy_ids: Iterable[str]) -> Library:

@@ -51,6 +51,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from . import util
 from .errors import Diagnostic, ManifestError, Span, line_of
 
 __all__ = [
@@ -325,21 +326,10 @@ def load_document_text(
         ) from None
 
 
-@contextlib.contextmanager
-def gc_paused(size: int) -> Iterator[None]:
-    """Pause the cyclic GC while building a large document.
-
-    Building millions of containers triggers many collections that find nothing (the values
-    hold no cycles); pausing them makes large loads much faster.
-    """
-    if size < _GC_PAUSE_BYTES or not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+def gc_paused(size: int) -> contextlib.AbstractContextManager[None]:
+    """Pause the cyclic GC while building a document larger than 1 MiB: building millions of
+    containers triggers many collections that find nothing (the values hold no cycles)."""
+    return util.gc_paused(size >= _GC_PAUSE_BYTES)
 
 
 def _diagnostic(failure: _Failure, name: str, text: str) -> Diagnostic:
