@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install dev demo test lint format bench clean
+.PHONY: install dev demo test lint format bench serve bench-load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ format: $(BIN)/python
 bench: $(BIN)/python            ## benchmarks (not run in CI)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run.py
+
+serve: $(BIN)/python            ## the HTTP service on 127.0.0.1:8000 (see docs/service.md)
+	$(BIN)/python -m pip install --quiet -e '.[serve]'
+	$(BIN)/tosguard serve
+
+bench-load: $(BIN)/python       ## the HTTP service under a bounded loopback load, 1 and 2 workers
+	$(BIN)/python -m pip install --quiet -e '.[serve]'
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .hypothesis

@@ -45,7 +45,7 @@ class Plan:
     cli_runs: int
     empty_cache_runs: int
     sizes: tuple[int, ...]
-    evaluate_repeats: dict[int, int]
+    scaling_rounds: int
     parse_repeats: dict[int, int]
     cedar_repeats: int
     variant_sources: int
@@ -54,10 +54,8 @@ class Plan:
     def for_mode(cls, quick: bool) -> Plan:
         sizes = (1_000, 10_000, 100_000)
         if quick:
-            return cls(5, 1, sizes, {1_000: 7, 10_000: 3, 100_000: 1},
-                       {1_000: 3, 10_000: 1, 100_000: 1}, 1, 500)
-        return cls(15, 3, sizes, {1_000: 21, 10_000: 9, 100_000: 5},
-                   {1_000: 5, 10_000: 3, 100_000: 1}, 3, 2_000)
+            return cls(5, 1, sizes, 2, {1_000: 3, 10_000: 1, 100_000: 1}, 1, 500)
+        return cls(15, 3, sizes, 5, {1_000: 5, 10_000: 3, 100_000: 1}, 3, 2_000)
 
 
 # ---- table ------------------------------------------------------------------------------------
@@ -95,8 +93,10 @@ def cold_rows(table: Table, cold: dict) -> bool:
     runs = cold["baseline"]["runs"]
     table.row(f'python -c "import pydantic, yaml, lark" (x{runs})',
               ms(cold["baseline"]["median_s"]))
+    result = cold["check_result"]
     table.row(f"tosguard check --format json, warm cache (x{runs})",
-              ms(cold["check_warm_cache"]["median_s"]))
+              f"{ms(cold['check_warm_cache']['median_s'])} (exit {result['exit_code']}, "
+              f"{result['verdict']})")
     met = cold["ratio"] <= COLD_TARGET
     table.row("ratio check / imports", f"{cold['ratio']:.2f}x", f"<= {COLD_TARGET:.0f}x", met)
     empty = cold["check_empty_cache"]
@@ -106,10 +106,11 @@ def cold_rows(table: Table, cold: dict) -> bool:
 
 
 def scaling_rows(table: Table, result: dict) -> bool:
-    table.section("(b) scaling: evaluate() only (manifest parsed, library loaded)")
+    table.section(f"(b) scaling: evaluate() only (manifest parsed, library loaded), "
+                  f"{result['rounds']} interleaved rounds")
     for size in result["sizes"]:
         n = size["sources"]
-        table.row(f"evaluate {n:>7,} sources (x{size['evaluate']['runs']})",
+        table.row(f"evaluate {n:>7,} sources (x{size['calls_per_round']}/round)",
                   f"{ms(size['evaluate']['median_s'])} = {us(size['evaluate_per_source_s'])}"
                   "/source")
     met = True
@@ -122,9 +123,17 @@ def scaling_rows(table: Table, result: dict) -> bool:
         table.row(f"parse {size['sources']:>7,} sources, {size['yaml_bytes'] / 1e6:.1f} MB "
                   f"(x{size['parse']['runs']})",
                   f"{ms(size['parse']['median_s'])} = {us(size['parse_per_source_s'])}/source")
+    table.section("    diagnostics")
+    control = result["locality_control"]
+    table.row(f"locality control: {control['label']}",
+              f"{ms(control['evaluate']['median_s'])} = {us(control['evaluate_per_source_s'])}"
+              f"/source ({control['ratio_to_smallest']:.2f}x the smallest)")
     largest = result["sizes"][-1]
-    table.row(f"first evaluate() right after the {largest['sources']:,} parse (no gc.collect)",
+    table.row(f"first evaluate() right after the {largest['sources']:,}-source parse",
               ms(largest["first_evaluate_after_parse_s"]))
+    if result["first_evaluate_gc_frozen_s"] is not None:
+        table.row("  the same with gc.freeze() between parse and evaluate()",
+                  ms(result["first_evaluate_gc_frozen_s"]))
     return met
 
 
@@ -132,8 +141,9 @@ def cedar_rows(table: Table, timing: dict, agreement: dict, variants: dict) -> b
     n = timing["sources"]
     table.section(f"(c) tosguard vs Cedar (cedarpy {metadata.version('cedarpy')}), same rules, "
                   f"same {n:,} sources, same process")
-    runs = timing["tosguard_evaluate"]["runs"]
-    table.row(f"tosguard evaluate() (x{runs})", ms(timing["tosguard_evaluate"]["median_s"]))
+    runs, clauses = timing["tosguard_evaluate"]["runs"], timing["clauses"]
+    table.row(f"tosguard evaluate(), starter rules = Cedar's ({clauses['starter']} clauses) "
+              f"(x{runs})", ms(timing["tosguard_evaluate"]["median_s"]))
     table.row("Cedar: build requests from the parsed manifest",
               ms(timing["cedar_build_requests"]["median_s"]))
     table.row("Cedar: is_authorized_batch", ms(timing["cedar_is_authorized_batch"]["median_s"]))
@@ -143,6 +153,9 @@ def cedar_rows(table: Table, timing: dict, agreement: dict, variants: dict) -> b
               "> 1x (tosguard faster)", met)
     table.row("Cedar batch only / tosguard", f"{timing['cedar_batch_over_tosguard']:.1f}x",
               "> 1x", timing["cedar_batch_over_tosguard"] > 1)
+    table.row(f"for reference: tosguard, whole shipped library ({clauses['shipped']} clauses)",
+              f"{ms(timing['tosguard_evaluate_shipped_library']['median_s'])} (Cedar total / "
+              f"this: {timing['cedar_total_over_tosguard_shipped']:.1f}x)")
     table.section("    agreement: Cedar Deny <=> tosguard violated error finding (encoded clauses)")
     for name, result in {"default": agreement, **variants}.items():
         denied = f"Cedar deny {result['cedar_deny']:,}, tosguard {result['tosguard_violated']:,}"
@@ -151,15 +164,20 @@ def cedar_rows(table: Table, timing: dict, agreement: dict, variants: dict) -> b
     return met
 
 
-def print_agreement_details(agreement: dict, variants: dict) -> None:
+def print_agreement_details(agreement: dict, variants: dict, groups: int = 6) -> None:
     print("\nAgreement, clause by clause (default manifest): Cedar deny / tosguard violated / both")
     for key, counts in agreement["per_clause"].items():
         print(f"  {key:<48} {counts['cedar_deny']:>7,} {counts['tosguard_violated']:>7,} "
               f"{counts['both']:>7,}")
     for name, result in {"default": agreement, **variants}.items():
-        for item in result["disagreements"]:
-            print(f"  [{name}] {item['count']:,} x {item['direction']}: {item['clause']}\n"
-                  f"      {item['explanation']} (e.g. source `{item['example']}`)")
+        items = result["disagreements"]
+        for item in items[:groups]:
+            example = item["example"]
+            print(f"  [{name}] {item['count']:,} (source, clause) pairs, {item['direction']}: "
+                  f"{item['clause']}\n      {item['explanation']}\n"
+                  f"      e.g. `{example['id']}` {json.dumps(example['facts'])}")
+        if len(items) > groups:
+            print(f"  [{name}] … {len(items) - groups} more groups in {RESULTS.name}")
     if not any(r["disagreements"] for r in (agreement, *variants.values())):
         print("  no disagreements")
 
@@ -198,29 +216,51 @@ def environment() -> dict:
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": sys.version.split()[0], "platform": platform.platform(),
-        "cpus": os.cpu_count(), "commit": git("rev-parse", "--short", "HEAD"),
+        "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg(),
+        "commit": git("rev-parse", "--short", "HEAD"),
         "dirty": bool(git("status", "--porcelain", "--", "src", "grammar", "policies")),
         "packages": {p: version(p) for p in ("pydantic", "lark", "PyYAML", "cedarpy")},
     }
 
 
+def machine_line(env: dict) -> str:
+    start, end = env["load_average_at_start"][0], env["load_average_at_end"][0]
+    line = (f"{env['cpus']} CPUs, Python {env['python']}, commit {env['commit']}"
+            f"{' + working-tree changes' if env['dirty'] else ''}; 1-min load average "
+            f"{start:.2f} at start, {end:.2f} at end")
+    if max(start, end) > 0.5 * (env["cpus"] or 1):
+        line += "\nWARNING: other processes were busy: absolute times are inflated; the " \
+                "side-by-side ratios are interleaved and hold up better"
+    return line
+
+
 # ---- main -------------------------------------------------------------------------------------
 def run_cedar(library, prepared: dict, plan: Plan) -> tuple[dict, dict, dict]:
     policies = cedar_compare.CedarPolicies.load()
+    starter = cedar_compare.load_starter_library()
     largest = prepared[max(prepared)]
-    timing = cedar_compare.time_side_by_side(library, largest.manifest, scaling.AS_OF, policies,
-                                             plan.cedar_repeats)
+    timing = cedar_compare.time_side_by_side(starter, library, largest.manifest, scaling.AS_OF,
+                                             policies, plan.cedar_repeats)
     results, evaluation = timing.pop("_results"), timing.pop("_evaluation")
-    agreement = cedar_compare.agreement(library, largest.manifest, evaluation, results, policies)
+    agreement = cedar_compare.agreement(starter, largest.manifest, evaluation, results, policies)
     del results, evaluation
     variants = {}
     for variant in AGREEMENT_VARIANTS:
         text = to_yaml(generate(plan.variant_sources, variant=variant)).encode()
         manifest = parse_manifest(text, f"{variant}.yaml", "yaml").manifest
-        variants[variant] = cedar_compare.check_variant(library, manifest, scaling.AS_OF,
+        variants[variant] = cedar_compare.check_variant(starter, manifest, scaling.AS_OF,
                                                         policies)
     timing["country_sets"] = cedar_compare.country_sets_match()
     return timing, agreement, variants
+
+
+def format_phases(phases: dict[int, dict]) -> str:
+    labels = list(next(iter(phases.values())))
+    lines = [f"  {'sources':>9}  " + "  ".join(f"{label:>34}" for label in labels)]
+    for size, row in phases.items():
+        lines.append(f"  {size:>9,}  " + "  ".join(f"{row.get(label, 0) * 1e6:>34.2f}"
+                                                  for label in labels))
+    return "\n".join(lines)
 
 
 def print_profiles(profiles: dict) -> None:
@@ -248,8 +288,8 @@ def main() -> None:
 
     print("(b) scaling …", flush=True)
     library = load_library()
-    output["scaling"], prepared = scaling.run(library, plan.sizes, plan.evaluate_repeats,
-                                              plan.parse_repeats)
+    output["scaling"], prepared = scaling.run(library, plan.sizes, plan.scaling_rounds,
+                                              plan.parse_repeats, gc_diagnostic=not args.quick)
     met["scaling"] = scaling_rows(table, output["scaling"])
 
     if not args.skip_cedar:
@@ -258,16 +298,23 @@ def main() -> None:
         output["cedar"] = {"timing": timing, "agreement": agreement, "variants": variants}
         met["cedar"] = cedar_rows(table, timing, agreement, variants)
 
+    output["environment"]["load_average_at_end"] = os.getloadavg()
     print()
+    print(machine_line(output["environment"]))
     print(table.render())
     if not args.skip_cedar:
         print_agreement_details(agreement, variants)
-        sets = timing["country_sets"]
-        print(f"  Cedar geography set = policies/openai/common.tos set: {sets['equal']} "
-              f"({sets['cedar']} / {sets['library']} codes)")
+        for label, sets in timing["country_sets"].items():
+            print(f"  Cedar geography set = openai_supported_countries of the {label}: "
+                  f"{sets['equal']} ({sets['cedar']} / {sets['library']} codes)")
     print_imports(cold)
 
     profiles = {}
+    if args.profile or not met.get("scaling", True):
+        phases = hotspots.phase_breakdown(
+            library, {size: sized.manifest for size, sized in prepared.items()}, scaling.AS_OF)
+        output["phase_breakdown"] = phases
+        profiles["evaluate() phases, µs per source by size"] = format_phases(phases)
     if args.profile or not met.get("scaling", True) or not met.get("cedar", True):
         largest = prepared[max(prepared)]
         for kind, text in hotspots.profile_evaluate(library, largest.manifest,

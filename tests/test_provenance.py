@@ -3,31 +3,19 @@ the stored source text it cites (``policies/<provider>/sources/*.txt``)."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 
 from tosguard.parse import parse_policy_file
+from tosguard.provenance import all_stored_sources, normalise, quote_found, quote_problem
 from tosguard.resources import policies_dir
 
 POLICIES = policies_dir()
-TYPOGRAPHIC = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "\u00a0": " "})
 
 
-def normalise(text: str) -> str:
-    return re.sub(r"\s+", " ", text.translate(TYPOGRAPHIC)).strip()
-
-
-def stored_sources() -> list[dict]:
-    sources = []
-    for path in sorted(POLICIES.rglob("sources/*.txt")):
-        header, _, body = path.read_text(encoding="utf-8").partition("\n---\n")
-        fields = dict(line.split(": ", 1) for line in header.splitlines() if ": " in line
-                      and not line.startswith(" "))
-        assert fields.get("url") and body.strip(), f"{path}: needs a url header and a text"
-        sources.append({"path": path, "url": fields["url"], "effective": fields.get("effective"),
-                        "text": normalise(body)})
+def stored_sources() -> list:
+    sources = all_stored_sources(POLICIES)
+    for source in sources:
+        assert not source.problem, f"{source.path}: {source.problem}"
     return sources
 
 
@@ -42,19 +30,7 @@ def cited_clauses() -> list[tuple[str, object, object]]:
 
 
 CLAUSES = cited_clauses()
-
-
-def quote_found(quote: str, text: str) -> bool:
-    """Each part of the quote (``…`` marks an omission) appears in order."""
-    position = 0
-    for part in (normalise(p) for p in quote.split("…")):
-        if not part:
-            continue
-        found = text.find(part, position)
-        if found < 0:
-            return False
-        position = found + len(part)
-    return True
+SOURCES = stored_sources()
 
 
 def test_library_has_clauses_and_sources() -> None:
@@ -63,15 +39,8 @@ def test_library_has_clauses_and_sources() -> None:
 
 @pytest.mark.parametrize("name,policy,clause", CLAUSES, ids=[c[0] for c in CLAUSES])
 def test_quote_appears_in_stored_source(name, policy, clause) -> None:
-    citation = clause.citation
-    assert citation is not None and citation.quote, f"{name} has no quote"
-    url = citation.url or policy.url
-    effective = str(citation.effective or policy.effective)
-    candidates = [s for s in stored_sources() if s["url"] == url
-                  and s["effective"] in (None, effective)]
-    assert candidates, f"{name}: no stored source for {url} effective {effective}"
-    assert any(quote_found(citation.quote, s["text"]) for s in candidates), (
-        f"{name}: quote not found in {[str(s['path']) for s in candidates]}: {citation.quote!r}")
+    problem = quote_problem(policy, clause, SOURCES)
+    assert problem is None, f"{name}: {problem[1]} ({problem[2]})"
 
 
 def test_quote_matcher_rejects_altered_words() -> None:

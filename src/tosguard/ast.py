@@ -204,3 +204,34 @@ class PolicyFile(Node):
     policies: tuple[Policy, ...] = ()
     sets: tuple[SetDef, ...] = ()
     defines: tuple[Define, ...] = ()
+
+
+def definitions(node: Policy | PolicyFile) -> list[SetDef | Define]:
+    """The named sets and predicates of a policy or a file, sets first."""
+    found: list[SetDef | Define] = list(node.sets)
+    found.extend(node.defines)
+    return found
+
+
+def without_spans(node):
+    """The structure of an AST with its source positions left out, for comparing two ASTs:
+    ``without_spans(parse(format(p))) == without_spans(p)``. Scalars keep their type, so that
+    ``true`` and ``1`` stay different.
+
+    >>> a = Literal(value=1, span=Span("a.tos", 1, 1))
+    >>> without_spans(a) == without_spans(Literal(value=1))
+    True
+    >>> without_spans(Literal(value=True)) == without_spans(Literal(value=1))
+    False
+    """
+    if isinstance(node, Node):
+        skip = {"span", "fields", "path", "text"} if isinstance(node, PolicyFile) \
+            else {"span", "fields"}
+        return (type(node).__name__,
+                tuple((name, without_spans(getattr(node, name)))
+                      for name in type(node).model_fields if name not in skip))
+    if isinstance(node, (tuple, list)):
+        return tuple(without_spans(item) for item in node)
+    if isinstance(node, (bool, int, float)):
+        return (type(node).__name__, node)
+    return node

@@ -198,11 +198,11 @@ def _check_clause(policy, clause: ast.Clause, names, text, clause_ids, sink) -> 
         error("policy-missing-field", f"{where} has no `when`", clause.span,
               "say when it applies with `when <condition>`")
     if clause.kind != "obligation" and clause.require is not None:
-        error("policy-misplaced-field", f"`require` is only for obligations ({where} is a "
-              f"{clause.kind})", fields["require"], "fold the requirement into `when`")
+        error("policy-misplaced-field", f"`require` is only for obligations ({where} is "
+              f"{_a(clause.kind)})", fields["require"], "fold the requirement into `when`")
     if clause.lifts and clause.kind != "permission":
-        error("policy-misplaced-field", f"only permissions lift other clauses ({where} is a "
-              f"{clause.kind})", fields.get("lifts", clause.span),
+        error("policy-misplaced-field", f"only permissions lift other clauses ({where} is "
+              f"{_a(clause.kind)})", fields.get("lifts", clause.span),
               "use `kind permission` or write it as `exception … lifts …`")
     for ref in clause.lifts:
         target = (ref.policy or policy.id, ref.clause)
@@ -250,11 +250,12 @@ def _check_citation(policy, clause, text, sink) -> None:
 def _check_set(set_def: ast.SetDef, text: str, sink: DiagnosticSink) -> None:
     seen = set()
     for item in set_def.items:
-        if item.value in seen:
-            sink.error("policy-duplicate-value", f"`{item.value}` appears twice in set "
+        key = (type(item.value), item.value)  # `1` and `true` are different entries
+        if key in seen:
+            sink.error("policy-duplicate-value", f"`{_shown(item.value)}` appears twice in set "
                        f"`{set_def.name}`", item.span, "remove the repeated entry",
                        source_line=line_of(text, item.span.line))
-        seen.add(item.value)
+        seen.add(key)
         if set_def.countries and not is_country(str(item.value)):
             sink.error("policy-bad-country", f"`{item.value}` is not an ISO 3166-1 alpha-2 "
                        "country code", item.span, suggest_country(str(item.value)),
@@ -416,9 +417,12 @@ class _ConditionChecker:
         parts = operand.parts
         root = parts[0]
         if root not in PATH_ROOTS:
+            help = _path_help(operand.dotted) or (
+                f'to compare with the text `{root}`, write it in double quotes: `"{root}"`'
+                if len(parts) == 1 else
+                "paths start with `source.`, `model.`, `organization.` or `facts.`")
             self.error("policy-unknown-path", f"unknown manifest path `{operand.dotted}`",
-                       operand.span, _path_help(operand.dotted)
-                       or "paths start with `source.`, `model.`, `organization.` or `facts.`")
+                       operand.span, help)
             return "unknown"
         if root == "facts":
             if len(parts) < 2:
@@ -462,6 +466,18 @@ class _ConditionChecker:
                 and not is_country(value):
             self.error("policy-bad-country", f"`{value}` is not an ISO 3166-1 alpha-2 country "
                        "code", literal.span, suggest_country(value))
+
+
+def _a(kind: str | None) -> str:
+    if kind is None:
+        return "a clause without a kind"
+    return f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}"
+
+
+def _shown(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _literal_type(value) -> str:

@@ -139,12 +139,31 @@ def check(manifests, policies, extra, fmt, as_of, output, fail_on, include_all,
 @cli.command()
 @click.option("--policies", "policies", multiple=True, metavar="PATH",
               help="Policy file or directory to list instead of the shipped library.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]),
+              default="text", show_default=True,
+              help="Output format (markdown: with --matrix only).")
+@click.option("--matrix", is_flag=True,
+              help="Show the provider × topic matrix: what each provider forbids, requires "
+                   "or allows, with links to the clauses.")
+@click.option("--output", "-o", metavar="FILE", help="Write the output to FILE.")
 @error_format_option
-def policies(policies, fmt, error_format) -> None:
+def policies(policies, fmt, matrix, output, error_format) -> None:
     """List the policy library: id, provider, document, versions and clause count."""
     library = _library(policies, ())
+    if matrix:
+        from . import matrix as matrix_module
+
+        built = matrix_module.build_matrix(library)
+        renderer = {"text": matrix_module.render_text, "json": matrix_module.render_json,
+                    "markdown": matrix_module.render_markdown}[fmt]
+        _write(renderer(built), output)
+        return
+    if fmt == "markdown":
+        from .errors import Diagnostic, Span, UsageError
+
+        raise UsageError(Diagnostic("usage-bad-option", "`--format markdown` needs `--matrix`",
+                                    Span("<arguments>"),
+                                    "use `tosguard policies --matrix --format markdown`"))
     rows = []
     for document in library.documents.values():
         latest = document.versions[-1]
@@ -185,6 +204,272 @@ def schema(output) -> None:
     from .manifest import manifest_json_schema
 
     _write(json.dumps(manifest_json_schema(), indent=2) + "\n", output)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes (each loads the policy set; SIGHUP restarts them one by "
+                   "one).")
+@click.option("--policies", "policies", multiple=True, metavar="PATH",
+              help="Policy file or directory to use instead of the shipped library "
+                   "(repeatable).")
+@click.option("--extra-policies", "extra", multiple=True, metavar="PATH",
+              help="Policy file or directory to add to the library (repeatable).")
+@click.option("--max-body-bytes", default=1024 * 1024, show_default=True,
+              type=click.IntRange(1), help="Larger request bodies get 413.")
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds a request may take before it gets 503 (408 for a slow body).")
+@click.option("--max-sources", default=2000, show_default=True, type=click.IntRange(1),
+              help="Manifests with more sources get 422.")
+@click.option("--api-keys-file", metavar="FILE", help="File of API keys, one a line (also "
+              "$TOSGUARD_API_KEYS, comma-separated); with keys, requests need one.")
+@click.option("--public-metrics", is_flag=True, help="Serve /metrics without an API key.")
+@click.option("--access-log/--no-access-log", default=True, show_default=True,
+              help="Write a JSON access-log line per request to stderr.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+@error_format_option
+def serve(host, port, workers, policies, extra, max_body_bytes, timeout, max_sources,
+          api_keys_file, public_metrics, access_log, log_level, error_format) -> None:
+    """Serve the HTTP API (needs the `serve` extra: pip install 'tosguard[serve]').
+
+    Loads and compiles the policy set once, then answers POST /v1/check with the
+    report `tosguard check --format json` prints. SIGHUP reloads the policy set; a
+    reload that fails keeps the set in use. See docs/service.md.
+    """
+    try:
+        import fastapi  # noqa: F401
+        import prometheus_client  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as error:  # pragma: no cover - depends on the installed extras
+        from .errors import Diagnostic, Span, UsageError
+
+        raise UsageError(Diagnostic("usage-missing-extra", f"`tosguard serve` needs "
+                                    f"`{error.name}`", Span("serve"),
+                                    "pip install 'tosguard[serve]'")) from None
+    from .service.config import Settings
+    from .service.server import run
+
+    settings = Settings(policies=tuple(policies), extra_policies=tuple(extra),
+                        max_body_bytes=max_body_bytes, timeout=timeout,
+                        max_sources=max_sources, api_keys_file=api_keys_file,
+                        public_metrics=public_metrics, access_log=access_log,
+                        log_level=log_level, workers=workers,
+                        use_cache=not os.environ.get("TOSGUARD_NO_CACHE"))
+    run(settings, host, port)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--extra-policies", "context", multiple=True, metavar="PATH",
+              help="Policies the linted files build on: read for their definitions and "
+                   "clauses, not reported on (repeatable).")
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.option("--no-provenance", is_flag=True,
+              help="Do not check quotes against the stored source texts.")
+@error_format_option
+def lint(paths, context, strict, no_provenance, error_format) -> None:
+    """Check policy files (or directories of them) without running them.
+
+    Reports syntax errors, unknown names and manifest paths, bad country codes, duplicate
+    ids, missing citation fields, overlapping versions, exceptions naming no clause,
+    conditions that can never hold and quotes missing from their stored source, sorted by
+    location. Exit status: 0 clean (warnings allowed unless --strict), 2 errors.
+    """
+    import json
+
+    from .errors import render_human, render_plain
+    from .lint import lint_paths
+
+    result = lint_paths(paths, context, provenance=not no_provenance)
+    if error_format == "json":
+        click.echo(json.dumps({"files": len(result.files), "errors": len(result.errors),
+                               "warnings": len(result.warnings),
+                               "diagnostics": [d.as_dict() for d in result.diagnostics]},
+                              indent=2, ensure_ascii=False))
+    elif error_format == "plain":
+        if result.diagnostics:
+            click.echo(render_plain(result.diagnostics))
+        click.echo(result.summary(), err=True)
+    else:
+        if result.diagnostics:
+            click.echo(render_human(result.diagnostics) + "\n")
+        click.echo(result.summary())
+    failing = result.diagnostics if strict else result.errors
+    sys.exit(EXIT_INVALID if failing else EXIT_OK)
+
+
+@cli.command("fmt")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if a file would change.")
+@click.option("--diff", "show_diff", is_flag=True,
+              help="Write nothing; print the changes as a unified diff (exit 1 if any).")
+@error_format_option
+def fmt_command(paths, check, show_diff, error_format) -> None:
+    """Rewrite policy files in the canonical layout, keeping every comment.
+
+    `-` formats standard input to standard output. Exit status: 0 done (or nothing to
+    change), 1 with --check or --diff when a file would change, 2 invalid input.
+    """
+    from .errors import PolicyError
+    from .fmt import format_paths, format_text
+
+    if paths == ("-",):
+        text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
+        try:
+            click.echo(format_text(text, "<stdin>"), nl=False)
+        except PolicyError as error:
+            _emit_diagnostics(error, error_format)
+            sys.exit(EXIT_INVALID)
+        sys.exit(EXIT_OK)
+    dry = check or show_diff
+    results = format_paths(paths, write=not dry)
+    changed = [r for r in results if r.changed]
+    broken = [d for r in results for d in r.diagnostics]
+    for result in changed:
+        if show_diff:
+            click.echo(result.unified_diff(), nl=False)
+        else:
+            verb = "would reformat" if check else "reformatted"
+            click.echo(f"{verb} {result.display}", err=True)
+    if broken:
+        _emit_diagnostics(PolicyError(broken), error_format)
+    same = len(results) - len(changed) - len({r.display for r in results if r.diagnostics})
+    verb = "would be reformatted" if dry else "reformatted"
+    click.echo(f"{len(changed)} file{'s' * (len(changed) != 1)} {verb}, {same} unchanged"
+               + (f", {len(broken)} error{'s' * (len(broken) != 1)}" if broken else ""),
+               err=True)
+    if broken:
+        sys.exit(EXIT_INVALID)
+    sys.exit(EXIT_FAIL if dry and changed else EXIT_OK)
+
+
+@cli.command("test")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--policies", "policies", multiple=True, metavar="PATH",
+              help="Policies to test (default: the .tos files under PATH, else the shipped "
+                   "library; repeatable).")
+@click.option("--extra-policies", "extra", multiple=True, metavar="PATH",
+              help="Policy file or directory to add to the library (repeatable).")
+@click.option("--coverage-min", type=click.FloatRange(0, 100), metavar="N",
+              help="Fail when fewer than N percent of the clause outcomes are exercised.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit"]), default="text",
+              show_default=True, help="Result format (junit: JUnit XML for CI).")
+@click.option("--output", "-o", metavar="FILE", help="Write the results to FILE.")
+@error_format_option
+def test_command(paths, policies, extra, coverage_min, fmt, output, error_format) -> None:
+    """Run policy tests: manifests with the findings they must and must not produce.
+
+    Prints pass or fail per test, with a diff of the findings of each failing test, and
+    clause coverage. Exit status: 0 all pass (and coverage at least --coverage-min),
+    1 a test fails or coverage is below the minimum, 2 invalid tests or policies.
+    """
+    from pathlib import Path
+
+    from . import policytest
+    from .errors import Diagnostic, PolicyError, Span, UsageError
+
+    problems, tests = [], []
+    for file in policytest.find_test_files(paths):
+        try:
+            tests += policytest.load_tests(file)
+        except PolicyError as error:
+            problems += error.diagnostics
+    if problems:
+        raise PolicyError(problems)
+    if not tests:
+        raise UsageError(Diagnostic("usage-no-tests", "no policy tests found under "
+                                    + ", ".join(f"`{p}`" for p in paths), Span("<arguments>"),
+                                    "policy tests are YAML files in a `tests/` directory"))
+    if not policies:
+        policies = tuple(p for p in paths if Path(p).suffix == ".tos"
+                         or (Path(p).is_dir() and any(Path(p).rglob("*.tos"))))
+    library = _library(policies, extra)
+    results = policytest.run_tests(library, tests)
+    cover = policytest.coverage(library, results)
+    render = {"text": policytest.render_text, "json": policytest.render_json,
+              "junit": policytest.render_junit}[fmt]
+    _write(render(results, cover, coverage_min), output)
+    below = coverage_min is not None and cover.percent < coverage_min
+    sys.exit(EXIT_FAIL if below or not all(r.passed for r in results) else EXIT_OK)
+
+
+@cli.command("explain")
+@click.argument("manifest", metavar="MANIFEST")
+@click.option("--clause", "clause", required=True, metavar="POLICY/CLAUSE",
+              help="The clause to explain (a clause id alone when only one policy has it).")
+@click.option("--subject", metavar="SUBJECT",
+              help="Only this subject: /sources/N, N, a source id, /model or /organization.")
+@click.option("--policies", "policies", multiple=True, metavar="PATH",
+              help="Policy file or directory to use instead of the shipped library.")
+@click.option("--extra-policies", "extra", multiple=True, metavar="PATH",
+              help="Policy file or directory to add to the library (repeatable).")
+@click.option("--as-of", metavar="DATE", help="Evaluation date for sources with no "
+              "`collected` dates (default: today).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.option("--output", "-o", metavar="FILE", help="Write the explanation to FILE.")
+@error_format_option
+def explain_command(manifest, clause, subject, policies, extra, as_of, fmt, output,
+                    error_format) -> None:
+    """Explain why a clause came out as it did for each subject of a manifest.
+
+    Shows the policy version selected and why, the value of every sub-condition (true,
+    false, or unknown with the missing manifest paths), and the exceptions and agreements
+    that could apply. Exit status: 0 explained, 2 invalid input.
+    """
+    from .api import parse_date
+    from .explain import explain, render_text
+    from .manifest import load_manifest
+
+    day = parse_date(as_of)
+    loaded = load_manifest(manifest)
+    explanation = explain(_library(policies, extra), loaded, clause, as_of=day, subject=subject)
+    _write(explanation.to_json() if fmt == "json" else render_text(explanation), output)
+    sys.exit(EXIT_OK)
+
+
+@cli.command("diff")
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@click.argument("more", nargs=-1, metavar="[MANIFEST...]")
+@click.option("--manifests", "manifests", multiple=True, metavar="MANIFEST...",
+              help="Manifests (files or directories) to evaluate under OLD and under NEW.")
+@click.option("--extra-policies", "extra", multiple=True, metavar="PATH",
+              help="Policies both sides build on, e.g. shared definitions (repeatable).")
+@click.option("--as-of", metavar="DATE", help="Evaluation date for sources with no "
+              "`collected` dates (default: today).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.option("--output", "-o", metavar="FILE", help="Write the comparison to FILE.")
+@error_format_option
+def diff_command(old, new, more, manifests, extra, as_of, fmt, output, error_format) -> None:
+    """Compare two versions of a policy or library (files or directories), clause by
+    clause; with --manifests, show whose verdict or findings change.
+
+    Exit status: 0 no differences, 1 differences, 2 invalid input.
+    """
+    from pathlib import Path
+
+    from .api import parse_date
+    from .diff import render_text, run
+    from .errors import Diagnostic, Span, UsageError
+
+    if more and not manifests:
+        raise UsageError(Diagnostic("usage-arguments", f"unexpected argument `{more[0]}`",
+                                    Span("<arguments>"), "name manifests after `--manifests`"))
+    found = []
+    for given in (*manifests, *more):
+        path = Path(given)
+        found += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml", ".json")) \
+            if path.is_dir() else [path]
+    result = run([old], [new], manifests=[str(p) for p in found], as_of=parse_date(as_of),
+                 extra=extra)
+    _write(result.to_json() if fmt == "json" else render_text(result), output)
+    sys.exit(EXIT_FAIL if result.changed else EXIT_OK)
 
 
 def main(argv: list[str] | None = None) -> None:

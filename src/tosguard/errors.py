@@ -167,7 +167,8 @@ def render_plain(diagnostics: Sequence[Diagnostic]) -> str:
     """One line each: ``file:line:column: code: message`` (and ``help: …`` after ``;``)."""
     out = []
     for d in diagnostics:
-        text = f"{d.span}: {d.code}: {d.message}"
+        severity = "" if d.severity == "error" else f"{d.severity}: "
+        text = f"{d.span}: {severity}{d.code}: {d.message}"
         if d.help:
             text += f" (help: {d.help})"
         out.append(text)

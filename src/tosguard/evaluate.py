@@ -138,7 +138,7 @@ class Evaluator:
         return work
 
     def _evaluate_version(self, version: PolicyIR, work: list[tuple[int, bool]]) -> None:
-        env = Env(self.manifest)
+        env = Env(self.manifest, governs=version.governs)
         governs = version.governs_closure()
         governed = env.governed
         early_for: dict[int, bool] = {}

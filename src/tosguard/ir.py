@@ -29,9 +29,10 @@ class Env:
     quantifiers (their bodies never depend on the outer source, so each is computed once)."""
 
     __slots__ = ("manifest", "model", "organization", "facts", "sources", "source", "index",
-                 "governed", "memo")
+                 "governed", "governs", "memo")
 
-    def __init__(self, manifest, governed: dict[int, bool | None] | None = None):
+    def __init__(self, manifest, governed: dict[int, bool | None] | None = None,
+                 governs: Cond | None = None):
         self.manifest = manifest
         self.model = manifest.model
         self.organization = manifest.organization
@@ -40,6 +41,7 @@ class Env:
         self.source = None
         self.index = -1
         self.governed = governed if governed is not None else {}
+        self.governs = governs  # the version's `governs` condition, to explain `governed`
         self.memo: dict[Any, Any] = {}
 
     def at(self, index: int) -> Env:
@@ -526,6 +528,9 @@ def _missing(cond: Cond, env: Env, found: set[str], limit: int) -> None:
             env.source, env.index = saved
         return
     if isinstance(cond, Governed):
+        # `governed` is unknown where the version's `governs` is: name what that needs.
+        if env.governs is not None:
+            _missing(env.governs, env, found, limit)
         return
     for operand in cond.operands():
         if isinstance(operand, Path) and operand.getter()(env) is None:

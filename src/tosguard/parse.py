@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path as FsPath
@@ -47,6 +49,26 @@ TERMINAL_NAMES = {
 }
 
 
+@dataclass(frozen=True)
+class Comment:
+    """A ``# …`` comment: the grammar ignores comments, the formatter keeps them."""
+
+    line: int
+    column: int
+    text: str  # from `#` to the end of the line, trailing whitespace removed
+
+
+# The comments of the parse running in this context, when its caller asked for them.
+_COMMENTS: ContextVar[list | None] = ContextVar("tosguard_comments", default=None)
+
+
+def _collect_comment(token: Token) -> Token:
+    collected = _COMMENTS.get()
+    if collected is not None:
+        collected.append(token)
+    return token
+
+
 @cache
 def parser() -> Lark:
     """The LALR parser; its tables are cached on disk so a CLI run does not rebuild them."""
@@ -65,14 +87,28 @@ def parser() -> Lark:
         propagate_positions=True,
         maybe_placeholders=True,
         cache=cache_file,
+        lexer_callbacks={"COMMENT": _collect_comment},
     )
 
 
 # ---- public entry points ----------------------------------------------------------------------
-def parse_policy_text(text: str, path: str = "<policy>") -> ast.PolicyFile:
-    """Parse the text of one policy file, raising :class:`PolicyError` on any problem."""
+def parse_policy_text(text: str, path: str = "<policy>", *,
+                      comments: list[Comment] | None = None) -> ast.PolicyFile:
+    """Parse the text of one policy file, raising :class:`PolicyError` on any problem.
+
+    When ``comments`` is a list, the file's comments are appended to it, in order.
+    """
     sink = DiagnosticSink()
-    tree = _parse_tree(text, path, sink)
+    if comments is None:
+        tree = _parse_tree(text, path, sink)
+    else:
+        tokens: list[Token] = []
+        reset = _COMMENTS.set(tokens)
+        try:
+            tree = _parse_tree(text, path, sink)
+        finally:
+            _COMMENTS.reset(reset)
+        comments.extend(Comment(t.line or 0, t.column or 0, str(t).rstrip()) for t in tokens)
     sink.raise_if_any(PolicyError)
     builder = _AstBuilder(path, text, sink)
     try:
@@ -156,10 +192,57 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str, path: str) -> Diagnost
         message, help = _unexpected_character(text, error)
     else:
         assert isinstance(error, UnexpectedToken)
-        message, help = _unexpected_token(error)
-        width = len(str(error.token)) or 1
+        at = error.token
+        incomplete = _incomplete_condition(error)
+        if incomplete is not None:
+            message, help, at = incomplete
+        else:
+            message, help = _unexpected_token(error)
+        line, column = at.line or line, at.column or column
+        width = len(str(at)) or 1
         span = Span(path, line, column, line, column + width)
+        source = line_of(text, line)
     return Diagnostic("policy-syntax", message, span, help, source_line=source)
+
+
+# Tokens after which a condition must follow.
+_CONDITION_OPENERS = {"AND": "and", "OR": "or", "NOT": "not", "WHEN": "when",
+                      "REQUIRE": "require", "GOVERNS": "governs", "WHERE": "where"}
+
+
+def _incomplete_condition(error: UnexpectedToken) -> tuple[str, str, Token] | None:
+    """A condition cut short (``when … and`` then the next field): the keyword of the next
+    field was read as a predicate name, so point at the operator left dangling instead."""
+    interactive = getattr(error, "interactive_parser", None)
+    stack = list(interactive.parser_state.value_stack) if interactive is not None else []
+    if stack and isinstance(stack[-1], Token) and stack[-1].type == "ID" \
+            and _is_keyword(str(stack[-1])) and error.token.type != "COMPARE":
+        stack.pop()
+    if not stack or not isinstance(stack[-1], Token) or stack[-1].type not in _CONDITION_OPENERS:
+        return None
+    opener = stack[-1]
+    word = _CONDITION_OPENERS[opener.type]
+    if opener.type in ("AND", "OR"):
+        return (f"the condition ends after `{word}`",
+                f"add the other half of the condition, or remove `{word}`", opener)
+    return (f"a condition is missing after `{word}`",
+            f'write the condition after `{word}`, e.g. `{word} source.kind == "model-output"`',
+            opener)
+
+
+@cache
+def _keywords() -> frozenset[str]:
+    return frozenset(str(t.pattern.value) for t in parser().terminals
+                     if t.pattern.type == "str" and str(t.pattern.value).isalpha())
+
+
+def _is_keyword(word: str) -> bool:
+    return word in _keywords()
+
+
+# Operators of other languages, and what this one writes instead.
+_FOREIGN_OPERATORS = {"&&": "write `and`", "&": "write `and`", "||": "write `or`",
+                      "|": "write `or`", "!": "write `not`, or `!=` to compare"}
 
 
 def _unexpected_character(text: str, error: UnexpectedCharacters) -> tuple[str, str]:
@@ -173,6 +256,14 @@ def _unexpected_character(text: str, error: UnexpectedCharacters) -> tuple[str, 
     if char in "“”":
         return f"typographic quote `{char}` outside a string", \
             'strings are written in straight quotes: "…"; typographic quotes may appear inside them'
+    if char == "'":
+        return "strings are written in double quotes, not `'`", \
+            'write `"x"`; a `\'` may appear inside a string'
+    if char in "&|!":
+        operator = following if following in _FOREIGN_OPERATORS else char
+        return f"unexpected `{operator}` in a condition", _FOREIGN_OPERATORS[operator]
+    if char == "[":
+        return "sets are written in braces", 'write `{"a", "b"}`'
     expected = _expected_names(error.allowed or ())
     shown = char if char.isprintable() else repr(char)
     return f"unexpected character `{shown}`", f"expected {expected}" if expected else ""
@@ -188,8 +279,49 @@ def _unexpected_token(error: UnexpectedToken) -> tuple[str, str]:
             return f"unknown keyword `{token}`", suggestion
     if str(token) == "=":
         return "unexpected `=` in a condition", "use `==` to compare values"
+    mistake = _known_mistake(error)
+    if mistake is not None:
+        return mistake
     described = _describe_token(token)
     return f"unexpected {described}", f"expected {_expected_names(expected)}"
+
+
+def _known_mistake(error: UnexpectedToken) -> tuple[str, str] | None:
+    """The (message, help) of the row of :mod:`tosguard.mistakes` whose example fails in the
+    same parser state on the same kind of token, if any."""
+    from .mistakes import state_examples, state_messages
+
+    if error.state is None:
+        return None
+    reset = _COMMENTS.set(None)  # the examples' comments are not the file's
+    try:
+        label = error.match_examples(parser().parse, state_examples(),
+                                     token_type_match_fallback=True, use_accepts=True)
+    except Exception:  # pragma: no cover - a broken table must not hide the real error
+        label = None
+    finally:
+        _COMMENTS.reset(reset)
+    if label is None or error.token.type not in _example_token_types().get(label, ()):
+        return None
+    return state_messages()[label]
+
+
+@cache
+def _example_token_types() -> dict[str, frozenset[str]]:
+    """For each mistake, the kinds of token its examples fail on: a state match on another
+    kind of token is a different mistake."""
+    from .mistakes import state_examples
+
+    types: dict[str, set[str]] = {}
+    for label, examples in state_examples().items():
+        for example in examples:
+            try:
+                parser().parse(example)
+            except UnexpectedToken as error:
+                types.setdefault(label, set()).add(error.token.type)
+            except UnexpectedInput:
+                pass
+    return {label: frozenset(found) for label, found in types.items()}
 
 
 def _keyword(terminal: str) -> str:

@@ -14,7 +14,13 @@ holds one test, or a list of them under ``tests:``::
       - {clause: openai-services-agreement/competing-models, status: violated}
 
 In ``must`` and ``must_not``, ``subject`` and ``status`` may be left out to match any. A test
-that asserts nothing (no verdict, no must, no must_not) fails.
+that asserts nothing (no verdict, no must, no must_not) fails, and so does one that names a
+clause the library does not have.
+
+A run also measures **clause coverage**: for each clause of the library, whether some test
+exercised it as *violated* and as *satisfied* (for a permission: as applying and as not
+applying). ``tosguard test --coverage-min N`` fails below N percent of these outcomes. Results
+print as text (a readable diff of the findings of each failing test), JSON or JUnit XML.
 """
 
 from __future__ import annotations
@@ -22,12 +28,20 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
-from .errors import Diagnostic, PolicyError, Span, TosguardError
+from .errors import Diagnostic, PolicyError, Span, TosguardError, did_you_mean
 
 TEST_KEYS = {"description", "as_of", "manifest", "manifest_file", "verdict", "must", "must_not"}
 MATCH_KEYS = {"clause", "subject", "status"}
+VERDICTS = ("compliant", "non_compliant", "undetermined")
+STATUSES = ("violated", "undetermined", "satisfied", "not_applicable")
+# The outcomes a clause should be seen in, by kind, and how the coverage table names them.
+GOALS = {"prohibition": ("violated", "satisfied"), "obligation": ("violated", "satisfied"),
+         "permission": ("satisfied", "not_applicable")}
+GOAL_NAMES = {("permission", "satisfied"): "applies",
+              ("permission", "not_applicable"): "does not apply"}
 
 
 @dataclass
@@ -41,6 +55,7 @@ class PolicyTest:
     verdict: str | None
     must: list[dict]
     must_not: list[dict]
+    line: int = 0  # where the test starts in its file
 
 
 @dataclass
@@ -48,6 +63,7 @@ class PolicyTestResult:
     test: PolicyTest
     failures: list[str] = field(default_factory=list)
     report: object | None = None
+    details: list[str] = field(default_factory=list)  # the readable diff of the findings
 
     @property
     def passed(self) -> bool:
@@ -76,31 +92,56 @@ def load_tests(path: Path) -> list[PolicyTest]:
 
     name = str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+        lines = _entry_lines(yaml.compose(text, Loader=yaml.SafeLoader))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         mark = getattr(error, "problem_mark", None)
         span = Span(name, mark.line + 1, mark.column + 1) if mark else Span(name)
         message = f"cannot read policy test: {str(error).splitlines()[0]}"
         raise PolicyError(Diagnostic("test-syntax", message, span, "a policy test is a YAML "
-                                     "mapping; see docs/language.md")) from None
+                                     "mapping; see docs/authoring.md")) from None
     entries = data.get("tests") if isinstance(data, dict) and "tests" in data else [data]
     if not isinstance(entries, list):
         entries = [entries]
-    return [_test(name, index, entry, len(entries)) for index, entry in enumerate(entries)]
+    return [_test(name, index, entry, len(entries),
+                  lines[index] if index < len(lines) else 1)
+            for index, entry in enumerate(entries)]
 
 
-def _test(file: str, index: int, entry: object, count: int) -> PolicyTest:
+def _entry_lines(node) -> list[int]:
+    """The line each test starts on: the items of ``tests:``, or the whole document."""
+    import yaml
+
+    if node is None:
+        return []
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == "tests" \
+                    and isinstance(value, yaml.SequenceNode):
+                return [item.start_mark.line + 1 for item in value.value]
+    return [node.start_mark.line + 1]
+
+
+def _test(file: str, index: int, entry: object, count: int, line: int = 0) -> PolicyTest:
     def fail(message: str, help: str) -> PolicyError:
-        return PolicyError(Diagnostic("test-invalid", message, Span(file), help))
+        return PolicyError(Diagnostic("test-invalid", message, Span(file, line, 1), help))
 
     if not isinstance(entry, dict):
         raise fail("a policy test must be a mapping", "write `manifest:` and `must:` keys")
     unknown = set(entry) - TEST_KEYS
     if unknown:
-        from .errors import did_you_mean
-
         key = sorted(unknown)[0]
         raise fail(f"unknown key `{key}` in policy test", did_you_mean(key, TEST_KEYS))
+    verdict = entry.get("verdict")
+    if verdict is not None and verdict not in VERDICTS:
+        raise fail(f"`{verdict}` is not a verdict", did_you_mean(str(verdict), VERDICTS))
+    as_of = entry.get("as_of", "2026-01-01")
+    if not isinstance(as_of, date):
+        try:
+            date.fromisoformat(str(as_of))
+        except ValueError:
+            raise fail(f"`as_of: {as_of}` is not a date", "write dates as YYYY-MM-DD") from None
     if ("manifest" in entry) == ("manifest_file" in entry):
         raise fail("a policy test needs exactly one of `manifest` and `manifest_file`",
                    "give the manifest inline, or its path relative to the test file")
@@ -109,6 +150,12 @@ def _test(file: str, index: int, entry: object, count: int) -> PolicyTest:
             if not isinstance(item, dict) or "clause" not in item or set(item) - MATCH_KEYS:
                 raise fail(f"each `{key}` entry needs `clause` and may have `subject`, "
                            "`status`", "e.g. {clause: policy-id/clause-id, status: violated}")
+            if "/" not in str(item["clause"]):
+                raise fail(f"`{item['clause']}` does not name a policy", "write "
+                           "`policy-id/clause-id`, e.g. `openai-services-agreement/geography`")
+            if "status" in item and item["status"] not in STATUSES:
+                raise fail(f"`{item['status']}` is not a status",
+                           did_you_mean(str(item["status"]), STATUSES))
     stem = Path(file).stem
     return PolicyTest(
         file=file,
@@ -120,6 +167,7 @@ def _test(file: str, index: int, entry: object, count: int) -> PolicyTest:
         verdict=entry.get("verdict"),
         must=list(entry.get("must") or []),
         must_not=list(entry.get("must_not") or []),
+        line=line,
     )
 
 
@@ -144,17 +192,209 @@ def run_test(library, test: PolicyTest) -> PolicyTestResult:
         return result
     result.report = report
     findings = [f.as_dict() for f in report.findings]
+    known = {f"{c.policy}/{c.id}" for p in library.policies for c in p.clauses}
     if test.verdict and report.verdict != test.verdict:
         result.failures.append(f"verdict is {report.verdict}, expected {test.verdict}")
+        result.details.append(f"verdict: expected {test.verdict}, got {report.verdict}")
+    for pattern in [*test.must, *test.must_not]:
+        if pattern["clause"] not in known:
+            hint = did_you_mean(str(pattern["clause"]), known)
+            result.failures.append(f"unknown clause `{pattern['clause']}`")
+            result.details.append(f"unknown clause `{pattern['clause']}`"
+                                  + (f": {hint}" if hint.startswith("did") else ""))
     for wanted in test.must:
-        if not any(_matches(f, wanted) for f in findings):
+        if wanted["clause"] in known and not any(_matches(f, wanted) for f in findings):
             result.failures.append(f"missing finding {_show(wanted)}")
+            result.details += _diff(wanted, findings, "must")
     for unwanted in test.must_not:
-        for finding in findings:
-            if _matches(finding, unwanted):
-                result.failures.append(f"unexpected finding {_show(unwanted)}: "
-                                       f"{finding['subject']} is {finding['status']}")
+        hits = [f for f in findings if _matches(f, unwanted)]
+        for finding in hits:
+            result.failures.append(f"unexpected finding {_show(unwanted)}: "
+                                   f"{finding['subject']} is {finding['status']}")
+        if hits:
+            result.details += _diff(unwanted, hits, "must not")
     return result
+
+
+def _diff(pattern: dict, findings: list[dict], kind: str) -> list[str]:
+    """Expected (``-``) against what the report holds for that clause (``+``)."""
+    clause = pattern["clause"]
+    wanted = f"{pattern.get('subject', '(any subject)')} {pattern.get('status', '(any status)')}"
+    lines = [f"findings of {clause}:"]
+    if kind == "must":
+        lines.append(f"  - {wanted}    (must)")
+        got = [f for f in findings if f"{f['policy']}/{f['clause']}" == clause
+               and pattern.get("subject", f["subject"]) == f["subject"]]
+        if not got:
+            lines.append("  + (no result: the policy governs no subject of the manifest "
+                         "at that date)" if "subject" not in pattern
+                         else "  + (no result for this subject)")
+    else:
+        lines.append(f"  - {wanted}    (must not)")
+        got = findings
+    for finding in got:
+        effective = finding["citation"]["effective"]
+        lines.append(f"  + {finding['subject']} {finding['status']}"
+                     f"    (version {effective}: {finding['message']})")
+    return lines
+
+
+def run_tests(library, tests: Sequence[PolicyTest]) -> list[PolicyTestResult]:
+    return [run_test(library, test) for test in tests]
+
+
+# ---- coverage ---------------------------------------------------------------------------------
+@dataclass
+class ClauseCoverage:
+    clause: str  # policy-id/clause-id
+    kind: str
+    goals: tuple[str, ...]
+    seen: set[str] = field(default_factory=set)
+
+    @property
+    def missing(self) -> list[str]:
+        return [goal for goal in self.goals if goal not in self.seen]
+
+
+@dataclass
+class Coverage:
+    clauses: list[ClauseCoverage]
+
+    @property
+    def total(self) -> int:
+        return sum(len(c.goals) for c in self.clauses)
+
+    @property
+    def covered(self) -> int:
+        return sum(len(c.goals) - len(c.missing) for c in self.clauses)
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.covered / self.total if self.total else 100.0
+
+    def as_dict(self) -> dict:
+        return {
+            "covered": self.covered, "total": self.total, "percent": round(self.percent, 1),
+            "clauses": [{"clause": c.clause, "kind": c.kind,
+                         "exercised": {goal: goal in c.seen for goal in c.goals}}
+                        for c in self.clauses],
+        }
+
+
+def coverage(library, results: Sequence[PolicyTestResult]) -> Coverage:
+    """Which clauses of the library the tests exercised, and as what (versions of one
+    document count together, by clause id)."""
+    table: dict[str, ClauseCoverage] = {}
+    for policy in library.policies:
+        for clause in policy.clauses:
+            key = f"{clause.policy}/{clause.id}"
+            if key not in table:
+                table[key] = ClauseCoverage(key, clause.kind, GOALS.get(clause.kind, ()))
+    for result in results:
+        for finding in getattr(result.report, "findings", ()):
+            entry = table.get(f"{finding.policy}/{finding.clause}")
+            if entry is not None:
+                entry.seen.add(finding.status)
+    return Coverage([table[key] for key in sorted(table)])
+
+
+# ---- output -----------------------------------------------------------------------------------
+def render_text(results: Sequence[PolicyTestResult], cover: Coverage,
+                minimum: float | None = None, *, show_coverage: bool = True) -> str:
+    lines = []
+    for result in results:
+        test = result.test
+        mark = "PASS" if result.passed else "FAIL"
+        about = f"  {test.description}" if test.description else ""
+        lines.append(f"{mark}  {test.file}:{test.line}  {test.name}{about}")
+        if not result.passed:
+            details = result.details or result.failures
+            for failure in result.failures:
+                if failure.startswith("manifest error") or failure.startswith("the test"):
+                    details = [*details, failure] if failure not in details else details
+            lines += [f"      {line}" for line in details]
+    passed = sum(r.passed for r in results)
+    failed = len(results) - passed
+    lines.append("")
+    lines.append(f"{passed} passed, {failed} failed")
+    if show_coverage:
+        lines.append("")
+        lines += _coverage_lines(cover, minimum)
+    return "\n".join(lines) + "\n"
+
+
+def _coverage_lines(cover: Coverage, minimum: float | None) -> list[str]:
+    lines = [f"Clause coverage: {cover.covered} of {cover.total} outcomes exercised "
+             f"({cover.percent:.1f}%)"]
+    if minimum is not None:
+        verdict = "meets" if cover.percent >= minimum else "is below"
+        lines[0] += f", which {verdict} the minimum of {minimum:g}%"
+    width = max((len(c.clause) for c in cover.clauses), default=0)
+    for entry in cover.clauses:
+        marks = "  ".join(f"{GOAL_NAMES.get((entry.kind, g), g)} "
+                          f"{'yes' if g in entry.seen else 'NO'}" for g in entry.goals)
+        lines.append(f"  {entry.clause.ljust(width)}  {marks}")
+    return lines
+
+
+def render_json(results: Sequence[PolicyTestResult], cover: Coverage,
+                minimum: float | None = None) -> str:
+    passed = sum(r.passed for r in results)
+    data = {
+        "tests": [{"file": r.test.file, "line": r.test.line, "name": r.test.name,
+                   "description": r.test.description, "passed": r.passed,
+                   "failures": r.failures, "diff": r.details} for r in results],
+        "summary": {"passed": passed, "failed": len(results) - passed},
+        "coverage": {**cover.as_dict(), "minimum": minimum},
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_junit(results: Sequence[PolicyTestResult], cover: Coverage,
+                 minimum: float | None = None) -> str:
+    """JUnit XML, one ``testsuite`` per test file; with a minimum, clause coverage is one more
+    test case, failing below it."""
+    import xml.etree.ElementTree as ET
+
+    failed = sum(not r.passed for r in results)
+    root = ET.Element("testsuites", name="tosguard policy tests")
+    by_file: dict[str, list[PolicyTestResult]] = {}
+    for result in results:
+        by_file.setdefault(result.test.file, []).append(result)
+    for file, group in by_file.items():
+        suite = ET.SubElement(root, "testsuite", name=file, tests=str(len(group)),
+                              failures=str(sum(not r.passed for r in group)), errors="0")
+        for result in group:
+            name = result.test.name + (f": {result.test.description}"
+                                       if result.test.description else "")
+            case = ET.SubElement(suite, "testcase", classname=_classname(file), name=name,
+                                 file=file, line=str(result.test.line))
+            if not result.passed:
+                failure = ET.SubElement(case, "failure", message="; ".join(result.failures),
+                                        type="policy-test")
+                failure.text = "\n".join(result.details or result.failures)
+    total = len(results)
+    if minimum is not None:
+        suite = ET.SubElement(root, "testsuite", name="clause coverage", tests="1",
+                              failures=str(int(cover.percent < minimum)), errors="0")
+        case = ET.SubElement(suite, "testcase", classname="tosguard.coverage",
+                             name=f"clause coverage at least {minimum:g}%")
+        if cover.percent < minimum:
+            failure = ET.SubElement(case, "failure", type="coverage",
+                                    message=f"clause coverage {cover.percent:.1f}% is below "
+                                            f"{minimum:g}%")
+            failure.text = "\n".join(_coverage_lines(cover, minimum))
+        total += 1
+        failed += int(cover.percent < minimum)
+    root.set("tests", str(total))
+    root.set("failures", str(failed))
+    root.set("errors", "0")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+
+
+def _classname(file: str) -> str:
+    return file.removesuffix(".yaml").replace("/", ".").replace("\\", ".").strip(".")
 
 
 def _matches(finding: dict, pattern: dict) -> bool:

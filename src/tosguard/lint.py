@@ -1,0 +1,614 @@
+"""``tosguard lint``: every static check on policy files, all problems at once.
+
+Lint runs, over every file named or found under a directory:
+
+* the parser (syntax errors, mapped to friendly messages by :mod:`tosguard.mistakes`);
+* the checker (:func:`tosguard.check.check_library`: unknown names and manifest paths with
+  "did you mean", country codes, duplicate policy versions and clause ids, citation fields,
+  overlapping versions, exceptions that lift nothing …);
+* the checks below, which only a linter makes: conditions that can never hold, exceptions that
+  lift a permission, versions with a gap between them, unused definitions, prohibitions and
+  obligations without a remedy, and quotes missing from the stored source text
+  (:mod:`tosguard.provenance`).
+
+Diagnostics are sorted by file, line and column. ``error`` diagnostics fail the lint (exit 2);
+``warning`` diagnostics are shown but fail it only with ``--strict``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+from . import ast
+from .check import Names, check_library, global_names, policy_names
+from .errors import Diagnostic, DiagnosticSink, PolicyError, Span, line_of
+
+# Diagnostics that name things defined elsewhere: after a syntax error in another file they
+# would be noise, so they wait until the syntax errors are fixed.
+RESOLUTION_CODES = {"policy-unknown-name", "policy-unknown-clause"}
+DNF_LIMIT = 256
+
+
+@dataclass
+class LintResult:
+    files: list[str]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    def summary(self) -> str:
+        def count(n: int, word: str) -> str:
+            return f"{n} {word}{'' if n == 1 else 's'}"
+
+        return (f"{count(len(self.errors), 'error')}, {count(len(self.warnings), 'warning')} "
+                f"in {count(len(self.files), 'file')}")
+
+
+# ---- entry points -----------------------------------------------------------------------------
+def lint_paths(paths: Sequence[str | Path], context: Sequence[str | Path] = (), *,
+               provenance: bool = True) -> LintResult:
+    """Lint the ``.tos`` files named or found under ``paths``. Files under ``context`` are
+    read for their definitions and clauses (as a library the linted files extend) but not
+    reported on."""
+    from .library import policy_files
+
+    sink = DiagnosticSink()
+    found: list[tuple[Path, str]] = []
+    for given in paths:
+        try:
+            found += policy_files([given])
+        except PolicyError as error:
+            sink.diagnostics += error.diagnostics
+    extra: list[tuple[Path, str]] = []
+    for given in context:
+        try:
+            extra += policy_files([given])
+        except PolicyError as error:
+            sink.diagnostics += error.diagnostics
+    linted = {display for _, display in found}
+    extra = [(p, d) for p, d in extra if d not in linted
+             and p.resolve() not in {f.resolve() for f, _ in found}]
+    texts = [(display, _read(path, display, sink)) for path, display in found]
+    context_texts = [(display, _read(path, display, DiagnosticSink())) for path, display in extra]
+    locate = {display: path for path, display in found} if provenance else {}
+    result = _lint(texts, context_texts, locate)
+    result.diagnostics = sorted({*sink.diagnostics, *result.diagnostics}, key=Diagnostic.sort_key)
+    return result
+
+
+def lint_text(text: str, name: str = "<policy>") -> LintResult:
+    """Lint one policy text (as the HTTP service's validate endpoint does)."""
+    return _lint([(name, text)], [], {})
+
+
+def _read(path: Path, display: str, sink: DiagnosticSink) -> str | None:
+    from .parse import decode_policy
+
+    try:
+        return decode_policy(path.read_bytes(), display)
+    except OSError as error:
+        sink.error("policy-io", f"cannot read `{display}`: {error.strerror or error}",
+                   Span(display), "check the path and its permissions")
+    except PolicyError as error:
+        sink.diagnostics += error.diagnostics
+    return None
+
+
+def _lint(texts: list[tuple[str, str | None]], context: list[tuple[str, str | None]],
+          locate: dict[str, Path]) -> LintResult:
+    from .parse import parse_policy_text
+
+    diagnostics: list[Diagnostic] = []
+    parsed: list[ast.PolicyFile] = []
+    syntax_failed = False
+    for name, text in texts:
+        if text is None:
+            syntax_failed = True
+            continue
+        try:
+            parsed.append(parse_policy_text(text, name))
+        except PolicyError as error:
+            diagnostics += error.diagnostics
+            syntax_failed = True
+    context_files: list[ast.PolicyFile] = []
+    for name, text in context:
+        if text is None:
+            continue
+        try:
+            context_files.append(parse_policy_text(text, name))
+        except PolicyError:
+            continue
+    names = {f.path for f in parsed}
+    checked = check_library([*parsed, *context_files])
+    diagnostics += [d for d in checked if d.span.file in names
+                    and not (syntax_failed and d.code in RESOLUTION_CODES)]
+    diagnostics += _extra_checks(parsed, context_files)
+    if locate:
+        from .provenance import check_quotes
+
+        diagnostics += check_quotes(parsed, locate)
+    unique = sorted(set(diagnostics), key=Diagnostic.sort_key)
+    return LintResult([name for name, _ in texts], unique)
+
+
+# ---- the linter's own checks ------------------------------------------------------------------
+def _extra_checks(files: list[ast.PolicyFile], context: list[ast.PolicyFile]) -> list[Diagnostic]:
+    sink = DiagnosticSink()
+    quiet = DiagnosticSink()  # duplicate names were reported by the checker
+    everything = [*files, *context]
+    library = global_names(everything, quiet)
+    clauses = {(p.id, c.id): c for f in everything for p in f.policies for c in p.clauses}
+    for file in files:
+        text = file.text
+
+        def warn(code, message, span, help, severity="warning", text=text):
+            sink.add(Diagnostic(code, message, span, help, source_line=line_of(text, span.line),
+                                severity=severity))
+
+        for define in file.defines:
+            _never_holds(define.condition, library, f"predicate `{define.name}`", define.span,
+                         warn)
+        for policy in file.policies:
+            names = policy_names(policy, library, text, quiet)
+            if policy.governs is not None:
+                _never_holds(policy.governs, names, f"the `governs` of `{policy.id}`",
+                             policy.governs.span, warn)
+            for define in policy.defines:
+                _never_holds(define.condition, names, f"predicate `{define.name}`", define.span,
+                             warn)
+            _unused_definitions(policy, warn)
+            for clause in policy.clauses:
+                _check_clause(policy, clause, names, clauses, warn)
+    _version_gaps(files, sink)
+    return sink.diagnostics
+
+
+def _check_clause(policy, clause: ast.Clause, names: Names, clauses, warn) -> None:
+    what = "exception" if clause.exception else f"{clause.kind or 'clause'}"
+    if clause.when is not None:
+        _never_holds(clause.when, names, f"the `when` of {what} `{clause.id}`",
+                     clause.when.span, warn)
+    if clause.require is not None:
+        _never_holds(clause.require, names, f"the `require` of obligation `{clause.id}`",
+                     clause.require.span, warn)
+    if clause.kind in ("prohibition", "obligation") and not clause.remedy:
+        warn("policy-missing-remedy", f"{clause.kind} `{clause.id}` has no `remedy`",
+             clause.span, "say what the user can do about a finding: `remedy \"…\"`")
+    for ref in clause.lifts:
+        target = clauses.get((ref.policy or policy.id, ref.clause))
+        if target is not None and (target.kind or "prohibition") == "permission":
+            warn("policy-lifts-permission", f"`{clause.id}` lifts `{ref}`, which is a "
+                 "permission: a permission forbids nothing, so lifting it changes nothing",
+                 ref.span, "name the prohibition or obligation this exception makes room for")
+
+
+def _unused_definitions(policy: ast.Policy, warn) -> None:
+    used = _referenced_names(policy)
+    for item in ast.definitions(policy):
+        if item.name not in used:
+            kind = "set" if isinstance(item, ast.SetDef) else "predicate"
+            warn("policy-unused-name", f"{kind} `{item.name}` is never used in `{policy.id}`",
+                 item.span, "remove it, or use it in a condition")
+
+
+def _referenced_names(policy: ast.Policy) -> set[str]:
+    found: set[str] = set()
+
+    def visit(node) -> None:
+        if isinstance(node, (ast.NameRef, ast.SetName)):
+            found.add(node.name)
+        if isinstance(node, ast.Node):
+            for name in type(node).model_fields:
+                if name not in ("span", "fields"):
+                    visit(getattr(node, name))
+        elif isinstance(node, tuple):
+            for item in node:
+                visit(item)
+
+    visit(policy.governs)
+    for define in policy.defines:
+        visit(define.condition)
+    for clause in policy.clauses:
+        visit(clause.when)
+        visit(clause.require)
+    return found
+
+
+def _version_gaps(files: list[ast.PolicyFile], sink: DiagnosticSink) -> None:
+    """A version that ends before the next takes effect leaves days with no terms in force:
+    sources collected then would silently meet no clause of the document."""
+    by_id: dict[str, list[tuple[ast.Policy, str]]] = {}
+    for file in files:
+        for policy in file.policies:
+            by_id.setdefault(policy.id, []).append((policy, file.text))
+    for versions in by_id.values():
+        dated = sorted((v for v in versions if v[0].effective),
+                       key=lambda v: v[0].effective or date.min)
+        for (earlier, text), (later, _) in zip(dated, dated[1:], strict=False):
+            if earlier.ends and later.effective \
+                    and earlier.ends + timedelta(days=1) < later.effective:
+                span = earlier.fields.get("ends", earlier.span)
+                sink.add(Diagnostic(
+                    "policy-version-gap",
+                    f"version {earlier.effective} of `{earlier.id}` ends {earlier.ends}, but the "
+                    f"next version takes effect only on {later.effective}",
+                    span, "no version is in force in between, so sources collected then meet no "
+                    "clause of this document; end it the day before the next one, or add the "
+                    "missing version", source_line=line_of(text, span.line),
+                    severity="warning"))
+
+
+# ---- conditions that can never hold -----------------------------------------------------------
+def _never_holds(condition, names: Names, what: str, span: Span, warn) -> None:
+    if isinstance(condition, ast.Const) and condition.value is False:
+        warn("policy-never-holds", f"{what} is `false`, so it never holds", span,
+             "a clause that can never apply is disabled; remove it, or write the real "
+             "condition")
+        return
+    reason = never_holds(condition, names)
+    if reason:
+        warn("policy-never-holds", f"{what} can never hold", span, reason, severity="error")
+
+
+def never_holds(condition, names: Names | None = None) -> str:
+    """Why ``condition`` can never be true, or ``""`` when it may be (or the question is too
+    hard). Three-valued: "holds" means evaluates to true; a comparison with an undeclared
+    value is unknown, never true.
+
+    >>> from tosguard.parse import parse_policy_text
+    >>> def why(text):
+    ...     return never_holds(parse_policy_text("define d = " + text).defines[0].condition)
+    >>> why('model.name == "a" and model.name == "b"')
+    '`model.name` cannot be both `"a"` and `"b"`'
+    >>> why('source.records > 10 and source.records < 5')
+    '`source.records` cannot be above 10 and below 5 at once'
+    >>> why('model.purpose == "chat" or model.commercial')
+    ''
+    """
+    return _Analysis(names or Names()).reason(condition)
+
+
+@dataclass(frozen=True)
+class _Lit:
+    """A leaf of a condition in negation normal form: the node, and whether it is negated."""
+
+    node: object
+    positive: bool
+    key: object  # the node's structure without positions, for comparing leaves
+
+
+class _Analysis:
+    def __init__(self, names: Names):
+        self.names = names
+        self.expanding: list[str] = []
+        self.why: list[str] = []  # why parts dropped out of the normal form never hold
+
+    def reason(self, condition) -> str:
+        why = len(self.why)
+        conjuncts = self.dnf(condition, True)
+        if conjuncts is None:
+            return ""
+        reasons = []
+        for conjunct in conjuncts:
+            reason = self.contradiction(conjunct)
+            if not reason:
+                return ""
+            reasons.append(reason)
+        if not reasons:
+            return self.why[why] if len(self.why) > why else "it is always false"
+        if len(reasons) == 1:
+            return reasons[0]
+        return f"none of its {len(reasons)} alternatives can hold; e.g. {reasons[0]}"
+
+    # -- disjunctive normal form: a list of conjunctions of literals, or None if too large
+    def dnf(self, node, positive: bool) -> list[list[_Lit]] | None:
+        if isinstance(node, ast.Not):
+            return self.dnf(node.item, not positive)
+        if isinstance(node, ast.Const):
+            return [[]] if node.value == positive else []
+        if isinstance(node, (ast.And, ast.Or)):
+            conjunctive = isinstance(node, ast.And) == positive
+            maybe = [self.dnf(item, positive) for item in node.items]
+            parts = [part for part in maybe if part is not None]
+            if len(parts) < len(maybe):
+                return None
+            if not conjunctive:
+                return [c for part in parts for c in part] \
+                    if sum(len(p) for p in parts) <= DNF_LIMIT else None
+            product: list[list[_Lit]] = [[]]
+            for part in parts:
+                product = [a + b for a in product for b in part]
+                if len(product) > DNF_LIMIT:
+                    return None
+            return product
+        if isinstance(node, ast.NameRef) and node.name != "governed":
+            define = self.names.define(node.name)
+            if define is not None and node.name not in self.expanding:
+                self.expanding.append(node.name)
+                try:
+                    return self.dnf(define.condition, positive)
+                finally:
+                    self.expanding.pop()
+        if isinstance(node, ast.Quantifier) and positive and node.quantifier == "any":
+            reason = self.reason(node.body)
+            if reason:
+                self.why.append(f"no source can meet `{_show(node)}`: {reason}")
+                return []
+        return [[_Lit(node, positive, ast.without_spans(node))]]
+
+    # -- one conjunction
+    def contradiction(self, literals: list[_Lit]) -> str:
+        seen: dict[object, bool] = {}
+        for literal in literals:
+            if seen.get(literal.key, literal.positive) != literal.positive:
+                return f"`{_show(literal.node)}` cannot be both true and false"
+            seen[literal.key] = literal.positive
+        by_path: dict[str, list[_Lit]] = {}
+        for literal in literals:
+            reason = self._leaf_never(literal)
+            if reason:
+                return reason
+            path = _subject_path(literal.node)
+            if path is not None:
+                by_path.setdefault(path.dotted, []).append(literal)
+        for dotted, group in by_path.items():
+            reason = _Domain(dotted, self.names).contradiction(group)
+            if reason:
+                return reason
+        return ""
+
+    def _leaf_never(self, literal: _Lit) -> str:
+        """A single leaf that can never be true on its own."""
+        from .manifest import known_paths, path_values
+
+        node, positive = literal.node, literal.positive
+        if isinstance(node, ast.Compare):
+            if (node.op if positive else _NEGATE[node.op]) != "==":
+                return ""
+        elif not positive:
+            return ""
+        kinds = known_paths()
+        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Path) \
+                and isinstance(node.right, ast.Path):
+            left, right = (path_values().get(p.dotted) for p in (node.left, node.right))
+            if left and right and not set(left) & set(right):
+                return (f"`{node.left.dotted}` and `{node.right.dotted}` have no value in "
+                        "common")
+        path = _subject_path(node)
+        if path is None:
+            return ""
+        kind = kinds.get(path.dotted)
+        if isinstance(node, ast.Compare) and kind in ("list", "list[country]") \
+                and isinstance(_other(node), ast.Literal):
+            return (f"`{path.dotted}` is a list, and a list is never equal to one value; "
+                    "use `contains` to test whether it holds the value")
+        if isinstance(node, ast.Contains) and node.mode == "any" \
+                and isinstance(node.values, ast.SetLiteral) and not node.values.items:
+            return f"`{path.dotted}` cannot contain any value of an empty set"
+        if isinstance(node, ast.Contains) and node.mode == "any" \
+                and isinstance(node.values, ast.SetName):
+            found = self.names.set(node.values.name)
+            if found is not None and not found.items:
+                return f"`{path.dotted}` cannot contain any value of the empty set " \
+                       f"`{node.values.name}`"
+        return ""
+
+
+def _subject_path(node) -> ast.Path | None:
+    """The manifest path a leaf constrains (a path compared with a literal, or tested)."""
+    if isinstance(node, ast.Compare):
+        if isinstance(node.left, ast.Path) and isinstance(node.right, ast.Literal):
+            return node.left
+        if isinstance(node.right, ast.Path) and isinstance(node.left, ast.Literal):
+            return node.right
+        return None
+    if isinstance(node, (ast.InSet, ast.Matches, ast.Declared, ast.Contains)) \
+            and isinstance(node.operand, ast.Path):
+        return node.operand
+    return None
+
+
+def _other(node: ast.Compare):
+    return node.right if isinstance(node.left, ast.Path) else node.left
+
+
+_FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_NEGATE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+
+
+def _show(node) -> str:
+    from .fmt import format_condition
+
+    return format_condition(node)
+
+
+def _show_value(value) -> str:
+    from .fmt import _literal
+
+    return f"`{_literal(value)}`"
+
+
+class _Domain:
+    """The values one manifest path may take under a conjunction of constraints."""
+
+    def __init__(self, dotted: str, names: Names):
+        from .manifest import known_paths, path_values
+
+        self.dotted = dotted
+        self.names = names
+        self.kind = known_paths().get(dotted, "any" if dotted.startswith("facts.") else "")
+        allowed = path_values().get(dotted)
+        self.finite: set | None = None
+        if allowed and self.kind == "str":
+            self.finite = set(allowed)
+        elif self.kind == "bool":
+            self.finite = {True, False}
+        self.scalar = self.kind in ("str", "int", "float", "bool", "date", "country")
+
+    def contradiction(self, literals: list[_Lit]) -> str:
+        declared: bool | None = None
+        needs_value = False
+        equal: list = []
+        candidates: set | None = None
+        excluded: list = []
+        low: tuple | None = None  # (value, strict)
+        high: tuple | None = None
+        patterns: list[tuple[ast.Matches, bool]] = []
+        for literal in literals:
+            node, positive = literal.node, literal.positive
+            if isinstance(node, ast.Declared):
+                if isinstance(node.operand, ast.Path):
+                    value = positive != node.negated
+                    if declared is not None and declared != value:
+                        return f"`{self.dotted}` cannot be both declared and undeclared"
+                    declared = value
+                continue
+            needs_value = True
+            if isinstance(node, ast.Compare):
+                op = node.op if isinstance(node.left, ast.Path) else _FLIP[node.op]
+                op = op if positive else _NEGATE[op]
+                value = _other(node).value
+                if op == "==":
+                    equal.append(value)
+                elif op == "!=":
+                    excluded.append(value)
+                elif self.kind in ("int", "float", "date") and _ordered(value, self.kind):
+                    if op in (">", ">="):
+                        bound = (value, op == ">")
+                        low = bound if low is None or _tighter_low(bound, low) else low
+                    else:
+                        bound = (value, op == "<")
+                        high = bound if high is None or _tighter_high(bound, high) else high
+            elif isinstance(node, ast.InSet) and self.scalar:
+                values = self._set_values(node.values)
+                if values is None:
+                    continue
+                if positive != node.negated:
+                    if not values:
+                        return f"`{self.dotted}` cannot be in an empty set"
+                    candidates = set(values) if candidates is None else candidates & set(values)
+                else:
+                    excluded += list(values)
+            elif isinstance(node, ast.Matches) and self.kind == "str":
+                patterns.append((node, positive))
+        if declared is False and needs_value:
+            return f"`{self.dotted}` is tested as not declared, and compared with a value"
+        for first, second in zip(equal, equal[1:], strict=False):
+            if first != second:
+                return (f"`{self.dotted}` cannot be both {_show_value(first)} and "
+                        f"{_show_value(second)}")
+        pool = set(equal[:1]) if equal else None
+        if candidates is not None:
+            pool = candidates if pool is None else pool & candidates
+            if not pool:
+                shown = ", ".join(_show_value(v) for v in equal[:1]) or "a value"
+                return f"`{self.dotted}` cannot be {shown} and in the sets it is tested against"
+        if self.finite is not None and (pool is not None or excluded or patterns):
+            pool = self.finite if pool is None else pool & self.finite
+        if pool is None:
+            return self._range_contradiction(low, high)
+        remaining = {v for v in pool if v not in excluded
+                     and _within(v, low, high)
+                     and all(_matches(m, v) == positive for m, positive in patterns)}
+        if remaining:
+            return ""
+        if equal and equal[0] in excluded:
+            return f"`{self.dotted}` cannot both be and not be {_show_value(equal[0])}"
+        return f"no value of `{self.dotted}` meets every test"
+
+    def _set_values(self, ref) -> list | None:
+        if isinstance(ref, ast.SetLiteral):
+            return [item.value for item in ref.items]
+        found = self.names.set(ref.name)
+        return None if found is None else [item.value for item in found.items]
+
+    def _range_contradiction(self, low, high) -> str:
+        if low is None or high is None:
+            return ""
+        if _empty_range(low, high, self.kind):
+            return (f"`{self.dotted}` cannot be {'above' if low[1] else 'at least'} "
+                    f"{_plain(low[0])} and {'below' if high[1] else 'at most'} "
+                    f"{_plain(high[0])} at once")
+        return ""
+
+
+def _plain(value) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _ordered(value, kind: str) -> bool:
+    if kind == "date":
+        return isinstance(value, date)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _tighter_low(new, old) -> bool:
+    return new[0] > old[0] or (new[0] == old[0] and new[1] and not old[1])
+
+
+def _tighter_high(new, old) -> bool:
+    return new[0] < old[0] or (new[0] == old[0] and new[1] and not old[1])
+
+
+def _empty_range(low, high, kind: str) -> bool:
+    (lo, lo_strict), (hi, hi_strict) = low, high
+    if kind == "int":
+        lo_int = math.floor(lo) + 1 if lo_strict else math.ceil(lo)
+        hi_int = math.ceil(hi) - 1 if hi_strict else math.floor(hi)
+        return lo_int > hi_int
+    if kind == "date":
+        lo_day = lo + timedelta(days=1) if lo_strict and lo < date.max else lo
+        hi_day = hi - timedelta(days=1) if hi_strict and hi > date.min else hi
+        return lo_day > hi_day
+    return lo > hi or (lo == hi and (lo_strict or hi_strict))
+
+
+def _within(value, low, high) -> bool:
+    try:
+        if low is not None and (value < low[0] or (low[1] and value == low[0])):
+            return False
+        if high is not None and (value > high[0] or (high[1] and value == high[0])):
+            return False
+    except TypeError:
+        return False
+    return True
+
+
+def _matches(node: ast.Matches, value) -> bool:
+    if not isinstance(value, str):
+        return False
+    if node.regex:
+        try:
+            return re.search(node.pattern, value) is not None
+        except re.error:
+            return True
+    return re.match(fnmatch.translate(node.pattern), value) is not None
+
+
+def iter_conditions(files: Iterable[ast.PolicyFile]):
+    """Every condition of the files, with a label: handy for tests and tools."""
+    for file in files:
+        for define in file.defines:
+            yield f"define {define.name}", define.condition
+        for policy in file.policies:
+            if policy.governs is not None:
+                yield f"{policy.id} governs", policy.governs
+            for define in policy.defines:
+                yield f"{policy.id} define {define.name}", define.condition
+            for clause in policy.clauses:
+                for name in ("when", "require"):
+                    condition = getattr(clause, name)
+                    if condition is not None:
+                        yield f"{policy.id}/{clause.id} {name}", condition

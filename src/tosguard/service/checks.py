@@ -1,0 +1,113 @@
+"""The work behind the endpoints, as plain synchronous functions over the library API: what
+runs on the event loop (small inputs) or in the evaluation threads (large ones). No web types
+here, so each can be tested and timed alone.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ..api import check as run_check
+from ..errors import Diagnostic, ManifestError, PolicyError, TosguardError
+from ..library import Library
+from ..manifest import parse_manifest
+from .problems import ProblemError, diagnostic_items, item
+from .state import PolicySet
+
+#: Content types accepted by ``POST /v1/check`` and the format each means.
+MANIFEST_TYPES = {
+    "application/json": "json",
+    "application/yaml": "yaml",
+    "application/x-yaml": "yaml",
+    "text/yaml": "yaml",
+    "text/x-yaml": "yaml",
+    "text/vnd.yaml": "yaml",
+}
+#: Content types accepted by ``POST /v1/policies/validate``.
+POLICY_TYPES = ("text/plain", "application/octet-stream", "text/x-tosguard")
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def manifest_format(content_type: str | None) -> str:
+    kind = media_type(content_type)
+    fmt = MANIFEST_TYPES.get(kind)
+    if fmt is None and kind.endswith("+json"):
+        fmt = "json"
+    if fmt is None and kind.endswith("+yaml"):
+        fmt = "yaml"
+    if fmt is None:
+        shown = f"`{kind}`" if kind else "no content type"
+        raise ProblemError("unsupported-media-type", f"a manifest is sent as "
+                           f"`application/json` or `application/yaml`, not {shown}",
+                           [item("service-media-type", f"unsupported content type {shown}",
+                                 help="set `Content-Type: application/yaml` (or "
+                                      "`application/json`)")])
+    return fmt
+
+
+def check_manifest(library: Library, data: bytes, fmt: str, name: str, day: date,
+                   include_all: bool, max_sources: int) -> tuple[bytes, str]:
+    """Parse, validate and evaluate a manifest; the report's JSON (exactly the CLI's bytes)
+    and its verdict."""
+    try:
+        loaded = parse_manifest(data, name, fmt)
+    except ManifestError as error:
+        count = len(error.diagnostics)
+        raise ProblemError("manifest-invalid", f"the manifest has {count} "
+                           f"error{'s' if count != 1 else ''}",
+                           diagnostic_items(error.diagnostics)) from None
+    sources = len(loaded.manifest.sources)
+    if sources > max_sources:
+        raise ProblemError("manifest-too-many-sources", f"the manifest declares {sources} "
+                           f"sources; this service checks at most {max_sources} per request",
+                           [item("service-too-many-sources", f"{sources} sources, more than "
+                                 f"the limit of {max_sources}", pointer="/sources", file=name,
+                                 help="split the manifest, or run `tosguard check` locally")])
+    try:
+        report = run_check(library, loaded, as_of=day, include_all=include_all, name=name)
+    except TosguardError as error:
+        raise ProblemError("manifest-invalid", "the manifest could not be evaluated",
+                           diagnostic_items(error.diagnostics)) from None
+    return report.to_json().encode(), report.verdict
+
+
+def validate_policy(policy_set: PolicySet, data: bytes, name: str,
+                    context: str) -> tuple[list[Diagnostic], str]:
+    """Check policy text, alone or as one more file of the loaded set (replacing a file of the
+    same name), as ``tosguard check`` would load it: parse, static checks, compile. Returns the
+    diagnostics about the text (and any error it causes in the set's files) and the context.
+
+    The set's files are parsed once per set (:meth:`PolicySet.parsed_files`), so a request
+    costs the parse of its own text plus the checks, not a parse of the whole library.
+    """
+    from ..check import check_library
+    from ..compile import compile_files
+    from ..parse import decode_policy, parse_policy_text
+
+    try:
+        parsed = parse_policy_text(decode_policy(data, name), name)
+    except PolicyError as error:
+        return list(error.diagnostics), context
+    files = [parsed]
+    if context == "library":
+        files = [f for f in policy_set.parsed_files() if f.path != name] + files
+    diagnostics = [d for d in check_library(files)
+                   if d.span.file == name or d.severity == "error"]
+    if not any(d.severity == "error" for d in diagnostics):
+        compile_files(files, {})
+    return diagnostics, context
+
+
+def validation_result(diagnostics: list[Diagnostic], name: str, context: str,
+                      revision: str) -> dict:
+    errors = sum(1 for d in diagnostics if d.severity == "error")
+    listed = []
+    for entry, diagnostic in zip(diagnostic_items(diagnostics), diagnostics, strict=True):
+        listed.append({"code": entry["code"], "severity": diagnostic.severity,
+                       **{k: entry[k] for k in ("message", "line", "column", "pointer", "help",
+                                                "file")}})
+    return {"valid": errors == 0, "name": name, "context": context, "revision": revision,
+            "errors": errors, "warnings": len(diagnostics) - errors, "diagnostics": listed}

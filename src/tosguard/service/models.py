@@ -1,0 +1,186 @@
+"""Response schemas, for the OpenAPI document.
+
+The report itself is serialised by :meth:`tosguard.report.Report.to_json`, exactly as the CLI
+prints it; :class:`Report` here only describes it. The other responses are built as plain dicts
+and described by these models too, so the document says what every response holds.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Location(BaseModel):
+    file: str
+    line: int
+    column: int
+
+
+class PolicyLocation(BaseModel):
+    file: str
+    line: int
+
+
+class Citation(BaseModel):
+    document: str
+    section: str
+    effective: str | None = Field(description="Effective date of the version quoted.")
+    url: str | None
+    quote: str
+
+
+class Finding(BaseModel):
+    policy: str
+    provider: str
+    clause: str
+    topic: str
+    status: str = Field(description="`violated`, `undetermined`, `satisfied` or "
+                                    "`not_applicable`.")
+    severity: str = Field(description="`error`, `warning` or `info`.")
+    subject: str = Field(description="JSON pointer of the manifest part the clause is about.")
+    location: Location
+    message: str
+    missing: list[str] = Field(description="Manifest paths whose absence left the result "
+                                           "undetermined.")
+    remedy: str
+    citation: Citation
+    policy_location: PolicyLocation
+
+
+class Summary(BaseModel):
+    violated: int
+    undetermined: int
+    satisfied: int
+    not_applicable: int
+
+
+class Report(BaseModel):
+    """The report, format 1: byte-for-byte what `tosguard check --format json` prints."""
+
+    tosguard: int
+    manifest: str
+    as_of: str
+    verdict: str = Field(description="`compliant`, `non_compliant` or `undetermined`.")
+    summary: Summary
+    findings: list[Finding]
+
+
+class PolicyRow(BaseModel):
+    id: str
+    provider: str
+    document: str
+    versions: list[str] = Field(description="Effective dates of the versions, oldest first.")
+    clauses: int
+    files: list[str]
+
+
+class PolicyList(BaseModel):
+    revision: str
+    policies: list[PolicyRow]
+
+
+class ClauseRow(BaseModel):
+    id: str
+    topic: str
+    kind: str
+    scope: str
+    severity: str
+
+
+class PolicyVersion(BaseModel):
+    version: str
+    effective: str
+    ends: str | None
+    document: str
+    url: str
+    services: list[str]
+    file: str
+    line: int
+    clauses: list[ClauseRow]
+
+
+class PolicyDetail(BaseModel):
+    id: str
+    provider: str
+    revision: str
+    versions: list[PolicyVersion]
+
+
+class CitationDetail(Citation):
+    unverified: str = Field(description="Why the quote is not verified against the stored "
+                                        "source text; empty when it is.")
+
+
+class ClauseVersion(BaseModel):
+    version: str
+    effective: str
+    ends: str | None
+    topic: str
+    kind: str
+    scope: str
+    severity: str
+    when: str | None = Field(description="The clause's condition, as written.")
+    require: str | None = Field(description="What an obligation requires, as written.")
+    message: str
+    remedy: str
+    waived_by: list[str]
+    lifts: list[str] = Field(description="`policy/clause` ids this permission lifts.")
+    lifted_by: list[str] = Field(description="`policy/clause` ids of permissions lifting it.")
+    citation: CitationDetail
+    policy_location: PolicyLocation
+
+
+class ClauseDetail(BaseModel):
+    policy: str
+    provider: str
+    clause: str
+    revision: str
+    versions: list[ClauseVersion]
+
+
+class ValidationDiagnostic(BaseModel):
+    code: str
+    severity: str
+    message: str
+    line: int | None
+    column: int | None
+    pointer: str
+    help: str
+    file: str
+
+
+class ValidationResult(BaseModel):
+    valid: bool
+    name: str
+    context: str = Field(description="`library` (checked with the loaded policy set) or "
+                                     "`none` (alone).")
+    revision: str
+    errors: int
+    warnings: int
+    diagnostics: list[ValidationDiagnostic]
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Ready(BaseModel):
+    status: str
+    revision: str
+    policies: int
+    clauses: int
+    loaded_at: float
+    workers: int
+    reloads: int
+    reload_failures: int
+    last_reload: dict | None
+
+
+class ReloadOutcome(BaseModel):
+    revision: str
+    previous: str
+    changed: bool
+    policies: int
+    clauses: int
+    workers: int = Field(description="Worker processes; with more than one, the others are "
+                                     "restarted one by one to load the new set.")
