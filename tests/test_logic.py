@@ -135,3 +135,22 @@ def test_interval_of_uses_dates_or_as_of() -> None:
     assert interval_of(from_only, as_of) == (date(2025, 1, 1), as_of)
     to_only = _Source(_Collected(None, date(2025, 3, 1)))
     assert interval_of(to_only, as_of) == (date(2025, 3, 1), date(2025, 3, 1))
+
+
+def test_library_cache_is_reused_and_pruned(tmp_path, monkeypatch) -> None:
+    import os
+    import time
+
+    from tosguard import library
+
+    monkeypatch.setenv("TOSGUARD_CACHE_DIR", str(tmp_path))
+    for index in range(10):
+        stale = tmp_path / f"library-old{index}.pickle"
+        stale.write_bytes(b"not a pickle")
+        os.utime(stale, (time.time() - 1000 + index, time.time() - 1000 + index))
+    first = library.load_library()
+    caches = sorted(tmp_path.glob("library-*.pickle"))
+    assert len(caches) == 8 and (tmp_path / f"library-{first.revision}.pickle") in caches
+    second = library.load_library()  # from the cache: same policies, same revision
+    assert second.revision == first.revision
+    assert [p.label for p in second.policies] == [p.label for p in first.policies]

@@ -215,5 +215,14 @@ def _write_cache(revision: str, policies: list[PolicyIR]) -> None:
         with open(temporary, "wb") as handle:
             pickle.dump(policies, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, target)
+        _prune_cache(target.parent)
     except OSError:
         pass
+
+
+def _prune_cache(directory: Path, keep: int = 8) -> None:
+    """Keep the most recently written compiled libraries; older revisions are dead weight."""
+    caches = sorted(directory.glob("library-*.pickle"), key=lambda p: p.stat().st_mtime,
+                    reverse=True)
+    for stale in caches[keep:]:
+        stale.unlink(missing_ok=True)
