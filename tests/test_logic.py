@@ -154,3 +154,16 @@ def test_library_cache_is_reused_and_pruned(tmp_path, monkeypatch) -> None:
     second = library.load_library()  # from the cache: same policies, same revision
     assert second.revision == first.revision
     assert [p.label for p in second.policies] == [p.label for p in first.policies]
+
+
+def test_condition_text_of_a_predicate_from_another_file() -> None:
+    shared = b'define trains = source.use contains "distillation"\n'
+    policy = (b'policy p {\n  provider acme\n  document "D"\n  service api\n'
+              b'  effective 2024-01-01\n  url "https://x"\n  clause c {\n'
+              b'    topic distillation\n    kind prohibition\n    when trains\n'
+              b'    cite { section "1" quote "q" }\n  }\n}\n')
+    (compiled,) = compile_contents([(Path("a.tos"), "a.tos", shared),
+                                    (Path("b.tos"), "b.tos", policy)])
+    predicate = compiled.clauses[0].when
+    assert predicate.text == "trains"
+    assert predicate.body.text == 'source.use contains "distillation"'

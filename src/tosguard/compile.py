@@ -35,13 +35,22 @@ from .ir import (
 
 # ---- AST → IR ---------------------------------------------------------------------------------
 class _Compiler:
-    def __init__(self, names: Names, text: str):
+    """Compiles the conditions of one policy. ``texts`` maps every file of the library to its
+    text: a predicate defined in another file takes its snippets from that file."""
+
+    def __init__(self, names: Names, texts: dict[str, str]):
         self.names = names
-        self.text = text
+        self.texts = texts
         self.counter = _QuantifierCounter.next
+        self.lines: dict[str, list[str]] = {}
+
+    def _lines(self, file: str) -> list[str]:
+        if file not in self.lines:
+            self.lines[file] = self.texts.get(file, "").splitlines()
+        return self.lines[file]
 
     def snippet(self, span) -> str:
-        lines = self.text.splitlines()
+        lines = self._lines(span.file)
         if not span.line or span.line > len(lines):
             return ""
         if span.end_line == span.line:
@@ -114,11 +123,12 @@ def compile_files(files: list[ast.PolicyFile], display: dict[str, str]) -> list[
     """Compile checked files; ``display`` maps file paths to the names reports show."""
     sink = DiagnosticSink()  # the files are checked already; duplicates were reported there
     library = global_names(files, sink)
+    texts = {file.path: file.text for file in files}
     compiled: list[PolicyIR] = []
     for file in files:
         for policy in file.policies:
             names = policy_names(policy, library, file.text, sink)
-            compiled.append(_compile_policy(policy, _Compiler(names, file.text),
+            compiled.append(_compile_policy(policy, _Compiler(names, texts),
                                             display.get(file.path, file.path)))
     _attach_exceptions(compiled)
     return compiled
