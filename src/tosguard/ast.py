@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Literal as L
-from typing import Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import Span
 
-Scalar = Union[bool, int, float, date, str]
+Scalar = bool | int | float | date | str
 
 
 class Node(BaseModel):
@@ -39,7 +38,7 @@ class Literal(Node):
     value: Scalar
 
 
-Operand = Union[Path, Literal]
+Operand = Path | Literal
 
 
 class SetLiteral(Node):
@@ -50,7 +49,7 @@ class SetName(Node):
     name: str
 
 
-SetRef = Union[SetName, SetLiteral]
+SetRef = SetName | SetLiteral
 
 
 # ---- conditions -------------------------------------------------------------------------------
@@ -122,7 +121,8 @@ class Or(Node):
     items: tuple[Condition, ...]
 
 
-Condition = Union[And, Or, Not, Compare, InSet, Contains, Matches, Declared, Quantifier, NameRef, Const]
+Condition = (And | Or | Not | Compare | InSet | Contains | Matches | Declared | Quantifier
+             | NameRef | Const)
 
 Quantifier.model_rebuild()
 Not.model_rebuild()

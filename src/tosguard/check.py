@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from . import ast
 from .countries import is_country, suggest_country
@@ -111,7 +111,8 @@ def _check_versions(policies: list[tuple[ast.Policy, ast.PolicyFile]], texts, si
         seen[key] = policy
         by_id.setdefault(policy.id, []).append(policy)
     for versions in by_id.values():
-        dated = sorted((p for p in versions if p.effective), key=lambda p: p.effective)
+        dated = sorted((p for p in versions if p.effective),
+                       key=lambda p: p.effective or date.min)
         for earlier, later in zip(dated, dated[1:], strict=False):
             if earlier.ends and later.effective and earlier.ends >= later.effective:
                 span = earlier.fields.get("ends", earlier.span)
@@ -119,8 +120,8 @@ def _check_versions(policies: list[tuple[ast.Policy, ast.PolicyFile]], texts, si
                     "policy-overlapping-versions",
                     f"version {earlier.effective} of `{earlier.id}` ends {earlier.ends}, after "
                     f"the next version takes effect ({later.effective})",
-                    span, f"end it on {later.effective.fromordinal(later.effective.toordinal() - 1)}"
-                    " or drop `ends`", source_line=line_of(texts[span.file], span.line))
+                    span, f"end it on {later.effective - timedelta(days=1)} or drop `ends`",
+                    source_line=line_of(texts[span.file], span.line))
         providers = {p.provider for p in versions if p.provider}
         if len(providers) > 1:
             policy = versions[-1]

@@ -106,6 +106,7 @@ class _Compiler:
                 return Governed(text)
             case ast.NameRef(name=name):
                 define = self.names.define(name)
+                assert define is not None, f"unchecked name `{name}`"  # check.py reports these
                 return Predicate(text, name, self.cond(define.condition))
         raise TypeError(f"cannot compile {type(node).__name__}")  # pragma: no cover
 

@@ -126,10 +126,10 @@ class Evaluator:
         for index, source in enumerate(self.manifest.sources):
             start, end = interval_of(source, as_of)
             for document in self.library.candidates(source):
-                key = (document.id, start, end)
-                found = selected.get(key)
+                interval = (document.id, start, end)
+                found = selected.get(interval)
                 if found is None:
-                    found = selected[key] = segments(document, start, end)
+                    found = selected[interval] = segments(document, start, end)
                 for segment in found:
                     key = id(segment.version)
                     if key not in work:

@@ -246,8 +246,9 @@ _FOREIGN_OPERATORS = {"&&": "write `and`", "&": "write `and`", "||": "write `or`
 
 
 def _unexpected_character(text: str, error: UnexpectedCharacters) -> tuple[str, str]:
-    char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
-    following = text[error.pos_in_stream : error.pos_in_stream + 2]
+    position = error.pos_in_stream or 0
+    char = text[position] if position < len(text) else ""
+    following = text[position : position + 2]
     if char == '"':
         return "unterminated string", 'close the string with `"` on the same line; join long ' \
             "quotes by writing several strings one after the other"

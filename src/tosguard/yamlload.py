@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import gc
 import json
 import re
 import sys
