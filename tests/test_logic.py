@@ -167,3 +167,17 @@ def test_condition_text_of_a_predicate_from_another_file() -> None:
     predicate = compiled.clauses[0].when
     assert predicate.text == "trains"
     assert predicate.body.text == 'source.use contains "distillation"'
+
+
+def test_compiled_library_pickles_after_evaluation() -> None:
+    import pickle
+
+    from tosguard.api import check_file
+    from tosguard.library import load_library
+
+    library = load_library(use_cache=False)
+    check_file(library, Path(__file__).parent.parent / "examples" / "acme.yaml",
+               as_of="2026-11-22")
+    restored = pickle.loads(pickle.dumps(library.policies))
+    assert [p.label for p in restored] == [p.label for p in library.policies]
+    assert all(getattr(c, "fns", None) is None for p in restored for c in p.clauses)

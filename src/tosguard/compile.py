@@ -9,6 +9,7 @@ from . import ast
 from .check import Names, global_names, policy_names
 from .errors import DiagnosticSink
 from .ir import (
+    INDEX_FIELDS,
     And,
     CitationIR,
     ClauseIR,
@@ -239,7 +240,6 @@ def index_keys(governs: Cond) -> dict[str, frozenset]:
             path, values = item.operand, item.values
         else:
             continue
-        if path.root == "source" and len(path.parts) == 1 and path.parts[0] in (
-                "provider", "license"):
+        if path.root == "source" and len(path.parts) == 1 and path.parts[0] in INDEX_FIELDS:
             keys[path.parts[0]] = values
     return keys

@@ -111,26 +111,33 @@ class Evaluator:
         self.include_all = include_all
         self.outcomes: list[Outcome] = []
         self.counts = {"violated": 0, "undetermined": 0, "satisfied": 0, "not_applicable": 0}
+        self.shared: dict = {}  # quantifier tallies shared across policy versions
+        self.evaluated = 0  # source-scope results actually evaluated (any status)
+        self.active: set[int] = set()  # ids of versions that govern (or may govern) a source
+        self.selected: dict[tuple[str, date, date], list[Segment]] = {}
 
     def run(self) -> Evaluation:
         with gc_paused(len(self.manifest.sources) >= LARGE_MANIFEST):
             for version, work in self._work_by_version().values():
                 self._evaluate_version(version, work)
+            self._count_not_applicable()
         return Evaluation(self.outcomes, self.counts)
+
+    def _segments(self, document: Document, start: date, end: date) -> list[Segment]:
+        key = (document.id, start, end)
+        found = self.selected.get(key)
+        if found is None:
+            found = self.selected[key] = segments(document, start, end)
+        return found
 
     def _work_by_version(self) -> dict[int, tuple[PolicyIR, list[tuple[int, bool]]]]:
         """Which sources each policy version must be evaluated for (and whether early)."""
         work: dict[int, tuple[PolicyIR, list[tuple[int, bool]]]] = {}
         as_of = self.as_of
-        selected: dict[tuple[str, date, date], list[Segment]] = {}
         for index, source in enumerate(self.manifest.sources):
             start, end = interval_of(source, as_of)
             for document in self.library.candidates(source):
-                interval = (document.id, start, end)
-                found = selected.get(interval)
-                if found is None:
-                    found = selected[interval] = segments(document, start, end)
-                for segment in found:
+                for segment in self._segments(document, start, end):
                     key = id(segment.version)
                     if key not in work:
                         work[key] = (segment.version, [])
@@ -138,7 +145,7 @@ class Evaluator:
         return work
 
     def _evaluate_version(self, version: PolicyIR, work: list[tuple[int, bool]]) -> None:
-        env = Env(self.manifest, governs=version.governs)
+        env = Env(self.manifest, governs=version.governs, shared=self.shared)
         governs = version.governs_closure()
         governed = env.governed
         early_for: dict[int, bool] = {}
@@ -151,14 +158,18 @@ class Evaluator:
             env.at(index)
             subject = f"/sources/{index}"
             if status_governed is False:
-                self._not_applicable(source_clauses, version, subject, early_for[index])
+                if self.include_all:
+                    self._list_not_applicable(source_clauses, version, subject,
+                                              early_for[index])
                 continue
+            self.evaluated += len(source_clauses)
             for clause in source_clauses:
                 self._record(self._clause_outcome(clause, version, env, status_governed,
                                                   subject, early_for[index]))
         active = [i for i, g in governed.items() if g is not False]
         if not active:
             return
+        self.active.add(id(version))
         early = all(early_for[i] for i in active)
         env.source, env.index = None, -1
         for clause in version.clauses:
@@ -167,12 +178,55 @@ class Evaluator:
             subject = "/model" if clause.scope == "model" else "/organization"
             self._record(self._clause_outcome(clause, version, env, True, subject, early))
 
-    def _not_applicable(self, clauses, version, subject, early) -> None:
-        self.counts["not_applicable"] += len(clauses)
-        if self.include_all:
-            for clause in clauses:
-                self.outcomes.append(Outcome(clause, version, subject, "not_applicable", (),
-                                             "the policy does not govern this subject", early))
+    def _list_not_applicable(self, clauses, version, subject, early) -> None:
+        for clause in clauses:
+            self.outcomes.append(Outcome(clause, version, subject, "not_applicable", (),
+                                         "the policy does not govern this subject", early))
+
+    def _count_not_applicable(self) -> None:
+        """Count (and with ``--all`` list) every clause in force that does not apply.
+
+        The count is defined by the library, not by the index: for each source, every
+        source-scope clause of every document version in force during its interval, less
+        those evaluated; for the model and the organization, the clauses of the documents
+        that govern no source, in their version in force at the evaluation date."""
+        documents = list(self.library.documents.values())
+        totals: dict[tuple[date, date], int] = {}
+        in_force = 0
+        for index, source in enumerate(self.manifest.sources):
+            interval = interval_of(source, self.as_of)
+            total = totals.get(interval)
+            if total is None:
+                total = totals[interval] = sum(
+                    _source_clause_count(segment.version)
+                    for document in documents for segment in self._segments(document, *interval))
+            in_force += total
+            if self.include_all:
+                self._list_unindexed(index, source, interval)
+        self.counts["not_applicable"] += in_force - self.evaluated
+        for document in documents:
+            if any(id(version) in self.active for version in document.versions):
+                continue
+            for segment in self._segments(document, self.as_of, self.as_of):
+                clauses = [c for c in segment.version.clauses if c.scope != "source"]
+                self.counts["not_applicable"] += len(clauses)
+                if self.include_all:
+                    for clause in clauses:
+                        subject = "/model" if clause.scope == "model" else "/organization"
+                        self.outcomes.append(Outcome(
+                            clause, segment.version, subject, "not_applicable", (),
+                            "the policy governs no source of this manifest", segment.early))
+
+    def _list_unindexed(self, index: int, source, interval: tuple[date, date]) -> None:
+        """With ``--all``: the not-applicable results of documents the index ruled out."""
+        candidates = {d.id for d in self.library.candidates(source)}
+        for document in self.library.documents.values():
+            if document.id in candidates:
+                continue
+            for segment in self._segments(document, *interval):
+                clauses = [c for c in segment.version.clauses if c.scope == "source"]
+                self._list_not_applicable(clauses, segment.version, f"/sources/{index}",
+                                          segment.early)
 
     def _record(self, outcome: Outcome) -> None:
         self.counts[outcome.status] += 1
@@ -253,6 +307,10 @@ class Evaluator:
             elif organization.agreements is None:
                 found.add("/organization/agreements")
         return tuple(sorted(found, key=_pointer_key))
+
+
+def _source_clause_count(version: PolicyIR) -> int:
+    return sum(1 for clause in version.clauses if clause.scope == "source")
 
 
 def _pointer_key(pointer: str) -> tuple:

@@ -29,10 +29,10 @@ class Env:
     quantifiers (their bodies never depend on the outer source, so each is computed once)."""
 
     __slots__ = ("manifest", "model", "organization", "facts", "sources", "source", "index",
-                 "governed", "governs", "memo")
+                 "governed", "governs", "memo", "shared")
 
     def __init__(self, manifest, governed: dict[int, bool | None] | None = None,
-                 governs: Cond | None = None):
+                 governs: Cond | None = None, shared: dict | None = None):
         self.manifest = manifest
         self.model = manifest.model
         self.organization = manifest.organization
@@ -43,6 +43,9 @@ class Env:
         self.governed = governed if governed is not None else {}
         self.governs = governs  # the version's `governs` condition, to explain `governed`
         self.memo: dict[Any, Any] = {}
+        # Tallies of quantifiers whose bodies do not mention `governed`: the same for every
+        # policy version, so shared by all the Envs of one evaluation.
+        self.shared: dict[Any, Any] = shared if shared is not None else {}
 
     def at(self, index: int) -> Env:
         self.index = index
@@ -50,8 +53,26 @@ class Env:
         return self
 
 
+def _state_without_closures(obj) -> tuple[None, dict]:
+    """Pickle state of a slotted IR object without its built closures (``fn_``, ``fns``,
+    ``governs_fn``): they cannot be pickled and are rebuilt after loading."""
+    state = {}
+    for cls in type(obj).__mro__:
+        for name in getattr(cls, "__slots__", ()):
+            if name not in _CLOSURE_SLOTS and hasattr(obj, name):
+                state[name] = getattr(obj, name)
+    return (None, state)
+
+
+_CLOSURE_SLOTS = frozenset({"fn_", "fns", "governs_fn"})
+
+# Source fields whose equality constraints in a policy's `governs` index the library.
+INDEX_FIELDS = ("provider", "license", "service", "kind")
+
+
 # ---- operands ---------------------------------------------------------------------------------
 _ATTRIBUTE = {"from": "from_"}
+_GETTERS: dict[Path, Any] = {}  # one getter per distinct path, shared by every condition
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +91,12 @@ class Path:
         return f"/{self.root}/{tail}"
 
     def getter(self):
+        found = _GETTERS.get(self)
+        if found is None:
+            found = _GETTERS[self] = self._build_getter()
+        return found
+
+    def _build_getter(self):
         attrs = tuple(_ATTRIBUTE.get(p, p) for p in self.parts)
         if self.root == "facts":
             keys = self.parts
@@ -120,9 +147,21 @@ Operand = Path | Lit
 @dataclass(slots=True)
 class Cond:
     text: str
+    fn_: Any = field(default=None, init=False, repr=False, compare=False)
 
     def build(self):  # pragma: no cover - every node overrides it
         raise NotImplementedError
+
+    def compiled(self):
+        """The node's closure, built once (children reuse their parents' built closures)."""
+        fn = getattr(self, "fn_", None)
+        if fn is None:
+            fn = self.build()
+            self.fn_ = fn
+        return fn
+
+    def __getstate__(self):
+        return _state_without_closures(self)
 
     def children(self) -> tuple[Cond, ...]:
         return ()
@@ -148,7 +187,7 @@ class And(Cond):
         return self.items
 
     def build(self):
-        fns = tuple(item.build() for item in self.items)
+        fns = tuple(item.compiled() for item in self.items)
 
         def and_(env):
             unknown = False
@@ -171,7 +210,7 @@ class Or(Cond):
         return self.items
 
     def build(self):
-        fns = tuple(item.build() for item in self.items)
+        fns = tuple(item.compiled() for item in self.items)
 
         def or_(env):
             unknown = False
@@ -194,7 +233,7 @@ class Not(Cond):
         return (self.item,)
 
     def build(self):
-        fn = self.item.build()
+        fn = self.item.compiled()
 
         def not_(env):
             value = fn(env)
@@ -379,7 +418,7 @@ class Predicate(Cond):
         return (self.body,)
 
     def build(self):
-        return self.body.build()
+        return self.body.compiled()
 
 
 @dataclass(slots=True)
@@ -393,13 +432,16 @@ class Quantifier(Cond):
         return (self.body,)
 
     def build(self):
-        body, key, quantifier, other = self.body.build(), self.key, self.quantifier, self.other
+        body, quantifier, other = self.body.compiled(), self.quantifier, self.other
+        shared = not mentions_governed(self.body)
+        key = ("quantifier", repr(self.body)) if shared else self.key
 
         def quantify(env: Env):
-            tally = env.memo.get(key)
+            memo = env.shared if shared else env.memo
+            tally = memo.get(key)
             if tally is None:
                 tally = _tally(env, body)
-                env.memo[key] = tally
+                memo[key] = tally
             values, trues, falses, unknowns = tally
             if other and env.source is not None:
                 own = values[env.index]
@@ -429,7 +471,7 @@ class Origins(Cond):
         return (self.body,)
 
     def build(self):
-        body, quantifier = self.body.build(), self.quantifier
+        body, quantifier = self.body.compiled(), self.quantifier
 
         def over_origins(env: Env):
             indexes, complete = origins_of(env, env.index)
@@ -475,6 +517,13 @@ def origins_of(env: Env, index: int) -> tuple[list[int], bool]:
     return sorted(found), complete
 
 
+def mentions_governed(cond: Cond) -> bool:
+    """Whether ``cond`` (or a predicate it uses) depends on the policy version's ``governed``."""
+    if isinstance(cond, Governed):
+        return True
+    return any(mentions_governed(child) for child in cond.children())
+
+
 def _tally(env: Env, body) -> tuple[list, int, int, int]:
     """Evaluate a quantifier body once for every source (the outer binding is restored)."""
     saved = env.source, env.index
@@ -495,10 +544,10 @@ def missing(cond: Cond, env: Env, limit: int = 20) -> set[str]:
 
 
 def _missing(cond: Cond, env: Env, found: set[str], limit: int) -> None:
-    if len(found) >= limit or cond.build()(env) is not None:
+    if len(found) >= limit or cond.compiled()(env) is not None:
         return
     if isinstance(cond, Quantifier):
-        body = cond.body.build()
+        body = cond.body.compiled()
         saved = env.source, env.index
         try:
             for index in range(len(env.sources)):
@@ -518,7 +567,7 @@ def _missing(cond: Cond, env: Env, found: set[str], limit: int) -> None:
             for index in pending:
                 if env.sources[index].derived_from is None:
                     found.add(f"/sources/{index}/derived_from")
-        body = cond.body.build()
+        body = cond.body.compiled()
         saved = env.source, env.index
         try:
             for index in indexes:
@@ -583,10 +632,13 @@ class ClauseIR:
     exceptions: list[ClauseIR] = field(default_factory=list)
     fns: Any = None  # (when, require) closures, built after loading
 
+    def __getstate__(self):
+        return _state_without_closures(self)
+
     def closures(self):
-        if self.fns is None:
-            self.fns = (self.when.build() if self.when else None,
-                        self.require.build() if self.require else None)
+        if getattr(self, "fns", None) is None:
+            self.fns = (self.when.compiled() if self.when else None,
+                        self.require.compiled() if self.require else None)
         return self.fns
 
 
@@ -607,9 +659,12 @@ class PolicyIR:
     keys: dict[str, frozenset]  # index constraints read off `governs`
     governs_fn: Any = None
 
+    def __getstate__(self):
+        return _state_without_closures(self)
+
     def governs_closure(self):
-        if self.governs_fn is None:
-            self.governs_fn = self.governs.build()
+        if getattr(self, "governs_fn", None) is None:
+            self.governs_fn = self.governs.compiled()
         return self.governs_fn
 
     @property

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from . import __version__
 from .errors import Diagnostic, PolicyError, Span
-from .ir import PolicyIR
+from .ir import INDEX_FIELDS, PolicyIR
 from .resources import cache_dir, grammar_file, policies_dir
 
 POLICY_SUFFIX = ".tos"
-CACHE_FORMAT = b"ir-2"  # bump when the IR classes change shape
+CACHE_FORMAT = b"ir-3"  # bump when the IR classes change shape
 
 
 @dataclass
@@ -39,11 +39,6 @@ class Library:
     revision: str
     files: list[str]
     documents: dict[str, Document] = field(init=False)
-    _any: list[Document] = field(init=False, repr=False)
-    _provider: dict[str, list[Document]] = field(init=False, repr=False)
-    _license: dict[str, list[Document]] = field(init=False, repr=False)
-    _by_provider_key: list[Document] = field(init=False, repr=False)
-    _by_license_key: list[Document] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         grouped: dict[str, list[PolicyIR]] = {}
@@ -54,35 +49,16 @@ class Library:
             versions = sorted(grouped[policy_id], key=lambda p: p.effective)
             keys = _common_keys(versions)
             self.documents[policy_id] = Document(policy_id, versions[0].provider, versions, keys)
-        self._build_index()
-
-    def _build_index(self) -> None:
         self._candidates: dict[tuple, list[Document]] = {}
-        self._any, self._provider, self._license = [], {}, {}
-        self._by_provider_key, self._by_license_key = [], []
-        for document in self.documents.values():
-            if "provider" in document.keys:
-                self._by_provider_key.append(document)
-                for value in document.keys["provider"]:
-                    self._provider.setdefault(value, []).append(document)
-            elif "license" in document.keys:
-                self._by_license_key.append(document)
-                for value in document.keys["license"]:
-                    self._license.setdefault(value, []).append(document)
-            else:
-                self._any.append(document)
 
     def candidates(self, source) -> list[Document]:
-        """The documents whose terms may govern ``source``; the rest cannot (by their index
-        keys), so they are never evaluated for it."""
-        key = (source.provider, source.license)
+        """The documents whose terms may govern ``source``: those whose ``governs`` does not
+        exclude its declared provider, licence, service or kind (an undeclared field excludes
+        nothing). The rest are never evaluated for it. Memoized per distinct key."""
+        key = tuple(getattr(source, name) for name in INDEX_FIELDS)
         found = self._candidates.get(key)
         if found is None:
-            provider, license = key
-            found = list(self._any)
-            found += self._by_provider_key if provider is None else \
-                self._provider.get(provider, ())
-            found += self._by_license_key if license is None else self._license.get(license, ())
+            found = [d for d in self.documents.values() if _may_govern(d.keys, key)]
             self._candidates[key] = found
         return found
 
@@ -104,10 +80,18 @@ class Library:
         return sum(len(p.clauses) for p in self.policies)
 
 
+def _may_govern(keys: dict[str, frozenset], values: tuple) -> bool:
+    for name, value in zip(INDEX_FIELDS, values, strict=True):
+        allowed = keys.get(name)
+        if allowed is not None and value is not None and value not in allowed:
+            return False
+    return True
+
+
 def _common_keys(versions: list[PolicyIR]) -> dict[str, frozenset]:
     """Index keys shared by all versions (a key missing from one version is dropped)."""
     keys: dict[str, frozenset] = {}
-    for name in ("provider", "license"):
+    for name in INDEX_FIELDS:
         if all(name in v.keys for v in versions):
             keys[name] = frozenset().union(*(v.keys[name] for v in versions))
     return keys
