@@ -16,8 +16,10 @@ Clauses are evaluated once per subject in their scope:
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import accumulate
 
 from .ir import ClauseIR, Env, PolicyIR, missing
 from .library import Document, Library
@@ -78,11 +80,8 @@ def in_force(version: PolicyIR, following: PolicyIR | None) -> tuple[date, date]
 
 def segments(document: Document, start: date, end: date) -> list[Segment]:
     """The versions of ``document`` that apply to ``[start, end]``, each with its part."""
-    versions = document.versions
     found: list[Segment] = []
-    for position, version in enumerate(versions):
-        following = versions[position + 1] if position + 1 < len(versions) else None
-        begins, ends = in_force(version, following)
+    for position, (version, begins, ends) in enumerate(document.ranges):
         if position == 0 and start < begins:
             # Before the earliest known version: apply it anyway, and say so.
             found.append(Segment(version, start, min(end, ends), True))
@@ -93,6 +92,31 @@ def segments(document: Document, start: date, end: date) -> list[Segment]:
     return found
 
 
+class InForce:
+    """How many source-scope clauses are in force during an interval, over the whole library,
+    in O(log n): a version's range meets ``[a, b]`` iff it begins on or before ``b`` and ends
+    on or after ``a`` (the earliest version of a document reaches back indefinitely)."""
+
+    def __init__(self, library: Library):
+        starts, stops = [], []
+        for document in library.documents.values():
+            for position, (version, begins, ends) in enumerate(document.ranges):
+                weight = _source_clause_count(version)
+                starts.append((date.min if position == 0 else begins, weight))
+                stops.append((ends, weight))
+        starts.sort(key=lambda item: item[0])
+        stops.sort(key=lambda item: item[0])
+        self.start_dates = [d for d, _ in starts]
+        self.stop_dates = [d for d, _ in stops]
+        self.start_sums = list(accumulate((w for _, w in starts), initial=0))
+        self.stop_sums = list(accumulate((w for _, w in stops), initial=0))
+
+    def source_clauses(self, start: date, end: date) -> int:
+        begun = self.start_sums[bisect_right(self.start_dates, end)]
+        stopped = self.stop_sums[bisect_left(self.stop_dates, start)]
+        return begun - stopped
+
+
 # ---- evaluation -------------------------------------------------------------------------------
 @dataclass
 class Evaluation:
@@ -100,9 +124,27 @@ class Evaluation:
     counts: dict[str, int]
 
 
+@dataclass(slots=True)
+class _Applied:
+    """A policy version applied to one source: its environment, whether it governs the
+    source (three-valued) and whether it was applied before its effective date."""
+
+    version: PolicyIR
+    env: Env
+    governed: bool | None
+    early: bool
+
+
 class Evaluator:
-    """Evaluates one manifest; ``keep`` decides which outcomes are kept as findings (the
-    others are only counted)."""
+    """Evaluates one manifest, source by source.
+
+    Pass 1 decides, for every source, which policy versions apply and whether each governs
+    it; pass 2 evaluates the source-scope clauses of the versions that (may) govern it (a
+    quantifier over ``governed`` sources needs pass 1 complete); pass 3 evaluates the model
+    and organization clauses of every version that governs some source. Walking the sources
+    once per pass, not once per version, keeps large manifests in cache. Only the outcomes
+    the report shows are kept; the others are counted.
+    """
 
     def __init__(self, library: Library, manifest, as_of: date, include_all: bool = False):
         self.library = library
@@ -113,15 +155,48 @@ class Evaluator:
         self.counts = {"violated": 0, "undetermined": 0, "satisfied": 0, "not_applicable": 0}
         self.shared: dict = {}  # quantifier tallies shared across policy versions
         self.evaluated = 0  # source-scope results actually evaluated (any status)
-        self.active: set[int] = set()  # ids of versions that govern (or may govern) a source
+        self.envs: dict[int, Env] = {}  # one environment per policy version applied
         self.selected: dict[tuple[str, date, date], list[Segment]] = {}
+        self.source_clauses: dict[int, list[ClauseIR]] = {}
 
     def run(self) -> Evaluation:
         with gc_paused(len(self.manifest.sources) >= LARGE_MANIFEST):
-            for version, work in self._work_by_version().values():
-                self._evaluate_version(version, work)
+            applied = self.prepare()
+            self._evaluate_sources(applied)
+            self._evaluate_model_and_organization()
             self._count_not_applicable()
         return Evaluation(self.outcomes, self.counts)
+
+    # -- pass 1
+    def prepare(self) -> list[list[_Applied]]:
+        """Pass 1: the versions applied to each source and whether they govern it. After it,
+        :meth:`environment`, :meth:`early` and :meth:`outcome` can explain single results."""
+        applied: list[list[_Applied]] = []
+        as_of = self.as_of
+        for index, source in enumerate(self.manifest.sources):
+            start, end = interval_of(source, as_of)
+            here: list[_Applied] = []
+            for document in self.library.candidates(source):
+                for segment in self._segments(document, start, end):
+                    env = self._env(segment.version)
+                    governed = segment.version.governs_closure()(env.at(index))
+                    env.governed[index] = governed
+                    if governed is not False:
+                        env.memo["early"].append(segment.early)
+                    here.append(_Applied(segment.version, env, governed, segment.early))
+            applied.append(here)
+        return applied
+
+    def _env(self, version: PolicyIR) -> Env:
+        env = self.envs.get(id(version))
+        if env is None:
+            env = Env(self.manifest, governs=version.governs, shared=self.shared)
+            env.memo["version"] = version
+            env.memo["early"] = []
+            self.envs[id(version)] = env
+            self.source_clauses[id(version)] = [c for c in version.clauses
+                                                if c.scope == "source"]
+        return env
 
     def _segments(self, document: Document, start: date, end: date) -> list[Segment]:
         key = (document.id, start, end)
@@ -130,53 +205,61 @@ class Evaluator:
             found = self.selected[key] = segments(document, start, end)
         return found
 
-    def _work_by_version(self) -> dict[int, tuple[PolicyIR, list[tuple[int, bool]]]]:
-        """Which sources each policy version must be evaluated for (and whether early)."""
-        work: dict[int, tuple[PolicyIR, list[tuple[int, bool]]]] = {}
-        as_of = self.as_of
-        for index, source in enumerate(self.manifest.sources):
-            start, end = interval_of(source, as_of)
-            for document in self.library.candidates(source):
-                for segment in self._segments(document, start, end):
-                    key = id(segment.version)
-                    if key not in work:
-                        work[key] = (segment.version, [])
-                    work[key][1].append((index, segment.early))
-        return work
-
-    def _evaluate_version(self, version: PolicyIR, work: list[tuple[int, bool]]) -> None:
-        env = Env(self.manifest, governs=version.governs, shared=self.shared)
-        governs = version.governs_closure()
-        governed = env.governed
-        early_for: dict[int, bool] = {}
-        for index, early in work:
-            governed[index] = governs(env.at(index))
-            early_for[index] = early
-        source_clauses = [c for c in version.clauses if c.scope == "source"]
-        for index, _early in work:
-            status_governed = governed[index]
-            env.at(index)
+    # -- pass 2
+    def _evaluate_sources(self, applied: list[list[_Applied]]) -> None:
+        for index, here in enumerate(applied):
             subject = f"/sources/{index}"
-            if status_governed is False:
-                if self.include_all:
-                    self._list_not_applicable(source_clauses, version, subject,
-                                              early_for[index])
+            for item in here:
+                clauses = self.source_clauses[id(item.version)]
+                if item.governed is False:
+                    if self.include_all:
+                        self._list_not_applicable(clauses, item.version, subject, item.early)
+                    continue
+                env = item.env.at(index)
+                self.evaluated += len(clauses)
+                for clause in clauses:
+                    self._evaluate(clause, item.version, env, item.governed, subject,
+                                   item.early)
+
+    def environment(self, version: PolicyIR) -> Env:
+        """The environment of a version after :meth:`prepare` (``governed`` filled in for the
+        sources it was applied to; empty when it applied to none)."""
+        return self.envs.get(id(version)) or Env(self.manifest, governs=version.governs,
+                                                 shared=self.shared)
+
+    def early(self, version: PolicyIR) -> bool:
+        """Whether ``version`` governs only sources from before its effective date."""
+        flags = self.environment(version).memo.get("early") or []
+        return bool(flags) and all(flags)
+
+    def outcome(self, clause: ClauseIR, version: PolicyIR, env: Env, governed: bool | None,
+                subject: str, early: bool) -> Outcome:
+        """One clause for one subject, with its missing paths: what explain shows."""
+        status, note = self._status(clause, env, governed)
+        found = self._missing(clause, env, version) if status == "undetermined" else ()
+        return Outcome(clause, version, subject, status, found, note, early)
+
+    # -- pass 3
+    def _evaluate_model_and_organization(self) -> None:
+        for env in self.envs.values():
+            flags = env.memo["early"]
+            if not flags:  # governs no source
                 continue
-            self.evaluated += len(source_clauses)
-            for clause in source_clauses:
-                self._record(self._clause_outcome(clause, version, env, status_governed,
-                                                  subject, early_for[index]))
-        active = [i for i, g in governed.items() if g is not False]
-        if not active:
-            return
-        self.active.add(id(version))
-        early = all(early_for[i] for i in active)
-        env.source, env.index = None, -1
-        for clause in version.clauses:
-            if clause.scope == "source":
-                continue
-            subject = "/model" if clause.scope == "model" else "/organization"
-            self._record(self._clause_outcome(clause, version, env, True, subject, early))
+            version, early = env.memo["version"], all(flags)
+            env.source, env.index = None, -1
+            for clause in version.clauses:
+                if clause.scope != "source":
+                    subject = "/model" if clause.scope == "model" else "/organization"
+                    self._evaluate(clause, version, env, True, subject, early)
+
+    def _evaluate(self, clause: ClauseIR, version: PolicyIR, env: Env, governed: bool | None,
+                  subject: str, early: bool) -> None:
+        status, note = self._status(clause, env, governed)
+        self.counts[status] += 1
+        if self.include_all or status in ("violated", "undetermined") or (
+                clause.kind == "obligation" and status != "not_applicable"):
+            found = self._missing(clause, env, version) if status == "undetermined" else ()
+            self.outcomes.append(Outcome(clause, version, subject, status, found, note, early))
 
     def _list_not_applicable(self, clauses, version, subject, early) -> None:
         for clause in clauses:
@@ -190,22 +273,21 @@ class Evaluator:
         source-scope clause of every document version in force during its interval, less
         those evaluated; for the model and the organization, the clauses of the documents
         that govern no source, in their version in force at the evaluation date."""
-        documents = list(self.library.documents.values())
+        in_force = InForce(self.library)
         totals: dict[tuple[date, date], int] = {}
-        in_force = 0
+        total = 0
         for index, source in enumerate(self.manifest.sources):
             interval = interval_of(source, self.as_of)
-            total = totals.get(interval)
-            if total is None:
-                total = totals[interval] = sum(
-                    _source_clause_count(segment.version)
-                    for document in documents for segment in self._segments(document, *interval))
-            in_force += total
+            count = totals.get(interval)
+            if count is None:
+                count = totals[interval] = in_force.source_clauses(*interval)
+            total += count
             if self.include_all:
                 self._list_unindexed(index, source, interval)
-        self.counts["not_applicable"] += in_force - self.evaluated
-        for document in documents:
-            if any(id(version) in self.active for version in document.versions):
+        self.counts["not_applicable"] += total - self.evaluated
+        active = {id(env.memo["version"]) for env in self.envs.values() if env.memo["early"]}
+        for document in self.library.documents.values():
+            if any(id(version) in active for version in document.versions):
                 continue
             for segment in self._segments(document, self.as_of, self.as_of):
                 clauses = [c for c in segment.version.clauses if c.scope != "source"]
@@ -228,24 +310,16 @@ class Evaluator:
                 self._list_not_applicable(clauses, segment.version, f"/sources/{index}",
                                           segment.early)
 
-    def _record(self, outcome: Outcome) -> None:
-        self.counts[outcome.status] += 1
-        if self.include_all or outcome.status in ("violated", "undetermined") or (
-                outcome.clause.kind == "obligation" and outcome.status != "not_applicable"):
-            self.outcomes.append(outcome)
-
-    def _clause_outcome(self, clause: ClauseIR, version: PolicyIR, env: Env,
-                        governed: bool | None, subject: str, early: bool) -> Outcome:
+    def _status(self, clause: ClauseIR, env: Env, governed: bool | None) -> tuple[str, str]:
+        """The clause's status for the subject in ``env``, and a note on what decided it."""
         when, require = clause.closures()
         applies = _and(governed, when(env) if when else True)
         if clause.kind == "permission":
-            status = "satisfied" if applies is True else "not_applicable"
-            return Outcome(clause, version, subject, status, (), "", early)
+            return ("satisfied" if applies is True else "not_applicable"), ""
         if clause.kind == "obligation":
             if applies is False:
-                return Outcome(clause, version, subject, "not_applicable", (), "", early)
-            met = require(env)
-            breach = _and(applies, _not(met))
+                return "not_applicable", ""
+            breach = _and(applies, _not(require(env)))
         else:
             breach = applies
         note = ""
@@ -258,13 +332,12 @@ class Evaluator:
                 note = f"waived by agreement `{waived_by}`"
             breach = _and(breach, _and(_not(lifted), _not(waived)))
         if breach is True:
-            return Outcome(clause, version, subject, "violated", (), note, early)
+            return "violated", note
         if breach is False:
             if clause.kind == "obligation" and applies is False:
-                return Outcome(clause, version, subject, "not_applicable", (), "", early)
-            return Outcome(clause, version, subject, "satisfied", (), note, early)
-        return Outcome(clause, version, subject, "undetermined",
-                       self._missing(clause, env, version), note, early)
+                return "not_applicable", ""
+            return "satisfied", note
+        return "undetermined", note
 
     def _exceptions(self, clause: ClauseIR, env: Env) -> tuple[bool | None, str]:
         result: bool | None = False

@@ -67,17 +67,17 @@ def explain(library, loaded, clause_ref: str, *, as_of: date,
     manifest = loaded.manifest
     explanation = Explanation(loaded.name, as_of, policy_id, latest)
     evaluator = Evaluator(library, manifest, as_of, include_all=True)
-    work = evaluator._work_by_version()
+    evaluator.prepare()
     scopes = {c.scope for c in (_clause_in(v, clause_id) for v in having) if c is not None}
     wanted = _subjects(manifest, subject, scopes)
     for target in wanted:
         if target.startswith("/sources/"):
             explanation.subjects.append(
-                _explain_source(evaluator, work, document, clause_id, int(target.split("/")[2]),
+                _explain_source(evaluator, document, clause_id, int(target.split("/")[2]),
                                 loaded, as_of))
         else:
             explanation.subjects.append(
-                _explain_global(evaluator, work, document, clause_id, target, loaded))
+                _explain_global(evaluator, document, clause_id, target, loaded))
     return explanation
 
 
@@ -139,7 +139,7 @@ def _source_name(manifest, index: int) -> str:
     return f"/sources/{index} (id {manifest.sources[index].id})"
 
 
-def _explain_source(evaluator: Evaluator, work, document, clause_id: str, index: int, loaded,
+def _explain_source(evaluator: Evaluator, document, clause_id: str, index: int, loaded,
                     as_of: date) -> dict:
     manifest = loaded.manifest
     source = manifest.sources[index]
@@ -179,7 +179,7 @@ def _explain_source(evaluator: Evaluator, work, document, clause_id: str, index:
             entry["versions"].append(part)
             continue
         part["kind"] = clause.kind
-        env = _environment(manifest, version, work)
+        env = evaluator.environment(version)
         governed = env.governed.get(index, False)
         env.at(index)
         part["governs"] = _tree(version.governs, env)
@@ -190,8 +190,8 @@ def _explain_source(evaluator: Evaluator, work, document, clause_id: str, index:
         elif governed is False:
             part.update(status="not_applicable", why="this version does not govern the source")
         else:
-            outcome = evaluator._clause_outcome(clause, version, env, governed,
-                                                f"/sources/{index}", segment.early)
+            outcome = evaluator.outcome(clause, version, env, governed,
+                                        f"/sources/{index}", segment.early)
             part.update(_clause_parts(evaluator, clause, env))
             part.update(status=outcome.status, missing=list(outcome.missing), note=outcome.note)
             part["why"] = _why(clause, outcome.status, part)
@@ -201,7 +201,7 @@ def _explain_source(evaluator: Evaluator, work, document, clause_id: str, index:
     return entry
 
 
-def _explain_global(evaluator: Evaluator, work, document, clause_id: str, subject: str,
+def _explain_global(evaluator: Evaluator, document, clause_id: str, subject: str,
                     loaded) -> dict:
     manifest = loaded.manifest
     entry: dict = {"subject": subject, "name": "the trained model" if subject == "/model"
@@ -215,7 +215,7 @@ def _explain_global(evaluator: Evaluator, work, document, clause_id: str, subjec
             continue
         part: dict = {"effective": version.effective.isoformat(), "file": version.file,
                       "line": version.line, "kind": clause.kind}
-        env = _environment(manifest, version, work)
+        env = evaluator.environment(version)
         governed = {i: g for i, g in env.governed.items() if g is not False}
         part["governed_sources"] = [
             {"subject": f"/sources/{i}", "name": _source_name(manifest, i),
@@ -225,9 +225,9 @@ def _explain_global(evaluator: Evaluator, work, document, clause_id: str, subjec
                         why="no source of the manifest is governed by this version, so the "
                             "clause is not evaluated for it")
         else:
-            early = all(e for _, (v, pairs) in work.items() if v is version for _, e in pairs)
             env.source, env.index = None, -1
-            outcome = evaluator._clause_outcome(clause, version, env, True, subject, early)
+            outcome = evaluator.outcome(clause, version, env, True, subject,
+                                        evaluator.early(version))
             part.update(_clause_parts(evaluator, clause, env))
             part.update(status=outcome.status, missing=list(outcome.missing), note=outcome.note,
                         early=outcome.early)
@@ -238,19 +238,6 @@ def _explain_global(evaluator: Evaluator, work, document, clause_id: str, subjec
     if not statuses:
         entry["why"] = "no version of the document holds this clause for this subject"
     return entry
-
-
-def _environment(manifest, version: PolicyIR, work) -> Env:
-    """The environment the evaluator builds for a version: ``governed`` is known for the
-    sources the library's index sends to that version."""
-    env = Env(manifest)
-    governs = version.governs_closure()
-    for _key, (candidate, pairs) in work.items():
-        if candidate is version:
-            for index, _early in pairs:
-                env.governed[index] = governs(env.at(index))
-    env.source, env.index = None, -1
-    return env
 
 
 def _clause_parts(evaluator: Evaluator, clause: ClauseIR, env: Env) -> dict:

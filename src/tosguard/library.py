@@ -12,6 +12,7 @@ import os
 import pickle
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 from . import __version__
@@ -31,6 +32,17 @@ class Document:
     provider: str
     versions: list[PolicyIR]
     keys: dict[str, frozenset] = field(default_factory=dict)
+    ranges: list[tuple[PolicyIR, date, date]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        """Each version with the days it is in force: from its effective date until it ends,
+        or until the day before the next version takes effect."""
+        self.ranges = []
+        for position, version in enumerate(self.versions):
+            end = version.ends or date.max
+            if position + 1 < len(self.versions):
+                end = min(end, self.versions[position + 1].effective - timedelta(days=1))
+            self.ranges.append((version, version.effective, end))
 
 
 @dataclass
