@@ -29,6 +29,7 @@ from typing import Any
 
 from . import ast
 from .errors import Diagnostic, PolicyError, Span
+from .util import jsonable as _jsonable
 
 CLAUSE_FIELDS = ("exception", "kind", "topic", "scope", "severity", "when", "require", "lifts",
                  "waivers", "message", "remedy")
@@ -537,16 +538,6 @@ def word_diff(old: str, new: str, context: int = 6) -> str:
             parts.append("{+" + " ".join(b[j1:j2]) + "+}")
     text = " ".join(p for p in parts if p)
     return text.replace("-] {+", "-]{+")
-
-
-def _jsonable(value):
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
 
 
 def run(old_paths, new_paths, *, manifests=(), as_of: date, extra=()) -> Diff:

@@ -22,6 +22,7 @@ from . import ir
 from .errors import Diagnostic, Span, UsageError, did_you_mean
 from .evaluate import Evaluator, interval_of, segments
 from .ir import ClauseIR, Env, PolicyIR
+from .util import jsonable as _jsonable
 
 VALUE_WORDS = {True: "true", False: "false", None: "unknown"}
 STATUS_WORDS = {"violated": "VIOLATED", "undetermined": "UNDETERMINED", "satisfied": "SATISFIED",
@@ -332,16 +333,6 @@ def _value(value) -> str:
         return "[" + ", ".join(_value(v) for v in value) + "]"
     if isinstance(value, date):
         return value.isoformat()
-    return str(value)
-
-
-def _jsonable(value):
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
     return str(value)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 
 
 @contextmanager
@@ -20,3 +21,14 @@ def gc_paused(active: bool = True) -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def jsonable(value):
+    """A value as JSON can hold it: dates as ISO text, sequences as lists, the rest as text."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
