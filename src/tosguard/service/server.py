@@ -18,6 +18,7 @@ then load it in milliseconds.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import tempfile
@@ -60,6 +61,8 @@ def run(settings: Settings, host: str, port: int) -> None:
         app = create_app(settings, policy_set=policy_set, handle_sighup=True)
         uvicorn.run(app, **options)
         return
+    del policy_set  # each worker loads its own (from the cache the preflight filled)
+    gc.collect()
     metrics_dir = tempfile.mkdtemp(prefix="tosguard-metrics-")
     os.environ[MULTIPROC_ENV] = metrics_dir
     os.environ[SETTINGS_ENV] = settings.to_env()
