@@ -14,10 +14,10 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytest.importorskip("uvicorn")
@@ -71,11 +71,15 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp / f"serve-{self.port}.log"
+        # A private temporary directory, so the test sees only this server's files.
+        self.tmpdir = tmp / f"tmp-{self.port}"
+        self.tmpdir.mkdir()
         command = [*tosguard_command(), "serve", "--host", "127.0.0.1", "--port",
                    str(self.port), "--workers", str(workers), *args]
         with open(self.log, "wb") as stderr:
             self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                            stderr=stderr)
+                                            stderr=stderr,
+                                            env={**os.environ, "TMPDIR": str(self.tmpdir)})
         self.client = httpx.Client(base_url=self.url, timeout=10)
 
     def wait_ready(self, timeout: float = 60) -> dict:
@@ -268,7 +272,10 @@ def test_two_workers_share_metrics_and_roll_on_reload(tmp_path, private) -> None
         assert outcome["changed"] and outcome["workers"] == 2
 
         def rolled() -> bool:
-            text = client.get("/metrics", headers=AUTH).text
+            try:
+                text = client.get("/metrics", headers=AUTH).text
+            except httpx.TransportError:  # a kept-alive connection to a retiring worker
+                return False
             live = re.findall(r'tosguard_policy_set_info\{pid="(\d+)",revision="(\w+)"} 1.0',
                               text)
             return len(live) == 2 and {r for _, r in live} == {second} and \
@@ -287,11 +294,11 @@ def test_two_workers_share_metrics_and_roll_on_reload(tmp_path, private) -> None
             response = client.post("/v1/check", content=MANIFEST, headers=YAML)
             assert response.json()["verdict"] == "compliant"
             assert response.headers["x-tosguard-revision"] == second
-        metrics_dirs = {d for d in os.listdir(tempfile.gettempdir())
+        metrics_dirs = {d for d in os.listdir(server.tmpdir)
                         if d.startswith("tosguard-metrics-")}
         assert metrics_dirs
     assert server.process.returncode is not None
-    assert not metrics_dirs & set(os.listdir(tempfile.gettempdir()))
+    assert not metrics_dirs & set(os.listdir(server.tmpdir))
 
 
 def test_serve_refuses_an_invalid_policy_set(tmp_path) -> None:
