@@ -259,9 +259,13 @@ def test_two_workers_share_metrics_and_roll_on_reload(tmp_path, private) -> None
             assert response.json()["verdict"] == "non_compliant"
         metrics = client.get("/metrics", headers=AUTH).text
         assert 'tosguard_checks_total{verdict="non_compliant"} 20.0' in metrics
-        workers = set(re.findall(r'tosguard_policy_set_info\{pid="(\d+)",revision="'
-                                 + first + '"} 1.0', metrics))
-        assert len(workers) == 2, metrics
+
+        def live_workers() -> set[str]:  # /readyz answered once the first worker was up
+            text = client.get("/metrics", headers=AUTH).text
+            return set(re.findall(r'tosguard_policy_set_info\{pid="(\d+)",revision="'
+                                  + first + '"} 1.0', text))
+        workers = wait_for(lambda: len(found := live_workers()) == 2 and found,
+                           what="both workers")
 
         # a reload over HTTP swaps the worker that answers and rolls the other one
         (policies / "acme.tos").write_text(POLICY.replace('contains "distillation"',
