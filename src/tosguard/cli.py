@@ -164,17 +164,7 @@ def policies(policies, fmt, matrix, output, error_format) -> None:
         raise UsageError(Diagnostic("usage-bad-option", "`--format markdown` needs `--matrix`",
                                     Span("<arguments>"),
                                     "use `tosguard policies --matrix --format markdown`"))
-    rows = []
-    for document in library.documents.values():
-        latest = document.versions[-1]
-        rows.append({
-            "id": document.id,
-            "provider": document.provider,
-            "document": latest.document,
-            "versions": [v.effective.isoformat() for v in document.versions],
-            "clauses": sum(len(v.clauses) for v in document.versions),
-            "files": [v.file for v in document.versions],
-        })
+    rows = library.listing()
     if fmt == "json":
         import json
 

@@ -87,6 +87,17 @@ class Library:
         kept = [p for p in self.policies if p.id in wanted]
         return Library(kept, self.revision + ":" + ",".join(sorted(wanted)), self.files)
 
+    def listing(self) -> list[dict]:
+        """One row per document: what ``tosguard policies`` and ``GET /v1/policies`` show."""
+        return [{
+            "id": document.id,
+            "provider": document.provider,
+            "document": document.versions[-1].document,
+            "versions": [v.effective.isoformat() for v in document.versions],
+            "clauses": sum(len(v.clauses) for v in document.versions),
+            "files": [v.file for v in document.versions],
+        } for document in self.documents.values()]
+
     @property
     def clause_count(self) -> int:
         return sum(len(p.clauses) for p in self.policies)

@@ -10,18 +10,7 @@ from .problems import ProblemError, item
 
 def policy_rows(library: Library) -> dict:
     """The same rows as ``tosguard policies --format json``."""
-    rows = []
-    for document in library.documents.values():
-        latest = document.versions[-1]
-        rows.append({
-            "id": document.id,
-            "provider": document.provider,
-            "document": latest.document,
-            "versions": [v.effective.isoformat() for v in document.versions],
-            "clauses": sum(len(v.clauses) for v in document.versions),
-            "files": [v.file for v in document.versions],
-        })
-    return {"revision": library.revision, "policies": rows}
+    return {"revision": library.revision, "policies": library.listing()}
 
 
 def find_document(library: Library, policy_id: str) -> Document:
