@@ -23,6 +23,7 @@ with warnings.catch_warnings():  # starlette would rather have httpx2; httpx wor
 
 from click.testing import CliRunner  # noqa: E402
 
+from service_fixtures import POLICY  # noqa: E402
 from tosguard.api import check as run_check  # noqa: E402
 from tosguard.cli import cli  # noqa: E402
 from tosguard.library import default_paths  # noqa: E402
@@ -39,23 +40,6 @@ AS_OF = "2026-11-22"
 KEY = "k3y-for-tests-0123456789abcdef"
 PROBLEM = "application/problem+json"
 
-POLICY = """\
-policy acme-terms {
-  provider  acme
-  document  "Acme Terms"
-  service   api
-  version   "1"
-  effective 2024-01-01
-  url       "https://acme.example/terms"
-  clause no-distill {
-    topic distillation
-    kind prohibition
-    when source.use contains "distillation"
-    remedy "Do not distil Acme output."
-    cite { section "1" quote "You may not distil." }
-  }
-}
-"""
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ httpx = pytest.importorskip("httpx")
 
 from click.testing import CliRunner  # noqa: E402
 
+from service_fixtures import POLICY  # noqa: E402
 from tosguard.cli import cli  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -33,23 +34,6 @@ AS_OF = "2026-11-22"
 KEY = "process-test-key-0123456789"
 AUTH = {"x-api-key": KEY}
 YAML = {**AUTH, "content-type": "application/yaml"}
-POLICY = """\
-policy acme-terms {
-  provider  acme
-  document  "Acme Terms"
-  service   api
-  version   "1"
-  effective 2024-01-01
-  url       "https://acme.example/terms"
-  clause no-distill {
-    topic distillation
-    kind prohibition
-    when source.use contains "distillation"
-    remedy "Do not distil Acme output."
-    cite { section "1" quote "You may not distil." }
-  }
-}
-"""
 MANIFEST = (b"tosguard: 1\nsources:\n  - {id: a, kind: model-output, provider: acme, "
             b"service: api, use: [distillation]}\n")
 

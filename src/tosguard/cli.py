@@ -52,6 +52,14 @@ error_format_option = click.option(
     "--error-format", type=click.Choice(ERROR_FORMATS), default="human", show_default=True,
     help="How to print errors in the input.")
 
+extra_policies_option = click.option(
+    "--extra-policies", "extra", multiple=True, metavar="PATH",
+    help="Policy file or directory to add to the library (repeatable).")
+
+as_of_option = click.option(
+    "--as-of", metavar="DATE",
+    help="Evaluation date for sources with no `collected` dates (default: today).")
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="tosguard")
@@ -68,13 +76,11 @@ def cli() -> None:
 @click.option("--policies", "policies", multiple=True, metavar="PATH",
               help="Policy file or directory to use instead of the shipped library "
                    "(repeatable).")
-@click.option("--extra-policies", "extra", multiple=True, metavar="PATH",
-              help="Policy file or directory to add to the library (repeatable).")
+@extra_policies_option
 @click.option("--format", "fmt",
               type=click.Choice(["text", "json", "markdown", "sarif", "junit"]),
               default="text", show_default=True, help="Report format.")
-@click.option("--as-of", metavar="DATE", help="Evaluation date for sources with no "
-              "`collected` dates (default: today).")
+@as_of_option
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE.")
 @click.option("--fail-on", type=click.Choice(["violated", "undetermined", "warning"]),
               default="undetermined", show_default=True,
@@ -206,8 +212,7 @@ def schema(output) -> None:
 @click.option("--policies", "policies", multiple=True, metavar="PATH",
               help="Policy file or directory to use instead of the shipped library "
                    "(repeatable).")
-@click.option("--extra-policies", "extra", multiple=True, metavar="PATH",
-              help="Policy file or directory to add to the library (repeatable).")
+@extra_policies_option
 @click.option("--max-body-bytes", default=1024 * 1024, show_default=True,
               type=click.IntRange(1), help="Larger request bodies get 413.")
 @click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.1),
@@ -342,8 +347,7 @@ def fmt_command(paths, check, show_diff, error_format) -> None:
 @click.option("--policies", "policies", multiple=True, metavar="PATH",
               help="Policies to test (default: the .tos files under PATH, else the shipped "
                    "library; repeatable).")
-@click.option("--extra-policies", "extra", multiple=True, metavar="PATH",
-              help="Policy file or directory to add to the library (repeatable).")
+@extra_policies_option
 @click.option("--coverage-min", type=click.FloatRange(0, 100), metavar="N",
               help="Fail when fewer than N percent of the clause outcomes are exercised.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "junit"]), default="text",
@@ -395,10 +399,8 @@ def test_command(paths, policies, extra, coverage_min, fmt, output, error_format
               help="Only this subject: /sources/N, N, a source id, /model or /organization.")
 @click.option("--policies", "policies", multiple=True, metavar="PATH",
               help="Policy file or directory to use instead of the shipped library.")
-@click.option("--extra-policies", "extra", multiple=True, metavar="PATH",
-              help="Policy file or directory to add to the library (repeatable).")
-@click.option("--as-of", metavar="DATE", help="Evaluation date for sources with no "
-              "`collected` dates (default: today).")
+@extra_policies_option
+@as_of_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @click.option("--output", "-o", metavar="FILE", help="Write the explanation to FILE.")
@@ -430,8 +432,7 @@ def explain_command(manifest, clause, subject, policies, extra, as_of, fmt, outp
               help="Manifests (files or directories) to evaluate under OLD and under NEW.")
 @click.option("--extra-policies", "extra", multiple=True, metavar="PATH",
               help="Policies both sides build on, e.g. shared definitions (repeatable).")
-@click.option("--as-of", metavar="DATE", help="Evaluation date for sources with no "
-              "`collected` dates (default: today).")
+@as_of_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @click.option("--output", "-o", metavar="FILE", help="Write the comparison to FILE.")
