@@ -123,10 +123,7 @@ def check(manifests, policies, extra, fmt, as_of, output, fail_on, include_all,
         if len(reports) == 1:
             outputs = [reports[0].to_json()]
         elif reports:
-            import json
-
-            outputs = [json.dumps([r.as_dict() for r in reports], indent=2,
-                                  ensure_ascii=False) + "\n"]
+            outputs = ["[\n  " + ",\n  ".join(r.json_text(1) for r in reports) + "\n]\n"]
     elif fmt == "markdown":
         from .formats import render_markdown
 

@@ -6,16 +6,17 @@ CLI from paying for pydantic models it does not need.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date
 
 from .evaluate import Evaluation, Outcome
+from .jsontext import INDENT, FragmentCache, encode_string, write
 
 REPORT_FORMAT = 1
 STATUS_ORDER = {"violated": 0, "undetermined": 1, "satisfied": 2, "not_applicable": 3}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 FAIL_ON = ("violated", "undetermined", "warning")
+_FRAGMENTS = FragmentCache()  # the encoded clause parts of findings
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,48 @@ class Finding:
             "policy_location": self.policy_location,
         }
 
+    def write_json(self, out: list[str], level: int) -> None:
+        """Append the JSON of :meth:`as_dict`, indented for nesting ``level`` deep (the
+        parts that come from the clause are encoded once and reused)."""
+        pad = INDENT * (level + 1)
+        out.append(_FRAGMENTS.get((level, self.policy, self.provider, self.clause, self.topic),
+                                  lambda: self._head_json(level)))
+        out.append(f",\n{pad}\"status\": ")
+        out.append(encode_string(self.status))
+        out.append(f",\n{pad}\"severity\": ")
+        out.append(encode_string(self.severity))
+        out.append(f",\n{pad}\"subject\": ")
+        out.append(encode_string(self.subject))
+        out.append(f",\n{pad}\"location\": ")
+        write(self.location, out, level + 1)
+        out.append(f",\n{pad}\"message\": ")
+        out.append(encode_string(self.message))
+        out.append(f",\n{pad}\"missing\": ")
+        write(self.missing, out, level + 1)
+        key = (level, self.remedy, tuple(self.citation.items()),
+               tuple(self.policy_location.items()))
+        try:
+            out.append(_FRAGMENTS.get(key, lambda: self._tail_json(level)))
+        except TypeError:  # an unhashable value: encode it afresh
+            out.append(self._tail_json(level))
+
+    def _head_json(self, level: int) -> str:
+        pad = INDENT * (level + 1)
+        return "".join((INDENT * level, "{\n", pad, '"policy": ', encode_string(self.policy),
+                        ",\n", pad, '"provider": ', encode_string(self.provider),
+                        ",\n", pad, '"clause": ', encode_string(self.clause),
+                        ",\n", pad, '"topic": ', encode_string(self.topic)))
+
+    def _tail_json(self, level: int) -> str:
+        pad = INDENT * (level + 1)
+        out = [",\n", pad, '"remedy": ', encode_string(self.remedy), ",\n", pad,
+               '"citation": ']
+        write(self.citation, out, level + 1)
+        out += [",\n", pad, '"policy_location": ']
+        write(self.policy_location, out, level + 1)
+        out.append("\n" + INDENT * level + "}")
+        return "".join(out)
+
 
 @dataclass(frozen=True, slots=True)
 class Report:
@@ -72,7 +115,31 @@ class Report:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n"
+        """The report's JSON text: ``json.dumps(self.as_dict(), indent=2,
+        ensure_ascii=False)`` and a newline, byte for byte (what the CLI prints and the
+        service sends)."""
+        return self.json_text(0) + "\n"
+
+    def json_text(self, level: int) -> str:
+        """The JSON of :meth:`as_dict`, nested ``level`` levels deep (no final newline)."""
+        pad = INDENT * level
+        out = [f'{{\n{pad}  "tosguard": {REPORT_FORMAT},\n{pad}  "manifest": ',
+               encode_string(self.manifest),
+               f',\n{pad}  "as_of": "{self.as_of.isoformat()}",\n{pad}  "verdict": ',
+               encode_string(self.verdict), f',\n{pad}  "summary": ']
+        write(self.summary, out, level + 1)
+        out.append(f',\n{pad}  "findings": ')
+        if self.findings:
+            separator = "[\n"
+            for finding in self.findings:
+                out.append(separator)
+                finding.write_json(out, level + 2)
+                separator = ",\n"
+            out.append(f"\n{pad}  ]")
+        else:
+            out.append("[]")
+        out.append(f"\n{pad}}}")
+        return "".join(out)
 
     def fails(self, fail_on: str = "undetermined") -> bool:
         """Whether this report should fail a CI job (exit code 1) under ``--fail-on``."""
