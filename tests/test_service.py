@@ -259,13 +259,39 @@ def test_a_check_over_the_time_limit_is_a_503(shipped, monkeypatch) -> None:
         return b"{}", "compliant"
 
     monkeypatch.setattr(checks, "check_manifest", slow)
-    with make_client(shipped, timeout=0.2) as client:
+    # checks of manifests over `inline_max_bytes` run in the pool, under the time limit
+    with make_client(shipped, timeout=0.2, inline_max_bytes=0) as client:
         response = client.post("/v1/check", content=b"tosguard: 1\nsources: []\n",
                                headers={"content-type": "application/yaml"})
         release.set()
     problem = assert_problem(response, 503, "timeout")
     assert response.headers["retry-after"] == "1"
     assert "0.2 s" in problem["detail"]
+
+
+def test_small_manifests_are_checked_on_the_loop_and_large_ones_in_the_pool(
+        shipped, monkeypatch) -> None:
+    import threading
+
+    from tosguard.service import checks
+
+    real, threads = checks.check_manifest, []
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(checks, "check_manifest", recording)
+    manifest = (ROOT / "examples" / "acme.yaml").read_bytes()
+    answers = []
+    for limit in (len(manifest), len(manifest) - 1):
+        with make_client(shipped, inline_max_bytes=limit) as client:
+            answers.append(client.post("/v1/check?as_of=2026-11-22", content=manifest,
+                                       headers={"content-type": "application/yaml"}))
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].content == answers[1].content
+    assert not threads[0].startswith("tosguard-eval")
+    assert threads[1].startswith("tosguard-eval")
 
 
 def test_an_internal_error_is_a_problem_not_a_traceback(shipped, monkeypatch, caplog) -> None:

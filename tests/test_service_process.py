@@ -288,6 +288,70 @@ def test_two_workers_share_metrics_and_roll_on_reload(tmp_path, private) -> None
     assert not metrics_dirs & set(os.listdir(server.tmpdir))
 
 
+def worker_pids(supervisor: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                stat = Path(f"/proc/{entry}/stat").read_bytes()
+                command = Path(f"/proc/{entry}/cmdline").read_bytes()
+                if int(stat[stat.rindex(b")") + 2:].split()[1]) == supervisor \
+                        and b"spawn_main" in command:  # not multiprocessing's tracker
+                    pids.append(int(entry))
+    return pids
+
+
+def socket_inodes(pid: int) -> set[str]:
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if link.startswith("socket:["):
+                found.add(link[len("socket:["):-1])
+    return found
+
+
+def listening_inodes(port: int) -> set[str]:
+    """Inodes of the TCP sockets listening on ``port`` (IPv4), from /proc/net/tcp."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # LISTEN
+            found.add(fields[9])
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT balancing")
+def test_two_workers_share_a_burst_of_keep_alive_connections(tmp_path, private) -> None:
+    """Each worker listens on its own socket, so a client that opens its connection pool at
+    once does not get every connection from whichever worker woke first."""
+    policies, keys = private
+    with serving(tmp_path, "--policies", str(policies), "--api-keys-file", str(keys),
+                 workers=2) as server:
+        workers = wait_for(lambda: len(found := worker_pids(server.process.pid)) == 2 and found,
+                           what="both workers")
+        wait_for(lambda: len(set(re.findall(r'"pid": (\d+)', server.logs()))) == 2,
+                 what="both workers serving")
+        listening = listening_inodes(server.port)
+        assert len(listening) == 2  # one listening socket per worker, none shared
+        assert all(len(socket_inodes(pid) & listening) == 1 for pid in workers)
+        before = {pid: len(socket_inodes(pid)) for pid in workers}
+        connections = [socket.create_connection(("127.0.0.1", server.port), timeout=10)
+                       for _ in range(32)]
+        try:
+            for connection in connections:  # answered, so surely accepted
+                connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            for connection in connections:
+                assert connection.recv(4096).startswith(b"HTTP/1.1 200")
+            taken = {pid: len(socket_inodes(pid)) - before[pid] for pid in workers}
+        finally:
+            for connection in connections:
+                connection.close()
+    assert sum(taken.values()) == 32, taken
+    # spread by a hash of the client's port: both get a share (all but certainly > 3 of 32)
+    assert min(taken.values()) > 3, taken
+
+
 def test_serve_refuses_an_invalid_policy_set(tmp_path) -> None:
     (tmp_path / "bad.tos").write_text("policy {")
     result = subprocess.run([*tosguard_command(), "serve", "--port", str(free_port()),

@@ -366,7 +366,12 @@ class Evaluator:
     def _missing(self, clause: ClauseIR, env: Env, version: PolicyIR) -> tuple[str, ...]:
         found: set[str] = set()
         if env.source is not None and env.governed.get(env.index) is None:
-            found |= missing(version.governs, env)
+            # the same for every clause of the version on this source: found once
+            key = ("governs-missing", env.index)
+            governs_missing = env.memo.get(key)
+            if governs_missing is None:
+                governs_missing = env.memo[key] = frozenset(missing(version.governs, env))
+            found |= governs_missing
         for condition in (clause.when, clause.require):
             if condition is not None:
                 found |= missing(condition, env)

@@ -5,14 +5,16 @@
 starts (a worker whose set does not load never starts serving), and replaced only by a reload
 that succeeds.
 
-Evaluation is synchronous and CPU-bound, so it runs in a small pool of evaluation threads per
-worker (``eval_threads``), never on the event loop: the loop stays free to accept connections,
-read bodies and answer probes while checks run (the hand-off costs under 0.1 ms a request; with
-uvloop, checks run on the loop itself let a burst of new connections wait for seconds).
+Evaluation is synchronous and CPU-bound. A small manifest (up to ``inline_max_bytes``, 16 KiB:
+some 50 sources, a few milliseconds) is checked on the event loop itself: handing it to a
+thread and back cost more than a tenth of the check (0.45 ms of 3.3 ms, measured), and the loop
+is held only briefly. Larger manifests, and policy validation, run in a small pool of evaluation
+threads per worker (``eval_threads``), so that the loop stays free to accept connections, read
+bodies and answer probes while they run.
 
 Each request has a time limit (``timeout``): the body must arrive within it (else 408), and a
-check still queued or running when it expires is answered with 503 (a queued check is dropped;
-one already running finishes in its thread, which is why the pool is small and why
+check in the pool still queued or running when it expires is answered with 503 (a queued check
+is dropped; one already running finishes in its thread, which is why the pool is small and why
 ``max_sources`` bounds the work one manifest can ask for).
 """
 
@@ -296,7 +298,10 @@ def create_app(settings: Settings | None = None, *,
                       settings.max_sources)
         ctx = context(request.scope)
         ctx.revision = current.revision
-        body, verdict = await service.in_pool(request, job)
+        if len(data) <= settings.inline_max_bytes:
+            body, verdict = job()
+        else:
+            body, verdict = await service.in_pool(request, job)
         ctx.verdict = verdict
         metrics.checks.labels(verdict).inc()
         return Response(body, media_type="application/json",

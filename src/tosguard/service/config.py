@@ -34,7 +34,8 @@ class Settings:
     public_metrics: bool = False  # serve /metrics without an API key even when keys are set
     access_log: bool = True
     log_level: str = "info"
-    eval_threads: int = 2  # threads per worker that run checks and validations
+    eval_threads: int = 2  # threads per worker that run large checks and validations
+    inline_max_bytes: int = 16 * 1024  # manifests up to this size are checked on the loop
     workers: int = 1  # informational inside a worker: how many siblings share the port
     use_cache: bool = True  # compiled-library cache (TOSGUARD_NO_CACHE=1 turns it off)
 
