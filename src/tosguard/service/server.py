@@ -25,6 +25,7 @@ then load it in milliseconds.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -115,10 +116,8 @@ def run_workers(host: str, port: int, workers: int, options: dict) -> None:
         shown = f"[{host}]" if ":" in host else host
         log.info("tosguard serving on http://%s:%d with %d workers (Press CTRL+C to quit)",
                  shown, bound, workers)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):  # the supervisor handles SIGINT itself
             Multiprocess(config, sockets=[listener]).run()  # type: ignore[list-item]
-        except KeyboardInterrupt:  # pragma: no cover
-            pass
 
 
 def reuse_port_socket(host: str, port: int) -> socket.socket:
