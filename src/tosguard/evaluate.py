@@ -29,7 +29,7 @@ ONE_DAY = timedelta(days=1)
 LARGE_MANIFEST = 1000  # sources; above this the cyclic GC is paused during evaluation
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Segment:
     """A version of a document applied to (part of) a source's collection interval."""
 
@@ -80,15 +80,21 @@ def in_force(version: PolicyIR, following: PolicyIR | None) -> tuple[date, date]
 
 def segments(document: Document, start: date, end: date) -> list[Segment]:
     """The versions of ``document`` that apply to ``[start, end]``, each with its part."""
-    found: list[Segment] = []
-    for position, (version, begins, ends) in enumerate(document.ranges):
-        if position == 0 and start < begins:
-            # Before the earliest known version: apply it anyway, and say so.
-            found.append(Segment(version, start, min(end, ends), True))
-            continue
-        low, high = max(start, begins), min(end, ends)
-        if low <= high:
-            found.append(Segment(version, low, high, False))
+    ranges = document.ranges
+    version, begins, ends = ranges[0]
+    if start < begins:
+        # Before the earliest known version: apply it anyway, and say so.
+        found = [Segment(version, start, end if end < ends else ends, True)]
+    elif start <= ends:
+        found = [Segment(version, start, end if end < ends else ends, False)]
+    else:
+        found = []
+    for version, begins, ends in ranges[1:]:  # in order of their effective dates
+        if begins > end:
+            break
+        if ends >= start:
+            found.append(Segment(version, start if start > begins else begins,
+                                 end if end < ends else ends, False))
     return found
 
 
@@ -273,7 +279,7 @@ class Evaluator:
         source-scope clause of every document version in force during its interval, less
         those evaluated; for the model and the organization, the clauses of the documents
         that govern no source, in their version in force at the evaluation date."""
-        in_force = InForce(self.library)
+        in_force = self.library.derived("in-force", InForce)
         totals: dict[tuple[date, date], int] = {}
         total = 0
         for index, source in enumerate(self.manifest.sources):

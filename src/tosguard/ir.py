@@ -495,10 +495,14 @@ class Origins(Cond):
 def origins_of(env: Env, index: int) -> tuple[list[int], bool]:
     """Indexes of the sources ``index`` derives from (transitively), and whether every
     ``derived_from`` on the way is declared."""
-    ids = env.memo.get("ids")
+    # the same for every policy version: computed once per source and evaluation
+    known = env.shared.get(("origins", index))
+    if known is not None:
+        return known
+    ids = env.shared.get("ids")
     if ids is None:
         ids = {source.id: i for i, source in enumerate(env.sources)}
-        env.memo["ids"] = ids
+        env.shared["ids"] = ids
     found: list[int] = []
     seen = {index}
     pending = [index]
@@ -514,7 +518,8 @@ def origins_of(env: Env, index: int) -> tuple[list[int], bool]:
                 seen.add(origin)
                 found.append(origin)
                 pending.append(origin)
-    return sorted(found), complete
+    env.shared[("origins", index)] = result = (sorted(found), complete)
+    return result
 
 
 def mentions_governed(cond: Cond) -> bool:

@@ -10,16 +10,18 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from . import __version__
 from .errors import Diagnostic, PolicyError, Span
 from .ir import INDEX_FIELDS, PolicyIR
 from .resources import cache_dir, grammar_file, policies_dir
 
+T = TypeVar("T")
 POLICY_SUFFIX = ".tos"
 CACHE_FORMAT = b"ir-3"  # bump when the IR classes change shape
 
@@ -62,6 +64,7 @@ class Library:
             keys = _common_keys(versions)
             self.documents[policy_id] = Document(policy_id, versions[0].provider, versions, keys)
         self._candidates: dict[tuple, list[Document]] = {}
+        self._derived: dict[str, object] = {}
 
     def candidates(self, source) -> list[Document]:
         """The documents whose terms may govern ``source``: those whose ``governs`` does not
@@ -73,6 +76,14 @@ class Library:
             found = [d for d in self.documents.values() if _may_govern(d.keys, key)]
             self._candidates[key] = found
         return found
+
+    def derived(self, name: str, build: Callable[[Library], T]) -> T:
+        """A structure computed from this library alone (e.g. the evaluator's count of clauses
+        in force), built on first use and kept as long as the library."""
+        found = self._derived.get(name)
+        if found is None:
+            found = self._derived[name] = build(self)
+        return found  # type: ignore[return-value]
 
     def restrict(self, policy_ids: Iterable[str]) -> Library:
         wanted = set(policy_ids)
