@@ -54,8 +54,9 @@ class Env:
 
 
 def _state_without_closures(obj) -> tuple[None, dict]:
-    """Pickle state of a slotted IR object without its built closures (``fn_``, ``fns``,
-    ``governs_fn``): they cannot be pickled and are rebuilt after loading."""
+    """Pickle state of a slotted IR object without its built closures and generated functions
+    (``fn_``, ``fns``, ``governs_fn`` and their ``fast`` forms): they cannot be pickled and
+    are rebuilt after loading."""
     state = {}
     for cls in type(obj).__mro__:
         for name in getattr(cls, "__slots__", ()):
@@ -64,7 +65,8 @@ def _state_without_closures(obj) -> tuple[None, dict]:
     return (None, state)
 
 
-_CLOSURE_SLOTS = frozenset({"fn_", "fns", "governs_fn"})
+_CLOSURE_SLOTS = frozenset({"fn_", "fast_", "fns", "fast_fns", "governs_fn",
+                            "fast_governs_fn"})
 
 # Source fields whose equality constraints in a policy's `governs` index the library.
 INDEX_FIELDS = ("provider", "license", "service", "kind")
@@ -148,6 +150,7 @@ Operand = Path | Lit
 class Cond:
     text: str
     fn_: Any = field(default=None, init=False, repr=False, compare=False)
+    fast_: Any = field(default=None, init=False, repr=False, compare=False)  # see codegen
 
     def build(self):  # pragma: no cover - every node overrides it
         raise NotImplementedError
@@ -431,8 +434,10 @@ class Quantifier(Cond):
     def children(self):
         return (self.body,)
 
-    def build(self):
-        body, quantifier, other = self.body.compiled(), self.quantifier, self.other
+    def build(self, body=None):
+        """The closure; ``body``: the function evaluating the body (default: its closure)."""
+        body = body or self.body.compiled()
+        quantifier, other = self.quantifier, self.other
         shared = not mentions_governed(self.body)
         key = ("quantifier", repr(self.body)) if shared else self.key
 
@@ -470,8 +475,9 @@ class Origins(Cond):
     def children(self):
         return (self.body,)
 
-    def build(self):
-        body, quantifier = self.body.compiled(), self.quantifier
+    def build(self, body=None):
+        """The closure; ``body``: the function evaluating the body (default: its closure)."""
+        body, quantifier = body or self.body.compiled(), self.quantifier
 
         def over_origins(env: Env):
             indexes, complete = origins_of(env, env.index)
@@ -636,11 +642,21 @@ class ClauseIR:
     lifts: tuple[tuple[str, str], ...] = ()
     exceptions: list[ClauseIR] = field(default_factory=list)
     fns: Any = None  # (when, require) closures, built after loading
+    fast_fns: Any = None  # the same as generated functions (tosguard.codegen)
 
     def __getstate__(self):
         return _state_without_closures(self)
 
-    def closures(self):
+    def closures(self, fast: bool = False):
+        """The (when, require) functions: closures, or with ``fast`` generated functions
+        (quicker to run, slower to build: for a long-running service or a large manifest)."""
+        if fast:
+            if getattr(self, "fast_fns", None) is None:
+                from .codegen import function
+
+                self.fast_fns = (function(self.when) if self.when else None,
+                                 function(self.require) if self.require else None)
+            return self.fast_fns
         if getattr(self, "fns", None) is None:
             self.fns = (self.when.compiled() if self.when else None,
                         self.require.compiled() if self.require else None)
@@ -663,11 +679,19 @@ class PolicyIR:
     line: int
     keys: dict[str, frozenset]  # index constraints read off `governs`
     governs_fn: Any = None
+    fast_governs_fn: Any = None
 
     def __getstate__(self):
         return _state_without_closures(self)
 
-    def governs_closure(self):
+    def governs_closure(self, fast: bool = False):
+        """The function deciding ``governs`` (see :meth:`ClauseIR.closures` for ``fast``)."""
+        if fast:
+            if getattr(self, "fast_governs_fn", None) is None:
+                from .codegen import function
+
+                self.fast_governs_fn = function(self.governs)
+            return self.fast_governs_fn
         if getattr(self, "governs_fn", None) is None:
             self.governs_fn = self.governs.compiled()
         return self.governs_fn

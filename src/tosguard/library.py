@@ -23,7 +23,7 @@ from .resources import cache_dir, grammar_file, policies_dir
 
 T = TypeVar("T")
 POLICY_SUFFIX = ".tos"
-CACHE_FORMAT = b"ir-3"  # bump when the IR classes change shape
+CACHE_FORMAT = b"ir-4"  # bump when the IR classes change shape
 
 
 @dataclass
@@ -65,6 +65,7 @@ class Library:
             self.documents[policy_id] = Document(policy_id, versions[0].provider, versions, keys)
         self._candidates: dict[tuple, list[Document]] = {}
         self._derived: dict[str, object] = {}
+        self.fast = False  # evaluate with generated functions (see accelerate)
 
     def candidates(self, source) -> list[Document]:
         """The documents whose terms may govern ``source``: those whose ``governs`` does not
@@ -76,6 +77,19 @@ class Library:
             found = [d for d in self.documents.values() if _may_govern(d.keys, key)]
             self._candidates[key] = found
         return found
+
+    def accelerate(self) -> Library:
+        """Build now the generated function of every condition (:mod:`tosguard.codegen`) and
+        evaluate with them from now on: some 40 ms once, then a tenth less per check. For
+        processes that check many manifests (the service does this at start-up)."""
+        for policy in self.policies:
+            policy.governs_closure(fast=True)
+            for clause in policy.clauses:
+                clause.closures(fast=True)
+                for exception in clause.exceptions:
+                    exception.closures(fast=True)
+        self.fast = True
+        return self
 
     def derived(self, name: str, build: Callable[[Library], T]) -> T:
         """A structure computed from this library alone (e.g. the evaluator's count of clauses
@@ -96,7 +110,9 @@ class Library:
                                         "library", Span("<arguments>"),
                                         did_you_mean(name, self.documents)))
         kept = [p for p in self.policies if p.id in wanted]
-        return Library(kept, self.revision + ":" + ",".join(sorted(wanted)), self.files)
+        restricted = Library(kept, self.revision + ":" + ",".join(sorted(wanted)), self.files)
+        restricted.fast = self.fast  # the same clause objects, functions already built
+        return restricted
 
     def listing(self) -> list[dict]:
         """One row per document: what ``tosguard policies`` and ``GET /v1/policies`` show."""

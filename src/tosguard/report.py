@@ -165,14 +165,19 @@ def verdict_of(findings) -> str:
 
 
 def build_report(evaluation: Evaluation, loaded, as_of: date, manifest_name: str) -> Report:
-    findings = tuple(sorted((_finding(o, loaded, manifest_name) for o in evaluation.outcomes),
-                            key=_finding_key))
+    places: dict[str, tuple[int, int]] = {}  # subjects recur: each is looked up once
+    findings = tuple(sorted((_finding(o, loaded, manifest_name, places)
+                             for o in evaluation.outcomes), key=_finding_key))
     return Report(manifest_name, as_of, verdict_of(findings), dict(evaluation.counts), findings)
 
 
-def _finding(outcome: Outcome, loaded, manifest_name: str) -> Finding:
+def _finding(outcome: Outcome, loaded, manifest_name: str,
+             places: dict[str, tuple[int, int]]) -> Finding:
     clause, version = outcome.clause, outcome.version
-    span = loaded.span(outcome.subject)
+    place = places.get(outcome.subject)
+    if place is None:
+        span = loaded.span(outcome.subject)
+        place = places[outcome.subject] = (span.line, span.column)
     citation = clause.citation
     return Finding(
         policy=clause.policy,
@@ -183,7 +188,7 @@ def _finding(outcome: Outcome, loaded, manifest_name: str) -> Finding:
         status=outcome.status,
         severity=clause.severity,
         subject=outcome.subject,
-        location={"file": manifest_name, "line": span.line, "column": span.column},
+        location={"file": manifest_name, "line": place[0], "column": place[1]},
         message=message_for(outcome),
         missing=outcome.missing,
         remedy=clause.remedy,
