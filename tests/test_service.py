@@ -27,6 +27,7 @@ from service_fixtures import POLICY  # noqa: E402
 from tosguard.api import check as run_check  # noqa: E402
 from tosguard.cli import cli  # noqa: E402
 from tosguard.library import default_paths  # noqa: E402
+from tosguard.lint import lint_text  # noqa: E402
 from tosguard.manifest import parse_manifest  # noqa: E402
 from tosguard.service.access import StartupFailure  # noqa: E402
 from tosguard.service.app import create_app  # noqa: E402
@@ -362,6 +363,20 @@ def test_validate_accepts_a_good_policy_and_locates_errors(client) -> None:
     (diagnostic,) = result["diagnostics"]
     assert (diagnostic["line"], diagnostic["file"]) == (9, "acme.tos")
     assert "distillation" in diagnostic["help"]
+
+
+def test_validate_reports_lint_warnings_too(client) -> None:
+    """What `tosguard lint` says about the text, warnings included, not only what stops it
+    from loading."""
+    text = POLICY.replace('    remedy "Do not distil Acme output."\n', "")
+    result = client.post("/v1/policies/validate", content=text.encode(),
+                         params={"name": "acme.tos", "context": "none"},
+                         headers={"content-type": "text/plain"}).json()
+    assert result["valid"] is True and result["errors"] == 0 and result["warnings"] == 1
+    (warning,) = result["diagnostics"]
+    assert (warning["code"], warning["severity"], warning["line"]) == (
+        "policy-missing-remedy", "warning", 8)
+    assert warning["code"] in {d.code for d in lint_text(text, "acme.tos").warnings}
 
 
 def test_validate_uses_the_library_context(client, shipped) -> None:

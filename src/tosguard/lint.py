@@ -89,8 +89,21 @@ def lint_paths(paths: Sequence[str | Path], context: Sequence[str | Path] = (), 
 
 
 def lint_text(text: str, name: str = "<policy>") -> LintResult:
-    """Lint one policy text (as the HTTP service's validate endpoint does)."""
+    """Lint one policy text on its own."""
     return _lint([(name, text)], [], {})
+
+
+def lint_files(files: Sequence[ast.PolicyFile], context: Sequence[ast.PolicyFile] = (), *,
+               syntax_failed: bool = False) -> list[Diagnostic]:
+    """Every check lint makes on parsed ``files`` except the parse itself and provenance,
+    with ``context`` as the rest of their library (the HTTP validate endpoint passes the
+    loaded set, parsed once); only the diagnostics about ``files``, sorted."""
+    names = {f.path for f in files}
+    checked = check_library([*files, *context])
+    diagnostics = [d for d in checked if d.span.file in names
+                   and not (syntax_failed and d.code in RESOLUTION_CODES)]
+    diagnostics += _extra_checks(list(files), list(context))
+    return sorted(set(diagnostics), key=Diagnostic.sort_key)
 
 
 def _read(path: Path, display: str, sink: DiagnosticSink) -> str | None:
@@ -130,11 +143,7 @@ def _lint(texts: list[tuple[str, str | None]], context: list[tuple[str, str | No
             context_files.append(parse_policy_text(text, name))
         except PolicyError:
             continue
-    names = {f.path for f in parsed}
-    checked = check_library([*parsed, *context_files])
-    diagnostics += [d for d in checked if d.span.file in names
-                    and not (syntax_failed and d.code in RESOLUTION_CODES)]
-    diagnostics += _extra_checks(parsed, context_files)
+    diagnostics += lint_files(parsed, context_files, syntax_failed=syntax_failed)
     if locate:
         from .provenance import check_quotes
 

@@ -76,28 +76,29 @@ def check_manifest(library: Library, data: bytes, fmt: str, name: str, day: date
 
 def validate_policy(policy_set: PolicySet, data: bytes, name: str,
                     context: str) -> tuple[list[Diagnostic], str]:
-    """Check policy text, alone or as one more file of the loaded set (replacing a file of the
-    same name), as ``tosguard check`` would load it: parse, static checks, compile. Returns the
-    diagnostics about the text (and any error it causes in the set's files) and the context.
+    """Lint policy text, alone or as one more file of the loaded set (replacing a file of the
+    same name): what ``tosguard lint`` reports about it (errors and warnings), less the check
+    of quotes against stored source texts, which posted text has none of. Text without errors
+    is then compiled as ``tosguard check`` would load it. Returns the diagnostics and the
+    context.
 
     The set's files are parsed once per set (:meth:`PolicySet.parsed_files`), so a request
     costs the parse of its own text plus the checks, not a parse of the whole library.
     """
-    from ..check import check_library
     from ..compile import compile_files
+    from ..lint import lint_files
     from ..parse import decode_policy, parse_policy_text
 
     try:
         parsed = parse_policy_text(decode_policy(data, name), name)
     except PolicyError as error:
         return list(error.diagnostics), context
-    files = [parsed]
+    others = []
     if context == "library":
-        files = [f for f in policy_set.parsed_files() if f.path != name] + files
-    diagnostics = [d for d in check_library(files)
-                   if d.span.file == name or d.severity == "error"]
+        others = [f for f in policy_set.parsed_files() if f.path != name]
+    diagnostics = lint_files([parsed], others)
     if not any(d.severity == "error" for d in diagnostics):
-        compile_files(files, {})
+        compile_files([*others, parsed], {})
     return diagnostics, context
 
 
