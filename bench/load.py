@@ -10,7 +10,8 @@ server's processes before and after the run, then stops the server.
     python bench/load.py                                  # 1 and 2 workers, 100,000 requests each
     python bench/load.py --workers 2 --requests 20000 --concurrency 64 --duration 120
     python bench/load.py --workers 2 --rate 300 --requests 30000   # latency at 300 checks/s
-    python bench/load.py --json bench/results/load.json
+    python bench/load.py --workers 2 --json --rate 500   # the manifest sent as JSON
+    python bench/load.py --output bench/results/load.json
 
 By default each connection sends its next request as soon as it has the answer (closed loop):
 that measures the most checks per second, and latency is then the queue: with 64 connections,
@@ -152,9 +153,17 @@ def rss_mib(root: int) -> dict[str, float]:
 
 
 # ---- the client -------------------------------------------------------------------------------
-def request_bytes(port: int, body: bytes) -> bytes:
-    head = (f"POST /v1/check?as_of={AS_OF}&name=bench.yaml HTTP/1.1\r\n"
-            f"Host: 127.0.0.1:{port}\r\nContent-Type: application/yaml\r\n"
+def as_json(body: bytes) -> bytes:
+    """The manifest as JSON (what an HTTP client is likelier to send), dates as strings."""
+    import yaml
+
+    return json.dumps(yaml.safe_load(body), default=str, indent=2).encode()
+
+
+def request_bytes(port: int, body: bytes, media_type: str = "application/yaml") -> bytes:
+    name = "bench.json" if media_type == "application/json" else "bench.yaml"
+    head = (f"POST /v1/check?as_of={AS_OF}&name={name} HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{port}\r\nContent-Type: {media_type}\r\n"
             f"Content-Length: {len(body)}\r\n\r\n")
     return head.encode() + body
 
@@ -271,7 +280,7 @@ def bench_workers(workers: int, args, body: bytes, log_dir: Path) -> dict:
     server = start_server(workers, port, log, extra)
     try:
         wait_ready(port, server)
-        payload = request_bytes(port, body)
+        payload = request_bytes(port, body, args.media_type)
         status, answer = asyncio.run(probe(port, payload))
         if status != 200:
             raise SystemExit(f"the server answers {status} to the benchmark manifest, not a "
@@ -289,7 +298,8 @@ def bench_workers(workers: int, args, body: bytes, log_dir: Path) -> dict:
         result["client_cpu_ms_per_request"] = round(client_cpu * 1000 / done, 3)
     finally:
         stop_server(server)
-    return {"workers": workers, "concurrency": args.concurrency, "rate": args.rate, **result,
+    return {"workers": workers, "media_type": args.media_type,
+            "concurrency": args.concurrency, "rate": args.rate, **result,
             "rss_before_mib": before, "rss_after_mib": after, "server_log": str(log)}
 
 
@@ -306,9 +316,12 @@ def main(argv: list[str] | None = None) -> int:
                         "all (open loop; latency counted from each request's due time) "
                         "instead of sending as fast as answers come back")
     parser.add_argument("--manifest", type=Path, default=MANIFEST)
+    parser.add_argument("--json", dest="media_type", action="store_const",
+                        const="application/json", default="application/yaml",
+                        help="send the manifest as JSON (default: as YAML)")
     parser.add_argument("--no-access-log", dest="access_log", action="store_false",
                         help="run the server without its access log (default: with it)")
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--output", type=Path, help="also write the results here (JSON)")
     args = parser.parse_args(argv)
     if args.requests < 1 or args.duration <= 0 or not 1 <= args.concurrency <= 1024 \
             or (args.rate is not None and not 0 < args.rate <= 100_000):
@@ -321,13 +334,16 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     body = manifest_bytes(args.manifest)
+    if args.media_type == "application/json":
+        body = as_json(body)
     log_dir = Path(tempfile.mkdtemp(prefix="tosguard-load-"))
     results = []
     for workers in args.workers:
         result = bench_workers(workers, args, body, log_dir)
         results.append(result)
         rate = f" rate={args.rate:g}/s" if args.rate else " closed-loop"
-        print(f"workers={workers} concurrency={result['concurrency']}{rate} "
+        print(f"workers={workers} {args.media_type.split('/')[1]} "
+              f"concurrency={result['concurrency']}{rate} "
               f"requests={result['requests']} in {result['seconds']} s: "
               f"{result['checks_per_s']} checks/s, p50 {result['p50_ms']} ms, "
               f"p99 {result['p99_ms']} ms, max {result['max_ms']} ms, "
@@ -336,8 +352,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{result['rss_after_mib']['total']} MiB; CPU per request: server "
               f"{result['server_cpu_ms_per_request']} ms, client "
               f"{result['client_cpu_ms_per_request']} ms", flush=True)
-    if args.json:
-        args.json.write_text(json.dumps({"manifest": str(args.manifest), "cpus": os.cpu_count(),
+    if args.output:
+        args.output.write_text(json.dumps({"manifest": str(args.manifest), "cpus": os.cpu_count(),
                                          "results": results}, indent=2) + "\n")
     return 0
 

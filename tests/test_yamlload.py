@@ -449,3 +449,31 @@ def test_json_round_trip_with_positions(value):
     loaded, positions = load_document(text.encode(), "doc.json")
     assert loaded == value
     assert all(pointer in positions for pointer in _pointers(value))
+
+
+@FUZZ
+@given(st.dictionaries(st.text(max_size=8), json_values, max_size=5),
+       st.sampled_from([None, 0, 2, 4]), st.booleans(), st.sampled_from(["", "\n", "  \n "]))
+def test_lazy_json_positions_equal_the_full_scan(value, indent, ascii_only, around):
+    """The top-level positions read without the full scan are those the full scan gives; a
+    deeper lookup completes the map with the same positions."""
+    text = around + json.dumps(value, indent=indent, ensure_ascii=ascii_only) + around
+    _, lazy = load_document(text.encode(), "doc.json")
+    full = yamlload._scan_json(text, yamlload.DEFAULT_MAX_DEPTH)
+    top = [""] + [f"/{yamlload.escape_pointer(key)}" for key in value]
+    top += [f"{pointer}/{index}" for pointer, key in zip(top[1:], value, strict=True)
+            if isinstance(value[key], list) for index in range(len(value[key]))]
+    for pointer in top:  # answered from the partial map
+        assert lazy[pointer] == full[pointer], pointer
+        if pointer:
+            assert lazy.get(pointer + "#key") == full.get(pointer + "#key"), pointer
+    assert list(lazy) == list(full)  # completes the map
+    assert all(lazy[pointer] == full[pointer] for pointer in full)
+
+
+def test_json_positions_of_a_deep_lookup_come_from_the_full_reader():
+    text = '{"sources": [{"id": "a",\n "use": ["x",\n  "y"]}], "n": 1}'
+    _, positions = load_document(text.encode(), "doc.json")
+    assert positions["/sources/0"] == (1, 14)
+    assert positions["/sources/0/use/1"] == (3, 3)
+    assert positions["/n#key"] == (3, 11)

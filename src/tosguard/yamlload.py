@@ -143,6 +143,7 @@ def unescape_pointer(token: str) -> str:
 # not the value of a mapping key; children is None for a scalar, a dict key -> entry for a
 # mapping and a list of entries for a sequence.
 _Entry = tuple[int, int, int, int, Any]
+_DEFERRED: Any = type("Deferred", (), {"__repr__": lambda self: "<deferred>"})()
 
 
 class PositionMap(Mapping[str, tuple[int, int]]):
@@ -158,10 +159,18 @@ class PositionMap(Mapping[str, tuple[int, int]]):
     ['', '/a', '/a#key', '/a/b', '/a/b#key', '/a/b/0', '/a/b/1']
     """
 
-    __slots__ = ("_root",)
+    __slots__ = ("_root", "_complete")
 
-    def __init__(self, root: _Entry | None = None):
+    def __init__(self, root: _Entry | None = None,
+                 complete: Callable[[], PositionMap] | None = None):
         self._root = root
+        # Set when the tree is partial: entries whose children are _DEFERRED were not read;
+        # the first lookup that needs them reads the whole document with `complete`.
+        self._complete = complete
+
+    def _expand(self) -> None:
+        if self._complete is not None:
+            self._root, self._complete = self._complete()._root, None
 
     def _walk(self, pointer: str) -> _Entry | None:
         entry = self._root
@@ -173,6 +182,9 @@ class PositionMap(Mapping[str, tuple[int, int]]):
             children = entry[4]
             if children is None:
                 return None
+            if children is _DEFERRED:
+                self._expand()
+                return self._walk(pointer)
             if children.__class__ is dict:
                 entry = children.get(unescape_pointer(token))
                 if entry is None:
@@ -214,6 +226,7 @@ class PositionMap(Mapping[str, tuple[int, int]]):
             pointer = pointer[: max(pointer.rfind("/"), 0)]
 
     def __iter__(self) -> Iterator[str]:
+        self._expand()
         if self._root is None:
             return
         stack: list[tuple[str, _Entry]] = [("", self._root)]
@@ -235,6 +248,7 @@ class PositionMap(Mapping[str, tuple[int, int]]):
                 )
 
     def __len__(self) -> int:
+        self._expand()
         count = 0
         stack = [self._root] if self._root is not None else []
         while stack:
@@ -726,13 +740,89 @@ def _load_json(text: str, max_depth: int) -> tuple[Any, PositionMap]:
         ) from None
     if value is None:
         raise _Failure("manifest-empty", "the document is empty", 1, 1, help=_JSON_EMPTY_HELP)
+    positions = _json_positions(text, value, max_depth)
+    if positions is None:
+        positions = _full_json_positions(text, max_depth)
+    return value, positions
+
+
+# Line breaks YAML counts and JSON does not (a raw one can only be whitespace in JSON).
+_OTHER_BREAKS = re.compile("[\r\x85\u2028\u2029]")
+_scan_value = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[attr-defined]
+
+
+def _json_positions(text: str, value: Any, max_depth: int) -> PositionMap | None:
+    """Positions for a JSON object :func:`json.loads` accepted (``value``), read lazily: the
+    top-level members and the elements of top-level arrays (a manifest's sections and its
+    sources: what a report points at) now, each skipped over by the C scanner; the rest only
+    if a lookup needs it (an error, ``explain``), with the full reader. None where this does
+    not apply (not an object, line breaks other than ``\\n``, nesting near ``max_depth``):
+    the callers' full readers then give the positions or the error."""
+    if value.__class__ is not dict or _OTHER_BREAKS.search(text) \
+            or _deeper_than(value, max_depth - 2):
+        return None
+    line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
+
+    def where(index: int) -> tuple[int, int]:
+        line = bisect.bisect_right(line_starts, index)
+        return line, index - line_starts[line - 1] + 1
+
+    skip = _skip_json_whitespace
+    scanstring = json.decoder.scanstring  # type: ignore[attr-defined]
+    index = skip(text, 0)
+    root_line, root_column = where(index)
+    members: dict[str, _Entry] = {}
+    index = skip(text, index + 1)
+    while text[index] == '"':
+        key_line, key_column = where(index)
+        key, index = scanstring(text, index + 1, True)
+        index = skip(text, skip(text, index) + 1)  # past the colon
+        line, column = where(index)
+        if text[index] == "[":
+            elements: list[_Entry] = []
+            index = skip(text, index + 1)
+            while text[index] != "]":
+                deferred = _DEFERRED if text[index] in "{[" else None
+                elements.append((*where(index), 0, 0, deferred))
+                index = skip(text, _scan_value(text, index)[1])
+                if text[index] == ",":
+                    index = skip(text, index + 1)
+            members[key] = (line, column, key_line, key_column, elements)
+            index += 1
+        else:
+            deferred = _DEFERRED if text[index] == "{" else None
+            members[key] = (line, column, key_line, key_column, deferred)
+            index = _scan_value(text, index)[1]
+        index = skip(text, index)
+        if text[index] == ",":
+            index = skip(text, index + 1)
+    root = (root_line, root_column, 0, 0, members)
+    return PositionMap(root, complete=lambda: _full_json_positions(text, max_depth))
+
+
+def _deeper_than(value: Any, depth: int) -> bool:
+    """Whether ``value`` nests collections more than ``depth`` levels deep."""
+    pending = [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        if level > depth:
+            return True
+        children = item.values() if item.__class__ is dict else item
+        pending.extend((child, level + 1) for child in children
+                       if child.__class__ is dict or child.__class__ is list)
+    return False
+
+
+def _full_json_positions(text: str, max_depth: int) -> PositionMap:
+    """Every position of a valid JSON text: from the YAML reader when it reads the text as
+    the same value (it is faster), else from :class:`_JsonScanner`."""
     try:
         yaml_value, positions = _load_yaml(text, max_depth, json_numbers=True)
-        if yaml_value == value:
-            return value, positions
+        if yaml_value == json.loads(text):
+            return positions
     except _Failure:
         pass
-    return value, _scan_json(text, max_depth)
+    return _scan_json(text, max_depth)
 
 
 def _json_syntax_failure(err: json.JSONDecodeError) -> _Failure:
