@@ -165,3 +165,14 @@ def test_a_list_is_in_a_set_when_all_its_items_are(uses, allowed, negated) -> No
         assert function(node)(env) is node.compiled()(env)
     env.at(0)
     assert function(node)(env) is ((set(uses) <= allowed) != negated)
+
+
+@pytest.mark.parametrize("kind", [ir.And, ir.Or])
+def test_conditions_too_deep_for_the_python_parser_fall_back_to_closures(kind) -> None:
+    text = json.dumps({"tosguard": 1, "sources": [{"id": "a", "provider": "p999"}]})
+    env = ir.Env(parse_manifest(text.encode(), "m.json", "json").manifest).at(0)
+    items = tuple(ir.Compare("x", "==", ir.Path("source", ("provider",)), ir.Lit(f"p{i}"))
+                  for i in range(1000))
+    node = kind("x", items)
+    assert function(node) is node.compiled()  # the generated text would not compile
+    assert function(node)(env) is (kind is ir.Or)  # p999 is among the items

@@ -39,7 +39,13 @@ def _generate(cond: ir.Cond):
     expression = writer.expression(cond)
     source = f"def condition(env):\n    return {expression}\n"
     namespace: dict[str, Any] = dict(writer.constants)
-    exec(compile(source, f"<condition {cond.text[:60]!r}>", "exec"), namespace)  # noqa: S102
+    try:
+        code = compile(source, f"<condition {cond.text[:60]!r}>", "exec")
+    except (SyntaxError, RecursionError, MemoryError):
+        # nested beyond what Python's parser takes (some 200 levels: a junction of hundreds
+        # of items): the closures evaluate it, as fast as before
+        return cond.compiled()
+    exec(code, namespace)  # noqa: S102
     return namespace["condition"]
 
 
