@@ -39,9 +39,10 @@ serve: $(BIN)/python            ## the HTTP service on 127.0.0.1:8000 (see docs/
 	$(BIN)/python -m pip install --quiet -e '.[serve]'
 	$(BIN)/tosguard serve
 
-bench-load: $(BIN)/python       ## the HTTP service under a bounded loopback load, 1 and 2 workers
+bench-load: $(BIN)/python       ## the HTTP service under a bounded loopback load (~20 min)
 	$(BIN)/python -m pip install --quiet -e '.[serve]'
-	$(BIN)/python bench/load.py
+	$(BIN)/python bench/load.py --requests 100000 --duration 900
+	$(BIN)/python bench/load.py --workers 2 --rate 500 --requests 100000 --duration 900
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .hypothesis

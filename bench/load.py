@@ -308,8 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--requests", type=int, default=100_000,
                         help="requests per worker count (default 100000)")
-    parser.add_argument("--duration", type=float, default=300.0,
-                        help="at most this many seconds per worker count (default 300)")
+    parser.add_argument("--duration", type=float, default=900.0,
+                        help="at most this many seconds per worker count (default 900)")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=2000)
     parser.add_argument("--rate", type=float, help="offer this many requests per second in "

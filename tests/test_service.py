@@ -611,6 +611,38 @@ def test_access_log_is_json_with_the_verdict(client, capsys) -> None:
     assert line["time"].endswith("Z") and line["level"] == "info"
 
 
+def test_log_lines_are_written_off_the_logging_thread(monkeypatch) -> None:
+    """A stalled standard error (a full pipe, a file in writeback) must not stall requests:
+    lines are formatted at once and written by a background thread, all of them by the end."""
+    import io
+    import threading
+    import time
+
+    from tosguard.service.logs import BackgroundHandler, JsonFormatter
+
+    class SlowStream(io.StringIO):
+        def write(self, text: str) -> int:
+            time.sleep(0.2)
+            return super().write(text)
+
+    stream = SlowStream()
+    monkeypatch.setattr("sys.stderr", stream)
+    handler = BackgroundHandler()
+    handler.setFormatter(JsonFormatter())
+    logger = logging.Logger("tosguard.test-background")
+    logger.addHandler(handler)
+    started = time.monotonic()
+    for number in range(5):
+        logger.warning("line %d", number)
+    logged = time.monotonic() - started
+    writer = handler.listener._thread
+    assert writer is not None and writer is not threading.current_thread()
+    handler.close()  # writes what is queued
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["message"] for line in lines] == [f"line {n}" for n in range(5)]
+    assert logged < 0.5  # writing them took at least 1 s
+
+
 def test_access_log_can_be_turned_off(shipped, caplog) -> None:
     with make_client(shipped, access_log=False) as client, \
             caplog.at_level(logging.INFO, "tosguard.access"):
