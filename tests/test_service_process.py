@@ -367,3 +367,16 @@ def test_serve_refuses_a_short_api_key(tmp_path) -> None:
                              "--api-keys-file", str(keys)], capture_output=True, timeout=60)
     assert result.returncode == 2
     assert b"shorter than 16" in result.stderr and b"short\n" not in result.stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_refuses_a_port_in_use(workers) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([*tosguard_command(), "serve", "--port", str(port),
+                                 "--workers", workers], capture_output=True, timeout=60)
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}".encode() in result.stderr
+    assert b"--port" in result.stderr and b"Traceback" not in result.stderr

@@ -34,6 +34,7 @@ import socket
 import sys
 import tempfile
 
+from ..errors import Diagnostic, Span, UsageError
 from .config import SETTINGS_ENV, Settings
 
 
@@ -67,7 +68,13 @@ def run(settings: Settings, host: str, port: int) -> None:
     from .metrics import MULTIPROC_ENV
 
     policy_set = preflight(settings)
+    reuse_port = settings.workers > 1 and balances_reuse_port()
+    # bound now (and kept for the supervisor's lifetime when workers listen on their own), so
+    # that a port in use or a bad host is a usage error before anything starts
+    reserved = bind_port(host, port, reuse_port)
     options = uvicorn_options(settings, host, port)
+    if not reuse_port:
+        reserved.close()
     if settings.workers <= 1:
         app = create_app(settings, policy_set=policy_set, handle_sighup=True)
         uvicorn.run(app, **options)
@@ -79,8 +86,8 @@ def run(settings: Settings, host: str, port: int) -> None:
     os.environ[SETTINGS_ENV] = settings.to_env()
     os.environ[SUPERVISOR_ENV] = str(os.getpid())
     try:
-        if balances_reuse_port():
-            run_workers(host, port, settings.workers, options)
+        if reuse_port:
+            run_workers(reserved, host, settings.workers, options)
         else:
             uvicorn.run("tosguard.service.app:create_app_from_env", factory=True,
                         workers=settings.workers, **options)
@@ -94,22 +101,39 @@ def balances_reuse_port() -> bool:
     return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
-def run_workers(host: str, port: int, workers: int, options: dict) -> None:
+def bind_port(host: str, port: int, reuse_port: bool) -> socket.socket:
+    """A socket bound to ``host:port``; a :class:`UsageError` when that cannot be."""
+    try:
+        if reuse_port:
+            return reuse_port_socket(host, port)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+        except OSError:
+            sock.close()
+            raise
+        return sock
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise UsageError(Diagnostic(
+            "usage-cannot-listen", f"cannot listen on {host}:{port}: {reason}", Span("--port"),
+            "choose another --port, stop the program listening there, or check --host"),
+        ) from None
+
+
+def run_workers(reserved: socket.socket, host: str, workers: int, options: dict) -> None:
     """uvicorn's supervisor (restarts, rolling SIGHUP restarts), with a listening socket per
     worker: what it hands each worker is a :class:`WorkerListener`, which becomes a socket of
-    the worker's own as the worker process starts."""
+    the worker's own as the worker process starts. ``reserved``: the port, bound (not
+    listening) for as long as the supervisor runs."""
     from uvicorn import Config
-    from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
     config = Config("tosguard.service.app:create_app_from_env", factory=True, workers=workers,
                     **options)
     log = logging.getLogger("uvicorn.error")
-    try:
-        reserved = reuse_port_socket(host, port)
-    except OSError as error:
-        log.error("cannot bind %s:%s: %s", host, port, error.strerror or error)
-        sys.exit(STARTUP_FAILURE)
     with reserved:
         bound = reserved.getsockname()[1]  # the port chosen when 0 was asked for
         listener = WorkerListener(host, bound, config.backlog)
