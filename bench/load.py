@@ -197,6 +197,7 @@ class Run:
         self.issued = 0
         self.started = 0.0
         self.latencies = array("d")
+        self.slowest = (0.0, 0.0)  # (latency, when it started, seconds into the run)
         self.errors: dict[str, int] = {}
         self.expected: bytes | None = None
         self.deadline = 0.0
@@ -229,7 +230,10 @@ class Run:
                     writer.close()
                     reader = writer = None
                     continue
-                self.latencies.append(time.perf_counter() - started)
+                latency = time.perf_counter() - started
+                self.latencies.append(latency)
+                if latency > self.slowest[0]:
+                    self.slowest = (latency, started - self.started)
                 if status != 200:
                     self.error(f"status {status}")
                 elif self.expected is None:
@@ -267,6 +271,7 @@ def drive(port: int, payload: bytes, requests: int, duration: float,
         "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
         "max_ms": round(latencies[-1] * 1000, 2) if latencies else None,
+        "max_at_s": round(run.slowest[1], 2),  # when the slowest request started
         "errors": sum(run.errors.values()),
         "error_kinds": run.errors,
         "stopped_by": "requests" if run.issued >= requests else "duration",
@@ -346,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
               f"concurrency={result['concurrency']}{rate} "
               f"requests={result['requests']} in {result['seconds']} s: "
               f"{result['checks_per_s']} checks/s, p50 {result['p50_ms']} ms, "
-              f"p99 {result['p99_ms']} ms, max {result['max_ms']} ms, "
+              f"p99 {result['p99_ms']} ms, max {result['max_ms']} ms "
+              f"(at {result['max_at_s']} s), "
               f"errors {result['errors']} {result['error_kinds'] or ''}, "
               f"RSS {result['rss_before_mib']['total']} -> "
               f"{result['rss_after_mib']['total']} MiB; CPU per request: server "
