@@ -6,15 +6,15 @@ starts (a worker whose set does not load never starts serving), and replaced onl
 that succeeds.
 
 Evaluation is synchronous and CPU-bound. A small manifest (up to ``inline_max_bytes``, 16 KiB:
-some 50 sources, a few milliseconds) is checked on the event loop itself: handing it to a
-thread and back cost more than a tenth of the check (0.45 ms of 3.3 ms, measured), and the loop
-is held only briefly. Larger manifests, and policy validation, run in a small pool of evaluation
-threads per worker (``eval_threads``), so that the loop stays free to accept connections, read
-bodies and answer probes while they run.
+some 50 sources, a few milliseconds) is checked on the event loop itself, one check per turn of
+the loop (:mod:`.turns`): handing it to a thread and back cost more than a tenth of the check
+(0.45 ms of 3.3 ms, measured), and between two checks the loop still accepts connections and
+reads requests. Larger manifests, and policy validation, run in a small pool of evaluation
+threads per worker (``eval_threads``), so that the loop stays free while they run.
 
 Each request has a time limit (``timeout``): the body must arrive within it (else 408), and a
-check in the pool still queued or running when it expires is answered with 503 (a queued check
-is dropped; one already running finishes in its thread, which is why the pool is small and why
+check still waiting for its turn or its thread when it expires is dropped and answered with 503;
+one already running in a thread finishes there (which is why the pool is small and why
 ``max_sources`` bounds the work one manifest can ask for).
 """
 
@@ -48,6 +48,7 @@ from .logs import SERVICE_LOGGER
 from .metrics import Metrics
 from .problems import ProblemError, diagnostic_items, item
 from .state import PolicySet, PolicyState, ReloadResult
+from .turns import LoopTurns
 
 log = logging.getLogger(SERVICE_LOGGER)
 
@@ -68,6 +69,7 @@ class Service:
         self.state = state
         self.metrics = metrics
         self.executor: ThreadPoolExecutor | None = None
+        self.turns = LoopTurns()
         self.middleware: ServiceMiddleware | None = None
 
     @property
@@ -93,9 +95,21 @@ class Service:
                 return await asyncio.wrap_future(future)
         except TimeoutError:
             future.cancel()
-            limit = self.settings.timeout
-            raise ProblemError("timeout", f"the request was not answered within the time limit "
-                               f"of {limit:g} s", headers={"Retry-After": "1"}) from None
+            raise self.timeout_problem() from None
+
+    async def on_loop(self, request: Request, job):
+        """Run ``job`` on the event loop in its turn (:mod:`.turns`), within the request's
+        time limit (a job still waiting for its turn when it passes is dropped)."""
+        ctx = context(request.scope)
+        try:
+            with anyio.fail_after(ctx.remaining()):
+                return await self.turns.run(job)
+        except TimeoutError:
+            raise self.timeout_problem() from None
+
+    def timeout_problem(self) -> ProblemError:
+        return ProblemError("timeout", f"the request was not answered within the time limit "
+                            f"of {self.settings.timeout:g} s", headers={"Retry-After": "1"})
 
     def loaded(self, policy_set: PolicySet) -> None:
         library = policy_set.library
@@ -207,6 +221,7 @@ def create_app(settings: Settings | None = None, *,
         finally:
             if hup:
                 loop.remove_signal_handler(signal.SIGHUP)
+            service.turns.stop()
             if service.executor is not None:
                 service.executor.shutdown(wait=False, cancel_futures=True)
                 service.executor = None
@@ -299,7 +314,7 @@ def create_app(settings: Settings | None = None, *,
         ctx = context(request.scope)
         ctx.revision = current.revision
         if len(data) <= settings.inline_max_bytes:
-            body, verdict = job()
+            body, verdict = await service.on_loop(request, job)
         else:
             body, verdict = await service.in_pool(request, job)
         ctx.verdict = verdict
