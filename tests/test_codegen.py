@@ -13,12 +13,13 @@ import pytest
 import yaml
 from hypothesis import given
 
+from test_corpus import case_library, case_manifest
 from test_properties import SETTINGS, manifests
 from tosguard import ir
 from tosguard.api import check, check_file
 from tosguard.codegen import function
 from tosguard.evaluate import Evaluator
-from tosguard.library import Library, compile_contents, load_library
+from tosguard.library import Library, load_library
 from tosguard.manifest import load_manifest, parse_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,22 +107,8 @@ def test_accelerated_library_gives_the_same_reports_on_the_examples(path) -> Non
 @pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.relative_to(ROOT / "tests").as_posix())
 def test_accelerated_library_gives_the_same_reports_on_the_corpus(path) -> None:
     case = yaml.safe_load(path.read_text(encoding="utf-8"))
-
-    def library() -> Library:
-        if case.get("library") == "shipped":
-            return load_library(use_cache=False)
-        policies = case["policy"]
-        if isinstance(policies, str):
-            policies = {"policy.tos": policies}
-        contents = [(Path(name), name, text.encode()) for name, text in policies.items()]
-        return Library(compile_contents(contents), "corpus", list(policies))
-
-    plain, fast = fresh(library)
-    if "manifest_text" in case:
-        loaded = parse_manifest(case["manifest_text"].encode(), "m.yaml",
-                                case.get("manifest_format"))
-    else:
-        loaded = parse_manifest(json.dumps(case["manifest"]).encode(), "m.json", "json")
+    plain, fast = fresh(lambda: case_library(case))
+    loaded = case_manifest(case)
     as_of = str(case.get("as_of", "2026-06-01"))
     reports = [check(lib, loaded, as_of=as_of, include_all=True).to_json()
                for lib in (plain, fast)]

@@ -26,7 +26,7 @@ def _case_id(path: Path) -> str:
     return path.relative_to(CORPUS).with_suffix("").as_posix()
 
 
-def _library(case: dict) -> Library:
+def case_library(case: dict) -> Library:
     if case.get("library") == "shipped":
         return load_library(use_cache=False)
     policies = case["policy"]
@@ -36,7 +36,7 @@ def _library(case: dict) -> Library:
     return Library(compile_contents(contents), "corpus", list(policies))
 
 
-def _manifest(case: dict):
+def case_manifest(case: dict):
     if "manifest_text" in case:
         return parse_manifest(case["manifest_text"].encode(), "manifest.yaml",
                               case.get("manifest_format"))
@@ -56,8 +56,8 @@ def test_corpus_case(path: Path) -> None:
     if "want_error" in case:
         _check_error(case)
         return
-    library = _library(case)
-    report = check(library, _manifest(case), as_of=str(case.get("as_of", "2026-06-01")),
+    library = case_library(case)
+    report = check(library, case_manifest(case), as_of=str(case.get("as_of", "2026-06-01")),
                    include_all=bool(case.get("all")))
     data = report.as_dict()
     want = case["want"]
@@ -99,9 +99,9 @@ def _check_error(case: dict) -> None:
     error_type = PolicyError if stage == "policy" else ManifestError
     with pytest.raises(error_type) as caught:
         if stage == "policy":
-            _library(case)
+            case_library(case)
         else:
-            _manifest(case)
+            case_manifest(case)
     diagnostics = caught.value.diagnostics
     codes = [d.code for d in diagnostics]
     assert want["code"] in codes, [(d.code, d.message) for d in diagnostics]

@@ -104,17 +104,7 @@ def balances_reuse_port() -> bool:
 def bind_port(host: str, port: int, reuse_port: bool) -> socket.socket:
     """A socket bound to ``host:port``; a :class:`UsageError` when that cannot be."""
     try:
-        if reuse_port:
-            return reuse_port_socket(host, port)
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, port))
-        except OSError:
-            sock.close()
-            raise
-        return sock
+        return bound_socket(host, port, reuse_port)
     except OSError as error:
         reason = error.strerror or str(error)
         raise UsageError(Diagnostic(
@@ -144,13 +134,15 @@ def run_workers(reserved: socket.socket, host: str, workers: int, options: dict)
             Multiprocess(config, sockets=[listener]).run()  # type: ignore[list-item]
 
 
-def reuse_port_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host:port`` with ``SO_REUSEPORT`` (not yet listening)."""
+def bound_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (not yet listening), with ``SO_REUSEPORT`` if
+    asked; raises :class:`OSError`."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
     except OSError:
         sock.close()
@@ -159,7 +151,7 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
 
 
 def listening_socket(host: str, port: int, backlog: int) -> socket.socket:
-    sock = reuse_port_socket(host, port)
+    sock = bound_socket(host, port, reuse_port=True)
     sock.listen(backlog)
     return sock
 
