@@ -226,6 +226,41 @@ def test_deep_flow_nesting(name):
     assert where(diagnostic) == (1, 65)
 
 
+def _deep_flow(draw) -> str:
+    """A document whose flow nesting passes libyaml's own limit of 1000 levels somewhere."""
+    def opener() -> str:
+        return draw(st.sampled_from(["[", "[", "[ ", "{k: ", '{"é k": ', "['x]', ", "[1, ",
+                                     "[a, {b: 1}, "]))
+
+    depth = draw(st.integers(1001, 1100))
+    prefix = draw(st.sampled_from(["", "a: ", "a:\n  b: ", "- ", "x: 1\ny: ", "# c\nz: "]))
+    middle = "".join(opener() for _ in range(draw(st.integers(0, 80))))
+    return prefix + middle + "[" * depth + "]" * depth
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="needs libyaml")
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_nesting_past_libyamls_limit_fails_as_with_the_python_parser(parser, data):
+    """libyaml stops at 1000 flow levels, reading ahead of its events; the error must be
+    tosguard's own, the same in code, place, help and pointer as with the Python parser."""
+    if parser is not yaml.CSafeLoader:
+        pytest.skip("compares the two parsers once")
+    text = _deep_flow(data.draw)
+
+    def diagnostic(parser):
+        yamlload._PARSER = parser
+        try:
+            found = error_of(text.encode())
+            return found.as_dict() | {"source_line": found.source_line}
+        finally:
+            yamlload._PARSER = yaml.SafeLoader
+
+    assert diagnostic(yaml.CSafeLoader) == diagnostic(yaml.SafeLoader)
+    assert diagnostic(yaml.CSafeLoader)["code"] == "manifest-too-deep"
+
+
 def test_deep_block_nesting():
     depth = 10_000
     diagnostic = error_of(b"- " * depth + b"x\n")

@@ -109,6 +109,7 @@ _NON_PRINTABLE = re.compile(
 )
 _NON_PRINTABLE_ASCII = bytes(c for c in range(128) if c not in (9, 10, 13) and not 32 <= c <= 126)
 _MISSING = object()
+_DEPTH_HELP = "flatten the structure; manifests need only a few levels"
 
 _SYNTAX_HELP = {
     "mapping values are not allowed": "quote a value that contains `: `, or check the indentation",
@@ -451,6 +452,8 @@ def _load_yaml(text: str, max_depth: int, json_numbers: bool = False) -> tuple[A
         parser = _PARSER(text)  # the pure-Python reader checks characters here
         return _build(parser.get_event, max_depth, json_numbers)
     except yaml.MarkedYAMLError as err:
+        if _is_nesting_limit(err):
+            raise _nesting_failure(text, err, max_depth, json_numbers) from None
         raise _syntax_failure(err) from None
     except yaml.YAMLError as err:
         raise _reader_failure(err, text) from None
@@ -459,6 +462,44 @@ def _load_yaml(text: str, max_depth: int, json_numbers: bool = False) -> tuple[A
     finally:
         if parser is not None:
             parser.dispose()
+
+
+_LIBYAML_NESTING = "exceeded maximum nesting depth"
+
+
+def _is_nesting_limit(err: yaml.MarkedYAMLError) -> bool:
+    return (err.problem or "").startswith(_LIBYAML_NESTING) and err.problem_mark is not None
+
+
+def _nesting_failure(text: str, err: yaml.MarkedYAMLError, max_depth: int,
+                     json_numbers: bool) -> _Failure:
+    """tosguard's own depth error where libyaml stopped at its nesting limit first.
+
+    libyaml refuses flow nesting deeper than 1000, and because every ``[`` may start an implicit
+    key its scanner reads a dense run of openers ahead of the events, so it can raise before
+    :func:`_build` has seen the level that passes ``max_depth``. Reading again only the text
+    before the place libyaml stopped gives the same events up to that point (an implicit key
+    is decided within 1024 characters, and none that encloses a level libyaml counted there
+    could be that short), so :func:`_build` then fails exactly where, and as, it does with
+    the pure-Python parser, which has no such limit.
+    """
+    mark = err.problem_mark
+    parser = _PARSER(text[: mark.index])
+    try:
+        _build(parser.get_event, max_depth, json_numbers)
+    except _Failure as failure:
+        return failure
+    except yaml.YAMLError:
+        pass
+    finally:
+        parser.dispose()
+    return _Failure(
+        "manifest-too-deep",
+        f"the document is nested more than {max_depth} levels deep",
+        mark.line + 1,
+        mark.column + 1,
+        help=_DEPTH_HELP,
+    )
 
 
 def _syntax_failure(err: yaml.MarkedYAMLError) -> _Failure:
@@ -575,7 +616,7 @@ def _build(
                     f"the document is nested more than {max_depth} levels deep",
                     mark.line + 1,
                     mark.column + 1,
-                    help="flatten the structure; manifests need only a few levels",
+                    help=_DEPTH_HELP,
                     pointer=_pointer(stack, token),
                 )
             if cls is mapping_start:
@@ -736,7 +777,7 @@ def _load_json(text: str, max_depth: int) -> tuple[Any, PositionMap]:
             "the JSON document is nested too deeply to read",
             0,
             0,
-            help="flatten the structure",
+            help=_DEPTH_HELP,
         ) from None
     if value is None:
         raise _Failure("manifest-empty", "the document is empty", 1, 1, help=_JSON_EMPTY_HELP)
@@ -887,7 +928,7 @@ class _JsonScanner:
                         "manifest-too-deep",
                         f"the document is nested more than {self.max_depth} levels deep",
                         index,
-                        help="flatten the structure; manifests need only a few levels",
+                        help=_DEPTH_HELP,
                         pointer=self.pointer(),
                     )
                 children = {} if char == "{" else []
