@@ -75,7 +75,7 @@ class Contains(Node):
 
 
 class Matches(Node):
-    """A glob (``Llama*``) or, with ``regex``, a Python regular expression, on a string."""
+    """A glob (``Llama*``) or, with ``regex``, an RE2 regular expression, on a string."""
 
     operand: Operand
     pattern: str

@@ -542,13 +542,11 @@ class _ConditionChecker:
             self.error("policy-type-mismatch", f"`matches` needs text, and "
                        f"`{_text(node.operand)}` is a {kind}", node.span,
                        "match on a name such as `model.name`")
-        problem = check_pattern(node.pattern, node.regex)
+        problem = check_pattern(node.pattern, node.regex) if node.regex else ""
         if problem:
-            self.error("policy-bad-regex" if node.regex else "policy-bad-pattern",
-                       f"invalid {'regular expression' if node.regex else 'pattern'}: {problem}",
-                       node.span, "regular expressions use RE2 syntax, which runs in linear "
-                       "time: no backreferences or lookaround" if node.regex else
-                       "globs use `*`, `?` and `[…]`")
+            self.error("policy-bad-regex", f"invalid regular expression: {problem}", node.span,
+                       "regular expressions use RE2 syntax, which runs in linear time: no "
+                       "backreferences or lookaround")
 
     def _check_declared(self, node: ast.Declared) -> None:
         self._operand(node.operand)
