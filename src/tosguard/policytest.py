@@ -87,40 +87,35 @@ def find_test_files(paths: Sequence[str | Path]) -> list[Path]:
 
 
 def load_tests(path: Path) -> list[PolicyTest]:
-    """Every test in one file; malformed files raise :class:`PolicyError`."""
-    import yaml
+    """Every test in one file; malformed files raise :class:`PolicyError`.
+
+    Test files are read by the manifest's strict loader (:mod:`tosguard.yamlload`): no alias
+    bombs, no unbounded nesting, no duplicate keys, and a manifest written inline reads as it
+    would in a file of its own (``NO`` is Norway).
+    """
+    from .errors import ManifestError
+    from .yamlload import load_document
 
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-        lines = _entry_lines(yaml.compose(text, Loader=yaml.SafeLoader))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        mark = getattr(error, "problem_mark", None)
-        span = Span(name, mark.line + 1, mark.column + 1) if mark else Span(name)
-        message = f"cannot read policy test: {str(error).splitlines()[0]}"
-        raise PolicyError(Diagnostic("test-syntax", message, span, "a policy test is a YAML "
-                                     "mapping; see docs/authoring.md")) from None
-    entries = data.get("tests") if isinstance(data, dict) and "tests" in data else [data]
+        data, positions = load_document(path.read_bytes(), name)
+    except OSError as error:
+        raise PolicyError(Diagnostic("test-syntax", f"cannot read policy test: "
+                                     f"{error.strerror or error}", Span(name),
+                                     "check the path")) from None
+    except ManifestError as error:
+        raise PolicyError([Diagnostic("test-syntax", f"cannot read policy test: {d.message}",
+                                      d.span, d.help or "a policy test is a YAML mapping; see "
+                                      "docs/authoring.md", source_line=d.source_line)
+                           for d in error.diagnostics]) from None
+    listed = isinstance(data, dict) and "tests" in data
+    entries = data.get("tests") if listed else [data]
     if not isinstance(entries, list):
         entries = [entries]
-    return [_test(name, index, entry, len(entries),
-                  lines[index] if index < len(lines) else 1)
+    lines = [(positions.get(f"/tests/{index}" if listed else "") or (1, 1))[0]
+             for index in range(len(entries))]
+    return [_test(name, index, entry, len(entries), lines[index])
             for index, entry in enumerate(entries)]
-
-
-def _entry_lines(node) -> list[int]:
-    """The line each test starts on: the items of ``tests:``, or the whole document."""
-    import yaml
-
-    if node is None:
-        return []
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.value == "tests" \
-                    and isinstance(value, yaml.SequenceNode):
-                return [item.start_mark.line + 1 for item in value.value]
-    return [node.start_mark.line + 1]
 
 
 def _test(file: str, index: int, entry: object, count: int, line: int = 0) -> PolicyTest:

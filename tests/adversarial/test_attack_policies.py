@@ -306,3 +306,24 @@ def test_a_reload_of_an_emptied_directory_keeps_the_set_in_use(tmp_path):
     result = state.reload()
     assert not result.ok and state.current is loaded
     assert [d.code for d in result.diagnostics] == ["policy-empty-set"]
+
+
+# ---- policy test files ------------------------------------------------------------------------
+@pytest.mark.parametrize("attack,code_in_message", [
+    ("a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\n", "aliases"),
+    ("tests:\n  - manifest: " + "[" * 5000 + "]" * 5000 + "\n", "nested"),
+    ("tests:\n  - {as_of: 2026-01-01, as_of: 2026-01-02}\n", "duplicate"),
+])
+def test_policy_test_files_are_read_strictly(tmp_path, attack, code_in_message):
+    """`tosguard test` read test files with PyYAML's recursive loader: alias bombs expanded and
+    deep nesting overflowed the stack."""
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    (tests / "attack.yaml").write_text(attack, encoding="utf-8")
+    (tmp_path / "p.tos").write_text(policy(clause("model.commercial")), encoding="utf-8")
+    result = tosguard("test", str(tests), "--policies", str(tmp_path / "p.tos"),
+                      "--error-format", "json")
+    assert result.returncode == 2, result.stdout
+    [error] = json.loads(result.stderr)["errors"]
+    assert error["code"] == "test-syntax" and code_in_message in error["message"]
+    assert error["line"] >= 1
