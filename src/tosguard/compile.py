@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from . import ast
+from . import budget as budgets
 from .check import Names, global_names, policy_names
 from .errors import DiagnosticSink
 from .ir import (
@@ -129,6 +130,7 @@ def compile_files(files: list[ast.PolicyFile], display: dict[str, str]) -> list[
     compiled: list[PolicyIR] = []
     for file in files:
         for policy in file.policies:
+            budgets.checkpoint()
             names = policy_names(policy, library, file.text, sink)
             compiled.append(_compile_policy(policy, _Compiler(names, texts),
                                             display.get(file.path, file.path)))
