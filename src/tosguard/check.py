@@ -109,6 +109,9 @@ class Expansion:
         self.text_of = text_of  # file path -> text, for source lines
         self.sink = sink
         self.costs: dict[int, _Cost] = {}  # id(define) -> cost
+        # (id(define), in a source's context, in `governs`): predicates the checker has
+        # walked in that context; walking again would find the same problems
+        self.walked: set[tuple[int, bool, bool]] = set()
 
     def expandable(self, define: ast.Define) -> bool:
         return not _over(self.define_cost(define))
@@ -500,6 +503,10 @@ class _ConditionChecker:
             return
         if node.name in self.expanding or not self.expansion.expandable(define):
             return  # a cycle, or too large to walk: reported once by the expansion
+        context = (id(define), self.source_context, self.in_governs)
+        if context in self.expansion.walked:
+            return
+        self.expansion.walked.add(context)
         self.expanding.append(node.name)
         try:
             self._walk(define.condition)

@@ -331,6 +331,7 @@ class _Analysis:
         self.names = expansion.names
         self.expansion = expansion
         self.steps = 0
+        self.keys: dict[int, object] = {}
         self.expanding: list[str] = []
         self.why: list[str] = []  # why parts dropped out of the normal form never hold
 
@@ -397,7 +398,10 @@ class _Analysis:
             if reason:
                 self.why.append(f"no source can meet `{_show(node)}`: {reason}")
                 return []
-        return [[_Lit(node, positive, ast.without_spans(node))]]
+        key = self.keys.get(id(node))
+        if key is None:  # predicates expanded repeat the same leaves: compare each once
+            key = self.keys[id(node)] = ast.without_spans(node)
+        return [[_Lit(node, positive, key)]]
 
     # -- one conjunction
     def contradiction(self, literals: list[_Lit]) -> str:
