@@ -452,8 +452,8 @@ def not_found_items(app: FastAPI, request: Request) -> list[dict]:
         if any(route.matches(scope)[0] is not Match.NONE for route in app.router.routes):
             return [item("service-trailing-slash", f"`{path}` is not a path of this service",
                          help=f"send the request to `{twin}`")]
-    fixed = [route.path for route in app.router.routes
-             if "{" not in getattr(route, "path", "{") and route.path != "/openapi.json"]
+    paths = [getattr(route, "path", "{") for route in app.router.routes]
+    fixed = [p for p in paths if "{" not in p and p != "/openapi.json"]
     return [item("service-unknown-path", f"`{path}` is not a path of this service",
                  help=did_you_mean(path, fixed) or "see `/openapi.json` for the paths")]
 
