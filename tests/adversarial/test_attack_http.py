@@ -15,12 +15,22 @@ Tests that start `tosguard serve` are marked slow, like tests/test_service_proce
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import logging
+import os
 import re
+import resource
+import signal
+import socket
 import subprocess
+import sys
+import threading
+import time
 import warnings
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -33,8 +43,13 @@ with warnings.catch_warnings():  # starlette would rather have httpx2; httpx wor
 from service_fixtures import (  # noqa: E402
     POLICY,
     ROOT,
+    exchange,
     free_port,
+    rss_bytes,
+    serve_process,
+    status_of,
     tosguard_command,
+    wait_until,
 )
 from tosguard.errors import UsageError  # noqa: E402
 from tosguard.library import default_paths  # noqa: E402
@@ -67,8 +82,6 @@ def assert_problem(response, status: int, kind: str) -> dict:
 def serve_refusal(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """`tosguard serve ARGS`, expected to refuse to start: bounded, so that a server that does
     start (the attack succeeding) fails the test instead of hanging it."""
-    import os
-
     try:
         return subprocess.run([*tosguard_command(), "serve", "--port", str(free_port()), *args],
                               capture_output=True, timeout=60, cwd=ROOT,
@@ -186,3 +199,326 @@ def test_what_the_openapi_document_admits_is_answered(shipped) -> None:
         assert body == {"type": "string", "minLength": 1}
         assert client.post("/v1/policies/validate", content=POLICY.encode(),
                            headers={"content-type": "text/plain"}).status_code == 200
+
+
+def problem_in(raw: bytes, status: int, kind: str) -> dict:
+    """The problem document of a raw HTTP response, checked."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert status_of(raw) == status, raw[:300]
+    assert b"content-type: application/problem+json" in head.lower(), head
+    problem = json.loads(body)
+    assert problem["type"] == f"urn:tosguard:problem:{kind}" and problem["errors"][0]["help"]
+    return problem
+
+
+@pytest.fixture
+def policies(tmp_path) -> Path:
+    directory = tmp_path / "policies"
+    directory.mkdir()
+    (directory / "acme.tos").write_text(POLICY)
+    return directory
+
+
+@pytest.mark.slow
+def test_malformed_http_gets_a_problem_document(tmp_path, policies) -> None:
+    with serve_process(tmp_path, "--policies", str(policies)) as server:
+        for garbage in (b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n",
+                        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64):
+            problem = problem_in(exchange(server.port, garbage), 400, "malformed-request")
+            assert problem["errors"][0]["code"] == "http-malformed"
+
+
+# ---- item 9: header size limit, header timeout, connection cap ----------------------------------
+def head_of(size: int, path: str = "/healthz") -> bytes:
+    """A GET request whose line and headers are exactly ``size`` bytes."""
+    start = f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Pad: ".encode()
+    return start + b"a" * (size - len(start) - 4) + b"\r\n\r\n"
+
+
+@pytest.mark.slow
+def test_a_head_over_the_limit_gets_431(tmp_path, policies) -> None:
+    with serve_process(tmp_path, "--policies", str(policies),
+                       "--max-header-bytes", "4096") as server:
+        assert status_of(exchange(server.port, head_of(4096))) == 200
+        problem = problem_in(exchange(server.port, head_of(4097)), 431, "header-too-large")
+        assert "4096 bytes" in problem["detail"]
+        # one header of 64 KiB, sent at once and in pieces
+        big = head_of(64 * 1024)
+        problem_in(exchange(server.port, big), 431, "header-too-large")
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            with contextlib.suppress(OSError):
+                for start in range(0, len(big), 1000):
+                    sock.sendall(big[start:start + 1000])
+            problem_in(sock.recv(65536), 431, "header-too-large")
+
+
+@pytest.mark.slow
+def test_endless_headers_keep_memory_bounded(tmp_path, policies) -> None:
+    """The red team's attack, scaled down: 10 connections sending one header that never ends
+    (6 MiB each here; 50 MiB each added 506 MB to the server)."""
+    connections, per_connection, chunk = 10, 6 << 20, b"a" * 65536
+    with serve_process(tmp_path, "--policies", str(policies)) as server:
+        pid = server.process.pid
+        before = peak = rss_bytes(pid)
+        answers: list[bytes] = []
+
+        def attack() -> None:
+            answer = b""
+            with contextlib.suppress(OSError), \
+                    socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Endless: ")
+                with contextlib.suppress(OSError):  # until the server stops reading
+                    for _ in range(per_connection // len(chunk)):
+                        sock.sendall(chunk)
+                sock.settimeout(5)
+                answer = sock.recv(65536)
+            answers.append(answer)
+
+        threads = [threading.Thread(target=attack) for _ in range(connections)]
+        for thread in threads:
+            thread.start()
+        while any(thread.is_alive() for thread in threads):
+            peak = max(peak, rss_bytes(pid))
+            time.sleep(0.01)
+        grown = peak - before
+        assert grown < 16 << 20, f"the server grew by {grown >> 20} MiB"
+        assert len(answers) == connections
+        for answer in answers:
+            problem_in(answer, 431, "header-too-large")
+        assert server.get("/healthz")[0] == 200
+
+
+def read_until_closed(sock: socket.socket, deadline: float) -> tuple[bytes, float]:
+    """What the server sends until it closes the connection, and when it closed it."""
+    received = b""
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            break
+        except OSError:
+            return received, time.monotonic()
+        if not data:
+            return received, time.monotonic()
+        received += data
+    raise AssertionError(f"the connection is still open; received {received[:200]!r}")
+
+
+def read_response(sock: socket.socket, timeout: float) -> bytes:
+    """One whole response (with a Content-Length) from a kept-alive connection."""
+    sock.settimeout(timeout)
+    received = b""
+
+    def more() -> bytes:
+        data = sock.recv(65536)
+        assert data, f"closed after {received!r}"
+        return data
+    while b"\r\n\r\n" not in received:
+        received += more()
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head)[1])  # type: ignore[index]
+    while len(body) < length:
+        body += more()
+    return head + b"\r\n\r\n" + body
+
+
+def drip(sock: socket.socket, data: bytes, interval: float, stop: threading.Event) -> None:
+    """Send ``data`` a byte at a time, one every ``interval`` seconds (slowloris)."""
+    for byte in data:
+        if stop.wait(interval):
+            return
+        try:
+            sock.sendall(bytes([byte]))
+        except OSError:
+            return
+
+
+@pytest.mark.slow
+def test_slow_headers_are_cut_off_after_the_header_timeout(tmp_path, policies) -> None:
+    timeout, bound = 1.0, 10.0  # generous: a busy machine may be late, never early
+    with serve_process(tmp_path, "--policies", str(policies), "--header-timeout",
+                       str(timeout)) as server:
+        stop = threading.Event()
+        sockets = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(4)]
+        try:
+            started = time.monotonic()
+            silent, slow, kept, blank = sockets
+            # 1. a connection that says nothing is closed, without an answer
+            # 2. a first request dripped a byte at a time gets 408
+            threading.Thread(target=drip, args=(slow, head_of(2000), 0.1, stop)).start()
+            # 3. a kept-alive connection: one request answered, then the next one dripped
+            kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert read_response(kept, bound).startswith(b"HTTP/1.1 200")
+            next_started = time.monotonic()
+            threading.Thread(target=drip, args=(kept, head_of(2000), 0.1, stop)).start()
+            # 4. the same, dripping blank lines (no request ever begins)
+            blank.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert read_response(blank, bound).startswith(b"HTTP/1.1 200")
+            threading.Thread(target=drip, args=(blank, b"\r\n" * 1000, 0.1, stop)).start()
+
+            answer, closed = read_until_closed(silent, started + bound)
+            assert answer == b"" and closed - started >= timeout * 0.9
+            answer, closed = read_until_closed(slow, started + bound)
+            problem = problem_in(answer, 408, "header-timeout")
+            assert problem["errors"][0]["code"] == "http-header-timeout"
+            answer, closed = read_until_closed(kept, next_started + bound)
+            problem_in(answer, 408, "header-timeout")
+            assert closed - next_started >= timeout * 0.9
+            answer, closed = read_until_closed(blank, next_started + bound)
+            assert answer == b""
+        finally:
+            stop.set()
+            for sock in sockets:
+                sock.close()
+        assert server.get("/healthz")[0] == 200
+
+
+def low_open_files_limit(limit: int):
+    def lower() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+    return lower
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="descriptor limits as on Linux")
+def test_probes_are_answered_with_more_slow_connections_than_descriptors(tmp_path,
+                                                                         policies) -> None:
+    """`ulimit -n 128` and 300 slow connections (the red team: `nofile=256`, 300 connections,
+    every probe failed for 20 s)."""
+    limit, slow = 128, 300
+    assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] > slow + 64, "the test needs fds"
+    with serve_process(tmp_path, "--policies", str(policies),
+                       preexec_fn=low_open_files_limit(limit)) as server:
+        held: list[socket.socket] = []
+        try:
+            for number in range(slow):
+                with contextlib.suppress(OSError):
+                    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+                    held.append(sock)
+                    sock.sendall(f"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow-{number}: "
+                                 .encode())
+            time.sleep(0.5)  # let the server take them all
+            for _ in range(5):
+                started = time.monotonic()
+                status, raw = server.get("/healthz", timeout=10)
+                assert status == 200, raw
+                assert time.monotonic() - started < 5
+            assert len(os.listdir(f"/proc/{server.process.pid}/fd")) < limit
+        finally:
+            for sock in held:
+                sock.close()
+        assert "Traceback" not in server.logs()
+
+
+# ---- item 10: rolling restarts ------------------------------------------------------------------
+def listening_inodes(port: int) -> set[str]:
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # LISTEN
+            found.add(fields[9])
+    return found
+
+
+def socket_inodes(pid: int) -> set[str]:
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if link.startswith("socket:["):
+                found.add(link[len("socket:["):-1])
+    return found
+
+
+def worker_pids(supervisor: int) -> set[int]:
+    pids = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                stat = Path(f"/proc/{entry}/stat").read_bytes()
+                command = Path(f"/proc/{entry}/cmdline").read_bytes()
+                if int(stat[stat.rindex(b")") + 2:].split()[1]) == supervisor \
+                        and b"spawn_main" in command:
+                    pids.add(int(entry))
+    return pids
+
+
+class Clients:
+    """Clients that send `POST /v1/check` until stopped, and record every request that got
+    no answer (an error, a reset, an empty reply): keep-alive clients that pause a little
+    between requests (so that their connections are often idle, as a client's pool is), and
+    clients that open a new connection for each request."""
+
+    def __init__(self, port: int, keep_alive: int, one_shot: int):
+        self.port = port
+        self.stop = threading.Event()
+        self.answered = self.closes = 0
+        self.failures: list[str] = []
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run, args=(True,))
+                        for _ in range(keep_alive)]
+        self.threads += [threading.Thread(target=self.run, args=(False,))
+                         for _ in range(one_shot)]
+
+    def __enter__(self) -> Clients:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+    def run(self, keep_alive: bool) -> None:
+        headers = {"content-type": "application/yaml"}
+        if not keep_alive:
+            headers["connection"] = "close"
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        while not self.stop.is_set():
+            try:
+                connection.request("POST", "/v1/check", body=MANIFEST, headers=headers)
+                response = connection.getresponse()
+                body = response.read()
+                assert response.status == 200 and json.loads(body)["verdict"], body[:200]
+                with self.lock:
+                    self.answered += 1
+                    self.closes += keep_alive and response.will_close
+            except Exception as error:  # noqa: BLE001 - every failure is recorded
+                with self.lock:
+                    self.failures.append(repr(error))
+                connection.close()
+            if keep_alive:
+                self.stop.wait(0.02)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT, /proc")
+def test_rolling_restarts_lose_no_request(tmp_path, policies) -> None:
+    """Two workers under keep-alive and connection-per-request load, two SIGHUPs: every
+    request gets its answer (the red team: 12 failed in 40,874 over 3 SIGHUPs)."""
+    with serve_process(tmp_path, "--policies", str(policies), "--no-access-log",
+                       workers=2) as server:
+        supervisor = server.process.pid
+        workers = wait_until(lambda: len(found := worker_pids(supervisor)) == 2 and found,
+                             what="two workers")
+        listening = listening_inodes(server.port)
+        assert len(listening) == 2 and socket_inodes(supervisor) >= listening
+        with Clients(server.port, keep_alive=6, one_shot=2) as clients:
+            for _ in range(2):
+                wait_until(lambda: clients.answered > 50, what="answers")
+                server.process.send_signal(signal.SIGHUP)
+
+                def replaced(old: set[int] = workers) -> set[int] | None:
+                    now = worker_pids(supervisor)
+                    return now if len(now) == 2 and not now & old else None
+                workers = wait_until(replaced, timeout=120, what="both workers replaced")
+            answered = clients.answered
+            wait_until(lambda: clients.answered > answered + 50, what="answers after")
+        assert clients.failures == [], (clients.failures[:5], clients.answered)
+        assert clients.closes > 0  # drained: kept-alive connections were told to close
+        # each replacement took over its slot's socket: still two, held by the supervisor
+        assert listening_inodes(server.port) == listening
+        assert all(len(socket_inodes(pid) & listening) == 1 for pid in workers)
+        assert not server.logs().count("not ready in time")
