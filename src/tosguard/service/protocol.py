@@ -294,28 +294,28 @@ class TosguardProtocol(HttpToolsProtocol):
     def make_room(self) -> None:
         """At the cap: close the connection that has waited longest for request headers, or,
         when every other connection has a request in progress, this new one."""
-        victim = next((c for c in self.waiting if c is not self), None)
-        if victim is None:
-            self.waiting.pop(self, None)
-            self.answer(self.too_many())
-            return
-        self.waiting.pop(victim, None)
-        victim.evict()
+        while (victim := next((c for c in self.waiting if c is not self), None)) is not None:
+            del self.waiting[victim]
+            if not victim.transport.is_closing() or victim.linger_timer is not None:
+                victim.evict()
+                return
+        self.answer(self.too_many("every other connection has a request in progress"))
 
     def evict(self) -> None:
         if self.linger_timer is not None:  # answered already
             self.transport.abort()
         elif self.request_begun:
-            self.answer(self.too_many())
+            self.answer(self.too_many("this connection was closed to make room for a new one "
+                                      "while its request head was still arriving"))
         else:
             self.transport.close()
 
-    def too_many(self) -> ProblemError:
+    def too_many(self, why: str) -> ProblemError:
         return ProblemError(
             "too-many-connections", f"the worker has its maximum of "
             f"{self.limits.max_connections} connections open",
-            [item("http-too-many-connections", "no connection could be closed to make room",
-                  help="retry after a second; keep fewer connections open")],
+            [item("http-too-many-connections", why,
+                  help="retry after a second; send each request head at once")],
             headers={"Retry-After": "1"})
 
     # ---- draining -------------------------------------------------------------------------
