@@ -222,8 +222,8 @@ def schema(output) -> None:
 @click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1),
               help="Seconds a request's line and headers may take to arrive (else 408).")
 @click.option("--max-connections", default=0, type=click.IntRange(0),
-              help="Open connections per worker; at the cap the oldest idle or slow one is "
-                   "closed  [default: 1024, less if the open-files limit requires]")
+              help="Open connections per worker (0: 1024, or fewer if the open-files limit "
+                   "requires); at the cap the oldest idle or slow one is closed.")
 @click.option("--api-keys-file", metavar="FILE", help="File of API keys, one a line (also "
               "$TOSGUARD_API_KEYS, comma-separated); with keys, requests need one.")
 @click.option("--public-metrics", is_flag=True, help="Serve /metrics without an API key.")
