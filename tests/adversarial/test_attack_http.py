@@ -374,6 +374,29 @@ def test_slow_headers_are_cut_off_after_the_header_timeout(tmp_path, policies) -
         assert server.get("/healthz")[0] == 200
 
 
+def test_the_connection_cap_fits_under_the_open_files_limit() -> None:
+    from tosguard.service.protocol import connection_cap
+
+    assert connection_cap(0, 20000) == 1024  # the default
+    assert connection_cap(0, 128) == 80  # an eighth, at least 48, kept for the worker itself
+    assert connection_cap(5000, 20000) == 5000
+    with pytest.raises(UsageError, match="does not fit under the open-files limit"):
+        connection_cap(5000, 1024)
+    with pytest.raises(UsageError, match="leaves room for 2 connections"):
+        connection_cap(0, 50)
+
+
+@pytest.mark.slow
+def test_serve_refuses_a_connection_cap_over_the_open_files_limit(tmp_path, policies) -> None:
+    result = subprocess.run(
+        [*tosguard_command(), "serve", "--port", str(free_port()), "--policies", str(policies),
+         "--max-connections", "1000"], capture_output=True, timeout=60, cwd=ROOT,
+        preexec_fn=low_open_files_limit(256))
+    assert result.returncode == 2, result.stderr.decode()
+    assert b"error[usage-max-connections]" in result.stderr
+    assert b"help: give at most 208" in result.stderr  # 256 less the 48 the worker keeps
+
+
 def low_open_files_limit(limit: int):
     def lower() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
@@ -491,6 +514,30 @@ class Clients:
                 connection.close()
             if keep_alive:
                 self.stop.wait(0.02)
+
+
+@pytest.mark.slow
+def test_a_stopping_worker_answers_the_next_request_on_an_idle_connection(tmp_path,
+                                                                         policies) -> None:
+    """uvicorn closed idle keep-alive connections the moment it began to stop, under a client
+    that may just have sent a request on one; a draining worker answers it."""
+    with serve_process(tmp_path, "--policies", str(policies)) as server:
+        idle, quiet = (socket.create_connection(("127.0.0.1", server.port)) for _ in range(2))
+        with idle, quiet:
+            for sock in (idle, quiet):
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                assert b"connection: close" not in read_response(sock, 10).lower()
+            server.process.send_signal(signal.SIGTERM)
+            time.sleep(0.3)  # the worker is draining now
+            idle.sendall(b"POST /v1/check HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                         b"application/yaml\r\nContent-Length: %d\r\n\r\n%s"
+                         % (len(MANIFEST), MANIFEST))
+            answer = read_response(idle, 10)
+            assert answer.startswith(b"HTTP/1.1 200") and b"connection: close" in answer.lower()
+            assert read_until_closed(idle, time.monotonic() + 10)[0] == b""
+            # a connection that stays idle through the grace period is closed then
+            assert read_until_closed(quiet, time.monotonic() + 10)[0] == b""
+        server.process.wait(timeout=30)  # uvicorn re-raises the SIGTERM it handled: -15
 
 
 @pytest.mark.slow
