@@ -134,6 +134,11 @@ Waiting = OrderedDict["TosguardProtocol", None]
 _waiting_by_server: weakref.WeakKeyDictionary[ServerState, Waiting] = weakref.WeakKeyDictionary()
 
 
+#: Servers whose connections were told to drain: a connection that uvicorn accepted just before
+#: it stopped accepting, and that was made only after it told the others, drains too.
+_draining_servers: weakref.WeakSet[ServerState] = weakref.WeakSet()
+
+
 def waiting_connections(state: ServerState) -> Waiting:
     """The connections of one server that wait for a request's headers (idle or slow), in the
     order to close them when the connection cap is reached: those already answered and closing
@@ -169,6 +174,8 @@ class TosguardProtocol(HttpToolsProtocol):
         self.arm_head_timer()
         if len(self.connections) > self.limits.max_connections:
             self.make_room()
+        if self.server_state in _draining_servers and not self.transport.is_closing():
+            self.shutdown()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.waiting.pop(self, None)
@@ -325,6 +332,7 @@ class TosguardProtocol(HttpToolsProtocol):
         one gives it ``drain_grace`` to use it (that request is answered with
         ``Connection: close``)."""
         self.draining = True
+        _draining_servers.add(self.server_state)
         if self.busy():
             self.cycle.keep_alive = False
         elif self.idle() or not self.reading_head:
