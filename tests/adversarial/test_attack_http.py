@@ -135,14 +135,15 @@ def test_key_sources_that_yield_no_key_are_refused(tmp_path) -> None:
 def test_a_reload_that_reads_an_empty_key_file_keeps_the_keys(shipped, tmp_path, caplog) -> None:
     keys = tmp_path / "keys"
     keys.write_text(KEY + "\n")
-    body = {"content": MANIFEST, "headers": {"content-type": "application/yaml"}}
+    yaml = {"content-type": "application/yaml"}
     with TestClient(create_app(Settings(api_keys_file=str(keys)), policy_set=shipped)) as client:
         keys.write_text("# emptied by mistake\n")
         with caplog.at_level(logging.ERROR, "tosguard.service"):
             assert client.post("/v1/admin/reload", headers={"x-api-key": KEY}).status_code == 200
-        assert_problem(client.post("/v1/check", **body), 401, "unauthorized")
-        assert client.post("/v1/check", **body | {"headers": {
-            **body["headers"], "x-api-key": KEY}}).status_code == 200  # type: ignore[dict-item]
+        response = client.post("/v1/check", content=MANIFEST, headers=yaml)
+        assert_problem(response, 401, "unauthorized")
+        response = client.post("/v1/check", content=MANIFEST, headers={**yaml, "x-api-key": KEY})
+        assert response.status_code == 200
     errors = [r for r in caplog.records if "API keys could not be re-read" in r.getMessage()]
     assert errors and errors[0].fields["errors"][0]["code"] == "serve-api-keys-empty"
 
