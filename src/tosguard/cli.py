@@ -218,6 +218,14 @@ def schema(output) -> None:
               help="Manifests with more sources get 422.")
 @click.option("--max-findings", default=20_000, show_default=True, type=click.IntRange(1),
               help="Reports with more findings get 422 (bounds one answer's size).")
+@click.option("--max-header-bytes", default=16 * 1024, show_default=True,
+              type=click.IntRange(1024, 1024 * 1024),
+              help="Request line and headers larger than this get 431.")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds a request's line and headers may take to arrive (else 408).")
+@click.option("--max-connections", default=0, type=click.IntRange(0),
+              help="Open connections per worker (0: 1024, or fewer if the open-files limit "
+                   "requires); at the cap the oldest idle or slow one is closed.")
 @click.option("--api-keys-file", metavar="FILE", help="File of API keys, one a line (also "
               "$TOSGUARD_API_KEYS, comma-separated); with keys, requests need one.")
 @click.option("--public-metrics", is_flag=True, help="Serve /metrics without an API key.")
@@ -227,8 +235,8 @@ def schema(output) -> None:
               type=click.Choice(["debug", "info", "warning", "error"]))
 @error_format_option
 def serve(host, port, workers, policies, extra, max_body_bytes, timeout, max_sources,
-          max_findings, api_keys_file, public_metrics, access_log, log_level,
-          error_format) -> None:
+          max_findings, max_header_bytes, header_timeout, max_connections, api_keys_file,
+          public_metrics, access_log, log_level, error_format) -> None:
     """Serve the HTTP API (needs the `serve` extra: pip install 'tosguard[serve]').
 
     Loads and compiles the policy set once, then answers POST /v1/check with the
@@ -251,6 +259,8 @@ def serve(host, port, workers, policies, extra, max_body_bytes, timeout, max_sou
     settings = Settings(policies=tuple(policies), extra_policies=tuple(extra),
                         max_body_bytes=max_body_bytes, timeout=timeout,
                         max_sources=max_sources, max_findings=max_findings,
+                        max_header_bytes=max_header_bytes,
+                        header_timeout=header_timeout, max_connections=max_connections,
                         api_keys_file=api_keys_file,
                         public_metrics=public_metrics, access_log=access_log,
                         log_level=log_level, workers=workers,

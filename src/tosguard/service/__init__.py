@@ -1,7 +1,8 @@
 """The HTTP service (``tosguard serve``): FastAPI over the same library API as the CLI.
 
 Modules: :mod:`.app` (the app factory and endpoints), :mod:`.server` (uvicorn, workers,
-signals), :mod:`.state` (the policy set in use and its reloads), :mod:`.checks` (the work
+signals), :mod:`.protocol` (HTTP/1.1 per connection: header limits and timeout, the connection
+cap, draining), :mod:`.state` (the policy set in use and its reloads), :mod:`.checks` (the work
 behind the endpoints), :mod:`.catalog` (the library as JSON), :mod:`.problems` (RFC 9457
 errors), :mod:`.limits` (the streamed body limit), :mod:`.auth` (API keys), :mod:`.access`
 (request ids, access log, metrics per request), :mod:`.metrics`, :mod:`.logs`,

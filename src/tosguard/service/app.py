@@ -39,11 +39,12 @@ from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from .. import __version__
 from ..api import parse_date
 from ..budget import Budget, SliceSpent, TimeLimitExceeded
-from ..errors import UsageError
+from ..errors import UsageError, did_you_mean
 from . import catalog, checks, models, openapi, problems
 from .access import ServiceMiddleware, StartupFailure, context
 from .auth import ApiKeys
@@ -63,7 +64,6 @@ log = logging.getLogger(SERVICE_LOGGER)
 SUPERVISOR_ENV = "TOSGUARD_SERVE_SUPERVISOR_PID"
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json"})
 MAX_NAME = 1024
-DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
 class Service:
@@ -254,6 +254,10 @@ def create_app(settings: Settings | None = None, *,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # no 307 to the path with or without a trailing slash: Starlette builds that Location
+        # from the request's Host header, so any client could make the service point elsewhere;
+        # the 404 names the right path instead (see not_found_items)
+        redirect_slashes=False,
     )
     app.state.service = service
 
@@ -273,7 +277,8 @@ def create_app(settings: Settings | None = None, *,
         detail = {404: f"no such resource `{request.url.path}`",
                   405: f"`{request.method}` is not allowed on `{request.url.path}`"}
         problem = ProblemError(kind or "invalid-request", detail.get(error.status_code, ""),
-                               headers=error.headers, status=error.status_code)
+                               not_found_items(app, request) if error.status_code == 404
+                               else (), headers=error.headers, status=error.status_code)
         return await problem_response(request, problem)
 
     @app.exception_handler(RequestValidationError)
@@ -304,8 +309,9 @@ def create_app(settings: Settings | None = None, *,
     async def check(
         request: Request,
         as_of: Annotated[str | None, Query(
-            pattern=DATE_PATTERN, description="Evaluation date for sources without "
-            "`collected` dates (default: today, on the server's clock).")] = None,
+            pattern=openapi.DATE_PATTERN, json_schema_extra={"format": "date"},
+            description="Evaluation date for sources without `collected` dates (default: "
+            "today, on the server's clock).")] = None,
         policies: Annotated[list[str] | None, Query(
             description="Only these policy ids (repeat, or separate with commas).")] = None,
         include_all: Annotated[bool, Query(
@@ -453,6 +459,22 @@ def create_app(settings: Settings | None = None, *,
     app.add_middleware(middleware.bind)
     openapi.install(app, keys_enabled=keys.enabled, public_paths=public)
     return app
+
+
+def not_found_items(app: FastAPI, request: Request) -> list[dict]:
+    """Why a path matched no route, with the path the client probably meant: the same path
+    without (or with) its trailing slash when that one exists, else the closest fixed path."""
+    path = request.url.path
+    twin = path.rstrip("/") if path.endswith("/") else path + "/"
+    if path != "/" and twin:
+        scope = {**request.scope, "path": twin}
+        if any(route.matches(scope)[0] is not Match.NONE for route in app.router.routes):
+            return [item("service-trailing-slash", f"`{path}` is not a path of this service",
+                         help=f"send the request to `{twin}`")]
+    paths = [getattr(route, "path", "{") for route in app.router.routes]
+    fixed = [p for p in paths if "{" not in p and p != "/openapi.json"]
+    return [item("service-unknown-path", f"`{path}` is not a path of this service",
+                 help=did_you_mean(path, fixed) or "see `/openapi.json` for the paths")]
 
 
 def create_app_from_env() -> FastAPI:

@@ -1,10 +1,14 @@
 """Optional API keys.
 
 Keys come from a file (``--api-keys-file``: one key per line, blank lines and ``#`` comments
-ignored) and/or ``$TOSGUARD_API_KEYS`` (comma-separated). With no key configured the service is
+ignored) and/or ``$TOSGUARD_API_KEYS`` (comma-separated). With neither configured the service is
 open. With keys, every request except ``/healthz``, ``/readyz`` and ``/openapi.json`` (and
 ``/metrics`` when ``--public-metrics``) must send one, as ``Authorization: Bearer KEY`` or
 ``X-API-Key: KEY``, or it gets 401.
+
+Configuring keys and getting none is an error, never an open service: a key file of only blank
+lines and comments, or ``$TOSGUARD_API_KEYS`` set to nothing but commas and spaces (or to the
+empty string, as ``TOSGUARD_API_KEYS=$UNSET_VARIABLE`` gives), is refused like a short key.
 
 Keys are compared in constant time: the SHA-256 digest of the key offered is compared with
 :func:`hmac.compare_digest` against the digest of *every* configured key, without stopping at
@@ -26,6 +30,8 @@ from ..errors import Diagnostic, Span, UsageError
 from .config import API_KEYS_ENV
 
 MIN_KEY_LENGTH = 16
+NO_KEYS_HELP = ("write one key per line (`#` starts a comment), or leave out `--api-keys-file` "
+                "to serve without keys")
 
 
 def key_id(key: str | bytes) -> str:
@@ -53,8 +59,10 @@ class ApiKeys:
 
     @classmethod
     def load(cls, path: str | None, environ: Mapping[str, str] | None = None) -> ApiKeys:
-        """Read the configured keys; raise :class:`UsageError` for an unreadable file or a key
-        too short to be a secret."""
+        """Read the configured keys; raise :class:`UsageError` for an unreadable file, a key
+        too short to be a secret, or a configured source that yields no key (a key file of
+        only comments, ``$TOSGUARD_API_KEYS`` of only commas): keys asked for and not found
+        must stop the service, not open it."""
         env = os.environ if environ is None else environ
         keys: list[tuple[str, str]] = []  # (key, where it came from)
         if path:
@@ -65,13 +73,27 @@ class ApiKeys:
                 raise UsageError(Diagnostic("serve-api-keys", f"cannot read `{path}`: {reason}",
                                             Span(path), "give a readable UTF-8 file with one "
                                             "key per line")) from None
-            for number, line in enumerate(text.splitlines(), 1):
-                line = line.strip()
-                if line and not line.startswith("#"):
-                    keys.append((line, f"{path}:{number}"))
-        for part in env.get(API_KEYS_ENV, "").split(","):
-            if part.strip():
-                keys.append((part.strip(), f"${API_KEYS_ENV}"))
+            lines = text.splitlines()
+            from_file = [(line.strip(), f"{path}:{number}")
+                         for number, line in enumerate(lines, 1)
+                         if line.strip() and not line.strip().startswith("#")]
+            if not from_file:
+                what = {0: "it is empty", 1: "its only line is blank or a comment"}.get(
+                    len(lines), f"its {len(lines)} lines are blank or comments")
+                raise UsageError(Diagnostic(
+                    "serve-api-keys-empty", f"the API key file `{path}` holds no key: {what}",
+                    Span(path, 1, 1) if lines else Span(path), NO_KEYS_HELP,
+                    source_line=lines[0] if lines else ""))
+            keys += from_file
+        if API_KEYS_ENV in env:
+            from_env = [(part.strip(), f"${API_KEYS_ENV}")
+                        for part in env[API_KEYS_ENV].split(",") if part.strip()]
+            if not from_env:
+                raise UsageError(Diagnostic(
+                    "serve-api-keys-empty", f"`${API_KEYS_ENV}` is set but holds no key",
+                    Span(f"${API_KEYS_ENV}"), "set it to keys separated by commas, or unset it "
+                    "to serve without keys"))
+            keys += from_env
         for key, where in keys:
             if len(key) < MIN_KEY_LENGTH:
                 raise UsageError(Diagnostic(

@@ -38,6 +38,9 @@ class Settings:
     inline_max_bytes: int = 16 * 1024  # manifests up to this size are checked on the loop
     inline_slice: float = 0.025  # seconds a check may hold the loop before it moves to a thread
     max_findings: int = 20_000  # a report with more findings is refused with 422
+    max_header_bytes: int = 16 * 1024  # 431 past this many bytes of request line and headers
+    header_timeout: float = 10.0  # seconds a request's line and headers may take (else 408)
+    max_connections: int = 0  # open connections per worker (0: 1024, or what the fd limit allows)
     workers: int = 1  # informational inside a worker: how many siblings share the port
     use_cache: bool = True  # compiled-library cache (TOSGUARD_NO_CACHE=1 turns it off)
 

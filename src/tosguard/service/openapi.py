@@ -37,8 +37,21 @@ CHECK_HEADERS = {
 POLICY_REQUEST_BODY = {
     "required": True,
     "description": "The text of one policy file (UTF-8).",
-    "content": {"text/plain": {"schema": {"type": "string"}}},
+    # an empty body is refused (422 `invalid-request`): the schema says so
+    "content": {"text/plain": {"schema": {"type": "string", "minLength": 1}}},
 }
+
+# A calendar date, YYYY-MM-DD, exactly as the service accepts it (``date.fromisoformat`` on
+# this shape): years 0001 to 9999, months 01 to 12, and the days each month has, 29 February in
+# leap years only (divisible by 4, and centuries only when divisible by 400). So a client that
+# generates what the schema admits gets a report, never a 400 for a date such as 0000-00-00.
+_YEAR = "(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
+_MONTH_DAY = ("(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+              "|(?:0[13-9]|1[0-2])-(?:29|30)"
+              "|(?:0[13578]|1[02])-31)")
+_LEAP_YEAR = ("(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])"
+              "|(?:0[48]|[2468][048]|[13579][26])00)")
+DATE_PATTERN = f"^(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)$"
 
 MANIFEST_PREFIX = "Manifest"
 

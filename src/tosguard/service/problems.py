@@ -22,11 +22,13 @@ TYPE_PREFIX = "urn:tosguard:problem:"
 #: slug -> (status, title). The slug is the last part of ``type``.
 KINDS: dict[str, tuple[int, str]] = {
     "invalid-parameter": (400, "Invalid request parameter"),
+    "malformed-request": (400, "Malformed HTTP request"),
     "unauthorized": (401, "Missing or invalid API key"),
     "reload-disabled": (403, "Reloading over HTTP is disabled"),
     "not-found": (404, "Not found"),
     "method-not-allowed": (405, "Method not allowed"),
     "body-timeout": (408, "Request body not received in time"),
+    "header-timeout": (408, "Request headers not received in time"),
     "reload-failed": (409, "The policy set could not be reloaded"),
     "body-too-large": (413, "Request body too large"),
     "unsupported-media-type": (415, "Unsupported media type"),
@@ -34,8 +36,10 @@ KINDS: dict[str, tuple[int, str]] = {
     "manifest-too-many-sources": (422, "Manifest has too many sources"),
     "report-too-large": (422, "Report has too many findings"),
     "invalid-request": (422, "Invalid request"),
+    "header-too-large": (431, "Request header fields too large"),
     "timeout": (503, "Request took too long"),
     "not-ready": (503, "Service not ready"),
+    "too-many-connections": (503, "Too many connections"),
     "internal": (500, "Internal error"),
 }
 
