@@ -135,6 +135,9 @@ def write_atomically(path: str | os.PathLike[str], data: bytes, *,
         _write_stream(target, data)  # a device or a pipe the user named: it cannot be renamed
         return
     _check_unchanged(current, expect, path)
+    if follow_symlinks and current is not None and not os.access(target, os.W_OK):
+        # a rename would succeed, but the user made the file read-only: honour that
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
     import tempfile
 
     directory, name = os.path.split(target)

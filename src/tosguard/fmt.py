@@ -669,7 +669,7 @@ def format_paths(paths, *, write: bool) -> list[FileResult]:
     from .library import policy_files
 
     results: list[FileResult] = []
-    seen: set[tuple[int, int]] = set()
+    seen: set[object] = set()
     for given in paths:
         try:
             found = policy_files([given])
@@ -684,9 +684,9 @@ def format_paths(paths, *, write: bool) -> list[FileResult]:
                     "policy-io", f"cannot read `{display}`: {error.strerror or error}",
                     Span(display), "check the path and its permissions")]))
                 continue
-            if (status.st_dev, status.st_ino) in seen:
-                continue
-            seen.add((status.st_dev, status.st_ino))
+            if (status.st_dev, status.st_ino) in seen or target in seen:
+                continue  # by inode for hard links, by path for a file already replaced
+            seen.update([(status.st_dev, status.st_ino), target])
             result = format_data(data, display, path)
             result.target = target
             if write and result.changed:
