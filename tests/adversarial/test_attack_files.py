@@ -198,6 +198,15 @@ def test_output_through_a_symlink_replaces_the_target_and_keeps_the_link(work: P
     assert json.loads((work / "reports" / "r.json").read_text(encoding="utf-8"))["title"]
 
 
+def test_output_to_a_device_is_written_into_not_replaced(work: Path, cache: Path) -> None:
+    """`/dev/stdout` (a pipe here) cannot be renamed over: it is written straight into."""
+    result = tosguard("schema", "-o", "/dev/stdout", cwd=work, cache=cache)
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["title"]
+    assert tosguard("schema", "-o", "/dev/null", cwd=work, cache=cache).returncode == 0
+    assert Path("/dev/null").is_char_device()
+
+
 # ---- item 7: the write is atomic --------------------------------------------------------------
 def test_file_size_limit_leaves_the_old_report(work: Path, cache: Path) -> None:
     """RLIMIT_FSIZE 4096: the 11 KB schema cannot be written; the valid old report stays."""
