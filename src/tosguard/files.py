@@ -55,12 +55,13 @@ def tree(paths: Iterable[str | os.PathLike[str]], suffixes: tuple[str, ...],
 
 def refuse_input_as_output(output: str, inputs: Iterable[str | os.PathLike[str]],
                            option: str = "--output") -> None:
-    """Raise :class:`UsageError` (``usage-output-is-input``) when the file a write to
-    ``output`` would replace (:func:`resolve`) is one of ``inputs``: the same file by device and
-    inode. Only metadata is read; the output is not opened. An output that does not exist yet
-    cannot be an input. ``inputs`` is consumed only when the output exists."""
+    """Raise :class:`UsageError` (``usage-output-is-input``) when ``output`` is one of
+    ``inputs``: the same file by device and inode, as the kernel resolves both paths (so through
+    symlinks, hard links, ``..`` and ``/dev/stdout`` redirected to an input). Only metadata is
+    read; the output is not opened. An output that does not exist yet cannot be an input.
+    ``inputs`` is consumed only when the output exists."""
     try:
-        wanted = os.stat(resolve(output))
+        wanted = os.stat(output)
     except (OSError, ValueError):
         return
     for given in inputs:
@@ -77,25 +78,46 @@ def refuse_input_as_output(output: str, inputs: Iterable[str | os.PathLike[str]]
                 "write the output to another file: tosguard never overwrites a file it reads"))
 
 
-def resolve(path: str | os.PathLike[str], *, follow_symlinks: bool = True) -> str:
+def resolve(path: str | os.PathLike[str], *, follow_symlinks: bool = True) -> str | None:
     """The absolute path of the file that writing ``path`` replaces, resolved as the kernel
     resolves it: symlinks first, then ``..`` (``missing/../x`` fails as ``open`` would, where a
-    textual normalisation would land on ``x``). The last component is followed when it is a
-    symlink to an existing file (with ``follow_symlinks``); a dangling one is itself replaced.
-    Raises :class:`OSError` when a directory on the way is missing or not one."""
+    textual normalisation would land on ``x``); a symlink as the last component is followed
+    (with ``follow_symlinks``) to the file it names, which may not exist yet.
+
+    ``None`` when the path is no plain file path: it goes through ``/proc`` (``/dev/stdout``,
+    ``/dev/fd/N``, whose links name open files, pipes and terminals), or the kernel finds a
+    different file there than the link text names. Such a path cannot be replaced by renaming;
+    it is written into. Raises :class:`OSError` when a directory on the way is missing or not
+    one, or on a symlink loop."""
     text = os.fspath(path)
-    head, name = os.path.split(text)
-    if name in ("", ".", ".."):
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), text)
+    for _ in range(40):  # the kernel's own limit on links followed
+        head, name = os.path.split(text)
+        if name in ("", ".", ".."):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path))
+        directory = os.path.realpath(head or os.curdir, strict=True)
+        if not os.path.isdir(directory):
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR),
+                                     os.fspath(path))
+        if directory == "/proc" or directory.startswith("/proc/"):
+            return None
+        candidate = os.path.join(directory, name)
+        if not follow_symlinks or not os.path.islink(candidate):
+            break
+        text = os.path.join(directory, os.readlink(candidate))
+    else:
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), os.fspath(path))
     if follow_symlinks:
         try:
-            return os.path.realpath(text, strict=True)
+            seen = os.stat(path)
         except FileNotFoundError:
-            pass
-    directory = os.path.realpath(head or os.curdir, strict=True)
-    if not os.path.isdir(directory):
-        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), text)
-    return os.path.join(directory, name)
+            return candidate
+        try:
+            found = os.stat(candidate)
+        except FileNotFoundError:
+            return None
+        if (found.st_dev, found.st_ino) != (seen.st_dev, seen.st_ino):
+            return None
+    return candidate
 
 
 # ---- writing ----------------------------------------------------------------------------------
@@ -124,14 +146,16 @@ def write_atomically(path: str | os.PathLike[str], data: bytes, *,
     (it cannot be replaced), and replaced otherwise.
     """
     target = resolve(path, follow_symlinks=follow_symlinks)
+    if target is None:  # /dev/stdout and the like
+        _write_stream(os.fspath(path), data)
+        return
     try:
         current: os.stat_result | None = os.stat(target, follow_symlinks=False)
     except FileNotFoundError:
         current = None
     if current is not None and stat.S_ISDIR(current.st_mode):
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path))
-    if follow_symlinks and current is not None and not stat.S_ISREG(current.st_mode) \
-            and not stat.S_ISLNK(current.st_mode):
+    if follow_symlinks and current is not None and not stat.S_ISREG(current.st_mode):
         _write_stream(target, data)  # a device or a pipe the user named: it cannot be renamed
         return
     _check_unchanged(current, expect, path)
@@ -182,7 +206,10 @@ def rewrite_in_place(path: str | os.PathLike[str], data: bytes, original: bytes,
     """
     flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     with hold_signals():
-        handle = os.open(resolve(path), flags)
+        target = resolve(path)
+        if target is None:
+            raise OSError(errno.EINVAL, "not a plain file path", os.fspath(path))
+        handle = os.open(target, flags)
         try:
             current = os.fstat(handle)
             _check_unchanged(current, expect, path)
@@ -348,7 +375,9 @@ def _read_all(handle: int) -> bytes:
 
 
 def _write_stream(target: str, data: bytes) -> None:
-    with open(target, "wb") as stream:
+    """Into a pipe, a device or an open file (``/dev/stdout``): appended, so that a file behind
+    ``>>`` keeps what it held (behind ``>`` it is empty anyway)."""
+    with open(target, "ab") as stream:
         stream.write(data)
 
 

@@ -710,7 +710,10 @@ def _read_policy(path):
 
     from .files import resolve
 
-    target = Path(resolve(path))
+    resolved = resolve(path)
+    if resolved is None:
+        raise OSError(errno.EINVAL, "not a regular file")
+    target = Path(resolved)
     handle = os.open(target, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
                      | getattr(os, "O_CLOEXEC", 0))
     with os.fdopen(handle, "rb") as stream:

@@ -198,13 +198,60 @@ def test_output_through_a_symlink_replaces_the_target_and_keeps_the_link(work: P
     assert json.loads((work / "reports" / "r.json").read_text(encoding="utf-8"))["title"]
 
 
-def test_output_to_a_device_is_written_into_not_replaced(work: Path, cache: Path) -> None:
-    """`/dev/stdout` (a pipe here) cannot be renamed over: it is written straight into."""
-    result = tosguard("schema", "-o", "/dev/stdout", cwd=work, cache=cache)
-    assert result.returncode == 0
-    assert json.loads(result.stdout)["title"]
-    assert tosguard("schema", "-o", "/dev/null", cwd=work, cache=cache).returncode == 0
-    assert Path("/dev/null").is_char_device()
+def test_output_to_a_pipe_is_written_into_not_replaced(work: Path, cache: Path) -> None:
+    """A FIFO (like a device) cannot be renamed over: it is written straight into."""
+    import threading
+
+    fifo = work / "pipe.json"
+    os.mkfifo(fifo)
+    received = []
+
+    def read() -> None:
+        with open(fifo, "rb") as stream:
+            received.append(stream.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    result = tosguard("schema", "-o", "pipe.json", cwd=work, cache=cache)
+    reader.join(timeout=TIMEOUT)
+    assert result.returncode == 0, result.stderr.decode()
+    assert json.loads(received[0])["title"]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def run_with_stdout(work: Path, cache: Path, stdout: Path, *args: str):
+    environment = {**os.environ, "NO_COLOR": "1", "TOSGUARD_CACHE_DIR": str(cache)}
+    with open(stdout, "ab") as stream:
+        return subprocess.run([sys.executable, "-m", "tosguard", *args], cwd=work,
+                              stdout=stream, stderr=subprocess.PIPE, env=environment,
+                              timeout=TIMEOUT)
+
+
+def test_output_through_proc_fd_links_is_written_into_not_replaced(work: Path,
+                                                                   cache: Path) -> None:
+    """`-o /dev/stdout` (here a link of our own to `/proc/self/fd/1`, so that a regression
+    could only damage `tmp_path`): the link names an open file, not a path to replace. Once,
+    `/dev/stdout` itself was replaced by a regular file. Standard output behind `>>` keeps
+    what it held."""
+    (work / "stdout.json").symlink_to("/proc/self/fd/1")
+    log = work / "log.txt"
+    log.write_bytes(b"earlier\n")
+    result = run_with_stdout(work, cache, log, "schema", "-o", "stdout.json")
+    assert result.returncode == 0, result.stderr.decode()
+    assert os.readlink(work / "stdout.json") == "/proc/self/fd/1"
+    earlier, schema = log.read_bytes().split(b"\n", 1)
+    assert earlier == b"earlier" and json.loads(schema)["title"]
+
+
+def test_output_through_proc_fd_links_to_an_input_is_refused(work: Path, cache: Path) -> None:
+    """`check m.yaml -o /dev/stdout >> m.yaml`: standard output is the manifest."""
+    (work / "stdout.json").symlink_to("/proc/self/fd/1")
+    before = (work / "m.yaml").read_bytes()
+    result = run_with_stdout(work, cache, work / "m.yaml", "check", "m.yaml", "--policies",
+                             "pol", "-o", "stdout.json")
+    assert result.returncode == 2
+    assert b"usage-output-is-input" in result.stderr
+    assert (work / "m.yaml").read_bytes() == before
 
 
 # ---- item 7: the write is atomic --------------------------------------------------------------
