@@ -174,8 +174,10 @@ def write_atomically(path: str | os.PathLike[str], data: bytes, *,
         _write_all(handle, data)
         os.fsync(handle)
         if current is not None and stat.S_ISREG(current.st_mode):
-            _keep_owner(handle, current)
-            os.fchmod(handle, stat.S_IMODE(current.st_mode))
+            bits = stat.S_IMODE(current.st_mode)
+            if not _keep_owner(handle, current):  # set-id bits only with their owner
+                bits &= ~(stat.S_ISUID | stat.S_ISGID)
+            os.fchmod(handle, bits)
         else:
             os.fchmod(handle, mode if mode is not None else 0o666 & ~_umask())
         os.close(handle)
@@ -392,14 +394,17 @@ def _reserve(handle: int, size: int) -> None:
             raise
 
 
-def _keep_owner(handle: int, current: os.stat_result) -> None:
+def _keep_owner(handle: int, current: os.stat_result) -> bool:
     """Give the new file the old one's group and owner where the user may (the group when the
-    user belongs to it; the owner as root); otherwise they are the user's."""
+    user belongs to it; the owner as root); otherwise they are the user's. Returns whether
+    both were kept."""
     if not hasattr(os, "fchown"):  # pragma: no cover - not POSIX
-        return
+        return False
     for uid, gid in ((-1, current.st_gid), (current.st_uid, -1)):
         with contextlib.suppress(OSError):
             os.fchown(handle, uid, gid)
+    found = os.fstat(handle)
+    return (found.st_uid, found.st_gid) == (current.st_uid, current.st_gid)
 
 
 def _check_unchanged(current: os.stat_result | None, expect: os.stat_result | None,
