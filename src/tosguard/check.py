@@ -13,14 +13,22 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from . import ast
+from . import budget as budgets
 from .countries import is_country, suggest_country
 from .errors import Diagnostic, DiagnosticSink, Span, did_you_mean, line_of
 from .manifest import known_paths, path_values
+from .patterns import check_pattern
 from .vocab import KINDS, PATH_ROOTS, SCOPES, SEVERITIES, TOPICS
 
 PROVIDER_ID = re.compile(r"[a-z][a-z0-9-]*\Z")
 COUNTRY_PATHS_SUFFIX = ("country", "owned_from", "from_country")
 BUILTIN_NAMES = ("governed",)
+#: The most tests a condition may stand for once the predicates it uses are written out in
+#: full, and the deepest it may then nest. The compiler, the evaluator and the linter walk
+#: conditions so expanded: a predicate used twice by the next, forty times over, would stand
+#: for 2**40 tests. The shipped library's largest condition expands to 27 tests, 9 levels.
+MAX_EXPANDED_TESTS = 10_000
+MAX_EXPANDED_DEPTH = 128
 
 
 @dataclass
@@ -76,23 +84,162 @@ def _declare(names: Names, sets, defines, text: str, sink: DiagnosticSink) -> No
             names.defines[item.name] = item
 
 
+# ---- expansion: how big a condition is with its predicates written out ------------------------
+_Cost = tuple[int, int]  # (tests, depth), each capped one past its limit
+_OVER: _Cost = (MAX_EXPANDED_TESTS + 1, MAX_EXPANDED_DEPTH + 1)
+
+
+def _over(cost: _Cost) -> bool:
+    return cost[0] > MAX_EXPANDED_TESTS or cost[1] > MAX_EXPANDED_DEPTH
+
+
+class Expansion:
+    """The expanded size of conditions in one scope of names, reported once per predicate.
+
+    A predicate's cost is computed once, after those of the predicates it uses, with an
+    explicit stack: a chain of thousands of predicates each using the previous one costs no
+    recursion. A predicate defined in terms of itself is reported as a cycle; one whose
+    expansion passes the limits is reported where it first does (not again at every predicate
+    or clause that uses it). :meth:`expandable` tells the checker which predicates it may walk
+    into: walking the others would take exponential time, or forever.
+    """
+
+    def __init__(self, names: Names, text_of, sink: DiagnosticSink):
+        self.names = names
+        self.text_of = text_of  # file path -> text, for source lines
+        self.sink = sink
+        self.costs: dict[int, _Cost] = {}  # id(define) -> cost
+
+    def expandable(self, define: ast.Define) -> bool:
+        return not _over(self.define_cost(define))
+
+    def check_condition(self, condition, what: str) -> None:
+        """Report ``condition`` when it is too large with predicates that are not."""
+        cost = self.condition_cost(condition)
+        if _over(cost) and all(self.expandable(d) for d in self._uses(condition)):
+            self._report(condition.span, what, cost)
+
+    def condition_cost(self, condition) -> _Cost:
+        for define in self._uses(condition):
+            self.define_cost(define)
+        return self._measure(condition)
+
+    def define_cost(self, define: ast.Define) -> _Cost:
+        known = self.costs.get(id(define))
+        if known is not None:
+            return known
+        visiting: list[ast.Define] = []  # the chain being expanded, outermost first
+        stack = [define]
+        while stack:
+            current = stack[-1]
+            if id(current) in self.costs:
+                stack.pop()
+                continue
+            if all(current is not d for d in visiting):
+                visiting.append(current)
+                pending = []
+                for ref, used in self._references(current.condition):
+                    if id(used) in self.costs:
+                        continue
+                    position = next((i for i, d in enumerate(visiting) if d is used), None)
+                    if position is not None:
+                        self._cycle(visiting[position:], ref, used)
+                        self.costs[id(used)] = _OVER
+                    else:
+                        pending.append(used)
+                if pending:
+                    stack.extend(reversed(pending))
+                    continue
+            visiting = [d for d in visiting if d is not current]
+            stack.pop()
+            if id(current) in self.costs:  # part of a cycle, already marked
+                continue
+            cost = self._measure(current.condition)
+            self.costs[id(current)] = cost
+            if _over(cost) and all(not _over(self.costs.get(id(d), (0, 0)))
+                                   for d in self._uses(current.condition)):
+                self._report(current.span, f"predicate `{current.name}`", cost)
+        return self.costs[id(define)]
+
+    def _measure(self, node) -> _Cost:
+        """Tests and depth of ``node`` expanded, predicates' costs already known (a condition
+        itself nests at most :data:`tosguard.parse.MAX_NESTING` levels, so recursing is safe)."""
+        match node:
+            case ast.And(items=items) | ast.Or(items=items):
+                costs = [self._measure(item) for item in items]
+                return _capped(sum(c[0] for c in costs), 1 + max(c[1] for c in costs))
+            case ast.Not(item=item) | ast.Quantifier(body=item):
+                tests, depth = self._measure(item)
+                return _capped(tests + 1, depth + 1)
+            case ast.NameRef(name=name) if name not in BUILTIN_NAMES:
+                define = self.names.define(name)
+                if define is None:
+                    return (1, 1)
+                tests, depth = self.costs.get(id(define), _OVER)
+                return _capped(tests, depth + 1)
+        return (1, 1)
+
+    def _references(self, node) -> Iterator[tuple[ast.NameRef, ast.Define]]:
+        """The predicates ``node`` names directly, each with the reference."""
+        pending = [node]
+        while pending:
+            item = pending.pop()
+            match item:
+                case ast.And(items=items) | ast.Or(items=items):
+                    pending.extend(reversed(items))
+                case ast.Not(item=inner) | ast.Quantifier(body=inner):
+                    pending.append(inner)
+                case ast.NameRef(name=name) if name not in BUILTIN_NAMES:
+                    define = self.names.define(name)
+                    if define is not None:
+                        yield item, define
+
+    def _uses(self, node) -> list[ast.Define]:
+        return [define for _, define in self._references(node)]
+
+    def _cycle(self, members: list[ast.Define], ref: ast.NameRef, used: ast.Define) -> None:
+        chain = " → ".join([*(d.name for d in members), used.name])
+        self.sink.error("policy-cyclic-definition", f"`{used.name}` is defined in terms of "
+                        f"itself ({chain})", ref.span, "break the cycle",
+                        source_line=line_of(self.text_of(ref.span.file), ref.span.line))
+
+    def _report(self, span: Span, what: str, cost: _Cost) -> None:
+        tests, depth = cost
+        if tests > MAX_EXPANDED_TESTS:
+            detail = f"more than {MAX_EXPANDED_TESTS:,} tests"
+        else:
+            detail = f"more than {MAX_EXPANDED_DEPTH} levels"
+        self.sink.error("policy-too-complex", f"{what} stands for {detail} once the predicates "
+                        "it uses are written out", span,
+                        "a predicate used several times by the next one doubles the work at "
+                        "each step; simplify the predicates, or test each fact once",
+                        source_line=line_of(self.text_of(span.file), span.line))
+
+
+def _capped(tests: int, depth: int) -> _Cost:
+    return min(tests, MAX_EXPANDED_TESTS + 1), min(depth, MAX_EXPANDED_DEPTH + 1)
+
+
 # ---- the library ------------------------------------------------------------------------------
 def check_library(files: list[ast.PolicyFile]) -> list[Diagnostic]:
     """All diagnostics for a set of parsed files, sorted by location."""
     sink = DiagnosticSink()
     texts = {f.path: f.text for f in files}
     library = global_names(files, sink)
+    expansion = Expansion(library, lambda path: texts.get(path, ""), sink)
     for file in files:
         for set_def in file.sets:
             _check_set(set_def, file.text, sink)
         for define in file.defines:
-            _ConditionChecker(library, file.text, sink, source_context=True).check_define(define)
+            budgets.checkpoint()
+            _ConditionChecker(library, file.text, sink, source_context=True,
+                              expansion=expansion).check_define(define)
     _check_versions([(p, f) for f in files for p in f.policies], texts, sink)
     clause_ids = {(p.id, c.id) for f in files for p in f.policies for c in p.clauses}
     for file in files:
         for policy in file.policies:
-            _check_policy(policy, file.text, library, clause_ids, sink)
-    return sorted(sink.diagnostics, key=Diagnostic.sort_key)
+            _check_policy(policy, file.text, library, clause_ids, sink, texts)
+    return sorted(set(sink.diagnostics), key=Diagnostic.sort_key)
 
 
 def _check_versions(policies: list[tuple[ast.Policy, ast.PolicyFile]], texts, sink) -> None:
@@ -132,7 +279,7 @@ def _check_versions(policies: list[tuple[ast.Policy, ast.PolicyFile]], texts, si
                        source_line=line_of(texts[policy.span.file], policy.span.line))
 
 
-def _check_policy(policy, text, library, clause_ids, sink) -> None:
+def _check_policy(policy, text, library, clause_ids, sink, texts) -> None:
     def error(code, message, span, help=""):
         sink.error(code, message, span, help, source_line=line_of(text, span.line))
 
@@ -156,13 +303,17 @@ def _check_policy(policy, text, library, clause_ids, sink) -> None:
               policy.span, "add `service api` (or another service), or a `governs` condition")
 
     names = policy_names(policy, library, text, sink)
+    expansion = Expansion(names, lambda path: texts.get(path, ""), sink)
     for set_def in policy.sets:
         _check_set(set_def, text, sink)
     for define in policy.defines:
-        _ConditionChecker(names, text, sink, source_context=True).check_define(define)
+        budgets.checkpoint()
+        _ConditionChecker(names, text, sink, source_context=True,
+                          expansion=expansion).check_define(define)
     if policy.governs is not None:
-        _ConditionChecker(names, text, sink, source_context=True, in_governs=True).check(
-            policy.governs)
+        expansion.check_condition(policy.governs, f"the `governs` of `{policy.id}`")
+        _ConditionChecker(names, text, sink, source_context=True, in_governs=True,
+                          expansion=expansion).check(policy.governs)
 
     seen: dict[str, ast.Clause] = {}
     for clause in policy.clauses:
@@ -171,10 +322,12 @@ def _check_policy(policy, text, library, clause_ids, sink) -> None:
                   f"`{policy.id}`", clause.span,
                   f"the first is at line {seen[clause.id].span.line}; clause ids must be unique")
         seen[clause.id] = clause
-        _check_clause(policy, clause, names, text, clause_ids, sink)
+        budgets.checkpoint()
+        _check_clause(policy, clause, names, text, clause_ids, sink, expansion)
 
 
-def _check_clause(policy, clause: ast.Clause, names, text, clause_ids, sink) -> None:
+def _check_clause(policy, clause: ast.Clause, names, text, clause_ids, sink,
+                  expansion: Expansion) -> None:
     def error(code, message, span, help=""):
         sink.error(code, message, span, help, source_line=line_of(text, span.line))
 
@@ -222,9 +375,11 @@ def _check_clause(policy, clause: ast.Clause, names, text, clause_ids, sink) -> 
 
     _check_citation(policy, clause, text, sink)
     scope = clause.scope or "source"
-    checker = _ConditionChecker(names, text, sink, source_context=scope == "source")
-    for condition in (clause.when, clause.require):
+    checker = _ConditionChecker(names, text, sink, source_context=scope == "source",
+                                expansion=expansion)
+    for name, condition in (("when", clause.when), ("require", clause.require)):
         if condition is not None:
+            expansion.check_condition(condition, f"the `{name}` of {where}")
             checker.check(condition)
 
 
@@ -268,8 +423,9 @@ class _ConditionChecker:
     """Walks a condition, checking names, paths and literal values against the manifest."""
 
     def __init__(self, names: Names, text: str, sink: DiagnosticSink, *, source_context: bool,
-                 in_governs: bool = False):
+                 expansion: Expansion, in_governs: bool = False):
         self.names = names
+        self.expansion = expansion
         self.text = text
         self.sink = sink
         self.source_context = source_context
@@ -280,6 +436,8 @@ class _ConditionChecker:
         self.sink.error(code, message, span, help, source_line=line_of(self.text, span.line))
 
     def check_define(self, define: ast.Define) -> None:
+        if not self.expansion.expandable(define):  # reported by the expansion
+            return
         self.expanding = [define.name]
         self.check(define.condition, check_context=False)
         self.expanding = []
@@ -340,11 +498,8 @@ class _ConditionChecker:
             self.error("policy-unknown-name", f"unknown predicate `{node.name}`", node.span,
                        hint or "define it with `define name = <condition>`")
             return
-        if node.name in self.expanding:
-            cycle = " → ".join([*self.expanding, node.name])
-            self.error("policy-cyclic-definition", f"`{node.name}` is defined in terms of "
-                       f"itself ({cycle})", node.span, "break the cycle")
-            return
+        if node.name in self.expanding or not self.expansion.expandable(define):
+            return  # a cycle, or too large to walk: reported once by the expansion
         self.expanding.append(node.name)
         try:
             self._walk(define.condition)
@@ -387,12 +542,13 @@ class _ConditionChecker:
             self.error("policy-type-mismatch", f"`matches` needs text, and "
                        f"`{_text(node.operand)}` is a {kind}", node.span,
                        "match on a name such as `model.name`")
-        if node.regex:
-            try:
-                re.compile(node.pattern)
-            except re.error as error:
-                self.error("policy-bad-regex", f"invalid regular expression: {error}",
-                           node.span, "regular expressions use Python's `re` syntax")
+        problem = check_pattern(node.pattern, node.regex)
+        if problem:
+            self.error("policy-bad-regex" if node.regex else "policy-bad-pattern",
+                       f"invalid {'regular expression' if node.regex else 'pattern'}: {problem}",
+                       node.span, "regular expressions use RE2 syntax, which runs in linear "
+                       "time: no backreferences or lookaround" if node.regex else
+                       "globs use `*`, `?` and `[…]`")
 
     def _check_declared(self, node: ast.Declared) -> None:
         self._operand(node.operand)

@@ -242,6 +242,8 @@ def schema(output) -> None:
               help="Seconds a request may take before it gets 503 (408 for a slow body).")
 @click.option("--max-sources", default=2000, show_default=True, type=click.IntRange(1),
               help="Manifests with more sources get 422.")
+@click.option("--max-findings", default=20_000, show_default=True, type=click.IntRange(1),
+              help="Reports with more findings get 422 (bounds one answer's size).")
 @click.option("--api-keys-file", metavar="FILE", help="File of API keys, one a line (also "
               "$TOSGUARD_API_KEYS, comma-separated); with keys, requests need one.")
 @click.option("--public-metrics", is_flag=True, help="Serve /metrics without an API key.")
@@ -251,7 +253,8 @@ def schema(output) -> None:
               type=click.Choice(["debug", "info", "warning", "error"]))
 @error_format_option
 def serve(host, port, workers, policies, extra, max_body_bytes, timeout, max_sources,
-          api_keys_file, public_metrics, access_log, log_level, error_format) -> None:
+          max_findings, api_keys_file, public_metrics, access_log, log_level,
+          error_format) -> None:
     """Serve the HTTP API (needs the `serve` extra: pip install 'tosguard[serve]').
 
     Loads and compiles the policy set once, then answers POST /v1/check with the
@@ -273,7 +276,8 @@ def serve(host, port, workers, policies, extra, max_body_bytes, timeout, max_sou
 
     settings = Settings(policies=tuple(policies), extra_policies=tuple(extra),
                         max_body_bytes=max_body_bytes, timeout=timeout,
-                        max_sources=max_sources, api_keys_file=api_keys_file,
+                        max_sources=max_sources, max_findings=max_findings,
+                        api_keys_file=api_keys_file,
                         public_metrics=public_metrics, access_log=access_log,
                         log_level=log_level, workers=workers,
                         use_cache=not os.environ.get("TOSGUARD_NO_CACHE"))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import accumulate
 
+from . import budget as budgets
 from .ir import ClauseIR, Env, PolicyIR, missing
 from .library import Document, Library
 from .util import gc_paused
@@ -168,6 +169,7 @@ class Evaluator:
         self.selected: dict[tuple[str, date, date], list[Segment]] = {}
         self.source_clauses: dict[int, list[ClauseIR]] = {}
         self.fast = library.fast or len(manifest.sources) >= GENERATED_FROM
+        self.budget = budgets.current()  # checked once per source (see tosguard.budget)
 
     def run(self) -> Evaluation:
         with gc_paused(len(self.manifest.sources) >= LARGE_MANIFEST):
@@ -182,8 +184,10 @@ class Evaluator:
         """Pass 1: the versions applied to each source and whether they govern it. After it,
         :meth:`environment`, :meth:`early` and :meth:`outcome` can explain single results."""
         applied: list[list[_Applied]] = []
-        as_of = self.as_of
+        as_of, budget = self.as_of, self.budget
         for index, source in enumerate(self.manifest.sources):
+            if budget is not None:
+                budget.check()
             start, end = interval_of(source, as_of)
             here: list[_Applied] = []
             for document in self.library.candidates(source):
@@ -200,7 +204,8 @@ class Evaluator:
     def _env(self, version: PolicyIR) -> Env:
         env = self.envs.get(id(version))
         if env is None:
-            env = Env(self.manifest, governs=version.governs, shared=self.shared)
+            env = Env(self.manifest, governs=version.governs, shared=self.shared,
+                      budget=self.budget)
             env.memo["version"] = version
             env.memo["early"] = []
             self.envs[id(version)] = env
@@ -217,7 +222,10 @@ class Evaluator:
 
     # -- pass 2
     def _evaluate_sources(self, applied: list[list[_Applied]]) -> None:
+        budget = self.budget
         for index, here in enumerate(applied):
+            if budget is not None:
+                budget.check()
             subject = f"/sources/{index}"
             for item in here:
                 clauses = self.source_clauses[id(item.version)]
@@ -270,11 +278,15 @@ class Evaluator:
                 clause.kind == "obligation" and status != "not_applicable"):
             found = self._missing(clause, env, version) if status == "undetermined" else ()
             self.outcomes.append(Outcome(clause, version, subject, status, found, note, early))
+            if self.budget is not None:
+                self.budget.check_findings(len(self.outcomes))
 
     def _list_not_applicable(self, clauses, version, subject, early) -> None:
         for clause in clauses:
             self.outcomes.append(Outcome(clause, version, subject, "not_applicable", (),
                                          "the policy does not govern this subject", early))
+        if self.budget is not None:
+            self.budget.check_findings(len(self.outcomes))
 
     def _count_not_applicable(self) -> None:
         """Count (and with ``--all`` list) every clause in force that does not apply.

@@ -13,9 +13,7 @@ whose absence made the result unknown.
 
 from __future__ import annotations
 
-import fnmatch
 import operator
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -29,10 +27,10 @@ class Env:
     quantifiers (their bodies never depend on the outer source, so each is computed once)."""
 
     __slots__ = ("manifest", "model", "organization", "facts", "sources", "source", "index",
-                 "governed", "governs", "memo", "shared")
+                 "governed", "governs", "memo", "shared", "budget")
 
     def __init__(self, manifest, governed: dict[int, bool | None] | None = None,
-                 governs: Cond | None = None, shared: dict | None = None):
+                 governs: Cond | None = None, shared: dict | None = None, budget=None):
         self.manifest = manifest
         self.model = manifest.model
         self.organization = manifest.organization
@@ -46,6 +44,7 @@ class Env:
         # Tallies of quantifiers whose bodies do not mention `governed`: the same for every
         # policy version, so shared by all the Envs of one evaluation.
         self.shared: dict[Any, Any] = shared if shared is not None else {}
+        self.budget = budget  # a tosguard.budget.Budget checked by long loops, or None
 
     def at(self, index: int) -> Env:
         self.index = index
@@ -378,17 +377,21 @@ class Matches(Cond):
         return (self.operand,)
 
     def build(self):
-        get = self.operand.getter()
-        if self.regex:
-            search = re.compile(self.pattern).search
-        else:
-            search = re.compile(fnmatch.translate(self.pattern)).match
+        from .patterns import matcher
+
+        get, pattern, regex = self.operand.getter(), self.pattern, self.regex
+        test = None  # compiled on first use: a check that never gets here never imports RE2
 
         def matches(env):
+            nonlocal test
             value = get(env)
             if value is None:
                 return None
-            return isinstance(value, str) and search(value) is not None
+            if not isinstance(value, str):
+                return False
+            if test is None:
+                test = matcher(pattern, regex)
+            return test(value)
 
         return matches
 
@@ -539,8 +542,11 @@ def _tally(env: Env, body) -> tuple[list, int, int, int]:
     """Evaluate a quantifier body once for every source (the outer binding is restored)."""
     saved = env.source, env.index
     values = []
+    budget = env.budget
     try:
         for index in range(len(env.sources)):
+            if budget is not None and not index & 255:
+                budget.check()
             values.append(body(env.at(index)))
     finally:
         env.source, env.index = saved

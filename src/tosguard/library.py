@@ -23,7 +23,8 @@ from .resources import cache_dir, grammar_file, policies_dir
 
 T = TypeVar("T")
 POLICY_SUFFIX = ".tos"
-CACHE_FORMAT = b"ir-4"  # bump when the IR classes change shape
+MAX_POLICY_BYTES = 4 * 1024 * 1024  # one policy file; a larger one is refused
+CACHE_FORMAT = b"ir-5"  # bump when the IR classes change shape
 
 
 @dataclass
@@ -149,20 +150,46 @@ def _common_keys(versions: list[PolicyIR]) -> dict[str, frozenset]:
 
 # ---- loading ----------------------------------------------------------------------------------
 def policy_files(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
-    """``(path, display name)`` for every ``.tos`` file named or found under a directory."""
+    """``(path, display name)`` for every ``.tos`` file named or found under a directory.
+
+    Raises :class:`PolicyError` naming every path that does not exist and every directory that
+    cannot be read: a library missing part of its files must not load as if it were whole.
+    """
     found: list[tuple[Path, str]] = []
+    problems: list[Diagnostic] = []
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            for file in sorted(path.rglob("*" + POLICY_SUFFIX)):
-                found.append((file, _display(file, path, str(given))))
+            files, unreadable = _files_under(path)
+            found += [(file, _display(file, path, str(given))) for file in files]
+            for directory, error in unreadable:
+                shown = _display(directory, path, str(given)) if directory != path else str(given)
+                problems.append(Diagnostic(
+                    "policy-io", f"cannot read the directory `{shown}`: "
+                    f"{error.strerror or error}", Span(shown),
+                    "make it readable, or leave it out: a policy set must not load in part"))
         elif path.exists():
             found.append((path, str(given)))
         else:
-            raise PolicyError(Diagnostic("policy-io", f"cannot read `{given}`: no such file or "
-                                         "directory", Span(str(given)),
-                                         "pass a .tos file or a directory of them"))
+            problems.append(Diagnostic("policy-io", f"cannot read `{given}`: no such file or "
+                                       "directory", Span(str(given)),
+                                       "pass a .tos file or a directory of them"))
+    if problems:
+        raise PolicyError(problems)
     return found
+
+
+def _files_under(root: Path) -> tuple[list[Path], list[tuple[Path, OSError]]]:
+    """The ``.tos`` files under ``root`` in a stable order (symbolic links to directories are
+    not followed), and the directories that could not be listed."""
+    unreadable: list[tuple[Path, OSError]] = []
+
+    def failed(error: OSError) -> None:
+        unreadable.append((Path(error.filename) if error.filename else root, error))
+
+    files = [Path(top, name) for top, _, names in os.walk(root, onerror=failed)
+             for name in names if name.endswith(POLICY_SUFFIX)]
+    return sorted(files), unreadable
 
 
 def _display(file: Path, root: Path, given: str) -> str:
@@ -181,7 +208,9 @@ def load_library(paths: Sequence[str | Path] | None = None, *, use_cache: bool =
 
     Raises :class:`PolicyError` with every diagnostic when any file is invalid.
     """
-    files = policy_files(paths if paths is not None else default_paths())
+    given = list(paths) if paths is not None else default_paths()
+    files = policy_files(given)
+    _refuse_empty_paths(given, files)
     contents = [(path, display, _read(path, display)) for path, display in files]
     revision = _revision(contents)
     cached = _read_cache(revision) if use_cache else None
@@ -208,12 +237,47 @@ def compile_contents(contents: list[tuple[Path, str, bytes]]) -> list[PolicyIR]:
     diagnostics.extend(check_library(parsed))
     if diagnostics:
         raise PolicyError(diagnostics)
+    if not any(file.policies for file in parsed):
+        shown = ", ".join(f"`{display}`" for _, display, _ in contents[:3])
+        raise PolicyError(Diagnostic(
+            "policy-empty-set", f"the policy files ({shown}{', …' if len(contents) > 3 else ''})"
+            " hold no `policy`: nothing could be checked against them",
+            Span(contents[0][1] if contents else "<policies>"),
+            "a policy set needs at least one `policy … { … }`; an empty set would pass "
+            "every manifest"))
     return compile_files(parsed, {})
+
+
+def _refuse_empty_paths(given: Sequence[str | Path], files: list[tuple[Path, str]]) -> None:
+    """A directory given as policies that holds no ``.tos`` file is an error, not an empty
+    contribution: a mistyped path must not silently check against fewer terms."""
+    if not given:
+        raise PolicyError(Diagnostic("policy-empty-set", "no policy paths were given",
+                                     Span("<policies>"), "name a .tos file or a directory "
+                                     "of them"))
+    problems = []
+    for path in given:
+        if Path(path).is_dir() and not any(_under(file, Path(path)) for file, _ in files):
+            problems.append(Diagnostic(
+                "policy-empty-set", f"no policy files (`*{POLICY_SUFFIX}`) under `{path}`",
+                Span(str(path)), "point at a .tos file or a directory of them; an empty set "
+                "would pass every manifest"))
+    if problems:
+        raise PolicyError(problems)
+
+
+def _under(file: Path, directory: Path) -> bool:
+    try:
+        file.relative_to(directory)
+    except ValueError:
+        return False
+    return True
 
 
 def _read(path: Path, display: str) -> bytes:
     try:
-        return path.read_bytes()
+        with open(path, "rb") as handle:
+            return handle.read(MAX_POLICY_BYTES + 1)  # longer: refused as too large
     except OSError as error:
         raise PolicyError(Diagnostic("policy-io", f"cannot read `{display}`: "
                                      f"{error.strerror or error}", Span(display),

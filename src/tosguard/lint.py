@@ -17,22 +17,29 @@ Diagnostics are sorted by file, line and column. ``error`` diagnostics fail the 
 
 from __future__ import annotations
 
-import fnmatch
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 from . import ast
-from .check import Names, check_library, global_names, policy_names
+from . import budget as budgets
+from .check import (
+    MAX_EXPANDED_DEPTH,
+    Expansion,
+    Names,
+    check_library,
+    global_names,
+    policy_names,
+)
 from .errors import Diagnostic, DiagnosticSink, PolicyError, Span, line_of
 
 # Diagnostics that name things defined elsewhere: after a syntax error in another file they
 # would be noise, so they wait until the syntax errors are fixed.
 RESOLUTION_CODES = {"policy-unknown-name", "policy-unknown-clause"}
-DNF_LIMIT = 256
+DNF_LIMIT = 256  # conjunctions in a normal form
+DNF_WORK = 20_000  # steps (nodes visited, literals copied) one condition's analysis may take
 
 
 @dataclass
@@ -155,9 +162,14 @@ def _lint(texts: list[tuple[str, str | None]], context: list[tuple[str, str | No
 # ---- the linter's own checks ------------------------------------------------------------------
 def _extra_checks(files: list[ast.PolicyFile], context: list[ast.PolicyFile]) -> list[Diagnostic]:
     sink = DiagnosticSink()
-    quiet = DiagnosticSink()  # duplicate names were reported by the checker
+    quiet = DiagnosticSink()  # duplicate names and oversized predicates: the checker's to report
     everything = [*files, *context]
     library = global_names(everything, quiet)
+    texts = {f.path: f.text for f in everything}
+
+    def expansion(names: Names) -> Expansion:
+        return Expansion(names, lambda path: texts.get(path, ""), quiet)
+
     clauses = {(p.id, c.id): c for f in everything for p in f.policies for c in p.clauses}
     for file in files:
         text = file.text
@@ -166,25 +178,29 @@ def _extra_checks(files: list[ast.PolicyFile], context: list[ast.PolicyFile]) ->
             sink.add(Diagnostic(code, message, span, help, source_line=line_of(text, span.line),
                                 severity=severity))
 
+        scope = expansion(library)
         for define in file.defines:
-            _never_holds(define.condition, library, f"predicate `{define.name}`", define.span,
+            budgets.checkpoint()
+            _never_holds(define.condition, scope, f"predicate `{define.name}`", define.span,
                          warn)
         for policy in file.policies:
+            budgets.checkpoint()
             names = policy_names(policy, library, text, quiet)
+            scope = expansion(names)
             if policy.governs is not None:
-                _never_holds(policy.governs, names, f"the `governs` of `{policy.id}`",
+                _never_holds(policy.governs, scope, f"the `governs` of `{policy.id}`",
                              policy.governs.span, warn)
             for define in policy.defines:
-                _never_holds(define.condition, names, f"predicate `{define.name}`", define.span,
-                             warn)
+                _never_holds(define.condition, scope, f"predicate `{define.name}`",
+                             define.span, warn)
             _unused_definitions(policy, warn)
             for clause in policy.clauses:
-                _check_clause(policy, clause, names, clauses, warn)
+                _check_clause(policy, clause, scope, clauses, warn)
     _version_gaps(files, sink)
     return sink.diagnostics
 
 
-def _check_clause(policy, clause: ast.Clause, names: Names, clauses, warn) -> None:
+def _check_clause(policy, clause: ast.Clause, names: Expansion, clauses, warn) -> None:
     what = "exception" if clause.exception else f"{clause.kind or 'clause'}"
     if clause.when is not None:
         _never_holds(clause.when, names, f"the `when` of {what} `{clause.id}`",
@@ -260,7 +276,7 @@ def _version_gaps(files: list[ast.PolicyFile], sink: DiagnosticSink) -> None:
 
 
 # ---- conditions that can never hold -----------------------------------------------------------
-def _never_holds(condition, names: Names, what: str, span: Span, warn) -> None:
+def _never_holds(condition, names: Expansion, what: str, span: Span, warn) -> None:
     if isinstance(condition, ast.Const) and condition.value is False:
         warn("policy-never-holds", f"{what} is `false`, so it never holds", span,
              "a clause that can never apply is disabled; remove it, or write the real "
@@ -271,10 +287,12 @@ def _never_holds(condition, names: Names, what: str, span: Span, warn) -> None:
         warn("policy-never-holds", f"{what} can never hold", span, reason, severity="error")
 
 
-def never_holds(condition, names: Names | None = None) -> str:
+def never_holds(condition, names: Names | Expansion | None = None) -> str:
     """Why ``condition`` can never be true, or ``""`` when it may be (or the question is too
     hard). Three-valued: "holds" means evaluates to true; a comparison with an undeclared
-    value is unknown, never true.
+    value is unknown, never true. ``names``: the scope the condition's names resolve in, as
+    an :class:`~tosguard.check.Expansion` where the caller has one (so that predicates too large
+    to expand are not).
 
     >>> from tosguard.parse import parse_policy_text
     >>> def why(text):
@@ -286,7 +304,17 @@ def never_holds(condition, names: Names | None = None) -> str:
     >>> why('model.purpose == "chat" or model.commercial')
     ''
     """
-    return _Analysis(names or Names()).reason(condition)
+    if not isinstance(names, Expansion):
+        names = Expansion(names or Names(), lambda path: "", DiagnosticSink())
+    try:
+        return _Analysis(names).reason(condition)
+    except _TooHard:
+        return ""
+
+
+class _TooHard(Exception):
+    """The analysis would take more than :data:`DNF_WORK` steps, or nest deeper than the
+    checker lets a condition expand: no warning is better than a hung linter."""
 
 
 @dataclass(frozen=True)
@@ -299,14 +327,21 @@ class _Lit:
 
 
 class _Analysis:
-    def __init__(self, names: Names):
-        self.names = names
+    def __init__(self, expansion: Expansion):
+        self.names = expansion.names
+        self.expansion = expansion
+        self.steps = 0
         self.expanding: list[str] = []
         self.why: list[str] = []  # why parts dropped out of the normal form never hold
 
-    def reason(self, condition) -> str:
+    def spend(self, steps: int) -> None:
+        self.steps += steps
+        if self.steps > DNF_WORK:
+            raise _TooHard
+
+    def reason(self, condition, depth: int = 0) -> str:
         why = len(self.why)
-        conjuncts = self.dnf(condition, True)
+        conjuncts = self.dnf(condition, True, depth)
         if conjuncts is None:
             return ""
         reasons = []
@@ -322,14 +357,18 @@ class _Analysis:
         return f"none of its {len(reasons)} alternatives can hold; e.g. {reasons[0]}"
 
     # -- disjunctive normal form: a list of conjunctions of literals, or None if too large
-    def dnf(self, node, positive: bool) -> list[list[_Lit]] | None:
+    def dnf(self, node, positive: bool, depth: int = 0) -> list[list[_Lit]] | None:
+        self.spend(1)
+        depth += 1
+        if depth > MAX_EXPANDED_DEPTH:
+            raise _TooHard
         if isinstance(node, ast.Not):
-            return self.dnf(node.item, not positive)
+            return self.dnf(node.item, not positive, depth)
         if isinstance(node, ast.Const):
             return [[]] if node.value == positive else []
         if isinstance(node, (ast.And, ast.Or)):
             conjunctive = isinstance(node, ast.And) == positive
-            maybe = [self.dnf(item, positive) for item in node.items]
+            maybe = [self.dnf(item, positive, depth) for item in node.items]
             parts = [part for part in maybe if part is not None]
             if len(parts) < len(maybe):
                 return None
@@ -338,20 +377,23 @@ class _Analysis:
                     if sum(len(p) for p in parts) <= DNF_LIMIT else None
             product: list[list[_Lit]] = [[]]
             for part in parts:
-                product = [a + b for a in product for b in part]
-                if len(product) > DNF_LIMIT:
+                if len(product) * len(part) > DNF_LIMIT:
                     return None
+                product = [a + b for a in product for b in part]
+                self.spend(sum(len(c) for c in product))
             return product
         if isinstance(node, ast.NameRef) and node.name != "governed":
             define = self.names.define(node.name)
+            if define is not None and not self.expansion.expandable(define):
+                raise _TooHard
             if define is not None and node.name not in self.expanding:
                 self.expanding.append(node.name)
                 try:
-                    return self.dnf(define.condition, positive)
+                    return self.dnf(define.condition, positive, depth)
                 finally:
                     self.expanding.pop()
         if isinstance(node, ast.Quantifier) and positive and node.quantifier == "any":
-            reason = self.reason(node.body)
+            reason = self.reason(node.body, depth)
             if reason:
                 self.why.append(f"no source can meet `{_show(node)}`: {reason}")
                 return []
@@ -596,14 +638,14 @@ def _within(value, low, high) -> bool:
 
 
 def _matches(node: ast.Matches, value) -> bool:
+    from .patterns import PatternError, matcher
+
     if not isinstance(value, str):
         return False
-    if node.regex:
-        try:
-            return re.search(node.pattern, value) is not None
-        except re.error:
-            return True
-    return re.match(fnmatch.translate(node.pattern), value) is not None
+    try:
+        return matcher(node.pattern, node.regex)(value)
+    except PatternError:  # reported by the checker
+        return True
 
 
 def iter_conditions(files: Iterable[ast.PolicyFile]):

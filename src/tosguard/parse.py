@@ -6,6 +6,7 @@ Lark's exceptions never leave this module: every syntax error becomes a
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from contextvars import ContextVar
@@ -14,7 +15,7 @@ from datetime import date
 from functools import cache
 from pathlib import Path as FsPath
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedEOF,
@@ -24,10 +25,10 @@ from lark.exceptions import (
 )
 
 from . import ast
+from . import budget as budgets
 from .errors import Diagnostic, DiagnosticSink, PolicyError, Span, did_you_mean, line_of
+from .library import MAX_POLICY_BYTES
 from .resources import cache_dir, grammar_file
-
-MAX_POLICY_BYTES = 4 * 1024 * 1024
 
 # Readable names for the grammar's terminals, used in "expected …" help lines.
 TERMINAL_NAMES = {
@@ -69,6 +70,17 @@ def _collect_comment(token: Token) -> Token:
     return token
 
 
+_NAMES_READ = itertools.count()
+
+
+def _mind_the_budget(token: Token) -> Token:
+    """Every 1024 names read, a budget checkpoint (:mod:`tosguard.budget`): parsing a large
+    text posted to the service stops when its time is up."""
+    if not next(_NAMES_READ) & 1023:
+        budgets.checkpoint()
+    return token
+
+
 @cache
 def parser() -> Lark:
     """The LALR parser; its tables are cached on disk so a CLI run does not rebuild them."""
@@ -89,7 +101,7 @@ def parser() -> Lark:
         propagate_positions=True,
         maybe_placeholders=True,
         cache=cache_file,
-        lexer_callbacks={"COMMENT": _collect_comment},
+        lexer_callbacks={"COMMENT": _collect_comment, "ID": _mind_the_budget},
     )
 
 
@@ -170,13 +182,16 @@ def _parse_tree(text: str, path: str, sink: DiagnosticSink):
                    "policy files are plain UTF-8 text", source_line=line_of(text, line))
         return None
     try:
-        return parser().parse(text)
+        tree = parser().parse(text)
     except UnexpectedInput as error:
         sink.add(_syntax_diagnostic(error, text, path))
-    except RecursionError:
-        sink.error("policy-too-deep", "condition nested too deeply", Span(path, 1, 1),
-                   "split the condition into named predicates with `define`")
-    return None
+        return None
+    _flatten_chains(tree)
+    too_deep = _too_deep(tree, path, text)
+    if too_deep is not None:
+        sink.add(too_deep)
+        return None
+    return tree
 
 
 def _syntax_diagnostic(error: UnexpectedInput, text: str, path: str) -> Diagnostic:
@@ -707,3 +722,52 @@ def _flatten(kind, children) -> tuple:
 
 def _display(field: str) -> str:
     return {"services": "service", "waivers": "waived by", "citation": "cite"}.get(field, field)
+
+
+# ---- nesting ----------------------------------------------------------------------------------
+#: Levels of `and`, `or`, `not` and quantifiers one condition may nest, as written. Every pass
+#: after parsing may then recurse over a condition without meeting Python's recursion limit.
+MAX_NESTING = 64
+_CONNECTIVES = ("and_", "or_")
+_NESTING_NODES = frozenset({"and_", "or_", "not_", "quantifier", "origin_quantifier"})
+
+
+def _flatten_chains(tree: Tree) -> None:
+    """``a and b and c`` parses as ``and_(and_(a, b), c)``, one level per operator: collapse
+    each chain of one connective into one node, top-down and without recursion, so that a
+    chain of 20,000 terms is one level, built in linear time."""
+    for node in tree.iter_subtrees_topdown():
+        if node.data not in _CONNECTIVES:
+            continue
+        inner = node.children[0]
+        if not (isinstance(inner, Tree) and inner.data == node.data):
+            continue
+        rights = []
+        while isinstance(inner, Tree) and inner.data == node.data:
+            rights.append(inner.children[1:])
+            inner = inner.children[0]
+        children = [inner]
+        for right in reversed(rights):
+            children.extend(right)
+        children.extend(node.children[1:])
+        node.children = children
+
+
+def _too_deep(tree: Tree, path: str, text: str) -> Diagnostic | None:
+    """The first condition (in the order of the text) that nests deeper than
+    :data:`MAX_NESTING`, found without recursion."""
+    stack: list[tuple[Tree, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if node.data in _NESTING_NODES:
+            depth += 1
+            if depth > MAX_NESTING:
+                span = _span(path, node.meta)
+                return Diagnostic(
+                    "policy-too-deep", f"the condition nests more than {MAX_NESTING} levels of "
+                    "`and`, `or`, `not` and quantifiers", span,
+                    "name parts of it with `define name = <condition>` and use the names",
+                    source_line=line_of(text, span.line))
+        stack.extend((child, depth) for child in reversed(node.children)
+                     if isinstance(child, Tree))
+    return None

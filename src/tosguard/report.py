@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from .budget import current as current_budget
 from .evaluate import Evaluation, Outcome
 from .jsontext import INDENT, FragmentCache, encode_string, write
 
@@ -131,7 +132,10 @@ class Report:
         out.append(f',\n{pad}  "findings": ')
         if self.findings:
             separator = "[\n"
-            for finding in self.findings:
+            budget = current_budget()
+            for number, finding in enumerate(self.findings):
+                if budget is not None and not number & 255:
+                    budget.check()
                 out.append(separator)
                 finding.write_json(out, level + 2)
                 separator = ",\n"
@@ -166,8 +170,13 @@ def verdict_of(findings) -> str:
 
 def build_report(evaluation: Evaluation, loaded, as_of: date, manifest_name: str) -> Report:
     places: dict[str, tuple[int, int]] = {}  # subjects recur: each is looked up once
-    findings = tuple(sorted((_finding(o, loaded, manifest_name, places)
-                             for o in evaluation.outcomes), key=_finding_key))
+    budget = current_budget()
+    built = []
+    for number, outcome in enumerate(evaluation.outcomes):
+        if budget is not None and not number & 255:
+            budget.check()
+        built.append(_finding(outcome, loaded, manifest_name, places))
+    findings = tuple(sorted(built, key=_finding_key))
     return Report(manifest_name, as_of, verdict_of(findings), dict(evaluation.counts), findings)
 
 

@@ -12,10 +12,14 @@ the loop (:mod:`.turns`): handing it to a thread and back cost more than a tenth
 reads requests. Larger manifests, and policy validation, run in a small pool of evaluation
 threads per worker (``eval_threads``), so that the loop stays free while they run.
 
-Each request has a time limit (``timeout``): the body must arrive within it (else 408), and a
-check still waiting for its turn or its thread when it expires is dropped and answered with 503;
-one already running in a thread finishes there (which is why the pool is small and why
-``max_sources`` bounds the work one manifest can ask for).
+A check on the loop gets a slice of it (``inline_slice``, 25 ms): one that is still running
+then (a small manifest can still ask for much work: 1,400 bare sources fit in 16 KiB) gives way
+and is run again in the pool, so no request holds the loop for longer than a slice.
+
+Each request has a time limit (``timeout``): the body must arrive within it (else 408), and the
+work stops when it passes (503): a check waiting for its turn or its thread is dropped, and one
+running stops itself at its next checkpoint (:mod:`tosguard.budget`) and frees what it built.
+A report is also limited to ``max_findings`` findings (else 422), which bounds one answer.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..api import parse_date
+from ..budget import Budget, SliceSpent, TimeLimitExceeded
 from ..errors import UsageError
 from . import catalog, checks, models, openapi, problems
 from .access import ServiceMiddleware, StartupFailure, context
@@ -86,25 +91,39 @@ class Service:
                                                thread_name_prefix="tosguard-eval")
         return self.executor
 
-    async def in_pool(self, request: Request, job):
-        """Run ``job`` in the evaluation pool within the request's time limit."""
+    def budget(self, request: Request, *, sliced: bool = False) -> Budget:
+        """The request's budget: its time limit (the work stops there, see
+        :mod:`tosguard.budget`), the findings one report may hold, and for work on the event
+        loop the slice after which it moves to a thread."""
+        return Budget(deadline=context(request.scope).deadline,
+                      max_findings=self.settings.max_findings,
+                      slice_seconds=self.settings.inline_slice if sliced else None)
+
+    async def in_pool(self, request: Request, job, budget: Budget):
+        """Run ``job(budget)`` in the evaluation pool within the request's time limit; the
+        thread stops at its next checkpoint once the limit has passed."""
         ctx = context(request.scope)
-        future = self.pool().submit(job)
+        future = self.pool().submit(job, budget)
         try:
             with anyio.fail_after(ctx.remaining()):
                 return await asyncio.wrap_future(future)
-        except TimeoutError:
-            future.cancel()
+        except (TimeoutError, TimeLimitExceeded):
+            future.cancel()  # not started yet: never will be; running: stops at a checkpoint
             raise self.timeout_problem() from None
 
     async def on_loop(self, request: Request, job):
-        """Run ``job`` on the event loop in its turn (:mod:`.turns`), within the request's
-        time limit (a job still waiting for its turn when it passes is dropped)."""
+        """Run ``job(budget)`` on the event loop in its turn (:mod:`.turns`), within the
+        request's time limit (a job still waiting for its turn when it passes is dropped). A
+        job that outgrows its slice of the loop gives way and runs on in the pool."""
         ctx = context(request.scope)
+        budget = self.budget(request, sliced=True)
         try:
             with anyio.fail_after(ctx.remaining()):
-                return await self.turns.run(job)
-        except TimeoutError:
+                return await self.turns.run(partial(job, budget))
+        except SliceSpent:
+            self.metrics.moved_to_pool.inc()
+            return await self.in_pool(request, job, budget.unsliced())
+        except (TimeoutError, TimeLimitExceeded):
             raise self.timeout_problem() from None
 
     def timeout_problem(self) -> ProblemError:
@@ -316,7 +335,7 @@ def create_app(settings: Settings | None = None, *,
         if len(data) <= settings.inline_max_bytes:
             body, verdict = await service.on_loop(request, job)
         else:
-            body, verdict = await service.in_pool(request, job)
+            body, verdict = await service.in_pool(request, job, service.budget(request))
         ctx.verdict = verdict
         metrics.checks.labels(verdict).inc()
         return Response(body, media_type="application/json",
@@ -372,7 +391,7 @@ def create_app(settings: Settings | None = None, *,
                                      help="send the text of a policy file as the body")])
         current = service.policy_set
         job = partial(checks.validate_policy, current, data, name, context_)
-        diagnostics, used = await service.in_pool(request, job)
+        diagnostics, used = await service.in_pool(request, job, service.budget(request))
         return JSONResponse(checks.validation_result(diagnostics, name, used, current.revision))
 
     # ---- operations -----------------------------------------------------------------------

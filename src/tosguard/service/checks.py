@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from .. import budget as budgets
 from ..api import check as run_check
+from ..budget import Budget, FindingsLimitExceeded
 from ..errors import Diagnostic, ManifestError, PolicyError, TosguardError
 from ..library import Library
 from ..manifest import parse_manifest
@@ -49,9 +51,17 @@ def manifest_format(content_type: str | None) -> str:
 
 
 def check_manifest(library: Library, data: bytes, fmt: str, name: str, day: date,
-                   include_all: bool, max_sources: int) -> tuple[bytes, str]:
+                   include_all: bool, max_sources: int,
+                   budget: Budget | None = None) -> tuple[bytes, str]:
     """Parse, validate and evaluate a manifest; the report's JSON (exactly the CLI's bytes)
-    and its verdict."""
+    and its verdict. The work stops with :class:`tosguard.budget.LimitExceeded` when
+    ``budget`` is spent; a report over its findings limit is a 422."""
+    with budgets.active(budget):
+        return _check_manifest(library, data, fmt, name, day, include_all, max_sources)
+
+
+def _check_manifest(library: Library, data: bytes, fmt: str, name: str, day: date,
+                    include_all: bool, max_sources: int) -> tuple[bytes, str]:
     try:
         loaded = parse_manifest(data, name, fmt)
     except ManifestError as error:
@@ -68,14 +78,22 @@ def check_manifest(library: Library, data: bytes, fmt: str, name: str, day: date
                                  help="split the manifest, or run `tosguard check` locally")])
     try:
         report = run_check(library, loaded, as_of=day, include_all=include_all, name=name)
+        return report.to_json().encode(), report.verdict
     except TosguardError as error:
         raise ProblemError("manifest-invalid", "the manifest could not be evaluated",
                            diagnostic_items(error.diagnostics)) from None
-    return report.to_json().encode(), report.verdict
+    except FindingsLimitExceeded as error:
+        raise ProblemError("report-too-large", f"the report would hold more than "
+                           f"{error.limit:,} findings; this service returns at most that many",
+                           [item("service-too-many-findings", f"more than {error.limit:,} "
+                                 "findings", pointer="/sources", file=name,
+                                 help="declare the facts that leave findings undetermined, "
+                                 "split the manifest, or run `tosguard check` locally")]) \
+            from None
 
 
-def validate_policy(policy_set: PolicySet, data: bytes, name: str,
-                    context: str) -> tuple[list[Diagnostic], str]:
+def validate_policy(policy_set: PolicySet, data: bytes, name: str, context: str,
+                    budget: Budget | None = None) -> tuple[list[Diagnostic], str]:
     """Lint policy text, alone or as one more file of the loaded set (replacing a file of the
     same name): what ``tosguard lint`` reports about it (errors and warnings), less the check
     of quotes against stored source texts, which posted text has none of. Text without errors
@@ -83,8 +101,18 @@ def validate_policy(policy_set: PolicySet, data: bytes, name: str,
     context.
 
     The set's files are parsed once per set (:meth:`PolicySet.parsed_files`), so a request
-    costs the parse of its own text plus the checks, not a parse of the whole library.
+    costs the parse of its own text plus the checks, not a parse of the whole library. The
+    work stops with :class:`tosguard.budget.LimitExceeded` when ``budget`` is spent.
     """
+    others = []
+    if context == "library":
+        others = [f for f in policy_set.parsed_files() if f.path != name]
+    with budgets.active(budget):
+        return _validate_policy(others, data, name, context)
+
+
+def _validate_policy(others: list, data: bytes, name: str,
+                     context: str) -> tuple[list[Diagnostic], str]:
     from ..compile import compile_files
     from ..lint import lint_files
     from ..parse import decode_policy, parse_policy_text
@@ -93,9 +121,6 @@ def validate_policy(policy_set: PolicySet, data: bytes, name: str,
         parsed = parse_policy_text(decode_policy(data, name), name)
     except PolicyError as error:
         return list(error.diagnostics), context
-    others = []
-    if context == "library":
-        others = [f for f in policy_set.parsed_files() if f.path != name]
     diagnostics = lint_files([parsed], others)
     if not any(d.severity == "error" for d in diagnostics):
         compile_files([*others, parsed], {})

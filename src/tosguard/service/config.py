@@ -36,6 +36,8 @@ class Settings:
     log_level: str = "info"
     eval_threads: int = 2  # threads per worker that run large checks and validations
     inline_max_bytes: int = 16 * 1024  # manifests up to this size are checked on the loop
+    inline_slice: float = 0.025  # seconds a check may hold the loop before it moves to a thread
+    max_findings: int = 20_000  # a report with more findings is refused with 422
     workers: int = 1  # informational inside a worker: how many siblings share the port
     use_cache: bool = True  # compiled-library cache (TOSGUARD_NO_CACHE=1 turns it off)
 

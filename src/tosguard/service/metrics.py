@@ -79,6 +79,10 @@ class Metrics:
                                  multiprocess_mode="livesum")
         self.checks = Counter("tosguard_checks", "Manifests checked, by verdict.", ["verdict"],
                               registry=registry)
+        self.moved_to_pool = Counter("tosguard_checks_moved_to_pool",
+                                     "Small manifests whose check outgrew its slice of the "
+                                     "event loop and went on in an evaluation thread.",
+                                     registry=registry)
         self.revision = Gauge("tosguard_policy_set_info",
                               "The policy set in use: 1 for its revision.", ["revision"],
                               registry=registry, multiprocess_mode="liveall")

@@ -32,6 +32,7 @@ KINDS: dict[str, tuple[int, str]] = {
     "unsupported-media-type": (415, "Unsupported media type"),
     "manifest-invalid": (422, "Invalid manifest"),
     "manifest-too-many-sources": (422, "Manifest has too many sources"),
+    "report-too-large": (422, "Report has too many findings"),
     "invalid-request": (422, "Invalid request"),
     "timeout": (503, "Request took too long"),
     "not-ready": (503, "Service not ready"),
