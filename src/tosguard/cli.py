@@ -1,7 +1,8 @@
 """The command line: one function per subcommand, each a thin shell over :mod:`tosguard.api`.
 
 Exit codes: 0 compliant, 1 not compliant or undetermined (per ``--fail-on``), 2 invalid input
-or usage, 3 an internal error (a bug: please report it). Heavy modules are imported inside the
+or usage, 3 an internal error (a bug: please report it), 130 interrupted (``SIGINT``), 143
+terminated (``SIGTERM``). Heavy modules are imported inside the
 commands so that ``tosguard check`` starts fast.
 """
 
@@ -10,12 +11,18 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from pathlib import Path
+
 EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as shells report
 ERROR_FORMATS = ("human", "plain", "json")
 
 
@@ -26,19 +33,24 @@ def _emit_diagnostics(error, error_format: str) -> None:
     click.echo(renderer(error.diagnostics), err=True)
 
 
-def _write(text: str, output: str | None) -> None:
+def _write(text: str, output: str | None, inputs: Iterable[str | os.PathLike[str]] = ()) -> None:
+    """Print ``text``, or write it to ``output`` through :mod:`tosguard.files`: refused when
+    ``output`` is one of ``inputs`` (the files the command read), written atomically."""
     if output is None or output == "-":
         click.echo(text, nl=False)
         return
-    try:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as error:
-        from .errors import Diagnostic, Span, UsageError
+    from .files import write_output
 
-        raise UsageError(Diagnostic("usage-output", f"cannot write `{output}`: "
-                                    f"{error.strerror or error}", Span(output),
-                                    "check that the directory exists and is writable")) from None
+    write_output(output, text.encode("utf-8"), inputs)
+
+
+def _policy_inputs(policies: Iterable[str], extra: Iterable[str] = ()) -> Iterator[Path]:
+    """The policy files a command reads (the shipped library when ``policies`` is empty), for
+    the check that an output is none of them; walked only when the output exists."""
+    from .files import tree
+    from .library import default_paths
+
+    yield from tree([*(policies or default_paths()), *extra], (".tos",))
 
 
 def _library(policies: tuple[str, ...], extra: tuple[str, ...]):
@@ -93,7 +105,9 @@ def check(manifests, policies, extra, fmt, as_of, output, fail_on, include_all,
     """Check usage manifests against the policy library.
 
     Exit status: 0 compliant, 1 not compliant or undetermined (see --fail-on),
-    2 invalid input.
+    2 invalid input. When any manifest is invalid, no report file is written and
+    no json, sarif, junit or markdown report is printed (text still shows the valid
+    manifests' reports). --output never overwrites a manifest or policy file.
     """
     from .api import check as run_check
     from .api import parse_date
@@ -102,14 +116,19 @@ def check(manifests, policies, extra, fmt, as_of, output, fail_on, include_all,
 
     day = parse_date(as_of)
     library = _library(policies, extra)
-    reports, outputs, invalid = [], [], False
+    # a report is a whole document or nothing: with an invalid manifest, only text for people
+    # on standard output still shows the reports of the valid ones
+    partial_ok = fmt == "text" and output in (None, "-")
+    reports, outputs, invalid = [], [], 0
     for path in manifests:
         try:
             loaded = load_manifest(path)
         except TosguardError as error:
             _emit_diagnostics(error, error_format)
-            invalid = True
+            invalid += 1
             continue
+        if invalid and not partial_ok:
+            continue  # nothing will be written: spare the evaluation, keep reading for errors
         gc.freeze()  # the manifest lives until exit; spare the collector from rescanning it
         report = run_check(library, loaded, as_of=day, include_all=include_all, name=path)
         reports.append(report)
@@ -119,6 +138,14 @@ def check(manifests, policies, extra, fmt, as_of, output, fail_on, include_all,
             styled = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
             outputs.append(render_text(report, loaded.source_line, loaded.manifest.sources,
                                        click.style if styled else plain))
+    if invalid:
+        if outputs and partial_ok:
+            _write("\n".join(outputs), output)
+        elif error_format == "human" and invalid < len(manifests):
+            where = f"`{output}`" if output not in (None, "-") else "standard output"
+            click.echo(f"\nno report written to {where}: {invalid} of {len(manifests)} "
+                       f"manifest{'s' * (len(manifests) != 1)} invalid", err=True)
+        sys.exit(EXIT_INVALID)
     if fmt == "json":
         if len(reports) == 1:
             outputs = [reports[0].to_json()]
@@ -133,9 +160,9 @@ def check(manifests, policies, extra, fmt, as_of, output, fail_on, include_all,
 
         outputs = [(render_sarif if fmt == "sarif" else render_junit)(reports)]
     if outputs:
-        _write("\n".join(outputs), output)
-    if invalid:
-        sys.exit(EXIT_INVALID)
+        from itertools import chain
+
+        _write("\n".join(outputs), output, chain(manifests, _policy_inputs(policies, extra)))
     sys.exit(EXIT_FAIL if any(r.fails(fail_on) for r in reports) else EXIT_OK)
 
 
@@ -159,7 +186,7 @@ def policies(policies, fmt, matrix, output, error_format) -> None:
         built = matrix_module.build_matrix(library)
         renderer = {"text": matrix_module.render_text, "json": matrix_module.render_json,
                     "markdown": matrix_module.render_markdown}[fmt]
-        _write(renderer(built), output)
+        _write(renderer(built), output, _policy_inputs(policies))
         return
     if fmt == "markdown":
         from .errors import Diagnostic, Span, UsageError
@@ -171,21 +198,20 @@ def policies(policies, fmt, matrix, output, error_format) -> None:
     if fmt == "json":
         import json
 
-        click.echo(json.dumps({"revision": library.revision, "policies": rows}, indent=2,
-                              ensure_ascii=False))
-        return
-    if not rows:
-        click.echo("No policies.")
-        return
-    headers = ("ID", "PROVIDER", "DOCUMENT", "VERSIONS", "CLAUSES")
-    table = [(r["id"], r["provider"], r["document"], ", ".join(r["versions"]),
-              str(r["clauses"])) for r in rows]
-    widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)]
-    click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-    for row in table:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-    click.echo(f"\n{len(rows)} policies, {library.clause_count} clauses "
-               f"(revision {library.revision})")
+        text = json.dumps({"revision": library.revision, "policies": rows}, indent=2,
+                          ensure_ascii=False) + "\n"
+    elif not rows:
+        text = "No policies.\n"
+    else:
+        headers = ("ID", "PROVIDER", "DOCUMENT", "VERSIONS", "CLAUSES")
+        table = [(r["id"], r["provider"], r["document"], ", ".join(r["versions"]),
+                  str(r["clauses"])) for r in rows]
+        widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+                 for row in (headers, *table)]
+        text = "\n".join(lines) + (f"\n\n{len(rows)} policies, {library.clause_count} clauses "
+                                   f"(revision {library.revision})\n")
+    _write(text, output, _policy_inputs(policies))
 
 
 @cli.command()
@@ -317,21 +343,29 @@ def lint(paths, context, strict, no_provenance, error_format) -> None:
 def fmt_command(paths, check, show_diff, error_format) -> None:
     """Rewrite policy files in the canonical layout, keeping every comment.
 
-    `-` formats standard input to standard output. Exit status: 0 done (or nothing to
-    change), 1 with --check or --diff when a file would change, 2 invalid input.
+    Only the layout changes: a file keeps its mode, owner, hard links and byte-order mark,
+    and a symlink stays a link (the file it names is formatted). Files that do not parse
+    are not written. `-` formats standard input to standard output, decoded by the same
+    rules as files. Exit status: 0 done (or nothing to change), 1 with --check or --diff
+    when a file would change, 2 invalid input.
     """
     from .errors import PolicyError
-    from .fmt import format_paths, format_text
+    from .fmt import format_data, format_paths
 
-    if paths == ("-",):
-        text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
-        try:
-            click.echo(format_text(text, "<stdin>"), nl=False)
-        except PolicyError as error:
-            _emit_diagnostics(error, error_format)
-            sys.exit(EXIT_INVALID)
-        sys.exit(EXIT_OK)
     dry = check or show_diff
+    if paths == ("-",):
+        result = format_data(sys.stdin.buffer.read(), "<stdin>")
+        if result.diagnostics:
+            _emit_diagnostics(PolicyError(result.diagnostics), error_format)
+            sys.exit(EXIT_INVALID)
+        if show_diff:
+            click.echo(result.unified_diff(), nl=False)
+        elif check:
+            if result.changed:
+                click.echo("would reformat <stdin>", err=True)
+        else:
+            click.echo(result.encoded(), nl=False)
+        sys.exit(EXIT_FAIL if dry and result.changed else EXIT_OK)
     results = format_paths(paths, write=not dry)
     changed = [r for r in results if r.changed]
     broken = [d for r in results for d in r.diagnostics]
@@ -340,7 +374,7 @@ def fmt_command(paths, check, show_diff, error_format) -> None:
             click.echo(result.unified_diff(), nl=False)
         else:
             verb = "would reformat" if check else "reformatted"
-            click.echo(f"{verb} {result.display}", err=True)
+            click.echo(f"{verb} {result.shown}", err=True)
     if broken:
         _emit_diagnostics(PolicyError(broken), error_format)
     same = len(results) - len(changed) - len({r.display for r in results if r.diagnostics})
@@ -372,10 +406,12 @@ def test_command(paths, policies, extra, coverage_min, fmt, output, error_format
     clause coverage. Exit status: 0 all pass (and coverage at least --coverage-min),
     1 a test fails or coverage is below the minimum, 2 invalid tests or policies.
     """
+    from itertools import chain
     from pathlib import Path
 
     from . import policytest
     from .errors import Diagnostic, PolicyError, Span, UsageError
+    from .files import tree
 
     problems, tests = [], []
     for file in policytest.find_test_files(paths):
@@ -397,7 +433,10 @@ def test_command(paths, policies, extra, coverage_min, fmt, output, error_format
     cover = policytest.coverage(library, results)
     render = {"text": policytest.render_text, "json": policytest.render_json,
               "junit": policytest.render_junit}[fmt]
-    _write(render(results, cover, coverage_min), output)
+    read = chain(tree(paths, (".tos", ".yaml", ".yml")),
+                 (Path(t.file).parent / t.manifest_file for t in tests if t.manifest_file),
+                 _policy_inputs(policies, extra))
+    _write(render(results, cover, coverage_min), output, read)
     below = coverage_min is not None and cover.percent < coverage_min
     sys.exit(EXIT_FAIL if below or not all(r.passed for r in results) else EXIT_OK)
 
@@ -424,6 +463,8 @@ def explain_command(manifest, clause, subject, policies, extra, as_of, fmt, outp
     false, or unknown with the missing manifest paths), and the exceptions and agreements
     that could apply. Exit status: 0 explained, 2 invalid input.
     """
+    from itertools import chain
+
     from .api import parse_date
     from .explain import explain, render_text
     from .manifest import load_manifest
@@ -431,7 +472,8 @@ def explain_command(manifest, clause, subject, policies, extra, as_of, fmt, outp
     day = parse_date(as_of)
     loaded = load_manifest(manifest)
     explanation = explain(_library(policies, extra), loaded, clause, as_of=day, subject=subject)
-    _write(explanation.to_json() if fmt == "json" else render_text(explanation), output)
+    _write(explanation.to_json() if fmt == "json" else render_text(explanation), output,
+           chain([manifest], _policy_inputs(policies, extra)))
     sys.exit(EXIT_OK)
 
 
@@ -454,11 +496,13 @@ def diff_command(old, new, more, manifests, extra, as_of, fmt, output, error_for
 
     Exit status: 0 no differences, 1 differences, 2 invalid input.
     """
+    from itertools import chain
     from pathlib import Path
 
     from .api import parse_date
     from .diff import render_text, run
     from .errors import Diagnostic, Span, UsageError
+    from .files import tree
 
     if more and not manifests:
         raise UsageError(Diagnostic("usage-arguments", f"unexpected argument `{more[0]}`",
@@ -470,12 +514,41 @@ def diff_command(old, new, more, manifests, extra, as_of, fmt, output, error_for
             if path.is_dir() else [path]
     result = run([old], [new], manifests=[str(p) for p in found], as_of=parse_date(as_of),
                  extra=extra)
-    _write(result.to_json() if fmt == "json" else render_text(result), output)
+    read = chain(tree([old, new, *extra], (".tos",)), found)
+    _write(result.to_json() if fmt == "json" else render_text(result), output, read)
     sys.exit(EXIT_FAIL if result.changed else EXIT_OK)
+
+
+class Terminated(BaseException):
+    """``SIGTERM``, raised wherever the program is, so that ``finally`` blocks run (a file being
+    written is removed, the old one kept) before the exit with status 143, as ``SIGINT`` raises
+    :class:`KeyboardInterrupt` (status 130)."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: no Python traceback reaches the user, whatever the input."""
+    import contextlib
+    import signal
+
+    previous = None
+    with contextlib.suppress(ValueError):  # not the main thread: signals are not ours
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        _main(argv)
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+    except Terminated:
+        sys.exit(EXIT_TERMINATED)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> None:
     from .errors import TosguardError
 
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
@@ -486,7 +559,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as error:
         error.show()
         sys.exit(EXIT_INVALID)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as error:
+        if isinstance(error.__cause__, KeyboardInterrupt):  # click's wrapping of SIGINT
+            sys.exit(EXIT_INTERRUPTED)
         click.echo("aborted", err=True)
         sys.exit(EXIT_INVALID)
     except TosguardError as error:
@@ -495,8 +570,6 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(EXIT_OK)
-    except KeyboardInterrupt:
-        sys.exit(130)
     except SystemExit:
         raise
     except Exception as error:  # a bug: say so plainly, without a traceback

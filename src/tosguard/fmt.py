@@ -608,17 +608,33 @@ class _Printer:
 
 
 # ---- files ------------------------------------------------------------------------------------
+BOM = b"\xef\xbb\xbf"
+
+
 @dataclass
 class FileResult:
     display: str
-    path: Any  # pathlib.Path, or None for standard input
+    path: Any  # pathlib.Path as found, or None for standard input
     original: str = ""
     formatted: str = ""
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    bom: bool = False  # the input began with a UTF-8 byte-order mark, which the output keeps
+    target: Any = None  # the file written: ``path``, or the file a symlink at ``path`` names
 
     @property
     def changed(self) -> bool:
         return not self.diagnostics and self.formatted != self.original
+
+    @property
+    def shown(self) -> str:
+        """The name to report: the path given, and where it leads when it is a symlink."""
+        if self.target is None or self.path is None or not self.path.is_symlink():
+            return self.display
+        return f"{self.display} (symlink to `{self.target}`)"
+
+    def encoded(self) -> bytes:
+        """The formatted text as it is written: UTF-8, after the input's BOM if it had one."""
+        return (BOM if self.bom else b"") + self.formatted.encode("utf-8")
 
     def unified_diff(self) -> str:
         import difflib
@@ -628,13 +644,32 @@ class FileResult:
             f"{self.display} (original)", f"{self.display} (formatted)"))
 
 
-def format_paths(paths, *, write: bool) -> list[FileResult]:
-    """Format every ``.tos`` file named or found under ``paths``; with ``write``, rewrite the
-    files that change. Problems (unreadable files, syntax errors) are collected per file."""
-    from .library import policy_files
+def format_data(data: bytes, display: str, path=None) -> FileResult:
+    """Decode (:func:`~tosguard.parse.decode_policy`, the rule for files and standard input
+    alike) and format the bytes of one policy file; problems land in ``diagnostics``."""
     from .parse import decode_policy
 
+    result = FileResult(display, path, bom=data.startswith(BOM))
+    try:
+        result.original = decode_policy(data, display)
+        result.formatted = format_text(result.original, display)
+    except PolicyError as error:
+        result.diagnostics = error.diagnostics
+    return result
+
+
+def format_paths(paths, *, write: bool) -> list[FileResult]:
+    """Format every ``.tos`` file named or found under ``paths``; with ``write``, rewrite the
+    files that change. Problems (unreadable files, syntax errors) are collected per file.
+
+    A file is only written when it parsed and its formatted text checked out; it keeps its
+    mode, owner, hard links and BOM (see :func:`tosguard.files.rewrite`). A symlink stays a
+    link and the file it names is formatted, wherever it is (the loader reads it through the
+    link too). A file reached twice (two links, or named twice) is formatted once."""
+    from .library import policy_files
+
     results: list[FileResult] = []
+    seen: set[object] = set()
     for given in paths:
         try:
             found = policy_files([given])
@@ -642,34 +677,47 @@ def format_paths(paths, *, write: bool) -> list[FileResult]:
             results.append(FileResult(str(given), None, diagnostics=error.diagnostics))
             continue
         for path, display in found:
-            result = FileResult(display, path)
             try:
-                result.original = decode_policy(path.read_bytes(), display)
-                result.formatted = format_text(result.original, display)
+                target, data, status = _read_policy(path)
             except OSError as error:
-                result.diagnostics = [Diagnostic("policy-io", f"cannot read `{display}`: "
-                                                 f"{error.strerror or error}", Span(display),
-                                                 "check the path and its permissions")]
-            except PolicyError as error:
-                result.diagnostics = error.diagnostics
+                results.append(FileResult(display, path, diagnostics=[Diagnostic(
+                    "policy-io", f"cannot read `{display}`: {error.strerror or error}",
+                    Span(display), "check the path and its permissions")]))
+                continue
+            if (status.st_dev, status.st_ino) in seen or target in seen:
+                continue  # by inode for hard links, by path for a file already replaced
+            seen.update([(status.st_dev, status.st_ino), target])
+            result = format_data(data, display, path)
+            result.target = target
             if write and result.changed:
+                from .files import rewrite, write_failure
+
                 try:
-                    _write_atomically(path, result.formatted)
-                except PolicyError as error:
-                    result.diagnostics = error.diagnostics
+                    rewrite(target, result.encoded(), data, expect=status)
+                except OSError as error:
+                    result.diagnostics = [write_failure(display, error, "policy-io")]
             results.append(result)
     return results
 
 
-def _write_atomically(path, text: str) -> None:
+def _read_policy(path):
+    """The file a policy path leads to (through symlinks), its bytes and its status, read from
+    one open file. Anything but a regular file (a pipe, a device) is refused unread."""
+    import errno
     import os
+    import stat
+    from pathlib import Path
 
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8", newline="\n")
-        os.replace(temporary, path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise PolicyError(Diagnostic("policy-io", f"cannot write `{path}`: "
-                                     f"{error.strerror or error}", Span(str(path)),
-                                     "check that the file is writable")) from None
+    from .files import resolve
+
+    resolved = resolve(path)
+    if resolved is None:
+        raise OSError(errno.EINVAL, "not a regular file")
+    target = Path(resolved)
+    handle = os.open(target, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                     | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(handle, "rb") as stream:
+        status = os.fstat(handle)
+        if not stat.S_ISREG(status.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        return target, stream.read(), status

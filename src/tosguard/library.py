@@ -7,6 +7,7 @@ every policy file, the grammar and the tosguard version, so an edit is never mis
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
@@ -297,25 +298,34 @@ def _cache_file(revision: str) -> Path:
 
 
 def _read_cache(revision: str) -> list[PolicyIR] | None:
+    """The compiled library from the cache, if there is one nobody else could have written:
+    the directory must be the user's alone and the file a regular file of theirs."""
+    from .files import private_dir, read_private
+
+    if private_dir(cache_dir(), create=False) is None:
+        return None
+    data = read_private(_cache_file(revision))
+    if data is None:
+        return None
     try:
-        with open(_cache_file(revision), "rb") as handle:
-            policies = pickle.load(handle)
-    except Exception:  # a missing, stale or corrupt cache is rebuilt, never fatal
+        policies = pickle.loads(data)
+    except Exception:  # a stale or corrupt cache is rebuilt, never fatal
         return None
     return policies if isinstance(policies, list) else None
 
 
 def _write_cache(revision: str, policies: list[PolicyIR]) -> None:
-    target = _cache_file(revision)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_suffix(f".{os.getpid()}.tmp")
-        with open(temporary, "wb") as handle:
-            pickle.dump(policies, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, target)
-        _prune_cache(target.parent)
-    except OSError:
-        pass
+    """Atomically, in the user's private cache directory; a symlink planted at the name is
+    replaced, never followed. Failures only cost the next run a rebuild."""
+    from .files import private_dir, write_private
+
+    directory = private_dir(cache_dir())
+    if directory is None:
+        return
+    data = pickle.dumps(policies, protocol=pickle.HIGHEST_PROTOCOL)
+    if write_private(_cache_file(revision), data):
+        with contextlib.suppress(OSError):
+            _prune_cache(directory)
 
 
 def _prune_cache(directory: Path, keep: int = 8) -> None:

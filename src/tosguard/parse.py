@@ -84,14 +84,16 @@ def _mind_the_budget(token: Token) -> Token:
 @cache
 def parser() -> Lark:
     """The LALR parser; its tables are cached on disk so a CLI run does not rebuild them."""
+    from .files import private_dir, private_file
+
     text = grammar_file().read_text(encoding="utf-8")
-    cache_file: str | bool = True
-    try:
-        directory = cache_dir()
-        directory.mkdir(parents=True, exist_ok=True)
+    # Lark unpickles its cache: only from a directory that is the user's alone (never Lark's
+    # own fallback, a predictable name in the shared temporary directory); without one, the
+    # tables are built on every run
+    cache_file: str | bool = False
+    directory = private_dir(cache_dir())
+    if directory is not None and private_file(directory / "grammar.lark.cache"):
         cache_file = str(directory / "grammar.lark.cache")
-    except OSError:
-        pass
     return Lark(
         text,
         parser="lalr",
