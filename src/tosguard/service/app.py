@@ -29,6 +29,7 @@ import gc
 import logging
 import os
 import signal
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
@@ -133,6 +134,11 @@ class Service:
     def loaded(self, policy_set: PolicySet) -> None:
         library = policy_set.library
         self.metrics.policy_set(library.revision, policy_set.loaded_at, library.clause_count)
+        # The set's files parsed, the context policy text is validated in: a second of work
+        # on a busy machine, done now in the background rather than within the time limit of
+        # the first validation request.
+        threading.Thread(target=parse_in_background, args=(policy_set,),
+                         name="tosguard-parse-set", daemon=True).start()
 
     def record_reload(self, result: ReloadResult) -> None:
         self.metrics.reloads.labels("success" if result.ok else "failure").inc()
@@ -171,6 +177,14 @@ class Service:
         loop = asyncio.get_running_loop()
         task = loop.run_in_executor(None, self.reload)
         task.add_done_callback(lambda done: self.record_reload(done.result()))
+
+
+def parse_in_background(policy_set: PolicySet) -> None:
+    try:
+        policy_set.parsed_files()
+    except Exception as error:  # it compiled, so it parses; if not, validation will say so
+        log.error("the policy set's files could not be parsed for validation",
+                  extra={"fields": {"error": f"{type(error).__name__}: {error}"}})
 
 
 async def read_body(request: Request) -> bytes:

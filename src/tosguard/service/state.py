@@ -32,6 +32,7 @@ class PolicySet:
     _restricted: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _parsed: list | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _parse_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def revision(self) -> str:
@@ -40,7 +41,7 @@ class PolicySet:
     def parsed_files(self) -> list:
         """The set's files parsed to ASTs (frozen, so shareable), on first use: the context
         posted policy text is validated in."""
-        with self._lock:
+        with self._parse_lock:  # not `_lock`: restrict() must never wait for a parse
             if self._parsed is None:
                 from ..parse import decode_policy, parse_policy_text
 
