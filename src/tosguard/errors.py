@@ -2,15 +2,45 @@
 
 Messages follow one style: a lowercase sentence without a trailing period, user input in
 backticks, and a separate ``help:`` line. Errors are collected, sorted by location and shown
-together; :class:`TosguardError` carries the whole list.
+together; :class:`TosguardError` carries the list, capped at :data:`MAX_REPORTED` diagnostics and
+one more saying how many were left out, so that a flood of errors costs little to keep and show.
+
+A diagnostic keeps only a window of its source line around the column (:func:`source_window`),
+whatever the length of the line, and the renderers escape whatever in it, or in the message,
+could act on a terminal (:func:`tosguard.safetext.printable`).
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import json
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+from .safetext import escape_char, is_unsafe, json_safe, printable
+
+#: Diagnostics reported in full; past these, one more diagnostic gives the count of the rest.
+MAX_REPORTED = 100
+#: Characters of a source line kept on each side of the column.
+SOURCE_WINDOW = 80
+#: Columns of a source line shown in the human format.
+SHOWN_WIDTH = 100
+#: Longest message or help text kept (longer ones are clipped with `…`).
+MAX_TEXT = 1000
+
+
+def shorten(text: str, width: int = 60) -> str:
+    """``text``, or its first ``width - 1`` characters and `…` when it is longer: for user
+    input quoted in a message.
+
+    >>> shorten("a" * 100, 5)
+    'aaaa…'
+    """
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 @dataclass(frozen=True, order=True)
@@ -34,7 +64,10 @@ class Diagnostic:
     """One reported problem.
 
     ``code`` is stable (``policy-syntax``, ``manifest-unknown-key`` …) so scripts and tests can
-    match on it; ``source_line`` is the text of the offending line, for the caret display.
+    match on it. ``source_line`` is the text of the offending line for the caret display; of a
+    long line, only a window around the column is kept: ``source_column`` is the column of the
+    line at which the window starts and ``source_length`` the length of the whole line (both
+    are set by :func:`source_window`, or here when a producer passes a whole long line).
     ``pointer`` is the JSON pointer of the manifest value concerned, when there is one.
     """
 
@@ -45,6 +78,22 @@ class Diagnostic:
     source_line: str = ""
     pointer: str = ""
     severity: str = "error"
+    source_column: int = 1
+    source_length: int = 0
+
+    def __post_init__(self) -> None:
+        if len(self.source_line) > 2 * SOURCE_WINDOW:
+            window = _window(self.source_line, 0, len(self.source_line),
+                             self.span.column - self.source_column + 1)
+            object.__setattr__(self, "source_line", window["source_line"])
+            object.__setattr__(self, "source_column",
+                               self.source_column + window["source_column"] - 1)
+            object.__setattr__(self, "source_length",
+                               max(self.source_length, window["source_length"]))
+        if len(self.message) > MAX_TEXT:
+            object.__setattr__(self, "message", self.message[: MAX_TEXT - 1] + "…")
+        if len(self.help) > MAX_TEXT:
+            object.__setattr__(self, "help", self.help[: MAX_TEXT - 1] + "…")
 
     def sort_key(self) -> tuple:
         return (self.span.file, self.span.line, self.span.column, self.code, self.message)
@@ -63,25 +112,72 @@ class Diagnostic:
 
 
 class TosguardError(Exception):
-    """Base of every error the engine raises on bad input; holds one or more diagnostics."""
+    """Base of every error the engine raises on bad input; holds one or more diagnostics.
 
-    def __init__(self, diagnostics: Diagnostic | Sequence[Diagnostic]):
+    The diagnostics are sorted by location and capped (:func:`capped`): at most
+    :data:`MAX_REPORTED`, then one saying how many more there are. A producer that selected
+    the first ones itself passes the number it left out as ``omitted`` and the place of the
+    first of them as ``first_omitted``. ``total`` is the number of problems, shown or not.
+    """
+
+    #: The code of the diagnostic that counts the ones left out is ``<prefix>-too-many-errors``.
+    code_prefix = ""
+
+    def __init__(self, diagnostics: Diagnostic | Sequence[Diagnostic], *, omitted: int = 0,
+                 first_omitted: Span | None = None):
         if isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
-        self.diagnostics: list[Diagnostic] = sorted(diagnostics, key=Diagnostic.sort_key)
+        self.diagnostics: list[Diagnostic] = capped(diagnostics, omitted, first_omitted,
+                                                    self.code_prefix)
+        self.total = len(diagnostics) + omitted
         super().__init__(render_plain(self.diagnostics))
 
 
 class PolicyError(TosguardError):
     """A policy file could not be read, parsed or checked."""
 
+    code_prefix = "policy"
+
 
 class ManifestError(TosguardError):
     """A usage manifest could not be read or validated."""
 
+    code_prefix = "manifest"
+
 
 class UsageError(TosguardError):
     """The command line or API was called with arguments that do not fit."""
+
+    code_prefix = "usage"
+
+
+TOO_MANY_HELP = ("fix the errors shown and run again to see the rest; many errors of one kind "
+                 "are often one mistake repeated")
+
+
+def capped(diagnostics: Iterable[Diagnostic], omitted: int = 0,
+           first_omitted: Span | None = None, code_prefix: str = "") -> list[Diagnostic]:
+    """``diagnostics`` sorted by location, the first :data:`MAX_REPORTED` of them, and, when
+    there are more (or ``omitted`` were left out before), one more diagnostic that counts the
+    rest, at the place of the first of them."""
+    ordered = sorted(diagnostics, key=Diagnostic.sort_key)
+    rest = ordered[MAX_REPORTED:]
+    if not rest and not omitted:
+        return ordered
+    shown = ordered[:MAX_REPORTED]
+    if rest and (first_omitted is None or rest[0].span < first_omitted):
+        first_omitted = rest[0].span
+    warnings = sum(1 for d in rest if d.severity == "warning")
+    errors = omitted + len(rest) - warnings
+    counts = [f"{n:,} more {word}{'' if n == 1 else 's'}"
+              for n, word in ((errors, "error"), (warnings, "warning")) if n]
+    span = first_omitted or (shown[-1].span if shown else Span(""))
+    prefix = f"{code_prefix}-" if code_prefix else ""
+    shown.append(Diagnostic(
+        f"{prefix}too-many-errors",
+        f"{' and '.join(counts)} not shown (only the first {MAX_REPORTED} are reported)",
+        Span(span.file, span.line, span.column), TOO_MANY_HELP))
+    return shown
 
 
 @dataclass
@@ -93,7 +189,7 @@ class DiagnosticSink:
     def add(self, diagnostic: Diagnostic) -> None:
         self.diagnostics.append(diagnostic)
 
-    def error(self, code: str, message: str, span: Span, help: str = "", **extra: str) -> None:
+    def error(self, code: str, message: str, span: Span, help: str = "", **extra: Any) -> None:
         self.add(Diagnostic(code=code, message=message, span=span, help=help, **extra))
 
     def raise_if_any(self, error_type: type[TosguardError]) -> None:
@@ -105,10 +201,24 @@ class DiagnosticSink:
         return bool(self.diagnostics)
 
 
+#: Suggestions are looked for among at most this many candidates, and for words this short.
+_MAX_CANDIDATES = 2000
+_MAX_WORD = 100
+
+
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    """A ``help:`` text suggesting the closest candidate, or listing the valid ones."""
+    """A ``help:`` text suggesting the closest candidate, or listing the valid ones.
+
+    Bounded: a very long word gets no suggestion, and of very many candidates only those of
+    about the word's length are compared."""
     options = sorted(set(candidates))
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if len(word) > _MAX_WORD:
+        close: list[str] = []
+    else:
+        pool = options
+        if len(pool) > _MAX_CANDIDATES:
+            pool = [o for o in pool if abs(len(o) - len(word)) <= 2][:_MAX_CANDIDATES]
+        close = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
     if close:
         return f"did you mean `{close[0]}`?"
     if options and len(options) <= 12:
@@ -116,51 +226,176 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     return ""
 
 
+# ---- source lines -----------------------------------------------------------------------------
+# The line breaks of str.splitlines.
+_LINE_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+class LineTable:
+    """Where each line of a text starts and ends; lines split as ``str.splitlines`` does.
+
+    Built in one pass; then a line, or a window of one, costs no more than its own length.
+    """
+
+    __slots__ = ("text", "starts", "ends")
+
+    def __init__(self, text: str):
+        starts, ends = [0], []
+        for match in _LINE_BREAK.finditer(text):
+            ends.append(match.start())
+            starts.append(match.end())
+        ends.append(len(text))
+        if starts[-1] == len(text) and len(starts) > 1:  # a final line break ends the last line
+            starts.pop()
+            ends.pop()
+        self.text, self.starts, self.ends = text, starts, ends
+
+    def bounds(self, line: int) -> tuple[int, int] | None:
+        """The start and end index of 1-based ``line`` (None when out of range)."""
+        if 1 <= line <= len(self.starts):
+            return self.starts[line - 1], self.ends[line - 1]
+        return None
+
+    def line(self, line: int) -> str:
+        """The text of 1-based ``line`` (empty when out of range)."""
+        bounds = self.bounds(line)
+        return self.text[bounds[0]:bounds[1]] if bounds else ""
+
+    def window(self, line: int, column: int) -> dict[str, Any]:
+        """The ``source_line`` fields of a :class:`Diagnostic` at ``line`` and ``column``."""
+        bounds = self.bounds(line)
+        if bounds is None:
+            return {"source_line": ""}
+        return _window(self.text, bounds[0], bounds[1], column)
+
+
+@functools.lru_cache(maxsize=4)
+def line_table(text: str) -> LineTable:
+    """The :class:`LineTable` of ``text``, kept for the last few texts: producers of many
+    diagnostics look up lines of the same text over and over."""
+    return LineTable(text)
+
+
 def line_of(text: str, line: int) -> str:
-    """The text of 1-based ``line`` in ``text`` (empty when out of range)."""
-    if line < 1:
+    """The text of 1-based ``line`` in ``text`` (empty when out of range).
+
+    >>> line_of("a\\nb\\r\\nc", 2), line_of("a", 3)
+    ('b', '')
+    """
+    if line < 1 or not text:
         return ""
-    lines = text.splitlines()
-    return lines[line - 1] if line <= len(lines) else ""
+    return line_table(text).line(line)
 
 
+def source_window(text: str, line: int, column: int) -> dict[str, Any]:
+    """The keyword arguments ``source_line``, ``source_column`` and ``source_length`` of a
+    :class:`Diagnostic` at 1-based ``line`` and ``column`` of ``text``: the whole line when it
+    is short, else :data:`SOURCE_WINDOW` characters on each side of the column. Costs the size
+    of the window, not of the line.
+
+    >>> source_window("a: 1\\nb: " + "x" * 1000, 2, 600)["source_column"]
+    520
+    """
+    if line < 1 or not text:
+        return {"source_line": ""}
+    return line_table(text).window(line, column)
+
+
+def _window(text: str, start: int, end: int, column: int) -> dict[str, Any]:
+    length = end - start
+    if length <= 2 * SOURCE_WINDOW:
+        return {"source_line": text[start:end]}
+    index = min(max(column - 1, 0), length)
+    first = max(0, min(index - SOURCE_WINDOW, length - 2 * SOURCE_WINDOW))
+    return {"source_line": text[start + first : start + first + 2 * SOURCE_WINDOW],
+            "source_column": first + 1, "source_length": length}
+
+
+# ---- rendering --------------------------------------------------------------------------------
 def render_human(diagnostics: Sequence[Diagnostic]) -> str:
-    """Rust-style blocks: message, location arrow, source line with a caret, help line."""
+    """Rust-style blocks: message, location arrow, source line with a caret, help line.
+
+    User text is escaped (:func:`~tosguard.safetext.printable`); the caret stays under the
+    column whatever precedes it on the line: tabs, wide characters or escapes."""
     blocks = []
     for d in diagnostics:
-        lines = [f"{d.severity}[{d.code}]: {d.message}", f"  --> {d.span}"]
+        lines = [f"{d.severity}[{d.code}]: {printable(d.message)}",
+                 f"  --> {printable(str(d.span))}"]
         if d.source_line:
             number = str(d.span.line)
             pad = " " * len(number)
-            text, offset = _clip_around(d.source_line.expandtabs(4),
-                                        len(d.source_line[: max(d.span.column - 1, 0)]
-                                            .expandtabs(4)))
-            width = 1
-            if d.span.end_line == d.span.line and d.span.end_column > d.span.column:
-                width = d.span.end_column - d.span.column
-            caret_col = offset
-            width = max(1, min(width, len(text) - caret_col))
+            text, caret, width = _caret_display(d)
             lines += [
                 f"{pad} |",
                 f"{number} | {text}",
-                f"{pad} | {' ' * caret_col}{'^' * width}",
+                f"{pad} | {' ' * caret}{'^' * width}",
             ]
         if d.help:
-            lines.append(f"  = help: {d.help}")
+            lines.append(f"  = help: {printable(d.help)}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
 
-def _clip_around(text: str, column: int, width: int = 100) -> tuple[str, int]:
-    """Clip a long source line to a window around ``column``; returns the text shown and the
-    caret's column within it."""
-    if len(text) <= width:
-        return text, column
-    start = max(0, min(column - width // 2, len(text) - width))
-    shown = text[start : start + width]
-    prefix = "…" if start > 0 else ""
-    suffix = "…" if start + width < len(text) else ""
-    return prefix + shown + suffix, column - start + len(prefix)
+def _char_width(char: str) -> int:
+    """Columns a character takes on a terminal: 2 for wide East Asian characters, 0 for
+    combining and other zero-width characters, else 1."""
+    if char < "\u0300":
+        return 1
+    if unicodedata.east_asian_width(char) in ("W", "F"):
+        return 2
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 1
+
+
+def _caret_display(d: Diagnostic) -> tuple[str, int, int]:
+    """The source window as shown (tabs expanded, escapes written out, clipped to
+    :data:`SHOWN_WIDTH` columns around the caret with `…` where the line goes on), the caret's
+    column in it, and the caret's width."""
+    text = d.source_line
+    index = min(max(d.span.column - d.source_column, 0), len(text))
+    end = index + 1
+    if d.span.end_line == d.span.line and d.span.end_column > d.span.column:
+        end = index + d.span.end_column - d.span.column
+    pieces: list[str] = []
+    widths: list[int] = []
+    column = 0
+    for char in text:
+        if char == "\t":
+            piece = " " * (4 - column % 4)
+            width = len(piece)
+        elif is_unsafe(char):
+            piece = escape_char(char)
+            width = len(piece)
+        else:
+            piece, width = char, _char_width(char)
+        pieces.append(piece)
+        widths.append(width)
+        column += width
+    caret = sum(widths[:index])
+    caret_width = sum(widths[index:end])
+    # Clip to SHOWN_WIDTH columns: as the old display did, about half of them before the caret.
+    total = column
+    first, last = 0, len(pieces)
+    if total > SHOWN_WIDTH:
+        skip = max(0, min(caret - SHOWN_WIDTH // 2, total - SHOWN_WIDTH))
+        while first < len(pieces) and skip > 0:
+            skip -= widths[first]
+            first += 1
+        shown = 0
+        last = first
+        while last < len(pieces) and shown + widths[last] <= SHOWN_WIDTH:
+            shown += widths[last]
+            last += 1
+    before = sum(widths[:first])
+    left = "…" if first > 0 or d.source_column > 1 else ""
+    line_end = d.source_column - 1 + len(text)
+    right = "…" if last < len(pieces) or (d.source_length and line_end < d.source_length) else ""
+    shown_text = left + "".join(pieces[first:last]) + right
+    caret = caret - before + len(left)
+    visible = sum(widths[first:last]) + len(left)
+    caret_width = max(1, min(caret_width, visible - caret))
+    return shown_text, caret, caret_width
 
 
 def render_plain(diagnostics: Sequence[Diagnostic]) -> str:
@@ -171,9 +406,11 @@ def render_plain(diagnostics: Sequence[Diagnostic]) -> str:
         text = f"{d.span}: {severity}{d.code}: {d.message}"
         if d.help:
             text += f" (help: {d.help})"
-        out.append(text)
+        out.append(printable(text))
     return "\n".join(out)
 
 
 def render_json(diagnostics: Sequence[Diagnostic]) -> str:
-    return json.dumps({"errors": [d.as_dict() for d in diagnostics]}, indent=2, ensure_ascii=False)
+    """``{"errors": [...]}``; control characters are JSON escapes (:func:`json_safe`)."""
+    return json_safe(json.dumps({"errors": [d.as_dict() for d in diagnostics]}, indent=2,
+                                ensure_ascii=False))

@@ -51,7 +51,8 @@ from typing import Any, NoReturn
 import yaml
 
 from . import util
-from .errors import Diagnostic, ManifestError, Span, line_of
+from .errors import Diagnostic, ManifestError, Span, line_table, shorten, source_window
+from .safetext import wide_encoding
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -352,8 +353,8 @@ def _diagnostic(failure: _Failure, name: str, text: str) -> Diagnostic:
         message=failure.message,
         span=Span(name, failure.line, failure.column),
         help=failure.help,
-        source_line=line_of(text, failure.line) if failure.line else "",
         pointer=failure.pointer,
+        **(source_window(text, failure.line, failure.column) if failure.line else {}),
     )
 
 
@@ -385,20 +386,23 @@ def _decode(data: bytes | str, max_bytes: int) -> str:
             0,
             help="split the manifest, or raise the limit if this size is expected",
         )
+    if b"\x00" in data[:4096] or data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        # UTF-16 or UTF-32 (with or without a byte-order mark): say so, rather than report
+        # an invalid byte, or (without a mark: NUL bytes are valid UTF-8) a syntax error.
+        wide = wide_encoding(data)
+        if wide is not None:
+            raise _Failure("manifest-encoding", wide.message(), 1, 1, help=wide.help)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         before = data[: err.start].decode("utf-8", "replace")
         line, column = _line_column(before, len(before))
-        help = "save the file as UTF-8"
-        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            help = "the file looks like UTF-16; save it as UTF-8"
         raise _Failure(
             "manifest-encoding",
             f"invalid UTF-8 byte `0x{data[err.start]:02x}`",
             line,
             column,
-            help=help,
+            help="save the file as UTF-8",
         ) from None
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -450,18 +454,30 @@ def _load_yaml(text: str, max_depth: int, json_numbers: bool = False) -> tuple[A
     parser = None
     try:
         parser = _PARSER(text)  # the pure-Python reader checks characters here
-        return _build(parser.get_event, max_depth, json_numbers)
+        value, positions = _build(parser.get_event, max_depth, json_numbers)
     except yaml.MarkedYAMLError as err:
         if _is_nesting_limit(err):
             raise _nesting_failure(text, err, max_depth, json_numbers) from None
-        raise _syntax_failure(err) from None
+        raise _long_key_failure(text, err) or _escape_failure(text, err) or _syntax_failure(err) \
+            from None
     except yaml.YAMLError as err:
         raise _reader_failure(err, text) from None
-    except (RecursionError, MemoryError, ValueError) as err:
+    except ValueError as err:
+        # PyYAML's pure-Python scanner calls chr() on a `\U` escape beyond U+10FFFF.
+        failure = _escape_range_failure(text, parser.get_mark().index) if parser else None
+        raise failure or _Failure(
+            "manifest-syntax", f"the document cannot be read: {err}", 0, 0
+        ) from None
+    except (RecursionError, MemoryError) as err:
         raise _Failure("manifest-syntax", f"the document cannot be read: {err}", 0, 0) from None
     finally:
         if parser is not None:
             parser.dispose()
+    if not json_numbers and _may_hold_surrogates(text):
+        # libyaml refuses a surrogate escape in a double-quoted scalar; the pure-Python parser
+        # reads it as a lone surrogate, found here so that both parsers fail alike.
+        _refuse_surrogates(value, positions, _YAML_SURROGATE_HELP)
+    return value, positions
 
 
 _LIBYAML_NESTING = "exceeded maximum nesting depth"
@@ -518,6 +534,172 @@ def _syntax_failure(err: yaml.MarkedYAMLError) -> _Failure:
     if mark is None:
         return _Failure("manifest-syntax", problem, 0, 0, help=help)
     return _Failure("manifest-syntax", problem, mark.line + 1, mark.column + 1, help=help)
+
+
+_YAML_KEY_LIMIT = 1024  # YAML's limit on an implicit key, up to its `:`
+_LONG_KEY_SCAN = 1 << 20  # characters of a line scanned again for a long key
+_LONG_KEY_PROBLEMS = (
+    "could not find expected ':'",
+    "mapping values are not allowed",
+    "did not find expected ',' or '}'",
+    "expected ',' or '}', but got ':'",
+)
+
+
+class _LongKey(Exception):
+    def __init__(self, index: int, length: int):
+        super().__init__(index, length)
+        self.index, self.length = index, length
+
+
+class _KeyScanner(yaml.reader.Reader, yaml.scanner.Scanner):  # type: ignore[misc]
+    """PyYAML's pure-Python scanner without the 1024-character limit on implicit keys; it
+    raises :class:`_LongKey` at the first key that passes the limit."""
+
+    def __init__(self, text: str):
+        yaml.reader.Reader.__init__(self, text)
+        yaml.scanner.Scanner.__init__(self)
+
+    def stale_possible_simple_keys(self) -> None:
+        for level in list(self.possible_simple_keys):
+            if self.possible_simple_keys[level].line != self.line:
+                del self.possible_simple_keys[level]
+
+    def fetch_value(self) -> None:
+        key = self.possible_simple_keys.get(self.flow_level)
+        if key is not None and self.index - key.index > _YAML_KEY_LIMIT:
+            raise _LongKey(key.index, self.index - key.index)
+        super().fetch_value()
+
+
+def _long_key_failure(text: str, err: yaml.MarkedYAMLError) -> _Failure | None:
+    """tosguard's own error for a key longer than YAML allows, where the parser reports it as
+    a missing `:` (or, in a flow mapping or a list item, as a misplaced one).
+
+    The same for both parsers: the lines the error concerns are scanned again, each alone,
+    with PyYAML's pure-Python scanner freed of the limit, and the first key past the limit
+    is reported at its own place. An implicit key lies on one line, so one line is enough."""
+    problem = err.problem or ""
+    if not any(problem.startswith(known) for known in _LONG_KEY_PROBLEMS):
+        return None
+    table = line_table(text)
+    for mark in (err.context_mark, err.problem_mark):
+        if mark is None:
+            continue
+        bounds = table.bounds(mark.line + 1)
+        if bounds is None or bounds[1] - bounds[0] <= _YAML_KEY_LIMIT:
+            continue
+        start = bounds[0]
+        end = min(bounds[1], start + _LONG_KEY_SCAN)
+        try:
+            scanner = _KeyScanner(text[start:end])
+            while scanner.get_token() is not None:
+                pass
+        except _LongKey as found:
+            column = found.index + 1
+            return _Failure(
+                "manifest-syntax",
+                f"the key is longer than YAML's {_YAML_KEY_LIMIT}-character limit for implicit "
+                f"keys (it runs {found.length:,} characters up to its `:`)",
+                mark.line + 1,
+                column,
+                help="shorten the key; or write it as an explicit key: `? ` before the key, "
+                "and `: ` before its value on the next line",
+            )
+        except (yaml.YAMLError, ValueError):
+            pass
+    return None
+
+
+# Escapes of a code point in a double-quoted YAML scalar or a JSON string.
+_ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8}))")
+_SURROGATE_ESCAPE = re.compile(r"\\(?:u[dD][89a-fA-F]|U0000[dD][89a-fA-F])")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_YAML_SURROGATE_HELP = (
+    "write the character itself, or escape its code point, e.g. `\\U0001F600` for 😀; "
+    "YAML has no surrogate pairs"
+)
+_JSON_SURROGATE_HELP = (
+    "write the character itself, or both halves of its surrogate pair, e.g. "
+    "`\\ud83d\\ude00` for 😀"
+)
+
+
+def _surrogate_failure(char: str, line: int, column: int, help: str) -> _Failure:
+    return _Failure(
+        "manifest-encoding",
+        f"the string contains the lone surrogate U+{ord(char):04X}, which is not a character",
+        line,
+        column,
+        help=help,
+    )
+
+
+def _escape_failure(text: str, err: yaml.MarkedYAMLError) -> _Failure | None:
+    """libyaml's "invalid Unicode character escape code", said as the pure-Python parser's
+    path says it: a surrogate at the start of its string, a code point past U+10FFFF at the
+    escape."""
+    if not (err.problem or "").startswith("found invalid Unicode character escape code"):
+        return None
+    mark, start = err.problem_mark, err.context_mark
+    if mark is None or start is None:
+        return None
+    backslash = text.rfind("\\", max(0, mark.index - 3), mark.index + 1)
+    escape = _ESCAPE.match(text, backslash) if backslash >= 0 else None
+    if escape is None:
+        return None
+    code = int(next(group for group in escape.groups() if group), 16)
+    if 0xD800 <= code <= 0xDFFF:
+        return _surrogate_failure(chr(code), start.line + 1, start.column + 1,
+                                  _YAML_SURROGATE_HELP)
+    return _escape_range_failure(text, backslash + 2)
+
+
+def _escape_range_failure(text: str, digits: int) -> _Failure | None:
+    """A ``\\U`` escape past U+10FFFF whose digits start at index ``digits``."""
+    backslash = digits - 2
+    escape = _ESCAPE.match(text, backslash) if backslash >= 0 else None
+    if escape is None or int(next(g for g in escape.groups() if g), 16) <= 0x10FFFF:
+        return None
+    line, column = _line_column(text, backslash)
+    return _Failure(
+        "manifest-syntax",
+        f"the escape `{escape.group()}` is not a character (the last is U+10FFFF)",
+        line,
+        column,
+        help="check the escape's digits",
+    )
+
+
+def _may_hold_surrogates(text: str) -> bool:
+    """Whether ``text`` has an escape that could make a lone surrogate (fast when it has no
+    escapes at all, as most manifests)."""
+    if "\\u" not in text and "\\U" not in text:
+        return False
+    return _SURROGATE_ESCAPE.search(text) is not None
+
+
+def _refuse_surrogates(value: Any, positions: PositionMap, help: str) -> None:
+    """Raise ``manifest-encoding`` at the first string (key or value, in document order) that
+    holds a lone surrogate: no output could write it, and no policy could mean it."""
+    # (pointer, string or collection, whether it is the key at pointer)
+    pending: list[tuple[str, Any, bool]] = [("", value, False)]
+    while pending:
+        pointer, item, is_key = pending.pop()
+        if item.__class__ is str:
+            found = None if item.isascii() else _SURROGATE.search(item)
+            if found is not None:
+                where = pointer + "#key" if is_key else pointer
+                line, column = positions.nearest(where) or (0, 0)
+                raise _surrogate_failure(found.group(), line, column, help)
+        elif item.__class__ is dict:
+            for key, child in reversed(item.items()):
+                child_pointer = f"{pointer}/{escape_pointer(key)}"
+                pending.append((child_pointer, child, False))
+                pending.append((child_pointer, key, True))
+        elif item.__class__ is list:
+            pending.extend((f"{pointer}/{index}", item[index], False)
+                           for index in range(len(item) - 1, -1, -1))
 
 
 def _reader_failure(err: yaml.YAMLError, text: str) -> _Failure:
@@ -706,7 +888,8 @@ def _refuse_node(event: Any, pointer: str) -> NoReturn:
         sigil = "*" if isinstance(event, yaml.AliasEvent) else "&"
         raise _Failure(
             "manifest-alias",
-            f"anchors and aliases are not allowed in manifests (found `{sigil}{event.anchor}`)",
+            "anchors and aliases are not allowed in manifests "
+            f"(found `{sigil}{shorten(event.anchor)}`)",
             mark.line + 1,
             mark.column + 1,
             help="write the value out in full; aliases can expand to huge documents (alias bombs)",
@@ -714,7 +897,7 @@ def _refuse_node(event: Any, pointer: str) -> NoReturn:
         )
     raise _Failure(
         "manifest-tag",
-        f"explicit tags are not allowed in manifests (found `{_short_tag(event.tag)}`)",
+        f"explicit tags are not allowed in manifests (found `{shorten(_short_tag(event.tag))}`)",
         mark.line + 1,
         mark.column + 1,
         help="remove the tag; put a value in quotes to make it a string",
@@ -730,10 +913,10 @@ def _short_tag(tag: str) -> str:
 def _duplicate_key(key: str, first: _Entry, mark: Any, container_pointer: str) -> NoReturn:
     raise _Failure(
         "manifest-duplicate-key",
-        f"duplicate key `{key}`",
+        f"duplicate key `{shorten(key)}`",
         mark.line + 1,
         mark.column + 1,
-        help=f"`{key}` is already set on line {first[2]}; remove one of them",
+        help=f"`{shorten(key)}` is already set on line {first[2]}; remove one of them",
         pointer=container_pointer + "/" + escape_pointer(key),
     )
 
@@ -768,7 +951,7 @@ def _load_json(text: str, max_depth: int) -> tuple[Any, PositionMap]:
             raise _Failure(
                 "manifest-empty", "the document is empty", 1, 1, help=_JSON_EMPTY_HELP
             ) from None
-        raise _json_syntax_failure(err) from None
+        raise _json_syntax_failure(err, text) from None
     except (_JsonProblem, RecursionError, ValueError, MemoryError):
         # Duplicate keys, NaN/Infinity, too deep, or a number too long: find it and its place.
         _scan_json(text, max_depth)
@@ -784,6 +967,8 @@ def _load_json(text: str, max_depth: int) -> tuple[Any, PositionMap]:
     positions = _json_positions(text, value, max_depth)
     if positions is None:
         positions = _full_json_positions(text, max_depth)
+    if _may_hold_surrogates(text):  # json.loads reads a lone `\ud800` as a lone surrogate
+        _refuse_surrogates(value, positions, _JSON_SURROGATE_HELP)
     return value, positions
 
 
@@ -866,7 +1051,17 @@ def _full_json_positions(text: str, max_depth: int) -> PositionMap:
     return _scan_json(text, max_depth)
 
 
-def _json_syntax_failure(err: json.JSONDecodeError) -> _Failure:
+def _json_syntax_failure(err: json.JSONDecodeError, text: str) -> _Failure:
+    char = text[err.pos] if 0 <= err.pos < len(text) else ""
+    if char and char < " " and char not in "\t\n\r":
+        return _Failure(
+            "manifest-syntax",
+            f"invalid JSON: the control character U+{ord(char):04X} is not allowed here",
+            err.lineno,
+            err.colno,
+            help="remove it; inside a string it can be written as an escape such as "
+            f"`\\u{ord(char):04x}`",
+        )
     message = err.msg.replace("'", "`")
     message = message[:1].lower() + message[1:]
     help = "check for a missing comma, quote or bracket, or a trailing comma"
@@ -1031,9 +1226,9 @@ class _JsonScanner:
             first_line = frame[0][key][2]
             self.fail(
                 "manifest-duplicate-key",
-                f"duplicate key `{key}`",
+                f"duplicate key `{shorten(key)}`",
                 index,
-                help=f"`{key}` is already set on line {first_line}; remove one of them",
+                help=f"`{shorten(key)}` is already set on line {first_line}; remove one of them",
                 pointer=self.pointer() + "/" + escape_pointer(key),
             )
         frame[2:5] = [key, line, column]
