@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import difflib
 import functools
+import heapq
+import itertools
 import os
 import re
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -33,6 +35,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     WithJsonSchema,
@@ -41,7 +44,16 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from .countries import is_country, suggest_country
-from .errors import Diagnostic, ManifestError, Span, did_you_mean
+from .errors import (
+    MAX_REPORTED,
+    Diagnostic,
+    LineTable,
+    ManifestError,
+    Span,
+    did_you_mean,
+    line_table,
+    shorten,
+)
 from .yamlload import (
     DEFAULT_MAX_BYTES,
     PositionMap,
@@ -143,28 +155,37 @@ class _PathType:
         return f"_PathType({self.tag!r})"
 
 
+# The help of these errors is worked out only for the errors reported (see _SUGGEST): a
+# manifest may hold a great many invalid values, and the error cap shows the first 100.
 def _check_country(value: str) -> str:
     if is_country(value):
         return value
     raise PydanticCustomError(
         "manifest-country",
         "`{value}` is not an ISO 3166-1 alpha-2 country code",
-        {"value": value, "help": suggest_country(value)},
+        {"value": shorten(value), "suggest": "country"},
     )
 
 
 def _check_id(value: str) -> str:
     if _ID.fullmatch(value):
         return value
+    raise PydanticCustomError(
+        "manifest-invalid-value",
+        "`{value}` is not a valid id",
+        {"value": shorten(value), "suggest": "id"},
+    )
+
+
+def _id_help(value: str) -> str:
     lowered = value.strip().lower()
     if _ID.fullmatch(lowered):
-        help = f"ids are lowercase: `{lowered}`"
-    else:
-        help = did_you_mean(lowered, PROVIDERS) if lowered else ""
-        help = help or "use a lowercase id of letters, digits and `-`, such as `openai`"
-    raise PydanticCustomError(
-        "manifest-invalid-value", "`{value}` is not a valid id", {"value": value, "help": help}
-    )
+        return f"ids are lowercase: `{lowered}`"
+    help = did_you_mean(lowered, PROVIDERS) if lowered else ""
+    return help or "use a lowercase id of letters, digits and `-`, such as `openai`"
+
+
+_SUGGEST: dict[str, Callable[[str], str]] = {"country": suggest_country, "id": _id_help}
 
 
 def _check_date(value: Any) -> date:
@@ -177,7 +198,7 @@ def _check_date(value: Any) -> date:
             raise PydanticCustomError(
                 "manifest-invalid-value",
                 "`{value}` is not a valid date",
-                {"value": value, "help": "there is no such day"},
+                {"value": shorten(value), "help": "there is no such day"},
             ) from None
     raise PydanticCustomError(
         "manifest-invalid-value",
@@ -207,6 +228,22 @@ IsoDate = Annotated[date, BeforeValidator(_check_date)]
 Count = Annotated[int, Field(strict=True, ge=0)]
 Flag = Annotated[bool, Field(strict=True)]
 
+#: The most values each list of the manifest may hold. Beyond them a list is refused with one
+#: error (pydantic checks the length before the items), so that a list of a million invalid
+#: values costs one diagnostic, not a million. `sources` has no limit of its own.
+LIST_LIMITS = {
+    "use": 64,
+    "verified_with": 1000,
+    "agreements": 1000,
+    "attributions": 1000,
+    "downstream_licenses": 1000,
+    "derived_from": 10_000,
+}
+
+
+def _limited(field: str) -> Any:
+    return Field(max_length=LIST_LIMITS[field])
+
 
 def _check_version(value: Any) -> Any:
     if type(value) is int and value == FORMAT_VERSION:
@@ -232,8 +269,8 @@ class Organization(BaseModel):
     name: str | None = None
     country: Country | None = None
     owned_from: Country | None = None
-    verified_with: list[Id] | None = None
-    agreements: list[str] | None = None
+    verified_with: Annotated[list[Id], _limited("verified_with")] | None = None
+    agreements: Annotated[list[str], _limited("agreements")] | None = None
     monthly_active_users: Count | None = None
 
 
@@ -246,8 +283,8 @@ class TrainedModel(BaseModel):
     purpose: Purpose | None = None
     distribution: Distribution | None = None
     commercial: Flag | None = None
-    attributions: list[str] | None = None
-    downstream_licenses: list[str] | None = None
+    attributions: Annotated[list[str], _limited("attributions")] | None = None
+    downstream_licenses: Annotated[list[str], _limited("downstream_licenses")] | None = None
 
 
 class Access(BaseModel):
@@ -296,9 +333,9 @@ class Source(BaseModel):
     collected: Interval | None = None
     records: Count | None = None
     reasoning_traces: Traces | None = None
-    use: list[Use] | None = None
+    use: Annotated[list[Use], _limited("use")] | None = None
     license: str | None = None
-    derived_from: list[str] | None = None
+    derived_from: Annotated[list[str], _limited("derived_from")] | None = None
 
 
 class Manifest(BaseModel):
@@ -309,7 +346,9 @@ class Manifest(BaseModel):
     tosguard: Annotated[Literal[1], BeforeValidator(_check_version)]
     organization: Organization | None = None
     model: TrainedModel | None = None
-    sources: list[Source]
+    # fail_fast: validation stops at the first invalid source (a valid manifest costs the
+    # same); parse_manifest looks for the others piece by piece, with bounded memory.
+    sources: Annotated[list[Source], Field(fail_fast=True)]
     facts: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -317,10 +356,10 @@ class Manifest(BaseModel):
         # parse_manifest runs these checks on the raw data, with positions, and says so.
         if info.context and info.context.get("references_checked"):
             return self
-        problems = _reference_problems([(s.id, s.derived_from) for s in self.sources])
-        if problems:
-            code, message, _, help, _ = problems[0]
-            raise PydanticCustomError(code, "{message}", {"message": message, "help": help})
+        problem = next(_reference_problems([(s.id, s.derived_from) for s in self.sources]), None)
+        if problem is not None:
+            code, message, _, help, _ = problem
+            raise PydanticCustomError(code, "{message}", {"message": message, "help": help()})
         return self
 
 
@@ -428,9 +467,6 @@ def path_values() -> dict[str, tuple[str, ...]]:
 # Loading.
 
 
-_LINE_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-
-
 @dataclass(frozen=True)
 class LoadedManifest:
     """A validated manifest with its file name, positions and text."""
@@ -458,31 +494,11 @@ class LoadedManifest:
 
     def source_line(self, line: int) -> str:
         """The text of 1-based ``line``, as :func:`tosguard.errors.line_of` gives it, in O(1)."""
-        return self._lines(line)
+        return self._lines.line(line)
 
     @functools.cached_property
-    def _lines(self) -> Callable[[int], str]:
-        return _line_table(self.text)
-
-
-def _line_table(text: str) -> Callable[[int], str]:
-    """A function giving the text of a 1-based line; lines split as ``str.splitlines`` does."""
-    starts = [0]
-    ends = []
-    for match in _LINE_BREAK.finditer(text):
-        ends.append(match.start())
-        starts.append(match.end())
-    ends.append(len(text))
-    if starts[-1] == len(text) and len(starts) > 1:  # a final line break ends the last line
-        starts.pop()
-        ends.pop()
-
-    def line(number: int) -> str:
-        if 1 <= number <= len(starts):
-            return text[starts[number - 1] : ends[number - 1]]
-        return ""
-
-    return line
+    def _lines(self) -> LineTable:
+        return LineTable(self.text)
 
 
 def parse_manifest(
@@ -534,47 +550,204 @@ def _parse(data: bytes | str, name: str, fmt: str | None) -> LoadedManifest:
 
 def _parse_document(data: bytes | str, name: str, fmt: str | None) -> LoadedManifest:
     value, positions, text = load_document_text(data, name, fmt)
-    context = _ErrorContext(name, text, positions)
-    diagnostics = [context.reference(*problem) for problem in _raw_reference_problems(value)]
     try:
-        manifest = Manifest.model_validate(value, context={"references_checked": True})
-    except ValidationError as exc:
-        diagnostics.extend(context.from_pydantic(error) for error in exc.errors(include_url=False))
-    if diagnostics:
-        raise ManifestError(diagnostics)
+        if _unknown_section_keys(value):
+            raise _SkipValidation
+        manifest = Manifest.model_validate(value, context=_CONTEXT)
+    except (ValidationError, _SkipValidation) as exc:
+        first = exc if isinstance(exc, ValidationError) else None
+        raise _ErrorContext(name, text, positions).error(value, first) from None
+    if next(_raw_reference_problems(value), None) is not None:
+        raise _ErrorContext(name, text, positions).error(value, None)
     return LoadedManifest(name=name, manifest=manifest, positions=positions, text=text)
+
+
+# --------------------------------------------------------------------------------------------
+# Every validation error, with bounded memory.
+#
+# A manifest can hold a great many errors (a list of a million invalid values, a mapping of
+# half a million unknown keys), and pydantic keeps every one, then builds a dict for each. So
+# the first validation (the only one of a valid manifest) stops at the first invalid source
+# (`fail_fast`), lists are refused past LIST_LIMITS with one error, and it is skipped where a
+# section has unknown keys. On failure the manifest is validated again piece by piece: the
+# unknown keys of each mapping are listed here and removed, the rest of the manifest without
+# its sources is validated, then the sources in chunks of bounded size. No validation call
+# then makes more than about _PIECE errors, and of all the errors only the first
+# MAX_REPORTED (by position) are kept and turned into diagnostics; the others are counted.
+
+_CONTEXT = {"references_checked": True}
+_PIECE = 20_000  # the most errors one validation call may make
+_CHUNK_WEIGHT = 2048  # values in one chunk of sources validated together
+
+
+class _SkipValidation(Exception):
+    pass
+
+
+def _unknown_section_keys(value: Any) -> bool:
+    """Whether the top level, `organization` or `model` has a key the model does not know (a
+    cheap check: these mappings have a handful of keys in a valid manifest)."""
+    if value.__class__ is not dict:
+        return False
+    if not value.keys() <= _fields(Manifest):
+        return True
+    return any(
+        value.get(section).__class__ is dict and not value[section].keys() <= _fields(model)
+        for section, model in (("organization", Organization), ("model", TrainedModel))
+    )
+
+
+@functools.cache
+def _fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(_keys_of(model))
+
+
+@functools.cache
+def _sources_adapter() -> TypeAdapter[list[Source]]:
+    return TypeAdapter(list[Source])
+
+
+_NESTED: dict[type[BaseModel], dict[str, type[BaseModel]]] = {}
+
+
+def _nested_models(model: type[BaseModel]) -> dict[str, type[BaseModel]]:
+    """The keys of ``model`` whose values are mappings validated by another model."""
+    if model not in _NESTED:
+        nested = {}
+        for name, info in model.model_fields.items():
+            annotation, _ = _unwrap(info.annotation)
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                nested[info.alias or name] = annotation
+        _NESTED[model] = nested
+    return _NESTED[model]
+
+
+def _known_part(value: Any, model: type[BaseModel], skip: frozenset[str] = frozenset()) -> Any:
+    """``value`` without the keys ``model`` (and the models of its mapping fields, except
+    those in ``skip``) does not know."""
+    if value.__class__ is not dict:
+        return value
+    known = _fields(model)
+    nested = _nested_models(model)
+    return {key: _known_part(item, nested[key]) if key in nested and key not in skip else item
+            for key, item in value.items() if key in known}
+
+
+def _unknown_keys(value: Any, model: type[BaseModel], loc: tuple[Any, ...],
+                  skip: frozenset[str] = frozenset()) -> Iterator[dict[str, Any]]:
+    """An ``extra_forbidden`` error for each key :func:`_known_part` leaves out."""
+    if value.__class__ is not dict:
+        return
+    known = _fields(model)
+    nested = _nested_models(model)
+    for key, item in value.items():
+        if key not in known:
+            yield {"type": "extra_forbidden", "loc": (*loc, key),
+                   "msg": "Extra inputs are not permitted", "input": item}
+        elif key in nested and key not in skip:
+            yield from _unknown_keys(item, nested[key], (*loc, key))
+
+
+def _validation_errors(value: Any, first: ValidationError | None) -> Iterator[dict[str, Any]]:
+    """pydantic's errors for ``value``, which failed validation (``first``, or None where the
+    first validation was skipped), in no particular order."""
+    if first is not None and first.error_count() <= _PIECE:
+        errors = first.errors(include_url=False)
+        yield from errors
+        failed = next((e["loc"][1] for e in errors if len(e["loc"]) >= 2
+                       and e["loc"][0] == "sources" and isinstance(e["loc"][1], int)), None)
+        if failed is not None:  # the first validation stopped at this source
+            yield from _source_errors(value["sources"], failed + 1)
+        return
+    if value.__class__ is not dict:  # pragma: no cover - a non-mapping makes one error
+        return
+    skip = frozenset({"sources"})
+    yield from _unknown_keys(value, Manifest, (), skip)
+    top = _known_part(value, Manifest, skip)
+    sources = top.get("sources")
+    if sources.__class__ is list:
+        top["sources"] = []
+    try:
+        Manifest.model_validate(top, context=_CONTEXT)
+    except ValidationError as exc:
+        yield from exc.errors(include_url=False)
+    if sources.__class__ is list:
+        yield from _source_errors(sources, 0)
+
+
+def _weight(source: Any) -> int:
+    """About the most errors validating ``source`` can make: its keys and list items."""
+    if source.__class__ is not dict:
+        return 1
+    weight = len(source)
+    for item in source.values():
+        if item.__class__ is list or item.__class__ is dict:
+            weight += len(item)
+    return weight
+
+
+def _source_errors(sources: list[Any], start: int) -> Iterator[dict[str, Any]]:
+    """The errors of ``sources[start:]``, validated in chunks of bounded weight; a source
+    heavier than a chunk is validated alone, less its unknown keys."""
+    adapter = _sources_adapter()
+    index = start
+    while index < len(sources):
+        end, weight = index, 0
+        while end < len(sources) and weight < _CHUNK_WEIGHT:
+            weight += _weight(sources[end])
+            end += 1
+        if end - index == 1 and weight >= _CHUNK_WEIGHT:
+            yield from _heavy_source_errors(sources[index], index)
+        else:
+            try:
+                adapter.validate_python(sources[index:end], context=_CONTEXT)
+            except ValidationError as exc:
+                for error in exc.errors(include_url=False):
+                    error["loc"] = ("sources", index + error["loc"][0], *error["loc"][1:])
+                    yield error
+        index = end
+
+
+def _heavy_source_errors(source: Any, index: int) -> Iterator[dict[str, Any]]:
+    yield from _unknown_keys(source, Source, ("sources", index))
+    try:
+        Source.model_validate(_known_part(source, Source), context=_CONTEXT)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            error["loc"] = ("sources", index, *error["loc"])
+            yield error
 
 
 # --------------------------------------------------------------------------------------------
 # Cross-field checks: source ids are unique and `derived_from` names declared sources.
 
 
-_Problem = tuple[str, str, str, str, str]
+# (code, message, pointer, help, related pointer); help is worked out when it is reported.
+_Problem = tuple[str, str, str, Callable[[], str], str]
 
 
-def _reference_problems(sources: list[tuple[Any, Any]]) -> list[_Problem]:
-    """Duplicate ids and unknown ``derived_from`` ids.
+def _reference_problems(sources: list[tuple[Any, Any]]) -> Iterator[_Problem]:
+    """Duplicate ids and unknown ``derived_from`` ids, in source order.
 
-    Each problem is ``(code, message, pointer, help, related pointer)``; the related pointer
-    (or ``""``) names the place the help text refers to, such as the first use of an id.
+    Each problem is ``(code, message, pointer, help, related pointer)``; ``help()`` gives the
+    help text, and the related pointer (or ``""``) names the place the help text refers to,
+    such as the first use of an id.
 
     ``sources`` holds ``(id, derived_from)`` for each source, in order; values of the wrong
     type are skipped (the model reports them).
     """
-    problems = []
     first: dict[str, int] = {}
     for index, (source_id, _) in enumerate(sources):
         if not isinstance(source_id, str) or not source_id:
             continue
         if source_id in first:
-            problems.append(
-                (
-                    "manifest-duplicate-id",
-                    f"duplicate source id `{source_id}`",
-                    f"/sources/{index}/id",
-                    f"`sources[{first[source_id]}]` already has this id; give each source its own",
-                    f"/sources/{first[source_id]}/id",
-                )
+            earlier = first[source_id]
+            yield (
+                "manifest-duplicate-id",
+                f"duplicate source id `{shorten(source_id)}`",
+                f"/sources/{index}/id",
+                functools.partial(_duplicate_help, earlier),
+                f"/sources/{earlier}/id",
             )
         else:
             first[source_id] = index
@@ -584,25 +757,30 @@ def _reference_problems(sources: list[tuple[Any, Any]]) -> list[_Problem]:
         for position, reference in enumerate(derived_from):
             if not isinstance(reference, str) or reference in first:
                 continue
-            help = ""
-            if len(first) <= 1000:  # difflib over very many ids is slow
-                close = difflib.get_close_matches(reference, list(first), n=1, cutoff=0.6)
-                help = f"did you mean `{close[0]}`?" if close else ""
-            problems.append(
-                (
-                    "manifest-unknown-source",
-                    f"`derived_from` names `{reference}`, which is not a source id here",
-                    f"/sources/{index}/derived_from/{position}",
-                    help or "list the ids of sources declared under `sources`",
-                    "",
-                )
+            yield (
+                "manifest-unknown-source",
+                f"`derived_from` names `{shorten(reference)}`, which is not a source id here",
+                f"/sources/{index}/derived_from/{position}",
+                functools.partial(_unknown_source_help, reference, first),
+                "",
             )
-    return problems
 
 
-def _raw_reference_problems(value: Any) -> list[_Problem]:
+def _duplicate_help(earlier: int) -> str:
+    return f"`sources[{earlier}]` already has this id; give each source its own"
+
+
+def _unknown_source_help(reference: str, ids: dict[str, int]) -> str:
+    help = ""
+    if len(ids) <= 1000 and len(reference) <= 100:  # difflib over very many ids is slow
+        close = difflib.get_close_matches(reference, list(ids), n=1, cutoff=0.6)
+        help = f"did you mean `{close[0]}`?" if close else ""
+    return help or "list the ids of sources declared under `sources`"
+
+
+def _raw_reference_problems(value: Any) -> Iterator[_Problem]:
     if not isinstance(value, dict) or not isinstance(value.get("sources"), list):
-        return []
+        return iter(())
     return _reference_problems(
         [
             (s.get("id"), s.get("derived_from")) if isinstance(s, dict) else (None, None)
@@ -704,8 +882,43 @@ class _ErrorContext:
         self.name, self.text, self.positions = name, text, positions
 
     @functools.cached_property
-    def _line(self) -> Callable[[int], str]:
-        return _line_table(self.text)
+    def _lines(self) -> LineTable:
+        return line_table(self.text)
+
+    def error(self, value: Any, first: ValidationError | None) -> ManifestError:
+        """The :class:`ManifestError` for ``value``: its reference problems and validation
+        errors (``first``: the first validation's, if it ran), of which only the first
+        :data:`~tosguard.errors.MAX_REPORTED` by position become diagnostics."""
+        entries: Iterator[tuple[int, int, int, bool, Any]] = (
+            (*self._where(problem), False, problem)
+            for problem in _raw_reference_problems(value)
+        )
+        entries = itertools.chain(entries, (
+            (*self._where(error), True, error) for error in _validation_errors(value, first)))
+        counted = itertools.count()
+        # (line, column, sequence, is it a validation error, the problem or error)
+        numbered = ((line, column, next(counted), kind, item)
+                    for line, column, kind, item in entries)
+        chosen = heapq.nsmallest(MAX_REPORTED + 1, numbered)
+        total = next(counted)
+        shown = chosen[:MAX_REPORTED]
+        diagnostics = [self.from_pydantic(item) if kind else self.reference(*item)
+                       for _, _, _, kind, item in shown]
+        first_omitted = None
+        if total > len(shown):
+            line, column = chosen[MAX_REPORTED][:2]
+            first_omitted = Span(self.name, line, column)
+        return ManifestError(diagnostics, omitted=total - len(shown), first_omitted=first_omitted)
+
+    def _where(self, item: Any) -> tuple[int, int]:
+        """The position a problem or a pydantic error is reported at (as in its diagnostic)."""
+        if isinstance(item, tuple):
+            return self.positions.nearest(item[2]) or (0, 0)
+        loc = tuple(item.get("loc", ()))
+        kind = item.get("type")
+        if kind == "missing":
+            loc = loc[:-1]
+        return self.positions.nearest_path(loc, key=kind == "extra_forbidden") or (0, 0)
 
     def diagnostic(
         self, code: str, message: str, pointer: str, help: str = "", at: str | None = None
@@ -717,32 +930,34 @@ class _ErrorContext:
             message=message,
             span=Span(self.name, line, column),
             help=help,
-            source_line=self._line(line) if line else "",
             pointer=pointer,
+            **(self._lines.window(line, column) if line else {}),
         )
 
     def reference(
-        self, code: str, message: str, pointer: str, help: str, related: str
+        self, code: str, message: str, pointer: str, help: Callable[[], str], related: str
     ) -> Diagnostic:
+        text = help()
         position = self.positions.get(related) if related else None
         if position:
-            help = f"{help} (line {position[0]})"
-        return self.diagnostic(code, message, pointer, help)
+            text = f"{text} (line {position[0]})"
+        return self.diagnostic(code, message, pointer, text)
 
     def from_pydantic(self, error: Any) -> Diagnostic:
         loc: tuple[Any, ...] = tuple(error.get("loc", ()))
         kind: str = error.get("type", "")
         value = error.get("input")
         ctx = error.get("ctx") or {}
-        pointer = "".join("/" + escape_pointer(str(part)) for part in loc)
-        field = next((p for p in reversed(loc) if isinstance(p, str)), "")
+        pointer = _pointer_of(loc)
+        field = shorten(next((p for p in reversed(loc) if isinstance(p, str)), ""))
         where = _where(loc[:-1])
         inside = f" in `{where}`" if where else " at the top level"
 
         if kind.startswith("manifest-"):
-            return self.diagnostic(
-                kind, str(error.get("msg", "")), pointer, str(ctx.get("help", ""))
-            )
+            help = str(ctx.get("help", ""))
+            if "suggest" in ctx and isinstance(value, str):
+                help = _SUGGEST[ctx["suggest"]](value)
+            return self.diagnostic(kind, str(error.get("msg", "")), pointer, help)
         if kind == "missing":
             return self.diagnostic(
                 "manifest-missing-key",
@@ -754,7 +969,7 @@ class _ErrorContext:
         if kind == "extra_forbidden":
             model = _model_at(loc[:-1])
             keys = _keys_of(model) if model else []
-            help = did_you_mean(field, keys) if keys else ""
+            help = did_you_mean(str(loc[-1]), keys) if keys else ""
             if not help and keys:
                 help = "the keys here are " + ", ".join(f"`{k}`" for k in keys)
             if not loc[:-1]:
@@ -788,6 +1003,18 @@ class _ErrorContext:
                 "manifest-invalid-value",
                 f"`{field}` must be {ctx.get('ge')} or more, found {_show(value)}",
                 pointer,
+            )
+        if kind == "too_long":
+            limit = ctx.get("max_length", 0)
+            help = f"list at most {limit:,} values"
+            if field == "use":
+                help = "list each use once: " + ", ".join(f"`{u}`" for u in USES)
+            return self.diagnostic(
+                "manifest-invalid-value",
+                f"`{field}` lists {ctx.get('actual_length', 0):,} values, more than the "
+                f"{limit:,} allowed",
+                pointer,
+                help,
             )
         if kind == "string_too_short":
             return self.diagnostic(
@@ -827,7 +1054,7 @@ class _ErrorContext:
             else:
                 help = "write `true` or `false`"
         elif expected == "a list" and isinstance(value, (str, int, float)):
-            help = f"write a list, even of one item: `[{value}]`"
+            help = f"write a list, even of one item: `[{shorten(str(value))}]`"
         elif expected == "a whole number" and isinstance(value, str) and value.isdigit():
             help = "remove the quotes"
         return self.diagnostic(
@@ -837,9 +1064,17 @@ class _ErrorContext:
     def _raw(self, pointer: str, value: Any) -> str:
         """The value as written in the source, when it can be found there (for quoting help)."""
         position = self.positions.get(pointer)
-        if position:
-            line = self._line(position[0])
-            match = re.match(r"[^\s,\]}#]+", line[position[1] - 1 :])
+        bounds = self._lines.bounds(position[0]) if position else None
+        if position and bounds:
+            start = bounds[0] + position[1] - 1
+            match = _RAW_VALUE.match(self.text, start, min(bounds[1], start + 100))
             if match:
-                return match.group()
-        return "true" if value is True else "false" if value is False else str(value)
+                return shorten(match.group())
+        return "true" if value is True else "false" if value is False else shorten(str(value))
+
+
+_RAW_VALUE = re.compile(r"[^\s,\]}#]+")
+
+
+def _pointer_of(loc: Any) -> str:
+    return "".join("/" + escape_pointer(str(part)) for part in loc)

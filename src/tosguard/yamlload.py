@@ -210,6 +210,32 @@ class PositionMap(Mapping[str, tuple[int, int]]):
                 return entry[2], entry[3]
         return None
 
+    def nearest_path(self, tokens: tuple[Any, ...], key: bool = False) -> tuple[int, int] | None:
+        """Like :meth:`nearest` for the pointer of ``tokens`` (keys and indexes, as in a
+        pydantic error's ``loc``), or with ``key`` for ``pointer#key``; without building the
+        pointer (used for many errors)."""
+        entry = self._root
+        if entry is None:
+            return None
+        found = entry
+        for token in tokens:
+            children = found[4]
+            if children is _DEFERRED:
+                self._expand()
+                return self.nearest_path(tokens, key)
+            if children.__class__ is dict:
+                child = children.get(token) if token.__class__ is str else None
+            elif children is not None and token.__class__ is int and 0 <= token < len(children):
+                child = children[token]
+            else:
+                child = None
+            if child is None:
+                return found[0], found[1]
+            parent, found = found, child
+        if key and tokens:
+            return (found[2], found[3]) if found[2] else (parent[0], parent[1])
+        return found[0], found[1]
+
     def __getitem__(self, pointer: str) -> tuple[int, int]:
         position = self._position(pointer) if isinstance(pointer, str) else None
         if position is None:
