@@ -1,5 +1,7 @@
 """The hand-written JSON writer must produce exactly what ``json.dumps(indent=2,
-ensure_ascii=False)`` does: reports from the CLI and the service are compared byte for byte."""
+ensure_ascii=False)`` does, less the characters it writes as ``\\uXXXX`` escapes so that a report
+cannot act on a terminal (DEL, C1 controls, bidirectional overrides, lone surrogates: see
+``safetext.json_safe``): reports from the CLI and the service are compared byte for byte."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 from tosguard.api import check_file, load_library
 from tosguard.jsontext import FragmentCache, dumps
 from tosguard.report import Finding, Report
+from tosguard.safetext import json_safe
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml")) + sorted((ROOT / "examples").glob("*.json"))
@@ -33,7 +36,7 @@ def reference(value, level: int = 0) -> str:
     """What json.dumps writes for ``value`` nested ``level`` deep inside lists."""
     for _ in range(level):
         value = [value]
-    text = json.dumps(value, indent=2, ensure_ascii=False)
+    text = json_safe(json.dumps(value, indent=2, ensure_ascii=False))
     prefix = "".join("[\n" + "  " * (depth + 1) for depth in range(level))
     suffix = "".join("\n" + "  " * depth + "]" for depth in reversed(range(level)))
     assert text.startswith(prefix) and text.endswith(suffix)
@@ -46,10 +49,23 @@ def test_dumps_matches_json_dumps(value, level):
     assert dumps(value, level) == reference(value, level)
 
 
+@given(VALUES)
+@settings(max_examples=200)
+def test_escapes_leave_the_value_unchanged_and_nothing_that_acts_on_a_terminal(value):
+    text = dumps(value)
+    assert json.loads(text) == json.loads(json.dumps(value))
+    assert not any("\x7f" <= c <= "\x9f" or "\u202a" <= c <= "\u202e" or "\u2066" <= c <= "\u2069"
+                   or "\ud800" <= c <= "\udfff" or c < " " and c != "\n" for c in text)
+
+
+def test_terminal_controls_and_bidi_overrides_are_escaped():
+    assert dumps("a\x1b]0;x\x07\x9b\u202e\ud800é") == '"a\\u001b]0;x\\u0007\\u009b\\u202e\\ud800é"'
+
+
 @given(st.dictionaries(st.integers() | st.booleans() | st.none() | st.floats(), SCALARS,
                        max_size=4))
 def test_non_string_keys_are_converted_like_json_dumps(value):
-    assert dumps(value) == json.dumps(value, indent=2, ensure_ascii=False)
+    assert dumps(value) == json_safe(json.dumps(value, indent=2, ensure_ascii=False))
 
 
 def test_unserialisable_values_are_refused_like_json_dumps():
@@ -84,10 +100,10 @@ REPORTS = st.builds(
 @given(REPORTS)
 @settings(max_examples=300)
 def test_report_json_is_json_dumps_of_the_report(report):
-    expected = json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n"
+    expected = json_safe(json.dumps(report.as_dict(), indent=2, ensure_ascii=False)) + "\n"
     assert report.to_json() == expected
     assert report.to_json() == expected  # again, from the fragment cache
-    nested = json.dumps([report.as_dict()], indent=2, ensure_ascii=False)
+    nested = json_safe(json.dumps([report.as_dict()], indent=2, ensure_ascii=False))
     assert "[\n  " + report.json_text(1) + "\n]" == nested
 
 

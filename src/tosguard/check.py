@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from . import ast
 from . import budget as budgets
 from .countries import is_country, suggest_country
-from .errors import Diagnostic, DiagnosticSink, Span, did_you_mean, line_of
+from .errors import Diagnostic, DiagnosticSink, Span, did_you_mean, source_at
 from .manifest import known_paths, path_values
 from .patterns import check_pattern
 from .vocab import KINDS, PATH_ROOTS, SCOPES, SEVERITIES, TOPICS
@@ -76,7 +76,7 @@ def _declare(names: Names, sets, defines, text: str, sink: DiagnosticSink) -> No
         if item.name in names.sets or item.name in names.defines or item.name in BUILTIN_NAMES:
             sink.error("policy-duplicate-name", f"`{item.name}` is defined twice", item.span,
                        "give each set and predicate its own name",
-                       source_line=line_of(text, item.span.line))
+                       **source_at(text, item.span))
             continue
         if isinstance(item, ast.SetDef):
             names.sets[item.name] = item
@@ -204,7 +204,7 @@ class Expansion:
         chain = " → ".join([*(d.name for d in members), used.name])
         self.sink.error("policy-cyclic-definition", f"`{used.name}` is defined in terms of "
                         f"itself ({chain})", ref.span, "break the cycle",
-                        source_line=line_of(self.text_of(ref.span.file), ref.span.line))
+                        **source_at(self.text_of(ref.span.file), ref.span))
 
     def _report(self, span: Span, what: str, cost: _Cost) -> None:
         tests, depth = cost
@@ -216,7 +216,7 @@ class Expansion:
                         "it uses are written out", span,
                         "a predicate used several times by the next one doubles the work at "
                         "each step; simplify the predicates, or test each fact once",
-                        source_line=line_of(self.text_of(span.file), span.line))
+                        **source_at(self.text_of(span.file), span))
 
 
 def _capped(tests: int, depth: int) -> _Cost:
@@ -257,7 +257,7 @@ def _check_versions(policies: list[tuple[ast.Policy, ast.PolicyFile]], texts, si
                 f"policy `{policy.id}` has two versions effective {policy.effective}",
                 policy.span,
                 f"the other is at {first.span}; give each version its own effective date",
-                source_line=line_of(texts[policy.span.file], policy.span.line))
+                **source_at(texts[policy.span.file], policy.span))
         seen[key] = policy
         by_id.setdefault(policy.id, []).append(policy)
     for versions in by_id.values():
@@ -271,7 +271,7 @@ def _check_versions(policies: list[tuple[ast.Policy, ast.PolicyFile]], texts, si
                     f"version {earlier.effective} of `{earlier.id}` ends {earlier.ends}, after "
                     f"the next version takes effect ({later.effective})",
                     span, f"end it on {later.effective - timedelta(days=1)} or drop `ends`",
-                    source_line=line_of(texts[span.file], span.line))
+                    **source_at(texts[span.file], span))
         providers = {p.provider for p in versions if p.provider}
         if len(providers) > 1:
             policy = versions[-1]
@@ -279,12 +279,12 @@ def _check_versions(policies: list[tuple[ast.Policy, ast.PolicyFile]], texts, si
                        f"versions of `{policy.id}` name different providers: "
                        + ", ".join(f"`{p}`" for p in sorted(providers)),
                        policy.span, "all versions of one document have one provider",
-                       source_line=line_of(texts[policy.span.file], policy.span.line))
+                       **source_at(texts[policy.span.file], policy.span))
 
 
 def _check_policy(policy, text, library, clause_ids, sink, texts) -> None:
     def error(code, message, span, help=""):
-        sink.error(code, message, span, help, source_line=line_of(text, span.line))
+        sink.error(code, message, span, help, **source_at(text, span))
 
     for required in ("provider", "document", "effective", "url"):
         if getattr(policy, required) is None:
@@ -332,7 +332,7 @@ def _check_policy(policy, text, library, clause_ids, sink, texts) -> None:
 def _check_clause(policy, clause: ast.Clause, names, text, clause_ids, sink,
                   expansion: Expansion) -> None:
     def error(code, message, span, help=""):
-        sink.error(code, message, span, help, source_line=line_of(text, span.line))
+        sink.error(code, message, span, help, **source_at(text, span))
 
     where = f"clause `{clause.id}`"
     fields = clause.fields
@@ -392,18 +392,18 @@ def _check_citation(policy, clause, text, sink) -> None:
     if citation is None:
         sink.error("policy-missing-citation", f"{where} has no citation", clause.span,
                    "add `cite { section \"…\" quote \"…\" }` with the verbatim words it rests on",
-                   source_line=line_of(text, clause.span.line))
+                   **source_at(text, clause.span))
         return
     for name in ("section", "quote"):
         if not getattr(citation, name):
             sink.error("policy-missing-citation", f"the citation of {where} has no `{name}`",
                        citation.span, f"add `{name} \"…\"` inside `cite {{ … }}`",
-                       source_line=line_of(text, citation.span.line))
+                       **source_at(text, citation.span))
     for name in ("document", "url", "effective"):
         if not getattr(citation, name) and not getattr(policy, name):
             sink.error("policy-missing-citation", f"the citation of {where} has no `{name}`",
                        citation.span, f"add `{name} …` to the citation or to the policy header",
-                       source_line=line_of(text, citation.span.line))
+                       **source_at(text, citation.span))
 
 
 def _check_set(set_def: ast.SetDef, text: str, sink: DiagnosticSink) -> None:
@@ -413,12 +413,12 @@ def _check_set(set_def: ast.SetDef, text: str, sink: DiagnosticSink) -> None:
         if key in seen:
             sink.error("policy-duplicate-value", f"`{_shown(item.value)}` appears twice in set "
                        f"`{set_def.name}`", item.span, "remove the repeated entry",
-                       source_line=line_of(text, item.span.line))
+                       **source_at(text, item.span))
         seen.add(key)
         if set_def.countries and not is_country(str(item.value)):
             sink.error("policy-bad-country", f"`{item.value}` is not an ISO 3166-1 alpha-2 "
                        "country code", item.span, suggest_country(str(item.value)),
-                       source_line=line_of(text, item.span.line))
+                       **source_at(text, item.span))
 
 
 # ---- conditions -------------------------------------------------------------------------------
@@ -436,7 +436,7 @@ class _ConditionChecker:
         self.expanding: list[str] = []
 
     def error(self, code: str, message: str, span: Span, help: str = "") -> None:
-        self.sink.error(code, message, span, help, source_line=line_of(self.text, span.line))
+        self.sink.error(code, message, span, help, **source_at(self.text, span))
 
     def check_define(self, define: ast.Define) -> None:
         if not self.expansion.expandable(define):  # reported by the expansion

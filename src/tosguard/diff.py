@@ -29,6 +29,7 @@ from typing import Any
 
 from . import ast
 from .errors import Diagnostic, PolicyError, Span
+from .safetext import printable
 from .util import jsonable as _jsonable
 
 CLAUSE_FIELDS = ("exception", "kind", "topic", "scope", "severity", "when", "require", "lifts",
@@ -428,7 +429,7 @@ def render_text(diff: Diff) -> str:
         out.append("")
         out.append(f"{affected} of {len(diff.manifests)} manifest"
                    f"{'s' * (len(diff.manifests) != 1)} affected")
-    return "\n".join(out) + "\n"
+    return printable("\n".join(out) + "\n", layout=True)
 
 
 def _policy_lines(change: PolicyChange) -> list[str]:

@@ -129,7 +129,8 @@ class TosguardError(Exception):
             diagnostics = [diagnostics]
         self.diagnostics: list[Diagnostic] = capped(diagnostics, omitted, first_omitted,
                                                     self.code_prefix)
-        self.total = len(diagnostics) + omitted
+        self.total = sum(d.errors + d.warnings if isinstance(d, OmittedDiagnostic) else 1
+                         for d in self.diagnostics)
         super().__init__(render_plain(self.diagnostics))
 
 
@@ -155,28 +156,53 @@ TOO_MANY_HELP = ("fix the errors shown and run again to see the rest; many error
                  "are often one mistake repeated")
 
 
+@dataclass(frozen=True)
+class OmittedDiagnostic(Diagnostic):
+    """The diagnostic :func:`capped` adds in place of the ones it leaves out: it counts them
+    (so that capping a list again, or merging capped lists, keeps the count right)."""
+
+    errors: int = 0
+    warnings: int = 0
+
+
 def capped(diagnostics: Iterable[Diagnostic], omitted: int = 0,
            first_omitted: Span | None = None, code_prefix: str = "") -> list[Diagnostic]:
     """``diagnostics`` sorted by location, the first :data:`MAX_REPORTED` of them, and, when
-    there are more (or ``omitted`` were left out before), one more diagnostic that counts the
-    rest, at the place of the first of them."""
-    ordered = sorted(diagnostics, key=Diagnostic.sort_key)
+    there are more (or ``omitted`` errors were left out before), one more diagnostic that
+    counts the rest, at the place of the first of them.
+
+    >>> found = capped([Diagnostic("x", "m", Span("f", n, 1)) for n in range(1, 151)])
+    >>> len(found), found[-1].message, str(found[-1].span)
+    (101, '50 more errors not shown (only the first 100 are reported)', 'f:101:1')
+    """
+    errors, warnings = omitted, 0
+    ordered = []
+    for d in diagnostics:
+        if isinstance(d, OmittedDiagnostic):  # counted before: count its count
+            errors, warnings = errors + d.errors, warnings + d.warnings
+            if first_omitted is None or d.span < first_omitted:
+                first_omitted = d.span
+        else:
+            ordered.append(d)
+    ordered.sort(key=Diagnostic.sort_key)
     rest = ordered[MAX_REPORTED:]
-    if not rest and not omitted:
+    if not rest and not errors and not warnings:
         return ordered
     shown = ordered[:MAX_REPORTED]
     if rest and (first_omitted is None or rest[0].span < first_omitted):
         first_omitted = rest[0].span
-    warnings = sum(1 for d in rest if d.severity == "warning")
-    errors = omitted + len(rest) - warnings
+    rest_warnings = sum(1 for d in rest if d.severity == "warning")
+    errors += len(rest) - rest_warnings
+    warnings += rest_warnings
     counts = [f"{n:,} more {word}{'' if n == 1 else 's'}"
               for n, word in ((errors, "error"), (warnings, "warning")) if n]
     span = first_omitted or (shown[-1].span if shown else Span(""))
     prefix = f"{code_prefix}-" if code_prefix else ""
-    shown.append(Diagnostic(
+    shown.append(OmittedDiagnostic(
         f"{prefix}too-many-errors",
         f"{' and '.join(counts)} not shown (only the first {MAX_REPORTED} are reported)",
-        Span(span.file, span.line, span.column), TOO_MANY_HELP))
+        Span(span.file, span.line, span.column), TOO_MANY_HELP,
+        severity="error" if errors else "warning", errors=errors, warnings=warnings))
     return shown
 
 
@@ -299,6 +325,11 @@ def source_window(text: str, line: int, column: int) -> dict[str, Any]:
     if line < 1 or not text:
         return {"source_line": ""}
     return line_table(text).window(line, column)
+
+
+def source_at(text: str, span: Span) -> dict[str, Any]:
+    """:func:`source_window` at ``span``: ``Diagnostic(…, **source_at(text, span))``."""
+    return source_window(text, span.line, span.column)
 
 
 def _window(text: str, start: int, end: int, column: int) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from . import ir
 from .errors import Diagnostic, Span, UsageError, did_you_mean
 from .evaluate import Evaluator, interval_of, segments
 from .ir import ClauseIR, Env, PolicyIR
+from .safetext import printable
 from .util import jsonable as _jsonable
 
 VALUE_WORDS = {True: "true", False: "false", None: "unknown"}
@@ -471,7 +472,7 @@ def render_text(explanation: Explanation, width: int = 100) -> str:
     for subject in explanation.subjects:
         out.append("")
         out += _subject_lines(subject, width)
-    return "\n".join(out) + "\n"
+    return printable("\n".join(out) + "\n", layout=True)
 
 
 def _subject_lines(subject: dict, width: int) -> list[str]:

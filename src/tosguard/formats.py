@@ -1,5 +1,12 @@
 """Report renderers for tools: Markdown (pull-request comments), SARIF 2.1.0 (code-scanning
-UIs) and JUnit XML (CI test reports). Each is deterministic, like the JSON report."""
+UIs) and JUnit XML (CI test reports). Each is deterministic, like the JSON report.
+
+Each is read by people, in a terminal or a web page: control characters and bidirectional
+overrides from the manifest or the policies are written as visible escapes
+(:func:`~tosguard.safetext.printable`) in Markdown, JUnit (where XML 1.0 could not hold most
+of them anyway) and SARIF's texts; the rest of the SARIF document is escaped as JSON
+(:func:`~tosguard.safetext.json_safe`), which leaves its values as they are.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from . import __version__
 from .report import Finding, Report
+from .safetext import json_safe, printable
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
@@ -37,7 +45,7 @@ def render_markdown(report: Report) -> str:
         lines.append("")
     if not report.findings:
         lines.append("No findings.")
-    return "\n".join(lines).rstrip() + "\n"
+    return printable("\n".join(lines).rstrip() + "\n", layout=True)
 
 
 def _markdown_row(f: Finding) -> str:
@@ -74,7 +82,7 @@ def render_sarif(reports: list[Report]) -> str:
         "results": results,
     }
     document = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_safe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
 
 
 def _sarif_rule(f: Finding) -> dict:
@@ -82,10 +90,10 @@ def _sarif_rule(f: Finding) -> dict:
     return {
         "id": f"{f.policy}/{f.clause}",
         "name": f.clause,
-        "shortDescription": {"text": f"{cite['document']}, {cite['section']}"},
-        "fullDescription": {"text": cite["quote"]},
+        "shortDescription": {"text": printable(f"{cite['document']}, {cite['section']}")},
+        "fullDescription": {"text": printable(cite["quote"])},
         "helpUri": cite["url"],
-        "help": {"text": f.remedy or cite["quote"]},
+        "help": {"text": printable(f.remedy or cite["quote"])},
         "properties": {"topic": f.topic, "provider": f.provider,
                        "effective": cite["effective"]},
     }
@@ -96,7 +104,7 @@ def _sarif_result(f: Finding, rule_id: str) -> dict:
         "ruleId": rule_id,
         "level": SARIF_LEVELS.get(f.severity, "note") if f.status == "violated" else "warning",
         "kind": "fail" if f.status == "violated" else "review",
-        "message": {"text": f.message},
+        "message": {"text": printable(f.message)},
         "locations": [{
             "physicalLocation": {
                 "artifactLocation": {"uri": f.location["file"]},
@@ -124,8 +132,8 @@ def render_junit(reports: list[Report]) -> str:
             f"timestamp=\"{report.as_of.isoformat()}T00:00:00\">\n"
             f"    <properties><property name=\"verdict\" value=\"{report.verdict}\"/>"
             f"</properties>\n" + "".join(cases) + "  </testsuite>\n")
-    return '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="tosguard">\n' + \
-        "".join(suites) + "</testsuites>\n"
+    return printable('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="tosguard">\n'
+                     + "".join(suites) + "</testsuites>\n", layout=True)
 
 
 def _junit_case(f: Finding) -> str:

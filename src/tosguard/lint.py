@@ -33,7 +33,15 @@ from .check import (
     global_names,
     policy_names,
 )
-from .errors import Diagnostic, DiagnosticSink, PolicyError, Span, line_of
+from .errors import (
+    Diagnostic,
+    DiagnosticSink,
+    OmittedDiagnostic,
+    PolicyError,
+    Span,
+    capped,
+    source_at,
+)
 
 # Diagnostics that name things defined elsewhere: after a syntax error in another file they
 # would be noise, so they wait until the syntax errors are fixed.
@@ -44,8 +52,23 @@ DNF_WORK = 20_000  # steps (nodes visited, literals copied) one condition's anal
 
 @dataclass
 class LintResult:
+    """The diagnostics of a lint, capped (:func:`~tosguard.errors.capped`): the first 100 by
+    location, then one that counts the rest."""
+
     files: list[str]
     diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def counts(self) -> tuple[int, int]:
+        """The numbers of errors and warnings, shown or not."""
+        errors = warnings = 0
+        for d in self.diagnostics:
+            if isinstance(d, OmittedDiagnostic):
+                errors, warnings = errors + d.errors, warnings + d.warnings
+            elif d.severity == "error":
+                errors += 1
+            elif d.severity == "warning":
+                warnings += 1
+        return errors, warnings
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -59,7 +82,8 @@ class LintResult:
         def count(n: int, word: str) -> str:
             return f"{n} {word}{'' if n == 1 else 's'}"
 
-        return (f"{count(len(self.errors), 'error')}, {count(len(self.warnings), 'warning')} "
+        errors, warnings = self.counts()
+        return (f"{count(errors, 'error')}, {count(warnings, 'warning')} "
                 f"in {count(len(self.files), 'file')}")
 
 
@@ -91,7 +115,7 @@ def lint_paths(paths: Sequence[str | Path], context: Sequence[str | Path] = (), 
     context_texts = [(display, _read(path, display, DiagnosticSink())) for path, display in extra]
     locate = {display: path for path, display in found} if provenance else {}
     result = _lint(texts, context_texts, locate)
-    result.diagnostics = sorted({*sink.diagnostics, *result.diagnostics}, key=Diagnostic.sort_key)
+    result.diagnostics = capped({*sink.diagnostics, *result.diagnostics}, code_prefix="policy")
     return result
 
 
@@ -110,7 +134,7 @@ def lint_files(files: Sequence[ast.PolicyFile], context: Sequence[ast.PolicyFile
     diagnostics = [d for d in checked if d.span.file in names
                    and not (syntax_failed and d.code in RESOLUTION_CODES)]
     diagnostics += _extra_checks(list(files), list(context))
-    return sorted(set(diagnostics), key=Diagnostic.sort_key)
+    return capped(set(diagnostics), code_prefix="policy")
 
 
 def _read(path: Path, display: str, sink: DiagnosticSink) -> str | None:
@@ -155,8 +179,7 @@ def _lint(texts: list[tuple[str, str | None]], context: list[tuple[str, str | No
         from .provenance import check_quotes
 
         diagnostics += check_quotes(parsed, locate)
-    unique = sorted(set(diagnostics), key=Diagnostic.sort_key)
-    return LintResult([name for name, _ in texts], unique)
+    return LintResult([name for name, _ in texts], capped(set(diagnostics), code_prefix="policy"))
 
 
 # ---- the linter's own checks ------------------------------------------------------------------
@@ -175,7 +198,7 @@ def _extra_checks(files: list[ast.PolicyFile], context: list[ast.PolicyFile]) ->
         text = file.text
 
         def warn(code, message, span, help, severity="warning", text=text):
-            sink.add(Diagnostic(code, message, span, help, source_line=line_of(text, span.line),
+            sink.add(Diagnostic(code, message, span, help, **source_at(text, span),
                                 severity=severity))
 
         scope = expansion(library)
@@ -271,7 +294,7 @@ def _version_gaps(files: list[ast.PolicyFile], sink: DiagnosticSink) -> None:
                     f"next version takes effect only on {later.effective}",
                     span, "no version is in force in between, so sources collected then meet no "
                     "clause of this document; end it the day before the next one, or add the "
-                    "missing version", source_line=line_of(text, span.line),
+                    "missing version", **source_at(text, span),
                     severity="warning"))
 
 

@@ -19,6 +19,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from .library import Library
+from .safetext import printable
 from .vocab import PROVIDER_NAMES, TOPICS
 
 VERBS = {"prohibition": "forbids", "obligation": "requires", "permission": "allows"}
@@ -160,7 +161,7 @@ def render_text(matrix: Matrix) -> str:
                              f"[{', '.join(entry.versions)}]")
                 lines.append(f"             {entry.file}:{entry.line}  {entry.url}")
         lines.append("")
-    return "\n".join(lines)
+    return printable("\n".join(lines), layout=True)
 
 
 def _anchor(provider: str, topic: str) -> str:
@@ -229,4 +230,4 @@ def render_markdown(matrix: Matrix, *, link_prefix: str = "../",
                 out.append(f"  {_md(entry.document)}, [{_md(entry.section)}]({entry.url}); "
                            f"versions {', '.join(entry.versions)}.")
             out.append("")
-    return "\n".join(out).rstrip("\n") + "\n"
+    return printable("\n".join(out).rstrip("\n") + "\n", layout=True)

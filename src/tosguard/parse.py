@@ -26,7 +26,15 @@ from lark.exceptions import (
 
 from . import ast
 from . import budget as budgets
-from .errors import Diagnostic, DiagnosticSink, PolicyError, Span, did_you_mean, line_of
+from .errors import (
+    Diagnostic,
+    DiagnosticSink,
+    PolicyError,
+    Span,
+    did_you_mean,
+    source_at,
+    source_window,
+)
 from .library import MAX_POLICY_BYTES
 from .resources import cache_dir, grammar_file
 
@@ -179,7 +187,7 @@ def _parse_tree(text: str, path: str, sink: DiagnosticSink):
         line = text.count("\n", 0, index) + 1
         column = index - (text.rfind("\n", 0, index) + 1) + 1
         sink.error("policy-syntax", "NUL character in policy text", Span(path, line, column),
-                   "policy files are plain UTF-8 text", source_line=line_of(text, line))
+                   "policy files are plain UTF-8 text", **source_window(text, line, column))
         return None
     try:
         tree = parser().parse(text)
@@ -204,7 +212,6 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str, path: str) -> Diagnost
     if line < 1:
         line, column = 1, 1
     span = Span(path, line, column, line, column + 1)
-    source = line_of(text, line)
     if isinstance(error, UnexpectedCharacters):
         message, help = _unexpected_character(text, error)
     else:
@@ -218,8 +225,7 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str, path: str) -> Diagnost
         line, column = at.line or line, at.column or column
         width = len(str(at)) or 1
         span = Span(path, line, column, line, column + width)
-        source = line_of(text, line)
-    return Diagnostic("policy-syntax", message, span, help, source_line=source)
+    return Diagnostic("policy-syntax", message, span, help, **source_at(text, span))
 
 
 # Tokens after which a condition must follow.
@@ -402,7 +408,7 @@ def _unclosed_block(text: str, path: str) -> Diagnostic:
         f"`{char}` opened here is never closed",
         Span(path, line, column, line, column + 1),
         f"add the matching `{closer}`; the file ended at line {end_line}",
-        source_line=line_of(text, line),
+        **source_window(text, line, column),
     )
 
 
@@ -450,7 +456,7 @@ class _AstBuilder(Transformer):
             span = _token_span(self.file_name, token)
             self.sink.error("policy-bad-date", f"invalid date `{token}`: {error}", span,
                             "write dates as YYYY-MM-DD with a real month and day",
-                            source_line=line_of(self.source, span.line))
+                            **source_at(self.source, span))
             return None
 
     def string_lit(self, meta, children):
@@ -668,7 +674,7 @@ class _AstBuilder(Transformer):
                 self.sink.error(
                     "policy-duplicate-field", f"`{_display(name)}` given twice in this {block}",
                     span, f"first given at line {spans[name].line}; keep one",
-                    source_line=line_of(self.source, span.line))
+                    **source_at(self.source, span))
                 continue
             values[name] = value
             spans[name] = span
@@ -683,7 +689,7 @@ class _AstBuilder(Transformer):
         if "lifts" in values:
             self.sink.error("policy-duplicate-field", "`lifts` given twice in this exception",
                             spans["lifts"], "name the lifted clauses once, after the exception id",
-                            source_line=line_of(self.source, spans["lifts"].line))
+                            **source_at(self.source, spans["lifts"]))
         values["lifts"] = c[1]
         values.setdefault("kind", "permission")
         spans.setdefault("kind", self._s(meta))
@@ -767,7 +773,7 @@ def _too_deep(tree: Tree, path: str, text: str) -> Diagnostic | None:
                     "policy-too-deep", f"the condition nests more than {MAX_NESTING} levels of "
                     "`and`, `or`, `not` and quantifiers", span,
                     "name parts of it with `define name = <condition>` and use the names",
-                    source_line=line_of(text, span.line))
+                    **source_at(text, span))
         stack.extend((child, depth) for child in reversed(node.children)
                      if isinstance(child, Tree))
     return None

@@ -32,6 +32,7 @@ from datetime import date
 from pathlib import Path
 
 from .errors import Diagnostic, PolicyError, Span, TosguardError, did_you_mean
+from .safetext import printable
 
 TEST_KEYS = {"description", "as_of", "manifest", "manifest_file", "verdict", "must", "must_not"}
 MATCH_KEYS = {"clause", "subject", "status"}
@@ -315,7 +316,7 @@ def render_text(results: Sequence[PolicyTestResult], cover: Coverage,
     if show_coverage:
         lines.append("")
         lines += _coverage_lines(cover, minimum)
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines) + "\n", layout=True)
 
 
 def _coverage_lines(cover: Coverage, minimum: float | None) -> list[str]:

@@ -29,7 +29,7 @@ from functools import cache
 from pathlib import Path
 
 from . import ast
-from .errors import Diagnostic, Span, line_of
+from .errors import Diagnostic, Span, source_at
 
 TYPOGRAPHIC = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "\u00a0": " "})
 SOURCES_DIR = "sources"
@@ -179,6 +179,6 @@ def check_quotes(files: Iterable[ast.PolicyFile], locate: dict[str, Path]) -> li
                         else clause.span)
                 severity = "error" if code == "policy-quote-not-found" else "warning"
                 diagnostics.append(Diagnostic(code, message, span, help,
-                                              source_line=line_of(file.text, span.line),
+                                              **source_at(file.text, span),
                                               severity=severity))
     return diagnostics

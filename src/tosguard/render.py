@@ -3,7 +3,9 @@ with the manifest line it is about, the cited words and the remedy.
 
 ``style`` is a function ``(text, **click-style-options) -> text``; the CLI passes
 ``click.style`` on a terminal and an identity function otherwise, so the golden files stay
-free of escape codes.
+free of escape codes. Text from the manifest and the policies (names, messages, the manifest
+line) is escaped (:func:`~tosguard.safetext.printable`) before it is styled, so that it cannot
+act on the terminal.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import textwrap
 from collections.abc import Callable
 
 from .report import Finding, Report
+from .safetext import printable
 
 Style = Callable[..., str]
 
@@ -40,13 +43,14 @@ def render_text(report: Report, source_line: Callable[[int], str] | None = None,
     so each finding can show the line it is about."""
     lines: list[str] = []
     label, colour, why = VERDICTS[report.verdict]
-    lines.append(style(f"{label}", fg=colour, bold=True) + f"  {report.manifest}"
+    lines.append(style(f"{label}", fg=colour, bold=True) + f"  {printable(report.manifest)}"
                  f"  (as of {report.as_of.isoformat()})")
     lines.append(f"  {why}")
     summary = report.summary
     lines.append("  " + ", ".join(f"{summary[key]} {key.replace('_', ' ')}"
                                   for key in ("violated", "undetermined", "satisfied",
                                               "not_applicable")))
+    shown_line = _ShownLines(source_line)
     for status, title, group_colour, mark in GROUPS:
         group = [f for f in report.findings if f.status == status]
         if not group:
@@ -55,7 +59,7 @@ def render_text(report: Report, source_line: Callable[[int], str] | None = None,
         lines.append(style(f"{title} ({len(group)})", fg=group_colour, bold=True))
         for finding in group:
             lines.append("")
-            lines.extend(_finding_lines(finding, mark, group_colour, source_line, sources,
+            lines.extend(_finding_lines(finding, mark, group_colour, shown_line, sources,
                                         style))
     if not report.findings:
         lines.append("")
@@ -63,31 +67,49 @@ def render_text(report: Report, source_line: Callable[[int], str] | None = None,
     return "\n".join(lines) + "\n"
 
 
-def _finding_lines(f: Finding, mark: str, colour: str, source_line, sources,
+def _finding_lines(f: Finding, mark: str, colour: str, shown_line: _ShownLines, sources,
                    style: Style) -> list[str]:
-    head = (style(mark, fg=colour, bold=True) + " " + style(f"{f.policy}/{f.clause}", bold=True)
-            + f"  [{f.severity}, {f.topic}]")
+    p = printable
+    head = (style(mark, fg=colour, bold=True) + " " + style(p(f"{f.policy}/{f.clause}"), bold=True)
+            + f"  [{p(f.severity)}, {p(f.topic)}]")
     out = [head]
-    out += _wrap(f.message, "    ")
+    out += _wrap(p(f.message), "    ")
     where = f"{f.location['file']}:{f.location['line']}:{f.location['column']}"
-    out.append("    " + style("at ", fg="bright_black") + f"{_subject_name(f.subject, sources)}"
-               f" ({where})")
-    text = source_line(f.location["line"]) if source_line else ""
-    if text.strip():
+    out.append("    " + style("at ", fg="bright_black") + p(f"{_subject_name(f.subject, sources)}"
+               f" ({where})"))
+    text = shown_line(f.location["line"])
+    if text:
         number = str(f.location["line"])
-        out.append(style(f"      {number} | ", fg="bright_black") + _clip(text.rstrip()))
+        out.append(style(f"      {number} | ", fg="bright_black") + text)
     if f.missing:
-        out.append("    " + style("missing: ", fg="yellow") + ", ".join(f.missing))
+        out.append("    " + style("missing: ", fg="yellow") + p(", ".join(f.missing)))
     cite = f.citation
-    out.append("    " + style("cites ", fg="bright_black") + f"{cite['document']}, "
-               f"{cite['section']} (effective {cite['effective']})")
-    out += _wrap(f"“{cite['quote']}”", "      ", style=lambda t: style(t, italic=True))
-    out.append("      " + style(cite["url"], fg="blue"))
+    out.append("    " + style("cites ", fg="bright_black") + p(f"{cite['document']}, "
+               f"{cite['section']} (effective {cite['effective']})"))
+    out += _wrap(p(f"“{cite['quote']}”"), "      ", style=lambda t: style(t, italic=True))
+    out.append("      " + style(p(cite["url"]), fg="blue"))
     if f.remedy:
-        out += _wrap(f"remedy: {f.remedy}", "    ", first_style=lambda t: style(t, fg="cyan"))
-    out.append("    " + style(f"policy {f.policy_location['file']}:{f.policy_location['line']}",
-                              fg="bright_black"))
+        out += _wrap(p(f"remedy: {f.remedy}"), "    ",
+                     first_style=lambda t: style(t, fg="cyan"))
+    out.append("    " + style(p(f"policy {f.policy_location['file']}:"
+                                f"{f.policy_location['line']}"), fg="bright_black"))
     return out
+
+
+class _ShownLines:
+    """The manifest line each finding shows: clipped, escaped, and worked out once per line
+    (a manifest written on one line has every finding on it)."""
+
+    def __init__(self, source_line: Callable[[int], str] | None):
+        self.source_line = source_line
+        self.shown: dict[int, str] = {}
+
+    def __call__(self, number: int) -> str:
+        text = self.shown.get(number)
+        if text is None:
+            raw = self.source_line(number) if self.source_line else ""
+            text = self.shown[number] = printable(_clip(raw.rstrip())) if raw.strip() else ""
+        return text
 
 
 def _clip(text: str, width: int = 120) -> str:

@@ -4,7 +4,9 @@ Every error response of the service is a :class:`Problem`: ``type`` (a URN namin
 problem, listed in docs/service.md), ``title``, ``status``, ``detail``, ``instance`` (the request
 path), the request id, and ``errors``: the list of ``{code, message, line, column, pointer}``
 diagnostics behind it (with the ``help`` line and the ``file`` they concern), the same
-diagnostics the CLI prints.
+diagnostics the CLI prints: at most 100 of them and one more that counts the rest (see
+``tosguard.errors.capped``). Control characters from the input are JSON escapes in the body
+(:func:`~tosguard.safetext.json_safe`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pydantic import BaseModel, Field
 
 from ..errors import Diagnostic
+from ..safetext import json_safe
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:tosguard:problem:"
@@ -104,7 +107,7 @@ def body(error: ProblemError, instance: str, request_id: str) -> bytes:
         "request_id": request_id,
         "errors": error.errors,
     }
-    return json.dumps(document, ensure_ascii=False).encode()
+    return json_safe(json.dumps(document, ensure_ascii=False)).encode()
 
 
 def responses(*statuses: int) -> dict[int | str, dict]:
