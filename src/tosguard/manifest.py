@@ -648,7 +648,7 @@ def _unknown_keys(value: Any, model: type[BaseModel], loc: tuple[Any, ...],
             yield from _unknown_keys(item, nested[key], (*loc, key))
 
 
-def _validation_errors(value: Any, first: ValidationError | None) -> Iterator[dict[str, Any]]:
+def _validation_errors(value: Any, first: ValidationError | None) -> Iterator[Any]:
     """pydantic's errors for ``value``, which failed validation (``first``, or None where the
     first validation was skipped), in no particular order."""
     if first is not None and first.error_count() <= _PIECE:
@@ -686,7 +686,7 @@ def _weight(source: Any) -> int:
     return weight
 
 
-def _source_errors(sources: list[Any], start: int) -> Iterator[dict[str, Any]]:
+def _source_errors(sources: list[Any], start: int) -> Iterator[Any]:
     """The errors of ``sources[start:]``, validated in chunks of bounded weight; a source
     heavier than a chunk is validated alone, less its unknown keys."""
     adapter = _sources_adapter()
@@ -703,12 +703,13 @@ def _source_errors(sources: list[Any], start: int) -> Iterator[dict[str, Any]]:
                 adapter.validate_python(sources[index:end], context=_CONTEXT)
             except ValidationError as exc:
                 for error in exc.errors(include_url=False):
-                    error["loc"] = ("sources", index + error["loc"][0], *error["loc"][1:])
+                    offset, *rest = error["loc"]
+                    error["loc"] = ("sources", index + int(offset), *rest)
                     yield error
         index = end
 
 
-def _heavy_source_errors(source: Any, index: int) -> Iterator[dict[str, Any]]:
+def _heavy_source_errors(source: Any, index: int) -> Iterator[Any]:
     yield from _unknown_keys(source, Source, ("sources", index))
     try:
         Source.model_validate(_known_part(source, Source), context=_CONTEXT)
@@ -889,7 +890,7 @@ class _ErrorContext:
         """The :class:`ManifestError` for ``value``: its reference problems and validation
         errors (``first``: the first validation's, if it ran), of which only the first
         :data:`~tosguard.errors.MAX_REPORTED` by position become diagnostics."""
-        entries: Iterator[tuple[int, int, int, bool, Any]] = (
+        entries: Iterator[tuple[int, int, bool, Any]] = (
             (*self._where(problem), False, problem)
             for problem in _raw_reference_problems(value)
         )

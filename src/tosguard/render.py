@@ -69,9 +69,9 @@ def render_text(report: Report, source_line: Callable[[int], str] | None = None,
 
 def _finding_lines(f: Finding, mark: str, colour: str, shown_line: _ShownLines, sources,
                    style: Style) -> list[str]:
-    p = printable
-    head = (style(mark, fg=colour, bold=True) + " " + style(p(f"{f.policy}/{f.clause}"), bold=True)
-            + f"  [{p(f.severity)}, {p(f.topic)}]")
+    p = printable  # policy and clause ids, severities and topics are checked words: not escaped
+    head = (style(mark, fg=colour, bold=True) + " " + style(f"{f.policy}/{f.clause}", bold=True)
+            + f"  [{f.severity}, {f.topic}]")
     out = [head]
     out += _wrap(p(f.message), "    ")
     where = f"{f.location['file']}:{f.location['line']}:{f.location['column']}"
