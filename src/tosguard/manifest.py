@@ -43,6 +43,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from . import budget as budgets
 from .countries import is_country, suggest_country
 from .errors import (
     MAX_REPORTED,
@@ -511,7 +512,7 @@ def parse_manifest(
     """
     try:
         return _parse(data, name, fmt)
-    except ManifestError:
+    except (ManifestError, budgets.LimitExceeded):  # the service's time limit stops the work
         raise
     except Exception as exc:  # last resort: no traceback escapes for any input
         raise ManifestError(
@@ -576,6 +577,7 @@ def _parse_document(data: bytes | str, name: str, fmt: str | None) -> LoadedMani
 # MAX_REPORTED (by position) are kept and turned into diagnostics; the others are counted.
 
 _CONTEXT = {"references_checked": True}
+_CHECKPOINT_EVERY = 4096  # errors between two checks of the request's time limit
 _PIECE = 20_000  # the most errors one validation call may make
 _CHUNK_WEIGHT = 2048  # values in one chunk of sources validated together
 
@@ -692,6 +694,7 @@ def _source_errors(sources: list[Any], start: int) -> Iterator[Any]:
     adapter = _sources_adapter()
     index = start
     while index < len(sources):
+        budgets.checkpoint()
         end, weight = index, 0
         while end < len(sources) and weight < _CHUNK_WEIGHT:
             weight += _weight(sources[end])
@@ -897,10 +900,16 @@ class _ErrorContext:
         entries = itertools.chain(entries, (
             (*self._where(error), True, error) for error in _validation_errors(value, first)))
         counted = itertools.count()
-        # (line, column, sequence, is it a validation error, the problem or error)
-        numbered = ((line, column, next(counted), kind, item)
-                    for line, column, kind, item in entries)
-        chosen = heapq.nsmallest(MAX_REPORTED + 1, numbered)
+
+        def numbered() -> Iterator[tuple[int, int, int, bool, Any]]:
+            # (line, column, sequence, is it a validation error, the problem or error)
+            for line, column, kind, item in entries:
+                sequence = next(counted)
+                if not sequence % _CHECKPOINT_EVERY:
+                    budgets.checkpoint()
+                yield line, column, sequence, kind, item
+
+        chosen = heapq.nsmallest(MAX_REPORTED + 1, numbered())
         total = next(counted)
         shown = chosen[:MAX_REPORTED]
         diagnostics = [self.from_pydantic(item) if kind else self.reference(*item)

@@ -168,6 +168,16 @@ def test_a_flood_of_errors_costs_bounded_memory_and_time():
     assert time.perf_counter() - start < 90  # about 6 s on a loaded 2-core machine
 
 
+def test_collecting_errors_stops_at_the_requests_time_limit():
+    from tosguard import budget
+
+    data = b"tosguard: 1\nsources: [" + b",".join([b"1"] * 300_000) + b"]\n"
+    start = time.perf_counter()
+    with pytest.raises(budget.TimeLimitExceeded), budget.active(budget.Budget(timeout=0.05)):
+        parse_manifest(data, "m.yaml")  # not a manifest-internal error: the service's 503
+    assert time.perf_counter() - start < 30
+
+
 def test_diagnostics_keep_a_window_of_a_long_line():
     line = "x" * (1 << 20)
     tracemalloc.start()
