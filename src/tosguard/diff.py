@@ -29,7 +29,7 @@ from typing import Any
 
 from . import ast
 from .errors import Diagnostic, PolicyError, Span
-from .safetext import printable
+from .safetext import json_safe, printable
 from .util import jsonable as _jsonable
 
 CLAUSE_FIELDS = ("exception", "kind", "topic", "scope", "severity", "when", "require", "lifts",
@@ -197,7 +197,7 @@ class Diff:
                 "manifests": [m.as_dict() for m in self.manifests]}
 
     def to_json(self) -> str:
-        return json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n"
+        return json_safe(json.dumps(self.as_dict(), indent=2, ensure_ascii=False)) + "\n"
 
 
 def diff_sides(old: Side, new: Side) -> Diff:

@@ -22,7 +22,7 @@ from . import ir
 from .errors import Diagnostic, Span, UsageError, did_you_mean
 from .evaluate import Evaluator, interval_of, segments
 from .ir import ClauseIR, Env, PolicyIR
-from .safetext import printable
+from .safetext import json_safe, printable
 from .util import jsonable as _jsonable
 
 VALUE_WORDS = {True: "true", False: "false", None: "unknown"}
@@ -52,7 +52,7 @@ class Explanation:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n"
+        return json_safe(json.dumps(self.as_dict(), indent=2, ensure_ascii=False)) + "\n"
 
 
 # ---- building the explanation -----------------------------------------------------------------

@@ -19,7 +19,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from .library import Library
-from .safetext import printable
+from .safetext import json_safe, printable
 from .vocab import PROVIDER_NAMES, TOPICS
 
 VERBS = {"prohibition": "forbids", "obligation": "requires", "permission": "allows"}
@@ -140,7 +140,7 @@ def _status(entry: Entry) -> str:
 
 # ---- renderers --------------------------------------------------------------------------------
 def render_json(matrix: Matrix) -> str:
-    return json.dumps(matrix.as_dict(), indent=2, ensure_ascii=False) + "\n"
+    return json_safe(json.dumps(matrix.as_dict(), indent=2, ensure_ascii=False)) + "\n"
 
 
 def render_text(matrix: Matrix) -> str:

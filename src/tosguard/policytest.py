@@ -32,7 +32,7 @@ from datetime import date
 from pathlib import Path
 
 from .errors import Diagnostic, PolicyError, Span, TosguardError, did_you_mean
-from .safetext import printable
+from .safetext import json_safe, printable
 
 TEST_KEYS = {"description", "as_of", "manifest", "manifest_file", "verdict", "must", "must_not"}
 MATCH_KEYS = {"clause", "subject", "status"}
@@ -343,7 +343,7 @@ def render_json(results: Sequence[PolicyTestResult], cover: Coverage,
         "summary": {"passed": passed, "failed": len(results) - passed},
         "coverage": {**cover.as_dict(), "minimum": minimum},
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json_safe(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
 
 
 def render_junit(results: Sequence[PolicyTestResult], cover: Coverage,

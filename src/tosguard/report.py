@@ -118,7 +118,7 @@ class Report:
     def to_json(self) -> str:
         """The report's JSON text: ``json.dumps(self.as_dict(), indent=2,
         ensure_ascii=False)`` and a newline, byte for byte (what the CLI prints and the
-        service sends)."""
+        service sends), less the characters :func:`tosguard.safetext.json_safe` escapes."""
         return self.json_text(0) + "\n"
 
     def json_text(self, level: int) -> str:
