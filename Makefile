@@ -26,7 +26,7 @@ test: $(BIN)/python             ## the whole test suite
 
 lint: $(BIN)/python
 	$(BIN)/python -m pip install --quiet ruff mypy
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench fuzz
 	$(BIN)/mypy
 
 format: $(BIN)/python

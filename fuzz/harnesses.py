@@ -16,11 +16,24 @@ from tosguard.errors import ManifestError, PolicyError, TosguardError
 
 
 def _assert_diagnostics(error: TosguardError) -> None:
+    """Every diagnostic has a code, a message and a place, and prints as one line of the plain
+    format and one block of the human format, with nothing in them that acts on a terminal
+    (user text inside a message is escaped on output: a newline in a YAML value must not
+    forge a line of its own)."""
+    from tosguard.errors import render_human, render_plain
+    from tosguard.safetext import is_unsafe
+
     assert error.diagnostics, "an error without diagnostics"
     for diagnostic in error.diagnostics:
         assert diagnostic.code and diagnostic.message, diagnostic
         assert diagnostic.span.line >= 0 and diagnostic.span.column >= 0, diagnostic
-        assert "\n" not in diagnostic.message, diagnostic
+    plain = render_plain(error.diagnostics)
+    assert len(plain.split("\n")) == len(error.diagnostics), plain
+    human = render_human(error.diagnostics)
+    assert human.count("\n\n") == len(error.diagnostics) - 1, human
+    for text in (plain, human):
+        unsafe = [char for char in text if char != "\n" and is_unsafe(char)]
+        assert not unsafe, (unsafe, text)
 
 
 def manifest(data: bytes) -> None:

@@ -43,6 +43,7 @@ def main() -> None:
     sys.path.insert(0, str(HERE))
     with atheris.instrument_imports(include=["tosguard"]):
         import harnesses
+
         # the harnesses import lazily; instrument every stage now
         import tosguard.api
         import tosguard.fmt

@@ -194,17 +194,19 @@ def policies(policies, fmt, matrix, output, error_format) -> None:
         raise UsageError(Diagnostic("usage-bad-option", "`--format markdown` needs `--matrix`",
                                     Span("<arguments>"),
                                     "use `tosguard policies --matrix --format markdown`"))
+    from .safetext import json_safe, printable
+
     rows = library.listing()
     if fmt == "json":
         import json
 
-        text = json.dumps({"revision": library.revision, "policies": rows}, indent=2,
-                          ensure_ascii=False) + "\n"
+        text = json_safe(json.dumps({"revision": library.revision, "policies": rows}, indent=2,
+                                    ensure_ascii=False)) + "\n"
     elif not rows:
         text = "No policies.\n"
     else:
         headers = ("ID", "PROVIDER", "DOCUMENT", "VERSIONS", "CLAUSES")
-        table = [(r["id"], r["provider"], r["document"], ", ".join(r["versions"]),
+        table = [(r["id"], r["provider"], printable(r["document"]), ", ".join(r["versions"]),
                   str(r["clauses"])) for r in rows]
         widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
@@ -315,13 +317,15 @@ def lint(paths, context, strict, no_provenance, error_format) -> None:
 
     from .errors import render_human, render_plain
     from .lint import lint_paths
+    from .safetext import json_safe
 
     result = lint_paths(paths, context, provenance=not no_provenance)
     if error_format == "json":
-        click.echo(json.dumps({"files": len(result.files), "errors": len(result.errors),
-                               "warnings": len(result.warnings),
-                               "diagnostics": [d.as_dict() for d in result.diagnostics]},
-                              indent=2, ensure_ascii=False))
+        errors, warnings = result.counts()  # those the cap left out included
+        click.echo(json_safe(json.dumps({
+            "files": len(result.files), "errors": errors, "warnings": warnings,
+            "diagnostics": [d.as_dict() for d in result.diagnostics]},
+            indent=2, ensure_ascii=False)))
     elif error_format == "plain":
         if result.diagnostics:
             click.echo(render_plain(result.diagnostics))
@@ -369,19 +373,21 @@ def fmt_command(paths, check, show_diff, error_format) -> None:
     results = format_paths(paths, write=not dry)
     changed = [r for r in results if r.changed]
     broken = [d for r in results for d in r.diagnostics]
+    talk = error_format != "json"  # standard error then holds one JSON document, nothing else
     for result in changed:
         if show_diff:
             click.echo(result.unified_diff(), nl=False)
-        else:
+        elif talk:
             verb = "would reformat" if check else "reformatted"
             click.echo(f"{verb} {result.shown}", err=True)
     if broken:
         _emit_diagnostics(PolicyError(broken), error_format)
     same = len(results) - len(changed) - len({r.display for r in results if r.diagnostics})
     verb = "would be reformatted" if dry else "reformatted"
-    click.echo(f"{len(changed)} file{'s' * (len(changed) != 1)} {verb}, {same} unchanged"
-               + (f", {len(broken)} error{'s' * (len(broken) != 1)}" if broken else ""),
-               err=True)
+    if talk:
+        click.echo(f"{len(changed)} file{'s' * (len(changed) != 1)} {verb}, {same} unchanged"
+                   + (f", {len(broken)} error{'s' * (len(broken) != 1)}" if broken else ""),
+                   err=True)
     if broken:
         sys.exit(EXIT_INVALID)
     sys.exit(EXIT_FAIL if dry and changed else EXIT_OK)

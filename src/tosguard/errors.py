@@ -165,6 +165,20 @@ class OmittedDiagnostic(Diagnostic):
     warnings: int = 0
 
 
+def counts(diagnostics: Iterable[Diagnostic]) -> tuple[int, int]:
+    """The numbers of errors and warnings among ``diagnostics``, those a cap left out
+    included."""
+    errors = warnings = 0
+    for d in diagnostics:
+        if isinstance(d, OmittedDiagnostic):
+            errors, warnings = errors + d.errors, warnings + d.warnings
+        elif d.severity == "error":
+            errors += 1
+        elif d.severity == "warning":
+            warnings += 1
+    return errors, warnings
+
+
 def capped(diagnostics: Iterable[Diagnostic], omitted: int = 0,
            first_omitted: Span | None = None, code_prefix: str = "") -> list[Diagnostic]:
     """``diagnostics`` sorted by location, the first :data:`MAX_REPORTED` of them, and, when

@@ -36,11 +36,13 @@ from .check import (
 from .errors import (
     Diagnostic,
     DiagnosticSink,
-    OmittedDiagnostic,
     PolicyError,
     Span,
     capped,
     source_at,
+)
+from .errors import (
+    counts as count_diagnostics,
 )
 
 # Diagnostics that name things defined elsewhere: after a syntax error in another file they
@@ -60,15 +62,7 @@ class LintResult:
 
     def counts(self) -> tuple[int, int]:
         """The numbers of errors and warnings, shown or not."""
-        errors = warnings = 0
-        for d in self.diagnostics:
-            if isinstance(d, OmittedDiagnostic):
-                errors, warnings = errors + d.errors, warnings + d.warnings
-            elif d.severity == "error":
-                errors += 1
-            elif d.severity == "warning":
-                warnings += 1
-        return errors, warnings
+        return count_diagnostics(self.diagnostics)
 
     @property
     def errors(self) -> list[Diagnostic]:

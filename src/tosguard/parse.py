@@ -37,6 +37,7 @@ from .errors import (
 )
 from .library import MAX_POLICY_BYTES
 from .resources import cache_dir, grammar_file
+from .safetext import wide_encoding
 
 # Readable names for the grammar's terminals, used in "expected …" help lines.
 TERMINAL_NAMES = {
@@ -164,6 +165,10 @@ def decode_policy(data: bytes, name: str) -> str:
                 "split the library into one file per document version",
             )
         )
+    wide = wide_encoding(data)
+    if wide is not None:
+        raise PolicyError(Diagnostic("policy-encoding", wide.message(), Span(name, 1, 1),
+                                     wide.help))
     try:
         return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as error:

@@ -260,6 +260,7 @@ def test_the_service_lists_at_most_101_problems():
     last = problem["errors"][-1]
     assert last["code"] == "manifest-too-many-errors" and last["help"]
     assert last["message"].startswith("99,900 more errors")
+    assert problem["detail"] == "the manifest has 100,000 errors"  # all of them, not the 101
 
 
 def test_a_policy_with_many_errors_is_capped_with_bounded_lines():

@@ -327,3 +327,17 @@ def test_policy_test_files_are_read_strictly(tmp_path, attack, code_in_message):
     [error] = json.loads(result.stderr)["errors"]
     assert error["code"] == "test-syntax" and code_in_message in error["message"]
     assert error["line"] >= 1
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16", "utf-32-be"])
+def test_a_policy_file_in_utf16_or_utf32_is_named_as_such(tmp_path, encoding):
+    """UTF-16 without a BOM is valid UTF-8 full of NULs: it got "NUL character in policy
+    text" (and with a BOM, "invalid UTF-8 byte 0xff")."""
+    path = tmp_path / "p.tos"
+    path.write_bytes(policy(clause("model.commercial")).encode(encoding))
+    result = tosguard("lint", str(path), "--error-format", "json")
+    assert result.returncode == 2
+    [diagnostic] = json.loads(result.stdout)["diagnostics"]
+    assert diagnostic["code"] == "policy-encoding"
+    assert encoding.split("-")[0].upper().replace("UTF", "UTF-") in diagnostic["message"]
+    assert "save it as UTF-8" in diagnostic["help"]

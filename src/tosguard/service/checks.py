@@ -10,7 +10,7 @@ from datetime import date
 from .. import budget as budgets
 from ..api import check as run_check
 from ..budget import Budget, FindingsLimitExceeded
-from ..errors import Diagnostic, ManifestError, PolicyError, TosguardError
+from ..errors import Diagnostic, ManifestError, PolicyError, TosguardError, counts
 from ..library import Library
 from ..manifest import parse_manifest
 from .problems import ProblemError, diagnostic_items, item
@@ -65,8 +65,8 @@ def _check_manifest(library: Library, data: bytes, fmt: str, name: str, day: dat
     try:
         loaded = parse_manifest(data, name, fmt)
     except ManifestError as error:
-        count = len(error.diagnostics)
-        raise ProblemError("manifest-invalid", f"the manifest has {count} "
+        count = error.total  # every problem found, not only the ones listed
+        raise ProblemError("manifest-invalid", f"the manifest has {count:,} "
                            f"error{'s' if count != 1 else ''}",
                            diagnostic_items(error.diagnostics)) from None
     sources = len(loaded.manifest.sources)
@@ -129,11 +129,11 @@ def _validate_policy(others: list, data: bytes, name: str,
 
 def validation_result(diagnostics: list[Diagnostic], name: str, context: str,
                       revision: str) -> dict:
-    errors = sum(1 for d in diagnostics if d.severity == "error")
+    errors, warnings = counts(diagnostics)
     listed = []
     for entry, diagnostic in zip(diagnostic_items(diagnostics), diagnostics, strict=True):
         listed.append({"code": entry["code"], "severity": diagnostic.severity,
                        **{k: entry[k] for k in ("message", "line", "column", "pointer", "help",
                                                 "file")}})
     return {"valid": errors == 0, "name": name, "context": context, "revision": revision,
-            "errors": errors, "warnings": len(diagnostics) - errors, "diagnostics": listed}
+            "errors": errors, "warnings": warnings, "diagnostics": listed}
