@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,7 +23,16 @@ httpx = pytest.importorskip("httpx")
 
 from click.testing import CliRunner  # noqa: E402
 
-from service_fixtures import POLICY  # noqa: E402
+from service_fixtures import (  # noqa: E402
+    POLICY,
+    ServeProcess,
+    free_port,
+    listening_inodes,
+    socket_inodes,
+    tosguard_command,
+    wait_until,
+    worker_pids,
+)
 from tosguard.cli import cli  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -38,59 +46,23 @@ MANIFEST = (b"tosguard: 1\nsources:\n  - {id: a, kind: model-output, provider: a
             b"service: api, use: [distillation]}\n")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class Server(ServeProcess):
+    """A served process with an HTTP client and a private temporary directory (so the test
+    sees only this server's files, such as its metrics directory)."""
 
-
-def tosguard_command() -> list[str]:
-    executable = shutil.which("tosguard")
-    return [executable] if executable else [sys.executable, "-m", "tosguard"]
-
-
-class Server:
     def __init__(self, tmp: Path, *args: str, workers: int = 1):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp / f"serve-{self.port}.log"
-        # A private temporary directory, so the test sees only this server's files.
-        self.tmpdir = tmp / f"tmp-{self.port}"
+        self.tmpdir = tmp / f"tmp-{len(list(tmp.glob('tmp-*')))}"
         self.tmpdir.mkdir()
-        command = [*tosguard_command(), "serve", "--host", "127.0.0.1", "--port",
-                   str(self.port), "--workers", str(workers), *args]
-        with open(self.log, "wb") as stderr:
-            self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                            stderr=stderr,
-                                            env={**os.environ, "TMPDIR": str(self.tmpdir)})
+        super().__init__(tmp, *args, workers=workers, env={"TMPDIR": str(self.tmpdir)})
+        self.url = f"http://127.0.0.1:{self.port}"
         self.client = httpx.Client(base_url=self.url, timeout=10)
-
-    def wait_ready(self, timeout: float = 60) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.logs()
-            with contextlib.suppress(httpx.HTTPError):
-                response = self.client.get("/readyz")
-                if response.status_code == 200:
-                    return response.json()
-            time.sleep(0.1)
-        raise AssertionError(f"not ready in {timeout} s:\n{self.logs()}")
-
-    def logs(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
 
     def log_entries(self) -> list[dict]:
         return [json.loads(line) for line in self.logs().splitlines() if line.strip()]
 
     def stop(self) -> None:
         self.client.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        super().stop()
 
 
 @contextlib.contextmanager
@@ -105,13 +77,7 @@ def serving(tmp: Path, *args: str, workers: int = 1):
 
 
 def wait_for(predicate, timeout: float = 30, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_until(predicate, timeout, what, step=0.1)
 
 
 def raw_exchange(port: int, head: bytes, chunks: list[bytes], pause: float = 0.0) -> bytes:
@@ -286,39 +252,6 @@ def test_two_workers_share_metrics_and_roll_on_reload(tmp_path, private) -> None
         assert metrics_dirs
     assert server.process.returncode is not None
     assert not metrics_dirs & set(os.listdir(server.tmpdir))
-
-
-def worker_pids(supervisor: int) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                stat = Path(f"/proc/{entry}/stat").read_bytes()
-                command = Path(f"/proc/{entry}/cmdline").read_bytes()
-                if int(stat[stat.rindex(b")") + 2:].split()[1]) == supervisor \
-                        and b"spawn_main" in command:  # not multiprocessing's tracker
-                    pids.append(int(entry))
-    return pids
-
-
-def socket_inodes(pid: int) -> set[str]:
-    found = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        with contextlib.suppress(OSError):
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-            if link.startswith("socket:["):
-                found.add(link[len("socket:["):-1])
-    return found
-
-
-def listening_inodes(port: int) -> set[str]:
-    """Inodes of the TCP sockets listening on ``port`` (IPv4), from /proc/net/tcp."""
-    found = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # LISTEN
-            found.add(fields[9])
-    return found
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT balancing")

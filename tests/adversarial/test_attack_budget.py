@@ -18,7 +18,7 @@ pytest.importorskip("uvicorn")
 
 from test_attack_policies import doubling  # noqa: E402
 
-from test_service_process import serving  # noqa: E402
+from test_service_process import serving  # noqa: E402  (an HTTP client with the process)
 
 pytestmark = pytest.mark.slow
 

@@ -45,11 +45,14 @@ from service_fixtures import (  # noqa: E402
     ROOT,
     exchange,
     free_port,
+    listening_inodes,
     rss_bytes,
     serve_process,
+    socket_inodes,
     status_of,
     tosguard_command,
     wait_until,
+    worker_pids,
 )
 from tosguard.errors import UsageError  # noqa: E402
 from tosguard.library import default_paths  # noqa: E402
@@ -436,38 +439,6 @@ def test_probes_are_answered_with_more_slow_connections_than_descriptors(tmp_pat
 
 
 # ---- item 10: rolling restarts ------------------------------------------------------------------
-def listening_inodes(port: int) -> set[str]:
-    found = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # LISTEN
-            found.add(fields[9])
-    return found
-
-
-def socket_inodes(pid: int) -> set[str]:
-    found = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        with contextlib.suppress(OSError):
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-            if link.startswith("socket:["):
-                found.add(link[len("socket:["):-1])
-    return found
-
-
-def worker_pids(supervisor: int) -> set[int]:
-    pids = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                stat = Path(f"/proc/{entry}/stat").read_bytes()
-                command = Path(f"/proc/{entry}/cmdline").read_bytes()
-                if int(stat[stat.rindex(b")") + 2:].split()[1]) == supervisor \
-                        and b"spawn_main" in command:
-                    pids.add(int(entry))
-    return pids
-
-
 class Clients:
     """Clients that send `POST /v1/check` until stopped, and record every request that got
     no answer (an error, a reset, an empty reply): keep-alive clients that pause a little
