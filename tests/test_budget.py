@@ -45,9 +45,6 @@ def test_the_deadline_and_the_slice_are_told_apart():
     time.sleep(0.001)
     with pytest.raises(SliceSpent):
         sliced.check()
-    rest = sliced.unsliced()
-    rest.check()  # the slice is gone, the deadline kept
-    assert rest.deadline == sliced.deadline
     with pytest.raises(FindingsLimitExceeded) as info:
         Budget(max_findings=3).check_findings(4)
     assert info.value.limit == 3

@@ -1,9 +1,11 @@
 """Budgets: how much work one request may cause, and the checkpoints that enforce it.
 
 Python cannot stop a thread from outside, and a check running on the service's event loop
-cannot be pre-empted, so the work stops itself: the stages that loop over user input (the
-policy parser's tokens, the checker's and linter's conditions, the evaluator's sources and
-quantifiers, the report's findings) call :meth:`Budget.check` every so often, and it raises
+cannot be pre-empted, so the work stops itself: the stages that loop over user input call
+:meth:`Budget.check` every so often — the policy parser every 1,024 tokens and AST nodes, the
+checker per predicate, policy and clause, the linter per condition, the compiler every 1,024
+nodes, the evaluator per source (and every 256 sources inside a quantifier), the report every
+256 findings, the manifest's validation between pieces — and it raises
 :class:`LimitExceeded` once the budget is spent. A budget is made active for the code that runs
 inside ``with active(budget):``; with none active (the CLI), checkpoints cost one context
 variable read.
@@ -87,12 +89,6 @@ class Budget:
         if self.max_findings is not None and count > self.max_findings:
             raise FindingsLimitExceeded(self.max_findings)
 
-    def unsliced(self) -> Budget:
-        """The same limits without the slice: for the rest of the work, elsewhere."""
-        return Budget(deadline=self.deadline, max_findings=self.max_findings)
-
-    def remaining(self) -> float | None:
-        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
 
 
 _CURRENT: ContextVar[Budget | None] = ContextVar("tosguard_budget", default=None)

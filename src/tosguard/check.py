@@ -29,6 +29,10 @@ BUILTIN_NAMES = ("governed",)
 #: for 2**40 tests. The shipped library's largest condition expands to 27 tests, 9 levels.
 MAX_EXPANDED_TESTS = 10_000
 MAX_EXPANDED_DEPTH = 128
+#: The most tests all the conditions of one file may stand for together (the shipped library's
+#: 57 files stand for some 2,000): a file is compiled and linted as a whole, so twenty clauses
+#: that each use a predicate of 8,000 tests cost as much as one of 160,000.
+MAX_FILE_TESTS = 100_000
 
 
 @dataclass
@@ -112,18 +116,23 @@ class Expansion:
         # (id(define), in a source's context, in `governs`): predicates the checker has
         # walked in that context; walking again would find the same problems
         self.walked: set[tuple[int, bool, bool]] = set()
+        # (path, id(named set), operator): the set's values checked against the path's type
+        self.fitted: set[tuple[str, int, str]] = set()
 
     def expandable(self, define: ast.Define) -> bool:
         return not _over(self.define_cost(define))
 
-    def check_condition(self, condition, what: str) -> None:
-        """Report ``condition`` when it is too large with predicates that are not."""
-        cost = self.condition_cost(condition)
-        if _over(cost) and all(self.expandable(d) for d in self._uses(condition)):
+    def check_condition(self, condition, what: str) -> _Cost:
+        """The cost of ``condition``, reported when it is too large with predicates that are
+        not (those are reported where they are defined)."""
+        uses = self._uses(condition)
+        cost = self.condition_cost(condition, uses)
+        if _over(cost) and all(self.expandable(d) for d in uses):
             self._report(condition.span, what, cost)
+        return cost
 
-    def condition_cost(self, condition) -> _Cost:
-        for define in self._uses(condition):
+    def condition_cost(self, condition, uses: list[ast.Define] | None = None) -> _Cost:
+        for define in self._uses(condition) if uses is None else uses:
             self.define_cost(define)
         return self._measure(condition)
 
@@ -132,31 +141,35 @@ class Expansion:
         if known is not None:
             return known
         visiting: list[ast.Define] = []  # the chain being expanded, outermost first
+        place: dict[int, int] = {}  # id(define) -> its index in `visiting`
         stack = [define]
         while stack:
+            budgets.checkpoint()
             current = stack[-1]
-            if id(current) in self.costs:
+            if id(current) in self.costs:  # done, or a cycle's start marked meanwhile
                 stack.pop()
+                if place.get(id(current)) == len(visiting) - 1:
+                    del place[id(visiting.pop())]
                 continue
-            if all(current is not d for d in visiting):
+            if id(current) not in place:
+                place[id(current)] = len(visiting)
                 visiting.append(current)
                 pending = []
                 for ref, used in self._references(current.condition):
                     if id(used) in self.costs:
                         continue
-                    position = next((i for i, d in enumerate(visiting) if d is used), None)
-                    if position is not None:
-                        self._cycle(visiting[position:], ref, used)
+                    start = place.get(id(used))
+                    if start is not None:
+                        self._cycle(visiting[start:], ref, used)
                         self.costs[id(used)] = _OVER
                     else:
                         pending.append(used)
                 if pending:
                     stack.extend(reversed(pending))
                     continue
-            visiting = [d for d in visiting if d is not current]
+            # every predicate `current` uses is measured: it is the last of the chain
+            del place[id(visiting.pop())]
             stack.pop()
-            if id(current) in self.costs:  # part of a cycle, already marked
-                continue
             cost = self._measure(current.condition)
             self.costs[id(current)] = cost
             if _over(cost) and all(not _over(self.costs.get(id(d), (0, 0)))
@@ -219,6 +232,25 @@ class Expansion:
                         **source_at(self.text_of(span.file), span))
 
 
+class _FileTotal:
+    """The tests the conditions of one file stand for so far; reported once, where the total
+    first passes :data:`MAX_FILE_TESTS`."""
+
+    def __init__(self, path: str, text: str, sink: DiagnosticSink):
+        self.path, self.text, self.sink = path, text, sink
+        self.tests = 0
+
+    def add(self, cost: _Cost, span: Span) -> None:
+        before = self.tests
+        self.tests += cost[0]
+        if before <= MAX_FILE_TESTS < self.tests:
+            self.sink.error(
+                "policy-too-complex", f"the conditions of `{self.path}` stand for more than "
+                f"{MAX_FILE_TESTS:,} tests in all once the predicates they use are written "
+                "out", span, "a file is checked, compiled and linted as a whole: split it, or "
+                "simplify the predicates its clauses share", **source_at(self.text, span))
+
+
 def _capped(tests: int, depth: int) -> _Cost:
     return min(tests, MAX_EXPANDED_TESTS + 1), min(depth, MAX_EXPANDED_DEPTH + 1)
 
@@ -240,8 +272,9 @@ def check_library(files: list[ast.PolicyFile]) -> list[Diagnostic]:
     _check_versions([(p, f) for f in files for p in f.policies], texts, sink)
     clause_ids = {(p.id, c.id) for f in files for p in f.policies for c in p.clauses}
     for file in files:
+        total = _FileTotal(file.path, file.text, sink)
         for policy in file.policies:
-            _check_policy(policy, file.text, library, clause_ids, sink, texts)
+            _check_policy(policy, file.text, library, clause_ids, sink, texts, total)
     return sorted(set(sink.diagnostics), key=Diagnostic.sort_key)
 
 
@@ -282,7 +315,7 @@ def _check_versions(policies: list[tuple[ast.Policy, ast.PolicyFile]], texts, si
                        **source_at(texts[policy.span.file], policy.span))
 
 
-def _check_policy(policy, text, library, clause_ids, sink, texts) -> None:
+def _check_policy(policy, text, library, clause_ids, sink, texts, total: _FileTotal) -> None:
     def error(code, message, span, help=""):
         sink.error(code, message, span, help, **source_at(text, span))
 
@@ -314,7 +347,8 @@ def _check_policy(policy, text, library, clause_ids, sink, texts) -> None:
         _ConditionChecker(names, text, sink, source_context=True,
                           expansion=expansion).check_define(define)
     if policy.governs is not None:
-        expansion.check_condition(policy.governs, f"the `governs` of `{policy.id}`")
+        total.add(expansion.check_condition(policy.governs, f"the `governs` of `{policy.id}`"),
+                  policy.governs.span)
         _ConditionChecker(names, text, sink, source_context=True, in_governs=True,
                           expansion=expansion).check(policy.governs)
 
@@ -326,11 +360,11 @@ def _check_policy(policy, text, library, clause_ids, sink, texts) -> None:
                   f"the first is at line {seen[clause.id].span.line}; clause ids must be unique")
         seen[clause.id] = clause
         budgets.checkpoint()
-        _check_clause(policy, clause, names, text, clause_ids, sink, expansion)
+        _check_clause(policy, clause, names, text, clause_ids, sink, expansion, total)
 
 
 def _check_clause(policy, clause: ast.Clause, names, text, clause_ids, sink,
-                  expansion: Expansion) -> None:
+                  expansion: Expansion, total: _FileTotal) -> None:
     def error(code, message, span, help=""):
         sink.error(code, message, span, help, **source_at(text, span))
 
@@ -382,7 +416,8 @@ def _check_clause(policy, clause: ast.Clause, names, text, clause_ids, sink,
                                 expansion=expansion)
     for name, condition in (("when", clause.when), ("require", clause.require)):
         if condition is not None:
-            expansion.check_condition(condition, f"the `{name}` of {where}")
+            total.add(expansion.check_condition(condition, f"the `{name}` of {where}"),
+                      condition.span)
             checker.check(condition)
 
 
@@ -436,7 +471,9 @@ class _ConditionChecker:
         self.expanding: list[str] = []
 
     def error(self, code: str, message: str, span: Span, help: str = "") -> None:
-        self.sink.error(code, message, span, help, **source_at(self.text, span))
+        # a predicate's body may come from another file than the clause being checked
+        text = self.expansion.text_of(span.file) or self.text
+        self.sink.error(code, message, span, help, **source_at(text, span))
 
     def check_define(self, define: ast.Define) -> None:
         if not self.expansion.expandable(define):  # reported by the expansion
@@ -526,9 +563,10 @@ class _ConditionChecker:
 
     def _check_inset(self, node: ast.InSet) -> None:
         self._operand(node.operand)
-        for literal in self._set_items(node.values):
-            if isinstance(node.operand, ast.Path):
-                self._literal_fits(node.operand, literal, "in")
+        path = node.operand if isinstance(node.operand, ast.Path) else None
+        for literal in self._set_items(node.values, path, "in"):
+            if path is not None:
+                self._literal_fits(path, literal, "in")
 
     def _check_contains(self, node: ast.Contains) -> None:
         kind = self._operand(node.operand)
@@ -536,7 +574,9 @@ class _ConditionChecker:
             self.error("policy-type-mismatch", f"`contains` needs a list or text, and "
                        f"`{_text(node.operand)}` is a {kind}", node.span,
                        "compare with `==` or `in` instead")
-        values = [node.value] if node.value is not None else list(self._set_items(node.values))
+        path = node.operand if isinstance(node.operand, ast.Path) else None
+        values = [node.value] if node.value is not None else \
+            list(self._set_items(node.values, path, "contains"))
         for value in values:
             if isinstance(value, ast.Path):
                 self._operand(value)
@@ -558,7 +598,11 @@ class _ConditionChecker:
     def _check_declared(self, node: ast.Declared) -> None:
         self._operand(node.operand)
 
-    def _set_items(self, ref) -> Iterator[ast.Literal]:
+    def _set_items(self, ref, path: ast.Path | None = None,
+                   op: str = "") -> Iterator[ast.Literal]:
+        """The values of a set, to check against ``path``: a named set's only the first time
+        it is tested against that path with that operator (a set of 20,000 values tested in
+        forty places is checked once, not 800,000 times)."""
         if isinstance(ref, ast.SetLiteral):
             yield from ref.items
             return
@@ -570,6 +614,11 @@ class _ConditionChecker:
             self.error("policy-unknown-name", f"unknown set `{ref.name}`", ref.span,
                        hint or "define it with `set name = { … }`")
             return
+        if path is not None:
+            tested = (path.dotted, id(found), op)
+            if tested in self.expansion.fitted:
+                return
+            self.expansion.fitted.add(tested)
         yield from found.items
 
     def _operand(self, operand) -> str:

@@ -355,6 +355,7 @@ def fmt_command(paths, check, show_diff, error_format) -> None:
     """
     from .errors import PolicyError
     from .fmt import format_data, format_paths
+    from .safetext import printable
 
     dry = check or show_diff
     if paths == ("-",):
@@ -363,7 +364,7 @@ def fmt_command(paths, check, show_diff, error_format) -> None:
             _emit_diagnostics(PolicyError(result.diagnostics), error_format)
             sys.exit(EXIT_INVALID)
         if show_diff:
-            click.echo(result.unified_diff(), nl=False)
+            click.echo(printable(result.unified_diff(), layout=True), nl=False)
         elif check:
             if result.changed:
                 click.echo("would reformat <stdin>", err=True)
@@ -376,10 +377,10 @@ def fmt_command(paths, check, show_diff, error_format) -> None:
     talk = error_format != "json"  # standard error then holds one JSON document, nothing else
     for result in changed:
         if show_diff:
-            click.echo(result.unified_diff(), nl=False)
+            click.echo(printable(result.unified_diff(), layout=True), nl=False)
         elif talk:
             verb = "would reformat" if check else "reformatted"
-            click.echo(f"{verb} {result.shown}", err=True)
+            click.echo(f"{verb} {printable(result.shown)}", err=True)
     if broken:
         _emit_diagnostics(PolicyError(broken), error_format)
     same = len(results) - len(changed) - len({r.display for r in results if r.diagnostics})

@@ -45,6 +45,10 @@ class _Compiler:
         self.texts = texts
         self.counter = _QuantifierCounter.next
         self.lines: dict[str, list[str]] = {}
+        # id(define) -> its body compiled: a predicate used in many places is compiled once
+        # and shared, so compiling costs what the policy's text does, not what it expands to
+        self.bodies: dict[int, Cond] = {}
+        self.nodes = 0
 
     def _lines(self, file: str) -> list[str]:
         if file not in self.lines:
@@ -75,6 +79,9 @@ class _Compiler:
         return frozenset(item.value for item in found.items) if found else frozenset()
 
     def cond(self, node) -> Cond:
+        self.nodes += 1
+        if not self.nodes & 1023:
+            budgets.checkpoint()
         text = self.snippet(node.span)
         match node:
             case ast.And(items=items):
@@ -109,7 +116,10 @@ class _Compiler:
             case ast.NameRef(name=name):
                 define = self.names.define(name)
                 assert define is not None, f"unchecked name `{name}`"  # check.py reports these
-                return Predicate(text, name, self.cond(define.condition))
+                body = self.bodies.get(id(define))
+                if body is None:
+                    body = self.bodies[id(define)] = self.cond(define.condition)
+                return Predicate(text, name, body)
         raise TypeError(f"cannot compile {type(node).__name__}")  # pragma: no cover
 
 

@@ -25,6 +25,8 @@ from .safetext import escape_char, is_unsafe, json_safe, printable
 
 #: Diagnostics reported in full; past these, one more diagnostic gives the count of the rest.
 MAX_REPORTED = 100
+#: Distinct diagnostics one stage keeps before it only counts the rest (see DiagnosticSink).
+SINK_LIMIT = 10 * MAX_REPORTED
 #: Characters of a source line kept on each side of the column.
 SOURCE_WINDOW = 80
 #: Columns of a source line shown in the human format.
@@ -222,12 +224,37 @@ def capped(diagnostics: Iterable[Diagnostic], omitted: int = 0,
 
 @dataclass
 class DiagnosticSink:
-    """Collects diagnostics so that a stage can report every problem, not just the first."""
+    """Collects diagnostics so that a stage can report every problem, not just the first.
+
+    A diagnostic found twice is kept once, and past :data:`SINK_LIMIT` distinct ones the rest
+    are only counted (an :class:`OmittedDiagnostic` at the end of :attr:`diagnostics`): a
+    stage that finds a million problems in a hostile input holds thousands, not a million.
+    """
 
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    _seen: set[Diagnostic] = field(default_factory=set, repr=False)
+    _overflow: OmittedDiagnostic | None = field(default=None, repr=False)
 
     def add(self, diagnostic: Diagnostic) -> None:
-        self.diagnostics.append(diagnostic)
+        if diagnostic in self._seen:
+            return
+        if len(self._seen) < SINK_LIMIT or isinstance(diagnostic, OmittedDiagnostic):
+            self._seen.add(diagnostic)
+            self.diagnostics.append(diagnostic)
+            return
+        self._count_overflow(diagnostic)
+
+    def _count_overflow(self, diagnostic: Diagnostic) -> None:
+        previous = self._overflow
+        warning = diagnostic.severity == "warning"
+        errors = (previous.errors if previous else 0) + (not warning)
+        warnings = (previous.warnings if previous else 0) + warning
+        span = min(previous.span, diagnostic.span) if previous else diagnostic.span
+        self._overflow = OmittedDiagnostic("too-many-errors", "", span, errors=errors,
+                                           warnings=warnings)
+        if previous is not None:
+            self.diagnostics.remove(previous)
+        self.diagnostics.append(self._overflow)
 
     def error(self, code: str, message: str, span: Span, help: str = "", **extra: Any) -> None:
         self.add(Diagnostic(code=code, message=message, span=span, help=help, **extra))

@@ -165,9 +165,11 @@ def policy_files(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
             found += [(file, _display(file, path, str(given))) for file in files]
             for directory, error in unreadable:
                 shown = _display(directory, path, str(given)) if directory != path else str(given)
+                looped = error.errno == 0
                 problems.append(Diagnostic(
                     "policy-io", f"cannot read the directory `{shown}`: "
                     f"{error.strerror or error}", Span(shown),
+                    "remove the link, so that each directory is read once" if looped else
                     "make it readable, or leave it out: a policy set must not load in part"))
         elif path.exists():
             found.append((path, str(given)))
@@ -181,15 +183,33 @@ def policy_files(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
 
 
 def _files_under(root: Path) -> tuple[list[Path], list[tuple[Path, OSError]]]:
-    """The ``.tos`` files under ``root`` in a stable order (symbolic links to directories are
-    not followed), and the directories that could not be listed."""
+    """The ``.tos`` files under ``root`` in a stable order, and the directories that could not
+    be read. Symbolic links to directories are followed (a link is how a library is often put
+    together, and skipping one would load the set in part); a directory reached a second time
+    (a link loop, or two links to one directory) is not read again, and is reported."""
     unreadable: list[tuple[Path, OSError]] = []
+    seen: set[tuple[int, int]] = set()
 
     def failed(error: OSError) -> None:
         unreadable.append((Path(error.filename) if error.filename else root, error))
 
-    files = [Path(top, name) for top, _, names in os.walk(root, onerror=failed)
-             for name in names if name.endswith(POLICY_SUFFIX)]
+    files = []
+    for top, directories, names in os.walk(root, onerror=failed, followlinks=True):
+        try:
+            info = os.stat(top)
+        except OSError as error:
+            failed(error)
+            directories[:] = []
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            unreadable.append((Path(top), OSError(0, "it is reached twice, through a "
+                                                     "symbolic link (a loop, or two links to "
+                                                     "one directory)")))
+            directories[:] = []
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        directories.sort()
+        files += [Path(top, name) for name in names if name.endswith(POLICY_SUFFIX)]
     return sorted(files), unreadable
 
 
@@ -209,10 +229,22 @@ def load_library(paths: Sequence[str | Path] | None = None, *, use_cache: bool =
 
     Raises :class:`PolicyError` with every diagnostic when any file is invalid.
     """
+    return library_of(read_policy_files(paths), use_cache=use_cache)
+
+
+def read_policy_files(paths: Sequence[str | Path] | None = None
+                      ) -> list[tuple[Path, str, bytes]]:
+    """``(path, display name, bytes)`` of every policy file under ``paths`` (default: the
+    shipped library); a directory without any, or one that cannot be read, is an error."""
     given = list(paths) if paths is not None else default_paths()
     files = policy_files(given)
     _refuse_empty_paths(given, files)
-    contents = [(path, display, _read(path, display)) for path, display in files]
+    return [(path, display, _read(path, display)) for path, display in files]
+
+
+def library_of(contents: list[tuple[Path, str, bytes]], *, use_cache: bool = True) -> Library:
+    """The library compiled from the files :func:`read_policy_files` read (from the cache
+    when it holds them)."""
     revision = _revision(contents)
     cached = _read_cache(revision) if use_cache else None
     if cached is not None:

@@ -50,6 +50,7 @@ from .errors import (
 RESOLUTION_CODES = {"policy-unknown-name", "policy-unknown-clause"}
 DNF_LIMIT = 256  # conjunctions in a normal form
 DNF_WORK = 20_000  # steps (nodes visited, literals copied) one condition's analysis may take
+LINT_WORK = 200_000  # steps all the analyses of one lint may take (the shipped library: 3,481)
 
 
 @dataclass
@@ -188,6 +189,7 @@ def _extra_checks(files: list[ast.PolicyFile], context: list[ast.PolicyFile]) ->
         return Expansion(names, lambda path: texts.get(path, ""), quiet)
 
     clauses = {(p.id, c.id): c for f in everything for p in f.policies for c in p.clauses}
+    work = _Work()
     for file in files:
         text = file.text
 
@@ -197,34 +199,41 @@ def _extra_checks(files: list[ast.PolicyFile], context: list[ast.PolicyFile]) ->
 
         scope = expansion(library)
         for define in file.defines:
-            budgets.checkpoint()
             _never_holds(define.condition, scope, f"predicate `{define.name}`", define.span,
-                         warn)
+                         warn, work)
         for policy in file.policies:
             budgets.checkpoint()
             names = policy_names(policy, library, text, quiet)
             scope = expansion(names)
             if policy.governs is not None:
                 _never_holds(policy.governs, scope, f"the `governs` of `{policy.id}`",
-                             policy.governs.span, warn)
+                             policy.governs.span, warn, work)
             for define in policy.defines:
                 _never_holds(define.condition, scope, f"predicate `{define.name}`",
-                             define.span, warn)
+                             define.span, warn, work)
             _unused_definitions(policy, warn)
             for clause in policy.clauses:
-                _check_clause(policy, clause, scope, clauses, warn)
+                _check_clause(policy, clause, scope, clauses, warn, work)
+    if work.skipped and files:
+        first = files[0]
+        sink.add(Diagnostic(
+            "policy-analysis-incomplete", f"the search for conditions that can never hold "
+            f"stopped after {LINT_WORK:,} steps; {work.skipped:,} conditions were not "
+            "searched", Span(first.path, 1, 1), "these files are unusually large or "
+            "intricate; lint them a few at a time to search them all", severity="warning"))
     _version_gaps(files, sink)
     return sink.diagnostics
 
 
-def _check_clause(policy, clause: ast.Clause, names: Expansion, clauses, warn) -> None:
+def _check_clause(policy, clause: ast.Clause, names: Expansion, clauses, warn,
+                  work: _Work) -> None:
     what = "exception" if clause.exception else f"{clause.kind or 'clause'}"
     if clause.when is not None:
         _never_holds(clause.when, names, f"the `when` of {what} `{clause.id}`",
-                     clause.when.span, warn)
+                     clause.when.span, warn, work)
     if clause.require is not None:
         _never_holds(clause.require, names, f"the `require` of obligation `{clause.id}`",
-                     clause.require.span, warn)
+                     clause.require.span, warn, work)
     if clause.kind in ("prohibition", "obligation") and not clause.remedy:
         warn("policy-missing-remedy", f"{clause.kind} `{clause.id}` has no `remedy`",
              clause.span, "say what the user can do about a finding: `remedy \"…\"`")
@@ -293,18 +302,20 @@ def _version_gaps(files: list[ast.PolicyFile], sink: DiagnosticSink) -> None:
 
 
 # ---- conditions that can never hold -----------------------------------------------------------
-def _never_holds(condition, names: Expansion, what: str, span: Span, warn) -> None:
+def _never_holds(condition, names: Expansion, what: str, span: Span, warn,
+                 work: _Work) -> None:
     if isinstance(condition, ast.Const) and condition.value is False:
         warn("policy-never-holds", f"{what} is `false`, so it never holds", span,
              "a clause that can never apply is disabled; remove it, or write the real "
              "condition")
         return
-    reason = never_holds(condition, names)
+    reason = never_holds(condition, names, work)
     if reason:
         warn("policy-never-holds", f"{what} can never hold", span, reason, severity="error")
 
 
-def never_holds(condition, names: Names | Expansion | None = None) -> str:
+def never_holds(condition, names: Names | Expansion | None = None,
+                work: _Work | None = None) -> str:
     """Why ``condition`` can never be true, or ``""`` when it may be (or the question is too
     hard). Three-valued: "holds" means evaluates to true; a comparison with an undeclared
     value is unknown, never true. ``names``: the scope the condition's names resolve in, as
@@ -323,9 +334,16 @@ def never_holds(condition, names: Names | Expansion | None = None) -> str:
     """
     if not isinstance(names, Expansion):
         names = Expansion(names or Names(), lambda path: "", DiagnosticSink())
+    work = work or _Work()
+    if work.left <= 0:
+        work.skipped += 1
+        return ""
+    budgets.checkpoint()
     try:
-        return _Analysis(names).reason(condition)
+        return _Analysis(names, work).reason(condition)
     except _TooHard:
+        if work.left < 0:
+            work.skipped += 1
         return ""
 
 
@@ -343,10 +361,20 @@ class _Lit:
     key: object  # the node's structure without positions, for comparing leaves
 
 
+class _Work:
+    """The steps left to all the analyses of one lint run: past them the rest of the
+    conditions are not analysed (and lint says so), instead of the run taking hours."""
+
+    def __init__(self, limit: int = LINT_WORK):
+        self.left = limit
+        self.skipped = 0
+
+
 class _Analysis:
-    def __init__(self, expansion: Expansion):
+    def __init__(self, expansion: Expansion, work: _Work | None = None):
         self.names = expansion.names
         self.expansion = expansion
+        self.work = work or _Work()
         self.steps = 0
         self.keys: dict[int, object] = {}
         self.expanding: list[str] = []
@@ -354,7 +382,8 @@ class _Analysis:
 
     def spend(self, steps: int) -> None:
         self.steps += steps
-        if self.steps > DNF_WORK:
+        self.work.left -= steps
+        if self.steps > DNF_WORK or self.work.left < 0:
             raise _TooHard
 
     def reason(self, condition, depth: int = 0) -> str:
@@ -436,7 +465,7 @@ class _Analysis:
             if path is not None:
                 by_path.setdefault(path.dotted, []).append(literal)
         for dotted, group in by_path.items():
-            reason = _Domain(dotted, self.names).contradiction(group)
+            reason = _Domain(dotted, self.names, self.spend).contradiction(group)
             if reason:
                 return reason
         return ""
@@ -515,11 +544,12 @@ def _show_value(value) -> str:
 class _Domain:
     """The values one manifest path may take under a conjunction of constraints."""
 
-    def __init__(self, dotted: str, names: Names):
+    def __init__(self, dotted: str, names: Names, spend=lambda steps: None):
         from .manifest import known_paths, path_values
 
         self.dotted = dotted
         self.names = names
+        self.spend = spend  # the analysis's step counter: sets can be large
         self.kind = known_paths().get(dotted, "any" if dotted.startswith("facts.") else "")
         allowed = path_values().get(dotted)
         self.finite: set | None = None
@@ -534,7 +564,7 @@ class _Domain:
         needs_value = False
         equal: list = []
         candidates: set | None = None
-        excluded: list = []
+        excluded: set = set()
         low: tuple | None = None  # (value, strict)
         high: tuple | None = None
         patterns: list[tuple[ast.Matches, bool]] = []
@@ -555,7 +585,7 @@ class _Domain:
                 if op == "==":
                     equal.append(value)
                 elif op == "!=":
-                    excluded.append(value)
+                    excluded.add(value)
                 elif self.kind in ("int", "float", "date") and _ordered(value, self.kind):
                     if op in (">", ">="):
                         bound = (value, op == ">")
@@ -567,12 +597,13 @@ class _Domain:
                 values = self._set_values(node.values)
                 if values is None:
                     continue
+                self.spend(len(values))
                 if positive != node.negated:
                     if not values:
                         return f"`{self.dotted}` cannot be in an empty set"
                     candidates = set(values) if candidates is None else candidates & set(values)
                 else:
-                    excluded += list(values)
+                    excluded.update(values)
             elif isinstance(node, ast.Matches) and self.kind == "str":
                 patterns.append((node, positive))
         if declared is False and needs_value:
@@ -591,6 +622,7 @@ class _Domain:
             pool = self.finite if pool is None else pool & self.finite
         if pool is None:
             return self._range_contradiction(low, high)
+        self.spend(len(pool) * (1 + len(patterns)))
         remaining = {v for v in pool if v not in excluded
                      and _within(v, low, high)
                      and all(_matches(m, v) == positive for m, positive in patterns)}

@@ -6,7 +6,6 @@ Lark's exceptions never leave this module: every syntax error becomes a
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from contextvars import ContextVar
@@ -79,15 +78,18 @@ def _collect_comment(token: Token) -> Token:
     return token
 
 
-_NAMES_READ = itertools.count()
+class _MindTheBudget:
+    """A Lark post-lexer that passes every token on, with a budget checkpoint
+    (:mod:`tosguard.budget`) every 1,024 tokens of any kind: parsing a large text posted to
+    the service stops when its time is up."""
 
+    always_accept: tuple[str, ...] = ()
 
-def _mind_the_budget(token: Token) -> Token:
-    """Every 1024 names read, a budget checkpoint (:mod:`tosguard.budget`): parsing a large
-    text posted to the service stops when its time is up."""
-    if not next(_NAMES_READ) & 1023:
-        budgets.checkpoint()
-    return token
+    def process(self, stream):
+        for count, token in enumerate(stream):
+            if not count & 1023:
+                budgets.checkpoint()
+            yield token
 
 
 @cache
@@ -110,7 +112,8 @@ def parser() -> Lark:
         propagate_positions=True,
         maybe_placeholders=True,
         cache=cache_file,
-        lexer_callbacks={"COMMENT": _collect_comment, "ID": _mind_the_budget},
+        lexer_callbacks={"COMMENT": _collect_comment},
+        postlex=_MindTheBudget(),
     )
 
 
@@ -326,6 +329,8 @@ def _known_mistake(error: UnexpectedToken) -> tuple[str, str] | None:
     try:
         label = error.match_examples(parser().parse, state_examples(),
                                      token_type_match_fallback=True, use_accepts=True)
+    except budgets.LimitExceeded:
+        raise
     except Exception:  # pragma: no cover - a broken table must not hide the real error
         label = None
     finally:
@@ -429,6 +434,9 @@ def _token_span(path: str, token: Token) -> Span:
                 token.end_column or 0)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _unquote(token: Token) -> str:
     # STRING follows JSON escaping rules closely enough to reuse its decoder.
     try:
@@ -446,13 +454,29 @@ class _AstBuilder(Transformer):
         self.file_name = path
         self.source = text
         self.sink = sink
+        self.nodes = 0  # nodes built, for the budget checkpoints
 
     def _s(self, meta) -> Span:
+        self.nodes += 1
+        if not self.nodes & 1023:
+            budgets.checkpoint()
         return _span(self.file_name, meta)
 
     # -- values
     def text(self, meta, strings):
-        return ("text", "".join(_unquote(s) for s in strings), self._s(meta))
+        parts = []
+        for token in strings:
+            value = _unquote(token)
+            if not value.isprintable() and _SURROGATE.search(value):
+                char = _SURROGATE.search(value).group()  # type: ignore[union-attr]
+                self.sink.error("policy-encoding", f"the string holds the lone surrogate "
+                                f"U+{ord(char):04X}, which is not a character",
+                                _token_span(self.file_name, token),
+                                "write the character itself (a `\\u` escape of a surrogate "
+                                "must be one of a pair)",
+                                **source_at(self.source, _token_span(self.file_name, token)))
+            parts.append(value)
+        return ("text", "".join(parts), self._s(meta))
 
     def _date(self, token: Token) -> date | None:
         try:

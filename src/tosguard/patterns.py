@@ -21,11 +21,19 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
+from . import budget as budgets
+
 __all__ = ["PatternError", "matcher", "check_pattern"]
 
 #: Results remembered per compiled pattern: a manifest repeats the same model names over
 #: thousands of sources, and a dictionary look-up is cheaper than any regex engine.
 _MEMO_SIZE = 4096
+#: The longest regular expression accepted, and the memory RE2 may use to compile one and run
+#: it: a pattern such as `\pL{1000}` took RE2 90 ms to compile with its default 8 MiB, and a
+#: policy could hold hundreds (the shipped library's longest is 41 characters).
+MAX_PATTERN = 1000
+_RE2_MEMORY = 1 << 20  # ten milliseconds at most to compile (measured), refused past it
+_FAILED: dict[str, str] = {}  # pattern -> why it does not compile (lru_cache keeps no errors)
 
 
 class PatternError(ValueError):
@@ -34,6 +42,7 @@ class PatternError(ValueError):
 
 def check_pattern(pattern: str, regex: bool) -> str:
     """Why ``pattern`` cannot be used, or ``""`` when it can."""
+    budgets.checkpoint()
     try:
         _compiled(pattern, regex)
     except PatternError as error:
@@ -63,16 +72,34 @@ def matcher(pattern: str, regex: bool) -> Callable[[str], bool]:
 def _compiled(pattern: str, regex: bool) -> Callable[[str], object]:
     if not regex:
         return re.compile(fnmatch.translate(pattern)).match
-    re2 = _re2()
-    options = re2.Options()
-    options.log_errors = False  # RE2 would print its own complaint to stderr
+    if pattern in _FAILED:
+        raise PatternError(_FAILED[pattern])
+    reason = _refusal(pattern)
+    if not reason:
+        re2 = _re2()
+        options = re2.Options()
+        options.log_errors = False  # RE2 would print its own complaint to stderr
+        options.max_mem = _RE2_MEMORY
+        try:
+            return re2.compile(pattern, options).search
+        except re2.error as error:
+            reason = error.args[0] if error.args else str(error)
+            if isinstance(reason, bytes):
+                reason = reason.decode("utf-8", "replace")
+    if len(_FAILED) < 1024:
+        _FAILED[pattern] = str(reason)
+    raise PatternError(str(reason))
+
+
+def _refusal(pattern: str) -> str:
+    """Why a pattern is refused before RE2 sees it, or ``""``."""
+    if len(pattern) > MAX_PATTERN:
+        return f"the pattern is {len(pattern):,} characters long, more than {MAX_PATTERN:,}"
     try:
-        return re2.compile(pattern, options).search
-    except re2.error as error:
-        reason = error.args[0] if error.args else str(error)
-        if isinstance(reason, bytes):
-            reason = reason.decode("utf-8", "replace")
-        raise PatternError(str(reason)) from None
+        pattern.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return f"the pattern holds the lone surrogate U+{ord(pattern[error.start]):04X}"
+    return ""
 
 
 def _re2():

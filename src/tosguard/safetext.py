@@ -28,6 +28,7 @@ WideEncoding(name='UTF-16 (little-endian)', bom=False)
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -35,10 +36,18 @@ __all__ = ["WideEncoding", "escape_char", "is_unsafe", "json_safe", "printable",
 
 # Characters written as visible escapes in text for people.
 _OTHERS = "\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
-_UNSAFE = re.compile(f"[\x00-\x1f{_OTHERS}]")
-_UNSAFE_IN_LAYOUT = re.compile(f"[\x00-\x08\x0b-\x1f{_OTHERS}]")  # keeps \t and \n
-# Characters JSON output writes as \uXXXX escapes beyond what json.dumps escapes.
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_CLASSES = {
+    "unsafe": f"[\x00-\x1f{_OTHERS}]",
+    "unsafe-in-layout": f"[\x00-\x08\x0b-\x1f{_OTHERS}]",  # keeps \t and \n
+    # what JSON output writes as \uXXXX escapes beyond what json.dumps escapes
+    "json-unsafe": f"[{_OTHERS}]",
+}
+
+
+@functools.cache
+def _pattern(name: str) -> re.Pattern[str]:
+    """Compiled on first use: most runs escape nothing, and the CLI's start-up is measured."""
+    return re.compile(_CLASSES[name])
 
 
 def escape_char(char: str) -> str:
@@ -48,7 +57,7 @@ def escape_char(char: str) -> str:
 
 def is_unsafe(char: str) -> bool:
     """Whether :func:`printable` escapes ``char`` (outside text laid out in lines)."""
-    return _UNSAFE.match(char) is not None
+    return _pattern("unsafe").match(char) is not None
 
 
 def _escape_match(match: re.Match[str]) -> str:
@@ -62,7 +71,7 @@ def printable(text: str, *, layout: bool = False) -> str:
     report); otherwise they are escaped too (a message, a name, one line of a file)."""
     if text.isprintable():
         return text
-    return (_UNSAFE_IN_LAYOUT if layout else _UNSAFE).sub(_escape_match, text)
+    return _pattern("unsafe-in-layout" if layout else "unsafe").sub(_escape_match, text)
 
 
 def _json_escape_match(match: re.Match[str]) -> str:
@@ -77,7 +86,7 @@ def json_safe(json_text: str) -> str:
     the JSON value is unchanged, and the text no longer acts on a terminal it is printed on."""
     if json_text.isascii() and "\x7f" not in json_text:
         return json_text
-    return _JSON_UNSAFE.sub(_json_escape_match, json_text)
+    return _pattern("json-unsafe").sub(_json_escape_match, json_text)
 
 
 class WideEncoding(NamedTuple):

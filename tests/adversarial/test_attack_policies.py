@@ -341,3 +341,134 @@ def test_a_policy_file_in_utf16_or_utf32_is_named_as_such(tmp_path, encoding):
     assert diagnostic["code"] == "policy-encoding"
     assert encoding.split("-")[0].upper().replace("UTF", "UTF-") in diagnostic["message"]
     assert "save it as UTF-8" in diagnostic["help"]
+
+
+# ---- work that is bounded per condition but not per file (a review's reproductions) ----------
+# Each runs under a budget of a few seconds (what the service would give it): a regression shows
+# as TimeLimitExceeded, not as a hung suite. Unbounded, each took from 6 s to hours.
+def bounded(seconds: float = 10):
+    from tosguard.budget import Budget, active
+
+    return active(Budget(timeout=seconds))
+
+
+def doubling_from(n: int) -> str:
+    return "define d0 = model.commercial\n" + "".join(
+        f"define d{i} = d{i - 1} and d{i - 1}\n" for i in range(1, n + 1))
+
+
+def test_many_clauses_sharing_a_large_predicate_are_refused_as_a_whole(tmp_path):
+    """d13 stands for 8,192 tests, under the limit; forty clauses `when d13` stood for 327,680,
+    compiled out in full: 10 s and 285 MB for 4 KB of text, minutes and GBs at 1 MiB."""
+    from tosguard.library import compile_contents
+
+    text = policy(*[clause("d13", f"c{i}") for i in range(40)], defines=doubling_from(13))
+    with bounded():
+        found = lint_text(text, "p.tos").errors
+        with pytest.raises(PolicyError):
+            compile_contents([(tmp_path / "p.tos", "p.tos", text.encode())])
+    [total] = [d for d in found if "in all" in d.message]
+    assert total.code == "policy-too-complex" and "100,000" in total.message
+
+
+def test_a_predicate_shared_by_clauses_is_compiled_once():
+    from tosguard.check import MAX_FILE_TESTS
+    from tosguard.compile import compile_files
+    from tosguard.parse import parse_policy_text
+
+    text = policy(*[clause("d10", f"c{i}") for i in range(10)], defines=doubling_from(10))
+    assert MAX_FILE_TESTS > 10 * 1024
+    [compiled] = compile_files([parse_policy_text(text, "p.tos")], {})
+    bodies = {id(clause.when.body) for clause in compiled.clauses}
+    assert len(bodies) == 1  # one shared body, not ten copies of 1,024 tests
+
+
+def test_large_sets_tested_against_each_other_lint_in_linear_time():
+    """`x in big and x not in big2` with 4,000 values each, in thirty clauses: the linter's
+    membership test against a list took 8.6 s for 62 KB."""
+    big = ", ".join(f'"v{i}"' for i in range(4000))
+    other = ", ".join(f'"w{i}"' for i in range(4000))
+    defines = (f"set big = {{{big}}}\nset big2 = {{{other}}}\n"
+               "define d = model.name in big and model.name not in big2\n")
+    with bounded():
+        assert not lint_text(policy(*[clause("d", f"c{i}") for i in range(30)],
+                                    defines=defines), "p.tos").errors
+
+
+def test_a_set_of_wrong_values_tested_forty_times_reports_each_value_once():
+    """20,000 numbers tested against a text field forty times: 800,000 diagnostics, 481 MB."""
+    import tracemalloc
+
+    values = ", ".join(str(i) for i in range(20_000))
+    text = policy(clause(" and ".join(["model.name in s"] * 40)),
+                  defines=f"set s = {{{values}}}\n")
+    tracemalloc.start()
+    try:
+        with bounded():
+            result = lint_text(text, "p.tos")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    errors, _ = result.counts()
+    assert 1000 <= errors <= 20_001  # each value once (a sink keeps 1,000, counts the rest)
+    assert result.diagnostics[-1].code == "policy-too-many-errors"
+    assert peak < 200 * 1024 * 1024
+
+
+def test_a_long_chain_written_backwards_is_measured_in_linear_time():
+    """`define d0 = d1`, `d1 = d2`, … 10,000 deep, in that order: the expansion rescanned its
+    chain at every step (18 s)."""
+    text = "".join(f"define d{i} = d{i + 1}\n" for i in range(10_000)) + \
+        "define d10000 = model.commercial\n" + policy(clause("d0"))
+    with bounded():
+        found = lint_text(text, "p.tos").errors
+    assert {d.code for d in found} == {"policy-too-complex"}
+
+
+def test_regular_expressions_that_fail_to_compile_fail_once():
+    """Sixty patterns that RE2 refuses as too large: 65 ms each, every time they were seen."""
+    text = policy(*[clause(f'model.name matches regex "\\\\pL{{{1000 + i}}}"', f"c{i}")
+                    for i in range(60)])
+    with bounded():
+        found = lint_text(text, "p.tos").errors
+        again = lint_text(text, "p.tos").errors
+    assert {d.code for d in found} == {"policy-bad-regex"} and len(found) == 60
+    assert found == again
+
+
+def test_a_lone_surrogate_in_a_policy_string_is_refused_where_it_is_written(tmp_path):
+    """`matches regex "\\ud800"` made lint exit 3 and validate answer 500."""
+    text = policy(clause('model.name matches regex "\\ud800"'))
+    found = lint_text(text, "p.tos").errors
+    assert [(d.code, d.span.line) for d in found] == [("policy-encoding", 11)]
+    path = tmp_path / "p.tos"
+    path.write_text(text, encoding="utf-8")
+    result = tosguard("check", str(ACME), "--policies", str(path), "--error-format", "json")
+    assert result.returncode == 2 and codes(result) == ["policy-encoding"]
+
+
+def test_problems_inside_a_predicate_of_another_file_show_that_files_line(tmp_path):
+    from tosguard.check import check_library
+    from tosguard.parse import parse_policy_text
+
+    shared = parse_policy_text('define g = model.purpose == "chatt"\n', "a.tos")
+    user = parse_policy_text(policy(clause("g")), "b.tos")
+    found = [d for d in check_library([shared, user]) if d.code == "policy-unknown-value"]
+    assert len(found) == 1  # once, not once per file that uses it
+    assert found[0].span.file == "a.tos" and "chatt" in found[0].source_line
+
+
+def test_a_linked_directory_is_read_and_a_link_loop_refused(tmp_path):
+    linked = tmp_path / "elsewhere"
+    linked.mkdir()
+    (linked / "a.tos").write_text(policy(clause("model.commercial")), encoding="utf-8")
+    root = tmp_path / "set"
+    root.mkdir()
+    (root / "linked").symlink_to(linked)
+    loaded = library_module.load_library([root], use_cache=False)
+    assert [p.id for p in loaded.policies] == ["acme-terms"]  # was skipped: a set in part
+    (linked / "loop").symlink_to(tmp_path)
+    with pytest.raises(PolicyError) as info:
+        library_module.load_library([root], use_cache=False)
+    assert {d.code for d in info.value.diagnostics} == {"policy-io"}
+    assert all("reached twice" in d.message for d in info.value.diagnostics)

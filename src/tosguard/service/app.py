@@ -117,13 +117,16 @@ class Service:
         request's time limit (a job still waiting for its turn when it passes is dropped). A
         job that outgrows its slice of the loop gives way and runs on in the pool."""
         ctx = context(request.scope)
-        budget = self.budget(request, sliced=True)
+
+        def in_its_turn():  # the slice counts from the turn, not from the wait for it
+            return job(self.budget(request, sliced=True))
+
         try:
             with anyio.fail_after(ctx.remaining()):
-                return await self.turns.run(partial(job, budget))
+                return await self.turns.run(in_its_turn)
         except SliceSpent:
             self.metrics.moved_to_pool.inc()
-            return await self.in_pool(request, job, budget.unsliced())
+            return await self.in_pool(request, job, self.budget(request))
         except (TimeoutError, TimeLimitExceeded):
             raise self.timeout_problem() from None
 

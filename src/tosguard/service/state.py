@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Diagnostic, Span, TosguardError
-from ..library import Library, load_library, policy_files
+from ..library import Library, library_of, read_policy_files
 
 RESTRICTED_CACHE_SIZE = 32  # restricted libraries kept per set (``?policies=``), LRU
 
@@ -82,15 +82,9 @@ class ReloadResult:
 
 def load_policy_set(paths: Sequence[str], *, use_cache: bool = True) -> PolicySet:
     """Load a set; raises :class:`~tosguard.errors.TosguardError` with every diagnostic."""
-    files = policy_files(paths)
+    contents = read_policy_files(paths)  # one reading: what is compiled is what validates
     # a service checks many manifests: conditions as generated functions from the start
-    library = load_library(paths, use_cache=use_cache).accelerate()
-    contents = []
-    for path, display in files:
-        try:
-            contents.append((path, display, path.read_bytes()))
-        except OSError:
-            continue  # vanished since load_library read it; validation context only
+    library = library_of(contents, use_cache=use_cache).accelerate()
     return PolicySet(library, contents, time.time())
 
 
