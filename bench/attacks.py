@@ -114,7 +114,8 @@ def cli_attacks(tmp: Path) -> dict:
         f"  - {{id: s{i}, kind: nope}}\n" for i in range(40_000)))
     unknown_keys = write("keys.json", '{"tosguard": 1, "sources": [{"id": "a", '
                          + ", ".join(f'"k{i}": 1' for i in range(500_000)) + "}]}")
-    escape = write("escape.yaml", 'tosguard: 1\nsources: []\n"\x1b]0;PWNED\x07\x1b[2J": 1\n')
+    # YAML's own escapes: the key holds ESC and BEL once read, as the red team wrote it
+    escape = write("escape.yaml", 'tosguard: 1\nsources: []\n"\\e]0;PWNED\\a\\e[2J": 1\n')
 
     def cli(*args, stdin=None):
         return lambda tosguard, cap: run([tosguard, *map(str, args)], cap, stdin=stdin)
