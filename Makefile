@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install dev demo test lint format bench serve bench-load clean
+.PHONY: install dev demo test lint format bench serve bench-load fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,14 @@ bench-load: $(BIN)/python       ## the HTTP service under a bounded loopback loa
 	$(BIN)/python -m pip install --quiet -e '.[serve]'
 	$(BIN)/python bench/load.py --requests 100000 --duration 900
 	$(BIN)/python bench/load.py --workers 2 --rate 500 --requests 100000 --duration 900
+
+fuzz: $(BIN)/python             ## coverage-guided fuzzing, 10 minutes per harness (not in CI)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	mkdir -p fuzz/crashes
+	for harness in manifest check policy; do \
+	  $(BIN)/python fuzz/run.py $$harness -max_total_time=600 -timeout=20 \
+	    -artifact_prefix=fuzz/crashes/ || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .hypothesis
