@@ -8,7 +8,8 @@ with bounded sizes, loops and waits, and the defence asserted:
   open than the process has file descriptors;
 - rolling restarts under keep-alive load: not one request lost;
 - small defects: malformed HTTP gets a problem document, no response reflects the client's
-  `Host`, and the OpenAPI document admits exactly the dates and policy bodies the service takes.
+  `Host`, and the OpenAPI document admits exactly the dates and policy bodies the service takes;
+- the red team's second round: log lines escape C1 and bidirectional controls.
 
 Tests that start `tosguard serve` are marked slow, like tests/test_service_process.py.
 """
@@ -436,6 +437,43 @@ def test_probes_are_answered_with_more_slow_connections_than_descriptors(tmp_pat
             for sock in held:
                 sock.close()
         assert "Traceback" not in server.logs()
+
+
+# ---- the red team's second round: chunked framing, slow bodies, unread answers, log text -------
+def access_entries(server) -> list[dict]:
+    return [entry for line in server.logs().splitlines()
+            if (entry := json.loads(line))["logger"] == "tosguard.access"]
+
+
+@pytest.mark.slow
+def test_log_lines_escape_c1_and_bidirectional_controls(tmp_path, policies) -> None:
+    """A path with U+202E (right-to-left override), U+009B (CSI, a C1 control) and DEL reached
+    stderr raw; every log line now writes them as JSON escapes."""
+    with serve_process(tmp_path, "--policies", str(policies)) as server:
+        raw = exchange(server.port, b"GET /x%E2%80%AEy%C2%9Bz%7F HTTP/1.1\r\nHost: t\r\n"
+                       b"Connection: close\r\n\r\n")
+        assert status_of(raw) == 404
+        wait_until(lambda: any(e["status"] == 404 for e in access_entries(server)),
+                   what="the access-log line")
+    data = server.log.read_bytes()
+    for char in ("\u202e", "\x9b", "\x7f"):
+        assert char.encode() not in data, char
+    line = next(line for line in data.splitlines() if b'"status": 404' in line)
+    assert rb'"path": "/x\u202ey\u009bz\u007f"' in line
+    assert json.loads(line)["path"] == "/x\u202ey\u009bz\x7f"
+
+
+def test_every_log_line_is_escaped_in_one_place() -> None:
+    from tosguard.service.logs import JsonFormatter
+
+    record = logging.LogRecord("tosguard.service", logging.ERROR, __file__, 1,
+                               "bad \x1b[2J \x9b \u2066 \udcff", None, None)
+    record.fields = {"path": "/\u202e"}
+    line = JsonFormatter().format(record)
+    for char in ("\x1b", "\x9b", "\u2066", "\udcff", "\u202e"):
+        assert char not in line
+    entry = json.loads(line)
+    assert (entry["message"], entry["path"]) == ("bad \x1b[2J \x9b \u2066 \udcff", "/\u202e")
 
 
 # ---- item 10: rolling restarts ------------------------------------------------------------------
