@@ -11,8 +11,8 @@ with bounded sizes, loops and waits, and the defence asserted:
   `Host`, and the OpenAPI document admits exactly the dates and policy bodies the service takes;
 - the red team's second round: an endless chunked trailer gets 431 with probes answered and
   memory flat (and little is parsed after a 401), slow bodies at the connection cap give way to
-  probes while a request fully received is kept, and log lines escape C1 and bidirectional
-  controls.
+  probes while a request fully received is kept, answers nobody reads are dropped after the
+  write timeout with their memory, and log lines escape C1 and bidirectional controls.
 
 Tests that start `tosguard serve` are marked slow, like tests/test_service_process.py.
 """
@@ -609,6 +609,15 @@ def unread_request(port: int, body: bytes) -> socket.socket:
     return sock
 
 
+def established(port: int) -> int:
+    """The server's open connections on ``port`` (IPv4), from /proc/net/tcp."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        count += int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01"
+    return count
+
+
 def read_whole(sock: socket.socket, timeout: float, pause: float = 0.0) -> bytes:
     """One whole response with a Content-Length; ``pause`` seconds between reads."""
     sock.settimeout(timeout)
@@ -699,6 +708,43 @@ def test_slow_bodies_do_not_hold_the_connection_cap(tmp_path, big_answers) -> No
             problem = problem_in(raw, 503, "too-many-connections")
             assert "request body was still arriving" in problem["errors"][0]["message"]
     assert "internal error" not in server.logs()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc, SO_RCVBUF as on Linux")
+def test_an_answer_the_client_does_not_take_is_dropped_after_the_write_timeout(
+        tmp_path, big_answers) -> None:
+    """Three clients ask for a 23 MB report and never read it: before, the server held the
+    answers (105 MB) as long as the connections lived. Now each is aborted once writing has
+    been paused for the write timeout (the request's --timeout) and its buffer freed. glibc's
+    fixed mmap threshold makes freed buffers leave the resident set, so that it can be seen."""
+    timeout = 5
+    with serve_process(tmp_path, "--policies", str(big_answers), "--timeout", str(timeout),
+                       env={"MALLOC_MMAP_THRESHOLD_": "131072"}) as server:
+        pid = server.process.pid
+        before = rss_bytes(pid)
+        clients = [unread_request(server.port, BIG_MANIFEST) for _ in range(3)]
+        try:
+            held = rss_bytes(pid) - before
+            assert held > 40 << 20, f"the answers hold only {held >> 20} MiB"
+            assert established(server.port) == 3
+            wait_until(lambda: established(server.port) == 0, timeout=timeout + 30,
+                       what="the server to drop the connections")
+            wait_until(lambda: rss_bytes(pid) - before < held * 0.4, timeout=10,
+                       what=f"the memory to be freed (held {held >> 20} MiB)")
+            for sock in clients:  # what the kernel had taken is all they can read
+                assert len(read_until_closed(sock, time.monotonic() + 10)[0]) < 20 << 20
+        finally:
+            for sock in clients:
+                sock.close()
+        # a client that takes its answer in time gets all of it
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            sock.sendall(post_head(length=len(BIG_MANIFEST)) + BIG_MANIFEST)
+            answer = read_whole(sock, timeout=30, pause=0.01)
+            assert status_of(answer) == 200 and len(answer) > 20 << 20
+        aborted = [e for e in map(json.loads, server.logs().splitlines())
+                   if e["message"] == "connection aborted: the client did not read its answer"]
+        assert len(aborted) == 3 and all(e["unsent_bytes"] > 1 << 20 for e in aborted)
 
 
 @pytest.mark.slow

@@ -27,6 +27,10 @@ uvicorn's :class:`~uvicorn.protocols.http.httptools_impl.HttpToolsProtocol` and 
   Go's net/http) of body, and within the header timeout, as a head; past either, and when its
   framing breaks the limit, nothing more is parsed: the connection ends its output, reads and
   drops what the client still sends for ``LINGER`` seconds, then closes.
+* **A write timeout** (``write_timeout``: the request's ``--timeout``). A client that does not
+  read its answer leaves it in the transport's buffer (a report can be 30 MB); when the
+  transport has paused writing for that long, or the end of a finished answer is still in the
+  buffer after as long, the connection is aborted and the buffer freed.
 * **A cap on open connections** (``max_connections``), set below the process's file-descriptor
   limit (300 slow connections under ``ulimit -n 256`` failed every ``/healthz``). At the cap a
   new connection closes another, in this order: one already answered and lingering; then the
@@ -66,10 +70,11 @@ from uvicorn.server import ServerState
 from ..errors import Diagnostic, Span, UsageError
 from . import problems
 from .access import PROTOCOL_ANSWER, SCOPE_KEY, ProtocolAnswer
-from .logs import ACCESS_LOGGER
+from .logs import ACCESS_LOGGER, SERVICE_LOGGER
 from .problems import ProblemError, item
 
 access_log = logging.getLogger(ACCESS_LOGGER)
+service_log = logging.getLogger(SERVICE_LOGGER)
 
 #: Default cap on open connections per worker (further capped by the descriptor limit).
 DEFAULT_MAX_CONNECTIONS = 1024
@@ -90,6 +95,7 @@ class HttpLimits:
 
     max_header_bytes: int = 16 * 1024
     header_timeout: float = 10.0
+    write_timeout: float = 10.0
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     drain_grace: float = 1.0
     access_log: bool = True
@@ -189,8 +195,8 @@ def evictable_connections(state: ServerState) -> Evictable:
 
 class TosguardProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a header size limit (on request heads and on the
-    framing of chunked bodies), a header timeout, a connection cap, draining, and problem
-    documents for errors found outside the app."""
+    framing of chunked bodies), a header timeout, a write timeout, a connection cap, draining,
+    and problem documents for errors found outside the app."""
 
     def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -208,6 +214,7 @@ class TosguardProtocol(HttpToolsProtocol):
         self.head_timer: asyncio.TimerHandle | None = None
         self.drain_timer: asyncio.TimerHandle | None = None
         self.linger_timer: asyncio.TimerHandle | None = None
+        self.write_timer: asyncio.TimerHandle | None = None
         self.draining = False
         self.discarding = False  # input is dropped: the connection closes after its response
 
@@ -225,6 +232,7 @@ class TosguardProtocol(HttpToolsProtocol):
         self.waiting.pop(self, None)
         self.receiving.pop(self, None)
         self.cancel_timers()
+        self.cancel_write_timer()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -301,6 +309,8 @@ class TosguardProtocol(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         queued = bool(self.pipeline)
         super().on_response_complete()
+        if self.transport.get_write_buffer_size():
+            self.arm_write_timer()  # the end of the answer is still buffered: it must go too
         if self.transport.is_closing() or queued:
             return
         self.waiting[self] = None  # idle, or reading the next head: first in line to close
@@ -311,6 +321,47 @@ class TosguardProtocol(HttpToolsProtocol):
                 self.arm_head_timer()  # and it must come as soon as a head
         if self.draining and (self.idle() or not self.reading_head):
             self.arm_drain_timer()
+
+    # ---- flow control ---------------------------------------------------------------------
+    def pause_writing(self) -> None:
+        """The transport's buffer is over its high-water mark (64 KiB): the client takes less
+        than is written. It resumes under the low-water mark (16 KiB), so an answer must in
+        effect be taken within the write timeout of the moment the client fell behind."""
+        super().pause_writing()
+        self.cancel_write_timer()
+        self.arm_write_timer()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self.cancel_write_timer()
+        if not self.busy() and self.transport.get_write_buffer_size():
+            self.arm_write_timer()  # the end of an answer: it must go too
+
+    def arm_write_timer(self) -> None:
+        if self.write_timer is None:
+            self.write_timer = self.loop.call_later(self.limits.write_timeout,
+                                                    self.write_timeout)
+
+    def cancel_write_timer(self) -> None:
+        if self.write_timer is not None:
+            self.write_timer.cancel()
+            self.write_timer = None
+
+    def write_timeout(self) -> None:
+        """Writing stayed paused for ``write_timeout``, or the end of a finished answer is
+        still in the buffer after as long: the client does not take its answer. Abort, which
+        frees the buffer (closing would wait for the client to take it)."""
+        self.write_timer = None
+        pending = self.transport.get_write_buffer_size()
+        if not pending and not self.flow.write_paused:
+            return
+        service_log.warning("connection aborted: the client did not read its answer", extra={
+            "fields": {"client": self.client[0] if self.client else None,
+                       "unsent_bytes": pending, "write_timeout": self.limits.write_timeout}})
+        self.waiting.pop(self, None)
+        self.receiving.pop(self, None)
+        self.discarding = True
+        self.transport.abort()
 
     # ---- limits ---------------------------------------------------------------------------
     def busy(self) -> bool:
@@ -334,6 +385,8 @@ class TosguardProtocol(HttpToolsProtocol):
             self.drain_timer = self.loop.call_later(self.limits.drain_grace, self.drain_timeout)
 
     def cancel_timers(self) -> None:
+        """Cancel the timers that watch the input (the write timer watches the output until
+        the connection is gone)."""
         for timer in (self.head_timer, self.drain_timer, self.linger_timer):
             if timer is not None:
                 timer.cancel()
@@ -366,8 +419,11 @@ class TosguardProtocol(HttpToolsProtocol):
         self.waiting.move_to_end(self, last=False)
 
     def close(self) -> None:
-        """Close once the output is sent."""
+        """Close once the output is sent; if the client does not take it, the write timer
+        aborts the connection (a transport closes only when its buffer is empty)."""
         self.transport.close()
+        if self.transport.get_write_buffer_size():
+            self.arm_write_timer()
 
     def head_timeout(self) -> None:
         self.head_timer = None
@@ -427,7 +483,7 @@ class TosguardProtocol(HttpToolsProtocol):
             if other.linger_timer is not None:
                 return other
             # passed over: one closing already (gone when its output is sent), or one whose
-            # answer is still being written
+            # answer is still being written (the write timeout bounds it)
             if not other.transport.is_closing() and not other.flow.write_paused:
                 return other
         victim, answered = None, []
