@@ -8,7 +8,11 @@ with bounded sizes, loops and waits, and the defence asserted:
   open than the process has file descriptors;
 - rolling restarts under keep-alive load: not one request lost;
 - small defects: malformed HTTP gets a problem document, no response reflects the client's
-  `Host`, and the OpenAPI document admits exactly the dates and policy bodies the service takes.
+  `Host`, and the OpenAPI document admits exactly the dates and policy bodies the service takes;
+- the red team's second round: an endless chunked trailer gets 431 with probes answered and
+  memory flat (and little is parsed after a 401), slow bodies at the connection cap give way to
+  probes while a request fully received is kept, answers nobody reads are dropped after the
+  write timeout with their memory, and log lines escape C1 and bidirectional controls.
 
 Tests that start `tosguard serve` are marked slow, like tests/test_service_process.py.
 """
@@ -22,6 +26,7 @@ import logging
 import os
 import re
 import resource
+import select
 import signal
 import socket
 import subprocess
@@ -436,6 +441,341 @@ def test_probes_are_answered_with_more_slow_connections_than_descriptors(tmp_pat
             for sock in held:
                 sock.close()
         assert "Traceback" not in server.logs()
+
+
+# ---- the red team's second round: chunked framing, slow bodies, unread answers, log text -------
+def post_head(path: str = "/v1/check", *, length: int | None = None, key: bool = False,
+              close: bool = False) -> bytes:
+    """The head of a YAML POST, with a Content-Length (``length``) or else chunked."""
+    framing = f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked"
+    extra = (f"X-API-Key: {KEY}\r\n" if key else "") + ("Connection: close\r\n" if close else "")
+    return (f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/yaml\r\n{extra}"
+            f"{framing}\r\n\r\n").encode()
+
+
+def chunked(body: bytes, size: int, trailers: bytes = b"") -> bytes:
+    """``body`` as chunks of ``size`` bytes, then the last chunk, ``trailers`` and the end."""
+    chunks = [body[i:i + size] for i in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n" + trailers + b"\r\n"
+
+
+def endless_trailer(port: int, head: bytes, budget: int, seconds: float,
+                    answers: list[bytes], answered_first: bool = False) -> None:
+    """The red team's attack: after a chunked request head, the last chunk and a trailer field
+    that never ends, sent 64 KiB at a time for as long as the server takes it (at most
+    ``budget`` bytes and ``seconds`` seconds); what the server answered meanwhile is added to
+    ``answers``. ``answered_first``: the head alone first, the rest once the answer began."""
+    answer = bytearray()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        def read() -> None:
+            with contextlib.suppress(OSError):
+                while data := sock.recv(65536):
+                    answer.extend(data)
+        reader = threading.Thread(target=read)
+        reader.start()
+        sock.sendall(head)
+        if answered_first:
+            wait_until(lambda: answer, timeout=10, what="the answer to the head")
+        sock.sendall(b"0\r\nX-T: ")
+        chunk, sent, started = b"a" * 65536, 0, time.monotonic()
+        with contextlib.suppress(OSError):  # until the server stops taking it
+            while sent < budget and time.monotonic() - started < seconds:
+                sock.sendall(chunk)
+                sent += len(chunk)
+        reader.join(timeout=30)
+    answers.append(bytes(answer))
+
+
+def probe_while(server, busy: threading.Thread) -> tuple[float, int]:
+    """`GET /healthz` on fresh connections while ``busy`` runs: the slowest answer (each must
+    be a 200), and the server's peak resident memory meanwhile."""
+    slowest, peak = 0.0, rss_bytes(server.process.pid)
+    while busy.is_alive():
+        started = time.monotonic()
+        status, raw = server.get("/healthz", timeout=60)
+        assert status == 200, raw[:300]
+        slowest = max(slowest, time.monotonic() - started)
+        peak = max(peak, rss_bytes(server.process.pid))
+        time.sleep(0.05)
+    return slowest, peak
+
+
+def access_entries(server) -> list[dict]:
+    return [entry for line in server.logs().splitlines()
+            if (entry := json.loads(line))["logger"] == "tosguard.access"]
+
+
+@pytest.mark.slow
+def test_chunked_trailers_are_held_to_the_header_limit(tmp_path, policies) -> None:
+    """The red team: `POST` chunked, then `0\\r\\nX-T: ` and 1 MiB pieces of one trailer value.
+    The bytes went to the parser uncounted and httptools grew the value with `+=` on the event
+    loop: probes waited up to 14 s, memory grew 44 MB, with or without an API key. Now the
+    trailer is counted against --max-header-bytes (431), and of a request already answered
+    (401) little more is parsed, and nothing more answered."""
+    keys = tmp_path / "keys"
+    keys.write_text(KEY + "\n")
+    with serve_process(tmp_path, "--policies", str(policies), "--api-keys-file",
+                       str(keys)) as server:
+        # with a key the app waits for the body: the trailer is refused at the limit; without
+        # one the app answers at once (401), and answers nothing more
+        for key in (True, False):
+            before = rss_bytes(server.process.pid)
+            answers: list[bytes] = []
+            attack = threading.Thread(target=endless_trailer, args=(
+                server.port, post_head(key=key), 48 << 20, 15, answers, not key))
+            attack.start()
+            slowest, peak = probe_while(server, attack)
+            if key:
+                problem = problem_in(answers[0], 431, "header-too-large")
+                assert problem["errors"][0]["code"] == "http-chunked-framing-too-large"
+                assert "16384 bytes" in problem["detail"]
+            else:  # the 401 alone: past the limit the rest is dropped unparsed, unanswered
+                assert status_of(answers[0]) == 401, answers[0][:300]
+                assert answers[0].count(b"HTTP/1.1 ") == 1, answers[0]
+            assert slowest < 2, f"a probe waited {slowest:.1f} s"
+            assert peak - before < 16 << 20, f"the server grew by {(peak - before) >> 20} MiB"
+
+        # within the limit: a body in many small chunks, with trailers, is checked as usual
+        body = MANIFEST + b"#" * 3000 + b"\n"
+        raw = exchange(server.port, post_head(key=True, close=True)
+                       + chunked(body, 3, b"X-A: 1\r\nX-B: 2\r\n"))
+        assert status_of(raw) == 200 and b'"verdict": "non_compliant"' in raw, raw[:300]
+
+        # a malformed chunk while the app waits for the body: the parser's 400, and the app,
+        # told the client is gone, neither answers again nor logs an error
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(post_head(key=True))
+            time.sleep(0.3)
+            sock.sendall(b"zz\r\n")
+            problem = problem_in(read_until_closed(sock, time.monotonic() + 10)[0], 400,
+                                 "malformed-request")
+            assert "chunk size" in problem["errors"][0]["message"]
+        # a client gone before its body arrived: 499 in the access log, no error
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(post_head(length=100, key=True) + b"tosguard: 1\n")
+            time.sleep(0.3)
+        # answered before its body came (a client's head and body in two writes, the 401
+        # between them): the rest is read and dropped, and the connection carries the next
+        # request; but of a rest over 256 KiB nothing more is read, and the connection closes
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(post_head(length=len(MANIFEST)))
+            assert status_of(read_response(sock, 10)) == 401
+            sock.sendall(MANIFEST + b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert status_of(read_response(sock, 10)) == 200
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(post_head(length=1 << 20))
+            assert status_of(read_response(sock, 10)) == 401
+            with contextlib.suppress(OSError):
+                sock.sendall(b"#" * (1 << 20) + b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert read_until_closed(sock, time.monotonic() + 10)[0] == b""
+
+        def logged() -> list[dict] | None:
+            entries = [e for e in access_entries(server) if e["path"] == "/v1/check"]
+            return entries if len(entries) >= 7 else None
+        entries = wait_until(logged, what="the access-log lines")
+        assert sorted((e["status"], e.get("problem") or "") for e in entries) == [
+            (200, ""), (400, "malformed-request"), (401, ""), (401, ""), (401, ""),
+            (431, "header-too-large"), (499, "")]
+    assert "internal error" not in server.logs()
+
+
+BIG_MANIFEST = b"tosguard: 1\nsources:\n" + b"".join(
+    b"  - {id: s%d, kind: model-output, provider: acme, service: api, use: [distillation]}\n"
+    % number for number in range(2000))
+
+
+@pytest.fixture
+def big_answers(tmp_path) -> Path:
+    """A policy set whose one clause has a remedy of 10,800 characters: each finding is some
+    11 KB, and the report on BIG_MANIFEST (2,000 findings) about 23 MB."""
+    directory = tmp_path / "big-answers"
+    directory.mkdir()
+    remedy = "Do not distil Acme output. " * 400
+    (directory / "acme.tos").write_text(POLICY.replace('"Do not distil Acme output."',
+                                                       f'"{remedy}"'))
+    return directory
+
+
+def unread_request(port: int, body: bytes) -> socket.socket:
+    """A connection that asks for the report on ``body`` and takes only its first byte: it
+    returns once the answer has begun (the server wrote it whole and holds what did not fit in
+    the kernel's buffers)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(60)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(post_head(length=len(body)) + body)
+    assert sock.recv(1, socket.MSG_PEEK) == b"H"
+    return sock
+
+
+def established(port: int) -> int:
+    """The server's open connections on ``port`` (IPv4), from /proc/net/tcp."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        count += int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01"
+    return count
+
+
+def read_whole(sock: socket.socket, timeout: float, pause: float = 0.0) -> bytes:
+    """One whole response with a Content-Length; ``pause`` seconds between reads."""
+    sock.settimeout(timeout)
+    received = bytearray()
+    while b"\r\n\r\n" not in received:
+        received += sock.recv(1 << 20)
+    head, _, body = bytes(received).partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head)[1])  # type: ignore[index]
+    while len(received) < len(head) + 4 + length:
+        time.sleep(pause)
+        data = sock.recv(1 << 20)
+        assert data, f"closed after {len(received)} bytes"
+        received += data
+    return bytes(received)
+
+
+def read_all(sock: socket.socket, timeout: float = 10) -> bytes:
+    """What the server sends until it closes the connection, resets it, or ``timeout``."""
+    sock.settimeout(timeout)
+    received = b""
+    with contextlib.suppress(OSError):
+        while data := sock.recv(65536):
+            received += data
+    return received
+
+
+class SlowBodies:
+    """Clients that send a complete request head and then drip its body a byte every half
+    second, each opening a new connection whenever the server closes its own (the red team:
+    1,024 of them kept every probe on 503 for the whole --timeout); the answers they got."""
+
+    def __init__(self, port: int, clients: int):
+        self.port = port
+        self.stop = threading.Event()
+        self.answers: list[bytes] = []
+        self.connected = 0
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run) for _ in range(clients)]
+
+    def __enter__(self) -> SlowBodies:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            with contextlib.suppress(OSError), \
+                    socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
+                sock.sendall(post_head(length=100_000))
+                with self.lock:
+                    self.connected += 1
+                while not self.stop.wait(0.5):
+                    readable, _, _ = select.select([sock], [], [], 0)
+                    if readable:  # answered: read it, then come back
+                        self.answers.append(read_all(sock))
+                        break
+                    sock.sendall(b"#")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_RCVBUF, MSG_PEEK as on Linux")
+def test_slow_bodies_do_not_hold_the_connection_cap(tmp_path, big_answers) -> None:
+    """At the cap, a new connection closes the one whose body has been arriving longest (503)
+    when no connection waits for a head; a request fully received, here one whose client is
+    slow to take its 23 MB answer, is never closed for another."""
+    cap = 16
+    with serve_process(tmp_path, "--policies", str(big_answers), "--max-connections", str(cap),
+                       "--timeout", "60") as server:
+        unread = unread_request(server.port, BIG_MANIFEST)
+        with unread, SlowBodies(server.port, cap - 1) as attackers:
+            wait_until(lambda: attackers.connected >= cap - 1, what="the slow bodies")
+            time.sleep(0.5)  # every slot is taken
+            for _ in range(12):
+                started = time.monotonic()
+                status, raw = server.get("/healthz", timeout=10)
+                assert status == 200, raw[:300]
+                assert time.monotonic() - started < 5
+                time.sleep(0.2)
+            answer = read_whole(unread, timeout=30)  # all of it, at last
+            assert status_of(answer) == 200 and len(answer) > 20 << 20
+        assert attackers.answers, "no slow body was closed for a probe"
+        for raw in attackers.answers:
+            problem = problem_in(raw, 503, "too-many-connections")
+            assert "request body was still arriving" in problem["errors"][0]["message"]
+    assert "internal error" not in server.logs()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc, SO_RCVBUF as on Linux")
+def test_an_answer_the_client_does_not_take_is_dropped_after_the_write_timeout(
+        tmp_path, big_answers) -> None:
+    """Three clients ask for a 23 MB report and never read it: before, the server held the
+    answers (105 MB) as long as the connections lived. Now each is aborted once writing has
+    been paused for the write timeout (the request's --timeout) and its buffer freed. glibc's
+    fixed mmap threshold makes freed buffers leave the resident set, so that it can be seen."""
+    timeout = 5
+    with serve_process(tmp_path, "--policies", str(big_answers), "--timeout", str(timeout),
+                       env={"MALLOC_MMAP_THRESHOLD_": "131072"}) as server:
+        pid = server.process.pid
+        before = rss_bytes(pid)
+        clients = [unread_request(server.port, BIG_MANIFEST) for _ in range(3)]
+        try:
+            held = rss_bytes(pid) - before
+            assert held > 40 << 20, f"the answers hold only {held >> 20} MiB"
+            assert established(server.port) == 3
+            wait_until(lambda: established(server.port) == 0, timeout=timeout + 30,
+                       what="the server to drop the connections")
+            wait_until(lambda: rss_bytes(pid) - before < held * 0.4, timeout=10,
+                       what=f"the memory to be freed (held {held >> 20} MiB)")
+            for sock in clients:  # what the kernel had taken is all they can read
+                assert len(read_until_closed(sock, time.monotonic() + 10)[0]) < 20 << 20
+        finally:
+            for sock in clients:
+                sock.close()
+        # a client that takes its answer in time gets all of it
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            sock.sendall(post_head(length=len(BIG_MANIFEST)) + BIG_MANIFEST)
+            answer = read_whole(sock, timeout=30, pause=0.01)
+            assert status_of(answer) == 200 and len(answer) > 20 << 20
+        aborted = [e for e in map(json.loads, server.logs().splitlines())
+                   if e["message"] == "connection aborted: the client did not read its answer"]
+        assert len(aborted) == 3 and all(e["unsent_bytes"] > 1 << 20 for e in aborted)
+
+
+@pytest.mark.slow
+def test_log_lines_escape_c1_and_bidirectional_controls(tmp_path, policies) -> None:
+    """A path with U+202E (right-to-left override), U+009B (CSI, a C1 control) and DEL reached
+    stderr raw; every log line now writes them as JSON escapes."""
+    with serve_process(tmp_path, "--policies", str(policies)) as server:
+        raw = exchange(server.port, b"GET /x%E2%80%AEy%C2%9Bz%7F HTTP/1.1\r\nHost: t\r\n"
+                       b"Connection: close\r\n\r\n")
+        assert status_of(raw) == 404
+        wait_until(lambda: any(e["status"] == 404 for e in access_entries(server)),
+                   what="the access-log line")
+    data = server.log.read_bytes()
+    for char in ("\u202e", "\x9b", "\x7f"):
+        assert char.encode() not in data, char
+    line = next(line for line in data.splitlines() if b'"status": 404' in line)
+    assert rb'"path": "/x\u202ey\u009bz\u007f"' in line
+    assert json.loads(line)["path"] == "/x\u202ey\u009bz\x7f"
+
+
+def test_every_log_line_is_escaped_in_one_place() -> None:
+    from tosguard.service.logs import JsonFormatter
+
+    record = logging.LogRecord("tosguard.service", logging.ERROR, __file__, 1,
+                               "bad \x1b[2J \x9b \u2066 \udcff", None, None)
+    record.fields = {"path": "/\u202e"}
+    line = JsonFormatter().format(record)
+    for char in ("\x1b", "\x9b", "\u2066", "\udcff", "\u202e"):
+        assert char not in line
+    entry = json.loads(line)
+    assert (entry["message"], entry["path"]) == ("bad \x1b[2J \x9b \u2066 \udcff", "/\u202e")
 
 
 # ---- item 10: rolling restarts ------------------------------------------------------------------

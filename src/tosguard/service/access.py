@@ -2,6 +2,12 @@
 line of defence that turns any error into a problem document (never a bare 500 page, never a
 traceback to the client).
 
+A client that goes away before its request body has arrived is no error of the service: the
+access log shows status 499 (nginx's "client closed request"), and nothing else is logged. When
+the connection's protocol answered the request itself while the app waited for its body (a
+limit broken, a connection closed at the cap: :mod:`.protocol`), the app is told the client is
+gone too, and the access log shows the protocol's status and problem under the same request id.
+
 Pure ASGI, so a request costs no extra task and no body buffering.
 """
 
@@ -11,8 +17,10 @@ import logging
 import re
 import time
 import uuid
+from typing import NamedTuple
 
 from anyio import CancelScope
+from starlette.requests import ClientDisconnect
 
 from . import problems
 from .auth import ApiKeys, offered_key
@@ -22,6 +30,18 @@ from .problems import ProblemError
 
 REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 SCOPE_KEY = "tosguard"
+#: The scope key under which the connection's protocol leaves a :class:`ProtocolAnswer`.
+PROTOCOL_ANSWER = "tosguard.protocol_answer"
+#: The access log's status for a request whose client left before it was answered.
+CLIENT_CLOSED = 499
+
+
+class ProtocolAnswer(NamedTuple):
+    """A request the connection's protocol answered itself while the app waited for its body."""
+
+    status: int
+    kind: str
+    request_id: str
 
 access_log = logging.getLogger(ACCESS_LOGGER)
 service_log = logging.getLogger(SERVICE_LOGGER)
@@ -42,6 +62,14 @@ class Context:
 
     def remaining(self) -> float:
         return max(0.0, self.deadline - time.monotonic())
+
+
+def new_request_id(headers) -> str:
+    """The client's ``X-Request-ID`` when it is a sane one, else a fresh id."""
+    for name, value in headers:
+        if name == b"x-request-id" and REQUEST_ID.fullmatch(value):
+            return value.decode()
+    return uuid.uuid4().hex
 
 
 def context(scope) -> Context:
@@ -96,12 +124,8 @@ class ServiceMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = ""
-        for name, value in scope["headers"]:
-            if name == b"x-request-id" and REQUEST_ID.fullmatch(value):
-                request_id = value.decode()
-                break
-        request_id = request_id or uuid.uuid4().hex
+        answered = scope.get(PROTOCOL_ANSWER)  # a ProtocolAnswer, if given before the app began
+        request_id = answered.request_id if answered else new_request_id(scope["headers"])
         ctx = Context(request_id, self.timeout)
         scope[SCOPE_KEY] = ctx
         status, received, sent, started = 500, 0, 0, False
@@ -138,6 +162,8 @@ class ServiceMiddleware:
             if started:
                 raise
             await send_problem(tagged_send, error, path, request_id)
+        except ClientDisconnect:  # gone before its body arrived: nothing to answer, no error
+            status = CLIENT_CLOSED
         except Exception as error:
             service_log.error("internal error", exc_info=error,
                               extra={"fields": {"request_id": request_id, "path": path}})
@@ -151,9 +177,13 @@ class ServiceMiddleware:
             elapsed = time.monotonic() - ctx.started
             route = scope.get("route")
             template = getattr(route, "path", None) or "<unmatched>"
+            answered = scope.get(PROTOCOL_ANSWER)
+            if answered is not None:  # what the client got (the app's answer was dropped)
+                status, sent = answered.status, 0
             self.metrics.observe(scope["method"], template, status, elapsed)
             if self.access_log_enabled and access_log.isEnabledFor(logging.INFO):
                 client = scope.get("client")
+                problem = {"problem": answered.kind} if answered is not None else {}
                 access_log.info("request", extra={"fields": {
                     "request_id": request_id,
                     "method": scope["method"],
@@ -167,4 +197,5 @@ class ServiceMiddleware:
                     "key_id": ctx.key_id,
                     "verdict": ctx.verdict,
                     "revision": ctx.revision,
+                    **problem,
                 }})

@@ -10,7 +10,10 @@ An access-log line::
      "verdict": "non_compliant", "revision": "a1b2c3d4e5f60718"}
 
 The query string is not logged, and API keys never are: ``key_id`` is the first 12 hex digits
-of the key's SHA-256 digest.
+of the key's SHA-256 digest. Text from requests (a path, an error message) is written with the C1
+controls, the bidirectional overrides and isolates and lone surrogates as JSON ``\\uXXXX``
+escapes (:func:`~tosguard.safetext.json_safe`), like the C0 controls: a line decodes to the same
+values, and a terminal or log viewer showing it is not driven by what a client sent.
 
 Lines are formatted where they are logged but written by a background thread: a write to
 standard error blocks whenever its reader (a pipe to a log shipper, a file during writeback)
@@ -29,6 +32,8 @@ import queue
 import sys
 import threading
 import time
+
+from ..safetext import json_safe
 
 ACCESS_LOGGER = "tosguard.access"
 SERVICE_LOGGER = "tosguard.service"
@@ -50,7 +55,9 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[0] is not None:
             entry["error"] = f"{record.exc_info[0].__name__}: {record.exc_info[1]}"
             entry["traceback"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        # the one place every line passes: C1 controls, bidirectional overrides and lone
+        # surrogates (a request path can carry them) become \uXXXX escapes, never raw bytes
+        return json_safe(json.dumps(entry, ensure_ascii=False, default=str))
 
 
 class BackgroundHandler(logging.Handler):

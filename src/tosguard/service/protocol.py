@@ -9,17 +9,35 @@ uvicorn's :class:`~uvicorn.protocols.http.httptools_impl.HttpToolsProtocol` and 
   never more than the limit is handed to the parser; a head that does not end within it gets a
   431 problem and the connection is closed. A request pipelined behind another in the same
   read may get up to twice the limit, never more.
+* **The same limit on what a body carries besides its data.** A chunked body's chunk-size
+  lines, chunk extensions and trailer fields go through the same parser, and httptools grows a
+  trailer value with ``+=`` on the event loop (a trailer fed 1 MiB at a time stalled every
+  other request for 14 s and cost 44 MB). The bytes of a body handed to the parser that it does
+  not deliver as body data are counted against ``max_header_bytes`` too (431 past it); the body
+  is handed over in pieces of at most the limit, so at most twice the limit is ever parsed.
 * **A header timeout** (``header_timeout``, 10 s). A new connection must complete its first
   request's headers within it, and a kept-alive one each later request's headers within it of
   the request's first byte (how long it may idle before that is uvicorn's keep-alive timeout,
   5 s), so a client that drips a header a byte at a time (slowloris), or connects and says
   nothing, cannot hold a connection: it gets 408 (nothing when it sent nothing) and is closed.
-  The unread rest of a body whose request was already answered counts as such a wait too.
+* **Little parsed after the answer.** Of a request answered before its body has arrived (a
+  401, 404 or 415 sent without reading it), the rest is parsed and dropped so that the
+  connection can carry the next request (a client's head and body often come in two writes,
+  and the answer can come between them), but no more than ``DISCARD_BODY_BYTES`` (256 KiB, as
+  Go's net/http) of body, and within the header timeout, as a head; past either, and when its
+  framing breaks the limit, nothing more is parsed: the connection ends its output, reads and
+  drops what the client still sends for ``LINGER`` seconds, then closes.
+* **A write timeout** (``write_timeout``: the request's ``--timeout``). A client that does not
+  read its answer leaves it in the transport's buffer (a report can be 30 MB); when the
+  transport has paused writing for that long, or the end of a finished answer is still in the
+  buffer after as long, the connection is aborted and the buffer freed.
 * **A cap on open connections** (``max_connections``), set below the process's file-descriptor
-  limit: at the cap a new connection closes the oldest one that is waiting for request headers
-  (idle or slow), so a burst of slow connections cannot leave a probe without a descriptor
-  (300 slow connections under ``ulimit -n 256`` failed every ``/healthz``). When every
-  connection has a request in progress, the new one gets 503 and is closed.
+  limit (300 slow connections under ``ulimit -n 256`` failed every ``/healthz``). At the cap a
+  new connection closes another, in this order: one already answered and lingering; then the
+  one that has waited longest for request headers (idle or slow) or for the rest of a body
+  already answered; then the one whose request body has been arriving longest (503). A
+  connection whose request has fully arrived (being computed or answered) is never closed for
+  another. When no connection can be closed, the new one gets 503 and is closed.
 * **Draining.** When the worker stops (``SIGTERM``, or a rolling restart replacing it), uvicorn
   stops accepting and calls :meth:`TosguardProtocol.shutdown` on each connection. uvicorn's own
   closes every idle keep-alive connection at once, so a request a client had just sent on one
@@ -27,7 +45,9 @@ uvicorn's :class:`~uvicorn.protocols.http.httptools_impl.HttpToolsProtocol` and 
   request on it is answered, with ``Connection: close``, as is a request in progress; a
   connection that stays idle through the grace period is closed then.
 * **Problem documents**: a malformed request gets an RFC 9457 problem (uvicorn's is a
-  text/plain 400), as do the 408, 431 and 503 above.
+  text/plain 400), as do the 408, 431 and 503 above. When the app is waiting for the body of
+  the request so answered, it is told the client is gone (its own answer is dropped) and its
+  access-log line carries the protocol's status and problem.
 """
 
 from __future__ import annotations
@@ -49,16 +69,21 @@ from uvicorn.server import ServerState
 
 from ..errors import Diagnostic, Span, UsageError
 from . import problems
-from .logs import ACCESS_LOGGER
+from .access import PROTOCOL_ANSWER, SCOPE_KEY, ProtocolAnswer
+from .logs import ACCESS_LOGGER, SERVICE_LOGGER
 from .problems import ProblemError, item
 
 access_log = logging.getLogger(ACCESS_LOGGER)
+service_log = logging.getLogger(SERVICE_LOGGER)
 
 #: Default cap on open connections per worker (further capped by the descriptor limit).
 DEFAULT_MAX_CONNECTIONS = 1024
 #: Seconds a connection refused for its request head stays open, reading and dropping what the
 #: client still sends, so that closing it does not reset it before the client reads the answer.
 LINGER = 2.0
+#: How much of the body of a request answered already is read (and dropped) so that the
+#: connection can carry the next request; past it, the connection closes.
+DISCARD_BODY_BYTES = 256 * 1024
 #: The least the descriptor limit must leave for connections.
 MIN_CONNECTIONS = 16
 NR_OPEN = 1 << 20
@@ -70,6 +95,7 @@ class HttpLimits:
 
     max_header_bytes: int = 16 * 1024
     header_timeout: float = 10.0
+    write_timeout: float = 10.0
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     drain_grace: float = 1.0
     access_log: bool = True
@@ -130,8 +156,28 @@ def connection_cap(requested: int, limit: int | None = None) -> int:
 
 
 # ---- connections --------------------------------------------------------------------------------
-Waiting = OrderedDict["TosguardProtocol", None]
-_waiting_by_server: weakref.WeakKeyDictionary[ServerState, Waiting] = weakref.WeakKeyDictionary()
+Queue = OrderedDict["TosguardProtocol", None]
+
+
+class Evictable:
+    """The connections of one server that the connection cap may close, in two queues, each in
+    the order to close them:
+
+    * ``waiting``: connections waiting for a request's headers (idle or slow), or for the rest
+      of a body whose request was answered already: those answered and lingering first, then
+      the others, longest waiting first;
+    * ``receiving``: connections whose request head has arrived and whose body is still
+      arriving, the one whose body began first first.
+
+    The first queue is used up before the second."""
+
+    def __init__(self) -> None:
+        self.waiting: Queue = OrderedDict()
+        self.receiving: Queue = OrderedDict()
+
+
+_evictable_by_server: weakref.WeakKeyDictionary[ServerState, Evictable] = \
+    weakref.WeakKeyDictionary()
 
 
 #: Servers whose connections were told to drain: a connection that uvicorn accepted just before
@@ -139,31 +185,36 @@ _waiting_by_server: weakref.WeakKeyDictionary[ServerState, Waiting] = weakref.We
 _draining_servers: weakref.WeakSet[ServerState] = weakref.WeakSet()
 
 
-def waiting_connections(state: ServerState) -> Waiting:
-    """The connections of one server that wait for a request's headers (idle or slow), in the
-    order to close them when the connection cap is reached: those already answered and closing
-    first, then the others, longest waiting first."""
-    waiting = _waiting_by_server.get(state)
-    if waiting is None:
-        waiting = _waiting_by_server[state] = OrderedDict()
-    return waiting
+def evictable_connections(state: ServerState) -> Evictable:
+    """The connections of one server that the connection cap may close."""
+    evictable = _evictable_by_server.get(state)
+    if evictable is None:
+        evictable = _evictable_by_server[state] = Evictable()
+    return evictable
 
 
 class TosguardProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a header size limit, a header timeout, a connection
-    cap, draining, and problem documents for errors found before the app sees a request."""
+    """uvicorn's httptools protocol with a header size limit (on request heads and on the
+    framing of chunked bodies), a header timeout, a write timeout, a connection cap, draining,
+    and problem documents for errors found outside the app."""
 
     def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits: HttpLimits = getattr(config, "http_limits", None) or HttpLimits()
-        self.waiting = waiting_connections(server_state)
+        evictable = evictable_connections(server_state)
+        self.waiting, self.receiving = evictable.waiting, evictable.receiving
         self.head_bytes = 0  # bytes of the awaited request head handed to the parser
         self.reading_head = True  # the next request's headers are not complete yet
         self.request_begun = False  # and some of that request has arrived
+        self.body_bytes = 0  # body data the parser delivered on this connection
+        self.framing_bytes = 0  # bytes of this request's body handed over that were not data
+        self.messages = 0  # requests parsed completely on this connection
+        self.discard_until: int | None = None  # answered already: body_bytes it may reach
         self.head_timer: asyncio.TimerHandle | None = None
         self.drain_timer: asyncio.TimerHandle | None = None
         self.linger_timer: asyncio.TimerHandle | None = None
+        self.write_timer: asyncio.TimerHandle | None = None
         self.draining = False
         self.discarding = False  # input is dropped: the connection closes after its response
 
@@ -179,12 +230,15 @@ class TosguardProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.waiting.pop(self, None)
+        self.receiving.pop(self, None)
         self.cancel_timers()
+        self.cancel_write_timer()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         """Hand ``data`` to the parser in pieces, so that no more than ``max_header_bytes`` of
-        a request head is ever given to it."""
+        a request head is ever given to it, and no more than twice that of a body's framing
+        (chunk-size lines, extensions, trailers)."""
         if self.discarding:
             return
         if self.drain_timer is not None:  # a request arrives: it is answered, then closed
@@ -201,15 +255,27 @@ class TosguardProtocol(HttpToolsProtocol):
                     self.arm_head_timer()
                 piece, view = view[:room], view[room:]
                 self.head_bytes += len(piece)
+                super().data_received(piece)  # type: ignore[arg-type]
+            elif self.body_overflows():
+                break
             else:  # a body: pieces of at most the limit, so that the head of a request
                 piece, view = view[:limit], view[limit:]  # pipelined behind it is counted
-            super().data_received(piece)  # type: ignore[arg-type]
+                self.feed_body(piece)
         if self.transport.is_closing() or self.discarding:
             return
         if self.reading_head and self.head_bytes >= limit:
             self.refuse_head()
+        elif not self.reading_head and self.body_overflows():
+            self.refuse_body()
         elif self.draining and self.idle():  # only blank lines came: still idle
             self.arm_drain_timer()
+
+    def feed_body(self, piece: memoryview) -> None:
+        """Hand the parser a piece of a body, and count what of it was not body data."""
+        body, messages = self.body_bytes, self.messages
+        super().data_received(piece)  # type: ignore[arg-type]
+        if self.messages == messages:  # the body goes on: whatever was not data is framing
+            self.framing_bytes += len(piece) - (self.body_bytes - body)
 
     # ---- parser callbacks -----------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -219,28 +285,83 @@ class TosguardProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
         self.reading_head = self.request_begun = False
+        self.framing_bytes = 0
+        self.discard_until = None
         self.waiting.pop(self, None)
+        self.receiving[self] = None  # until the body has arrived (at once, for most requests)
         if self.head_timer is not None:
             self.head_timer.cancel()
             self.head_timer = None
         if self.draining and self.cycle is not None:
             self.cycle.keep_alive = False  # answered, then closed
 
+    def on_body(self, body: bytes) -> None:
+        self.body_bytes += len(body)
+        super().on_body(body)
+
     def on_message_complete(self) -> None:
         super().on_message_complete()
+        self.messages += 1
+        self.receiving.pop(self, None)
         self.reading_head = True
         self.head_bytes = 0
 
     def on_response_complete(self) -> None:
         queued = bool(self.pipeline)
         super().on_response_complete()
+        if self.transport.get_write_buffer_size():
+            self.arm_write_timer()  # the end of the answer is still buffered: it must go too
         if self.transport.is_closing() or queued:
             return
         self.waiting[self] = None  # idle, or reading the next head: first in line to close
-        if not self.reading_head and self.head_timer is None:
-            self.arm_head_timer()  # the rest of a body already answered: a wait like a head's
-        if self.draining and self.idle():
+        if not self.reading_head:  # answered before its body arrived: a little more is read
+            self.receiving.pop(self, None)
+            self.discard_until = self.body_bytes + DISCARD_BODY_BYTES
+            if self.head_timer is None:
+                self.arm_head_timer()  # and it must come as soon as a head
+        if self.draining and (self.idle() or not self.reading_head):
             self.arm_drain_timer()
+
+    # ---- flow control ---------------------------------------------------------------------
+    def pause_writing(self) -> None:
+        """The transport's buffer is over its high-water mark (64 KiB): the client takes less
+        than is written. It resumes under the low-water mark (16 KiB), so an answer must in
+        effect be taken within the write timeout of the moment the client fell behind."""
+        super().pause_writing()
+        self.cancel_write_timer()
+        self.arm_write_timer()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self.cancel_write_timer()
+        if not self.busy() and self.transport.get_write_buffer_size():
+            self.arm_write_timer()  # the end of an answer: it must go too
+
+    def arm_write_timer(self) -> None:
+        if self.write_timer is None:
+            self.write_timer = self.loop.call_later(self.limits.write_timeout,
+                                                    self.write_timeout)
+
+    def cancel_write_timer(self) -> None:
+        if self.write_timer is not None:
+            self.write_timer.cancel()
+            self.write_timer = None
+
+    def write_timeout(self) -> None:
+        """Writing stayed paused for ``write_timeout``, or the end of a finished answer is
+        still in the buffer after as long: the client does not take its answer. Abort, which
+        frees the buffer (closing would wait for the client to take it)."""
+        self.write_timer = None
+        pending = self.transport.get_write_buffer_size()
+        if not pending and not self.flow.write_paused:
+            return
+        service_log.warning("connection aborted: the client did not read its answer", extra={
+            "fields": {"client": self.client[0] if self.client else None,
+                       "unsent_bytes": pending, "write_timeout": self.limits.write_timeout}})
+        self.waiting.pop(self, None)
+        self.receiving.pop(self, None)
+        self.discarding = True
+        self.transport.abort()
 
     # ---- limits ---------------------------------------------------------------------------
     def busy(self) -> bool:
@@ -250,6 +371,12 @@ class TosguardProtocol(HttpToolsProtocol):
     def idle(self) -> bool:
         return self.reading_head and not self.request_begun and not self.busy()
 
+    def body_overflows(self) -> bool:
+        """The body arriving broke a limit: its framing passed ``max_header_bytes``, or, its
+        request answered already, more than ``DISCARD_BODY_BYTES`` of it came after."""
+        return (self.framing_bytes > self.limits.max_header_bytes
+                or (self.discard_until is not None and self.body_bytes > self.discard_until))
+
     def arm_head_timer(self) -> None:
         self.head_timer = self.loop.call_later(self.limits.header_timeout, self.head_timeout)
 
@@ -258,6 +385,8 @@ class TosguardProtocol(HttpToolsProtocol):
             self.drain_timer = self.loop.call_later(self.limits.drain_grace, self.drain_timeout)
 
     def cancel_timers(self) -> None:
+        """Cancel the timers that watch the input (the write timer watches the output until
+        the connection is gone)."""
         for timer in (self.head_timer, self.drain_timer, self.linger_timer):
             if timer is not None:
                 timer.cancel()
@@ -271,12 +400,39 @@ class TosguardProtocol(HttpToolsProtocol):
         self.discarding = True
         self.flow.pause_reading()
 
+    def stop_reading(self) -> None:
+        """Parse nothing more: end the output (once what is buffered is sent), then read and
+        drop what the client still sends for up to ``LINGER`` seconds before closing, since
+        closing with input unread resets the connection, and a reset can destroy the answer
+        before the client reads it. Such a connection is the first one closed at the cap."""
+        self.cancel_timers()
+        self.discarding = True
+        self.receiving.pop(self, None)
+        if not self.transport.can_write_eof():
+            self.waiting.pop(self, None)
+            self.close()
+            return
+        self.transport.write_eof()
+        self.flow.resume_reading()
+        self.linger_timer = self.loop.call_later(LINGER, self.transport.abort)
+        self.waiting[self] = None
+        self.waiting.move_to_end(self, last=False)
+
+    def close(self) -> None:
+        """Close once the output is sent; if the client does not take it, the write timer
+        aborts the connection (a transport closes only when its buffer is empty)."""
+        self.transport.close()
+        if self.transport.get_write_buffer_size():
+            self.arm_write_timer()
+
     def head_timeout(self) -> None:
         self.head_timer = None
         if self.transport.is_closing():
             return
         if self.busy():
             self.close_after_response()
+        elif not self.reading_head:  # the rest of a body already answered: no more of it
+            self.stop_reading()
         elif self.request_begun:
             self.answer(ProblemError(
                 "header-timeout", f"the request's headers did not arrive within "
@@ -285,7 +441,7 @@ class TosguardProtocol(HttpToolsProtocol):
                     f"{self.limits.header_timeout:g} s after they began",
                     help="send the whole request head at once")]))
         else:  # nothing of a request came: an idle connection, closed without a word
-            self.transport.close()
+            self.close()
 
     def refuse_head(self) -> None:
         if self.busy():
@@ -298,31 +454,75 @@ class TosguardProtocol(HttpToolsProtocol):
                                     "bytes without ending", help="send fewer or shorter "
                                     "headers, and put data in the body")]), linger=True)
 
+    def refuse_body(self) -> None:
+        if not self.busy():  # answered already: nothing more is said, nor read
+            self.stop_reading()
+            return
+        limit = self.limits.max_header_bytes
+        self.answer(ProblemError(
+            "header-too-large", f"the chunked body's framing and trailer fields are larger "
+            f"than the limit of {limit} bytes", [item(
+                "http-chunked-framing-too-large", f"the chunk-size lines, chunk extensions and "
+                f"trailer fields of the body passed {limit} bytes before the body ended",
+                help="send the body with Content-Length, or in fewer chunks without "
+                "extensions or trailers")]), linger=True)
+
     def make_room(self) -> None:
-        """At the cap: close the connection that has waited longest for request headers, or,
-        when every other connection has a request in progress, this new one."""
-        while (victim := next((c for c in self.waiting if c is not self), None)) is not None:
-            del self.waiting[victim]
-            if not victim.transport.is_closing() or victim.linger_timer is not None:
-                victim.evict()
-                return
-        self.answer(self.too_many("every other connection has a request in progress"))
+        """At the cap: close another connection (see :class:`Evictable` for which), or, when
+        every other connection has a request in progress, this new one."""
+        victim = self.eviction_victim()
+        if victim is None:
+            self.answer(self.too_many("every other connection has a request in progress"))
+        else:
+            victim.evict()
+
+    def eviction_victim(self) -> TosguardProtocol | None:
+        for other in self.waiting:
+            if other is self:
+                continue
+            if other.linger_timer is not None:
+                return other
+            # passed over: one closing already (gone when its output is sent), or one whose
+            # answer is still being written (the write timeout bounds it)
+            if not other.transport.is_closing() and not other.flow.write_paused:
+                return other
+        victim, answered = None, []
+        for other in self.receiving:
+            if other is not self:
+                if other.receives_body():
+                    victim = other
+                    break
+                answered.append(other)  # its response has begun: not one to close any more
+        for other in answered:
+            del self.receiving[other]
+        return victim
+
+    def receives_body(self) -> bool:
+        """The app waits for this connection's request body, and nothing has been answered."""
+        return (not self.reading_head and not self.pipeline and self.cycle is not None
+                and not self.cycle.response_started and not self.transport.is_closing()
+                and not self.discarding)
 
     def evict(self) -> None:
-        if self.linger_timer is not None:  # answered already
-            self.transport.abort()
+        self.waiting.pop(self, None)
+        self.receiving.pop(self, None)
+        if self.linger_timer is not None or not (self.reading_head or self.busy()):
+            self.transport.abort()  # answered already (and lingering, or its body's rest due)
+        elif not self.reading_head:
+            self.answer(self.too_many("this connection was closed to make room for a new one "
+                                      "while its request body was still arriving"), linger=True)
         elif self.request_begun:
             self.answer(self.too_many("this connection was closed to make room for a new one "
                                       "while its request head was still arriving"))
         else:
-            self.transport.close()
+            self.close()
 
     def too_many(self, why: str) -> ProblemError:
         return ProblemError(
             "too-many-connections", f"the worker has its maximum of "
             f"{self.limits.max_connections} connections open",
             [item("http-too-many-connections", why,
-                  help="retry after a second; send each request head at once")],
+                  help="retry after a second; send each request at once")],
             headers={"Retry-After": "1"})
 
     # ---- draining -------------------------------------------------------------------------
@@ -342,11 +542,14 @@ class TosguardProtocol(HttpToolsProtocol):
 
     def drain_timeout(self) -> None:
         self.drain_timer = None
-        if not self.transport.is_closing() and (self.idle() or not self.reading_head) \
-                and not self.busy():
-            self.transport.close()
+        if self.transport.is_closing() or self.discarding or self.busy():
+            return
+        if self.idle():
+            self.close()
+        elif not self.reading_head:  # the rest of a body already answered
+            self.stop_reading()
 
-    # ---- errors before the app --------------------------------------------------------------
+    # ---- errors outside the app -------------------------------------------------------------
     def send_400_response(self, msg: str) -> None:
         """A request the parser refuses (uvicorn calls this with its exception being
         handled): a problem document instead of uvicorn's text/plain."""
@@ -362,13 +565,31 @@ class TosguardProtocol(HttpToolsProtocol):
     def answer(self, error: ProblemError, *, linger: bool = False) -> None:
         """Send ``error`` as a problem document and close the connection. ``linger``: the
         client is likely still sending (a head too large, bytes that are not HTTP): end the
-        output, then read and drop its input for up to ``LINGER`` seconds before closing, since
-        closing with input unread resets the connection, and a reset can destroy the answer
-        before the client reads it. Such a connection is the first one closed at the cap."""
+        output, then read and drop its input for up to ``LINGER`` seconds before closing (see
+        :meth:`stop_reading`).
+
+        A response already on its way cannot be interleaved with a problem: the connection
+        then closes after it. A request whose body the app is waiting for is answered here for
+        it: the app is told the client is gone (what it sends is dropped), and its access-log
+        line carries this answer (:data:`~.access.PROTOCOL_ANSWER`)."""
+        cycle = self.cycle
+        request: dict[str, Any] | None = None
+        if self.busy():
+            if self.reading_head or self.pipeline or cycle.response_started:
+                self.close_after_response()
+                return
+            request = cycle.scope  # type: ignore[assignment]  # the app waits for its body
         self.cancel_timers()
         self.waiting.pop(self, None)
+        self.receiving.pop(self, None)
         request_id = uuid.uuid4().hex
-        body = problems.body(error, "", request_id)
+        if request is not None:
+            context = request.get(SCOPE_KEY)
+            request_id = context.request_id if context is not None else request_id
+            request[PROTOCOL_ANSWER] = ProtocolAnswer(error.status, error.kind, request_id)
+            cycle.disconnected = True  # the app's receive() says so; its send() does nothing
+            cycle.message_event.set()
+        body = problems.body(error, request["path"] if request else "", request_id)
         head = [STATUS_LINE[error.status]]
         headers = [*self.server_state.default_headers,
                    (b"content-type", problems.PROBLEM_MEDIA_TYPE.encode()),
@@ -379,15 +600,11 @@ class TosguardProtocol(HttpToolsProtocol):
         head += [name + b": " + value + b"\r\n" for name, value in headers]
         self.transport.write(b"".join([*head, b"\r\n", body]))
         self.discarding = True
-        if linger and self.transport.can_write_eof():
-            self.transport.write_eof()
-            self.flow.resume_reading()
-            self.linger_timer = self.loop.call_later(LINGER, self.transport.abort)
-            self.waiting[self] = None
-            self.waiting.move_to_end(self, last=False)
+        if linger:
+            self.stop_reading()
         else:
-            self.transport.close()
-        if self.limits.access_log and access_log.isEnabledFor(logging.INFO):
+            self.close()
+        if request is None and self.limits.access_log and access_log.isEnabledFor(logging.INFO):
             access_log.info("request", extra={"fields": {
                 "request_id": request_id, "method": None, "path": None, "route": "<connection>",
                 "status": error.status, "problem": error.kind,

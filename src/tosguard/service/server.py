@@ -83,8 +83,11 @@ def http_limits(settings: Settings, open_files: int):
     does not fit under the open-files limit."""
     from .protocol import HttpLimits, connection_cap
 
+    # one clock for the whole exchange: the body must arrive, the work finish and the answer be
+    # taken within the request's time limit (see protocol.TosguardProtocol.pause_writing)
     return HttpLimits(max_header_bytes=settings.max_header_bytes,
                       header_timeout=settings.header_timeout,
+                      write_timeout=settings.timeout,
                       max_connections=connection_cap(settings.max_connections, open_files),
                       access_log=settings.access_log)
 
