@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-# A one-clause policy set the service tests load, validate, break and reload.
-POLICY = """\
+# The header of the test policy: its clauses follow, then a closing brace.
+POLICY_HEADER = """\
 policy acme-terms {
   provider  acme
   document  "Acme Terms"
@@ -20,6 +20,9 @@ policy acme-terms {
   version   "1"
   effective 2024-01-01
   url       "https://acme.example/terms"
+"""
+# A one-clause policy set the service tests load, validate, break and reload.
+POLICY = POLICY_HEADER + """\
   clause no-distill {
     topic distillation
     kind prohibition

@@ -535,13 +535,13 @@ def _nesting_failure(text: str, err: yaml.MarkedYAMLError, max_depth: int,
         pass
     finally:
         parser.dispose()
-    return _Failure(
-        "manifest-too-deep",
-        f"the document is nested more than {max_depth} levels deep",
-        mark.line + 1,
-        mark.column + 1,
-        help=_DEPTH_HELP,
-    )
+    return _too_deep(max_depth, mark.line + 1, mark.column + 1)
+
+
+def _too_deep(max_depth: int, line: int, column: int, pointer: str = "") -> _Failure:
+    return _Failure("manifest-too-deep",
+                    f"the document is nested more than {max_depth} levels deep", line, column,
+                    help=_DEPTH_HELP, pointer=pointer)
 
 
 def _syntax_failure(err: yaml.MarkedYAMLError) -> _Failure:
@@ -819,14 +819,8 @@ def _build(
                     pointer=_pointer(stack, token),
                 )
             if current is not None and len(stack) + 1 >= max_depth:
-                raise _Failure(
-                    "manifest-too-deep",
-                    f"the document is nested more than {max_depth} levels deep",
-                    mark.line + 1,
-                    mark.column + 1,
-                    help=_DEPTH_HELP,
-                    pointer=_pointer(stack, token),
-                )
+                raise _too_deep(max_depth, mark.line + 1, mark.column + 1,
+                                _pointer(stack, token))
             if cls is mapping_start:
                 value, children = {}, {}
             else:
@@ -1145,13 +1139,7 @@ class _JsonScanner:
             children: Any = None
             if char == "{" or char == "[":
                 if len(stack) >= self.max_depth:
-                    self.fail(
-                        "manifest-too-deep",
-                        f"the document is nested more than {self.max_depth} levels deep",
-                        index,
-                        help=_DEPTH_HELP,
-                        pointer=self.pointer(),
-                    )
+                    raise _too_deep(self.max_depth, *self.where(index), self.pointer())
                 children = {} if char == "{" else []
                 index += 1
             elif char == '"':

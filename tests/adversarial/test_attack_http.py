@@ -644,7 +644,25 @@ def read_all(sock: socket.socket, timeout: float = 10) -> bytes:
     return received
 
 
-class SlowBodies:
+class ThreadGroup:
+    """Threads started on entering the block and stopped (``stop`` set, then joined) on
+    leaving it."""
+
+    threads: list[threading.Thread]
+    stop: threading.Event
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+
+class SlowBodies(ThreadGroup):
     """Clients that send a complete request head and then drip its body a byte every half
     second, each opening a new connection whenever the server closes its own (the red team:
     1,024 of them kept every probe on 503 for the whole --timeout); the answers they got."""
@@ -656,16 +674,6 @@ class SlowBodies:
         self.connected = 0
         self.lock = threading.Lock()
         self.threads = [threading.Thread(target=self.run) for _ in range(clients)]
-
-    def __enter__(self) -> SlowBodies:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(timeout=30)
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -779,7 +787,7 @@ def test_every_log_line_is_escaped_in_one_place() -> None:
 
 
 # ---- item 10: rolling restarts ------------------------------------------------------------------
-class Clients:
+class Clients(ThreadGroup):
     """Clients that send `POST /v1/check` until stopped, and record every request that got
     no answer (an error, a reset, an empty reply): keep-alive clients that pause a little
     between requests (so that their connections are often idle, as a client's pool is), and
@@ -795,16 +803,6 @@ class Clients:
                         for _ in range(keep_alive)]
         self.threads += [threading.Thread(target=self.run, args=(False,))
                          for _ in range(one_shot)]
-
-    def __enter__(self) -> Clients:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(timeout=30)
 
     def run(self, keep_alive: bool) -> None:
         headers = {"content-type": "application/yaml"}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from service_fixtures import POLICY_HEADER
 from tosguard import library as library_module
 from tosguard.errors import PolicyError
 from tosguard.lint import lint_text
@@ -26,14 +27,7 @@ ROOT = Path(__file__).parent.parent.parent
 ACME = ROOT / "examples" / "acme.yaml"
 TIMEOUT = 60
 
-HEADER = """policy acme-terms {
-  provider  acme
-  document  "Acme Terms"
-  service   api
-  version   "1"
-  effective 2024-01-01
-  url       "https://acme.example/terms"
-"""
+HEADER = POLICY_HEADER
 
 
 def clause(condition: str, name: str = "c") -> str:
