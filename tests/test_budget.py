@@ -70,7 +70,8 @@ def test_evaluation_stops_at_the_deadline(library):
 
 
 def test_evaluation_stops_at_the_findings_limit(library):
-    loaded = parse_manifest(bare_sources(50), "m.yaml")
+    # one finding per bare source ("cannot tell which terms govern it"), not one per clause
+    loaded = parse_manifest(bare_sources(150), "m.yaml")
     with budgets.active(Budget(max_findings=100)), pytest.raises(FindingsLimitExceeded):
         check(library, loaded, as_of=AS_OF)
     report = check(library, loaded, as_of=AS_OF)  # no budget: the whole report

@@ -189,6 +189,8 @@ class Policy(Node):
     effective: date | None = None
     ends: date | None = None
     url: str | None = None
+    licenses: tuple[str, ...] = ()  # the licence ids it answers to, canonical first
+    applies_from: date | None = None  # its text applies before `effective` (from this date)
     governs: Condition | None = None
     sets: tuple[SetDef, ...] = ()
     defines: tuple[Define, ...] = ()

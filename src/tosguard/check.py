@@ -270,6 +270,7 @@ def check_library(files: list[ast.PolicyFile]) -> list[Diagnostic]:
             _ConditionChecker(library, file.text, sink, source_context=True,
                               expansion=expansion).check_define(define)
     _check_versions([(p, f) for f in files for p in f.policies], texts, sink)
+    _check_licence_ids([p for f in files for p in f.policies], texts, sink)
     clause_ids = {(p.id, c.id) for f in files for p in f.policies for c in p.clauses}
     for file in files:
         total = _FileTotal(file.path, file.text, sink)
@@ -305,6 +306,16 @@ def _check_versions(policies: list[tuple[ast.Policy, ast.PolicyFile]], texts, si
                     f"the next version takes effect ({later.effective})",
                     span, f"end it on {later.effective - timedelta(days=1)} or drop `ends`",
                     **source_at(texts[span.file], span))
+        earliest = dated[0] if dated else None
+        for later in dated[1:]:
+            if later.applies_from:
+                span = later.fields.get("applies_from", later.span)
+                sink.error(
+                    "policy-bad-dates",
+                    f"only the earliest version of `{later.id}` can apply before its effective "
+                    f"date; this one takes effect {later.effective}, after {earliest.effective}",
+                    span, "move `applies from` to the earliest version, or drop it",
+                    **source_at(texts[span.file], span))
         providers = {p.provider for p in versions if p.provider}
         if len(providers) > 1:
             policy = versions[-1]
@@ -313,6 +324,30 @@ def _check_versions(policies: list[tuple[ast.Policy, ast.PolicyFile]], texts, si
                        + ", ".join(f"`{p}`" for p in sorted(providers)),
                        policy.span, "all versions of one document have one provider",
                        **source_at(texts[policy.span.file], policy.span))
+
+
+def _check_licence_ids(policies: list[ast.Policy], texts, sink) -> None:
+    """A licence id (compared case-insensitively) belongs to one document: otherwise a
+    manifest's `license` could not say which terms govern its source."""
+    owner: dict[str, ast.Policy] = {}
+    for policy in policies:
+        span = policy.fields.get("licenses", policy.span)
+        seen: set[str] = set()
+        for licence in policy.licenses:
+            key = licence.casefold()
+            if key in seen:
+                sink.error("policy-duplicate-license", f"`{licence}` is listed twice in the "
+                           f"`license` line of `{policy.id}`", span,
+                           "ids are compared without regard to case: list each once",
+                           **source_at(texts[span.file], span))
+            seen.add(key)
+            first = owner.setdefault(key, policy)
+            if first.id != policy.id:
+                sink.error("policy-duplicate-license",
+                           f"licence id `{licence}` is claimed by `{first.id}` and `{policy.id}`",
+                           span, f"the other is at {first.fields.get('licenses', first.span)}; "
+                           "a licence id must name one document",
+                           **source_at(texts[span.file], span))
 
 
 def _check_policy(policy, text, library, clause_ids, sink, texts, total: _FileTotal) -> None:
@@ -334,6 +369,11 @@ def _check_policy(policy, text, library, clause_ids, sink, texts, total: _FileTo
     if policy.ends and policy.effective and policy.ends < policy.effective:
         error("policy-bad-dates", f"`ends {policy.ends}` is before `effective {policy.effective}`",
               policy.fields["ends"], "a version must end on or after the day it takes effect")
+    if policy.applies_from and policy.effective and policy.applies_from >= policy.effective:
+        error("policy-bad-dates", f"`applies from {policy.applies_from}` is not before "
+              f"`effective {policy.effective}`", policy.fields["applies_from"],
+              "`applies from` names an earlier date from which the text applies; drop it if "
+              "the text applies from its effective date")
     if policy.governs is None and not policy.services and policy.provider:
         error("policy-missing-field", f"policy `{policy.id}` says neither `service` nor `governs`",
               policy.span, "add `service api` (or another service), or a `governs` condition")

@@ -36,7 +36,7 @@ CLAUSE_FIELDS = ("exception", "kind", "topic", "scope", "severity", "when", "req
                  "waivers", "message", "remedy")
 CITE_FIELDS = ("document", "section", "url", "effective", "quote", "unverified")
 POLICY_FIELDS = ("provider", "document", "services", "version", "effective", "ends", "url",
-                 "governs")
+                 "licenses", "applies_from", "governs")
 TEXT_FIELDS = {"message", "remedy", "quote", "document", "section", "unverified"}
 
 

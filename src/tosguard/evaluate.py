@@ -1,10 +1,18 @@
 """Evaluate a manifest against a compiled library.
 
-For each source, the index names the documents that may govern it; for each such document,
-the versions in force during the source's ``collected`` interval are selected (an interval
-that crosses a version boundary is split, and each version applies to its part). Each
-version's ``governs`` condition then decides, three-valued, whether it governs the source.
-Clauses are evaluated once per subject in their scope:
+Identity comes first (:mod:`tosguard.identity`): licence ids are canonicalised, undeclared
+claims are empty, and ids no policy knows become notices. For each source, the index names the
+documents that may govern it; for each such document, the versions in force during the
+source's ``collected`` interval are selected (an interval that crosses a version boundary is
+split, and each version applies to its part). Which of them govern the source is then decided:
+a licence document governs exactly the sources that declare one of its licence ids (its
+``governs`` decides for sources that declare none); any other document by its ``governs``,
+three-valued; ``human`` and ``web-crawl`` sources only by documents that name their kind. A
+source for which that stays unknown gets one notice, "cannot tell which terms govern source
+`x`", with the declarations that would decide it, instead of one finding per clause of every
+document that might apply; so does a source governed by nothing, and a source used before the
+earliest version of a document the library holds ("no version in force"). Those clauses are
+listed with ``--all`` only. The rest are evaluated once per subject in their scope:
 
 * ``prohibition``: ``governed and when and not (an exception applies) and not waived``
   → violated / undetermined / satisfied; a prohibition yields only to a permission that names
@@ -17,11 +25,12 @@ Clauses are evaluated once per subject in their scope:
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import accumulate
 
 from . import budget as budgets
+from .identity import UNGOVERNED_KINDS, Notice, Vocabulary, canonical_manifest, unknown_ids
 from .ir import ClauseIR, Env, PolicyIR, missing
 from .library import Document, Library
 from .util import gc_paused
@@ -40,7 +49,7 @@ class Segment:
     version: PolicyIR
     start: date
     end: date
-    early: bool  # applied before its effective date: the library has no earlier version
+    early: bool  # a part before the earliest version the library holds: no terms known
 
 
 @dataclass(slots=True)
@@ -83,17 +92,20 @@ def in_force(version: PolicyIR, following: PolicyIR | None) -> tuple[date, date]
 
 
 def segments(document: Document, start: date, end: date) -> list[Segment]:
-    """The versions of ``document`` that apply to ``[start, end]``, each with its part."""
-    ranges = document.ranges
-    version, begins, ends = ranges[0]
-    if start < begins:
-        # Before the earliest known version: apply it anyway, and say so.
-        found = [Segment(version, start, end if end < ends else ends, True)]
-    elif start <= ends:
-        found = [Segment(version, start, end if end < ends else ends, False)]
-    else:
-        found = []
-    for version, begins, ends in ranges[1:]:  # in order of their effective dates
+    """The versions of ``document`` that apply to ``[start, end]``, each with its part.
+
+    The earliest version applies from its ``applies from`` date when it declares one, else
+    from its effective date; a part before that is an ``early`` segment of the earliest
+    version: the library holds no version in force then, and what it says is shown, not
+    applied."""
+    found = []
+    first, first_begins, _ = document.ranges[0]
+    known_from = first.applies_from or first_begins
+    if start < known_from:
+        found.append(Segment(first, start, min(end, known_from - ONE_DAY), True))
+    for position, (version, begins, ends) in enumerate(document.ranges):
+        if position == 0:
+            begins = known_from
         if begins > end:
             break
         if ends >= start:
@@ -105,14 +117,20 @@ def segments(document: Document, start: date, end: date) -> list[Segment]:
 class InForce:
     """How many source-scope clauses are in force during an interval, over the whole library,
     in O(log n): a version's range meets ``[a, b]`` iff it begins on or before ``b`` and ends
-    on or after ``a`` (the earliest version of a document reaches back indefinitely)."""
+    on or after ``a``. The days before a document's earliest version count as one more range
+    of that version (the ``early`` segment :func:`segments` makes of them)."""
 
     def __init__(self, library: Library):
         starts, stops = [], []
         for document in library.documents.values():
             for position, (version, begins, ends) in enumerate(document.ranges):
                 weight = _source_clause_count(version)
-                starts.append((date.min if position == 0 else begins, weight))
+                if position == 0:
+                    begins = version.applies_from or begins
+                    if begins > date.min:
+                        starts.append((date.min, weight))
+                        stops.append((begins - ONE_DAY, weight))
+                starts.append((begins, weight))
                 stops.append((ends, weight))
         starts.sort(key=lambda item: item[0])
         stops.sort(key=lambda item: item[0])
@@ -132,6 +150,7 @@ class InForce:
 class Evaluation:
     outcomes: list[Outcome]
     counts: dict[str, int]
+    notices: list[Notice] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -143,6 +162,7 @@ class _Applied:
     env: Env
     governed: bool | None
     early: bool
+    document: Document
 
 
 class Evaluator:
@@ -156,11 +176,14 @@ class Evaluator:
     the report shows are kept; the others are counted.
     """
 
-    def __init__(self, library: Library, manifest, as_of: date, include_all: bool = False):
+    def __init__(self, library: Library, manifest, as_of: date, include_all: bool = False,
+                 accept_unknown_ids: bool = False):
         self.library = library
-        self.manifest = manifest
+        vocabulary = library.derived("vocabulary", Vocabulary)
+        self.manifest = canonical_manifest(manifest, vocabulary)  # what conditions read
         self.as_of = as_of
         self.include_all = include_all
+        self.notices: list[Notice] = unknown_ids(self.manifest, vocabulary, accept_unknown_ids)
         self.outcomes: list[Outcome] = []
         self.counts = {"violated": 0, "undetermined": 0, "satisfied": 0, "not_applicable": 0}
         self.shared: dict = {}  # quantifier tallies shared across policy versions
@@ -174,10 +197,12 @@ class Evaluator:
     def run(self) -> Evaluation:
         with gc_paused(len(self.manifest.sources) >= LARGE_MANIFEST):
             applied = self.prepare()
+            self._notice_identities(applied)
             self._evaluate_sources(applied)
             self._evaluate_model_and_organization()
             self._count_not_applicable()
-        return Evaluation(self.outcomes, self.counts)
+        self.counts["undetermined"] += sum(n.status == "undetermined" for n in self.notices)
+        return Evaluation(self.outcomes, self.counts, self.notices)
 
     # -- pass 1
     def prepare(self) -> list[list[_Applied]]:
@@ -191,15 +216,87 @@ class Evaluator:
             start, end = interval_of(source, as_of)
             here: list[_Applied] = []
             for document in self.library.candidates(source):
+                by_licence = bool(document.licences) and source.license is not None
                 for segment in self._segments(document, start, end):
                     env = self._env(segment.version)
-                    governed = segment.version.governs_closure(self.fast)(env.at(index))
+                    governed = True if by_licence else \
+                        segment.version.governs_closure(self.fast)(env.at(index))
                     env.governed[index] = governed
                     if governed is not False:
                         env.memo["early"].append(segment.early)
-                    here.append(_Applied(segment.version, env, governed, segment.early))
+                        env.memo["decided"] |= governed is True and not segment.early
+                    here.append(_Applied(segment.version, env, governed, segment.early,
+                                         document))
             applied.append(here)
         return applied
+
+    # -- identity: one notice per source whose terms cannot be told
+    def _notice_identities(self, applied: list[list[_Applied]]) -> None:
+        named = {n.subject for n in self.notices if n.code in ("unknown-provider",
+                                                               "unknown-license")}
+        budget = self.budget
+        for index, here in enumerate(applied):
+            if budget is not None:
+                budget.check_findings(len(self.notices))
+            subject = f"/sources/{index}"
+            source = self.manifest.sources[index]
+            undecided = [item for item in here if item.governed is None and not item.early]
+            if undecided:
+                self.notices.append(self._undecided_notice(index, source, undecided))
+            elif subject not in named and source.kind not in UNGOVERNED_KINDS \
+                    and not any(item.governed for item in here):
+                self.notices.append(_ungoverned_notice(subject, source))
+            early: dict[str, _Applied] = {}
+            for item in here:
+                if item.early and item.governed is not False:
+                    early.setdefault(item.document.id, item)
+            for item in early.values():
+                self.notices.append(self._early_notice(index, source, item))
+
+    def _undecided_notice(self, index: int, source, undecided: list[_Applied]) -> Notice:
+        subject = f"/sources/{index}"
+        documents: dict[str, str] = {}
+        found: set[str] = set()
+        for item in undecided:
+            documents.setdefault(item.document.id, item.version.document)
+            found |= missing(item.version.governs, item.env.at(index))
+        paths = tuple(sorted(found, key=_pointer_key))
+        titles = list(documents.values())
+        shown = ", ".join(titles[:3]) + (f" and {len(titles) - 3} more" if len(titles) > 3
+                                         else "")
+        declare = ", ".join(f"`{p}`" for p in paths) or "its identity"
+        return Notice(
+            "governing-terms", subject, subject,
+            f"cannot tell which terms govern source `{source.id}`: {shown} may govern it",
+            f"Declare {declare}: they decide which terms govern this source (`tosguard "
+            "explain` and `--all` show every clause that might apply).", paths)
+
+    def _early_notice(self, index: int, source, item: _Applied) -> Notice:
+        version = item.version
+        subject = f"/sources/{index}"
+        start, _ = interval_of(source, self.as_of)
+        env = item.env.at(index)
+        said = {"violated": [], "undetermined": []}
+        for clause in self.source_clauses[id(version)]:
+            status, _ = self._status(clause, env, item.governed)
+            if status in said:
+                said[status].append(clause.id)
+        if said["violated"] or said["undetermined"]:
+            would = "; ".join(f"{status}: " + ", ".join(f"`{c}`" for c in clauses)
+                              for status, clauses in said.items() if clauses)
+        else:
+            would = "no clause violated"
+        return Notice(
+            "no-version-in-force", subject, f"{subject}/collected" if source.collected
+            else subject,
+            f"the library holds no version of {version.document} in force on {start} "
+            f"(source `{source.id}`); the earliest it holds, effective {version.effective}, "
+            f"would say: {would}",
+            f"Add the version of {version.document} in force on {start} to the policy set; if "
+            "the earliest version's text applied from an earlier date, declare it with "
+            "`applies from`; or correct `collected`.",
+            policy=version.id, provider=version.provider or None,
+            policy_location={"file": version.file, "line": version.line})
 
     def _env(self, version: PolicyIR) -> Env:
         env = self.envs.get(id(version))
@@ -208,6 +305,7 @@ class Evaluator:
                       budget=self.budget)
             env.memo["version"] = version
             env.memo["early"] = []
+            env.memo["decided"] = False  # governs some source for certain, in force
             self.envs[id(version)] = env
             self.source_clauses[id(version)] = [c for c in version.clauses
                                                 if c.scope == "source"]
@@ -235,6 +333,8 @@ class Evaluator:
                     continue
                 env = item.env.at(index)
                 self.evaluated += len(clauses)
+                if (item.governed is None or item.early) and not self.include_all:
+                    continue  # the source's one notice stands for these
                 for clause in clauses:
                     self._evaluate(clause, item.version, env, item.governed, subject,
                                    item.early)
@@ -255,6 +355,7 @@ class Evaluator:
         """One clause for one subject, with its missing paths: what explain shows."""
         status, note = self._status(clause, env, governed)
         found = self._missing(clause, env, version) if status == "undetermined" else ()
+        status, note = _shown(status, note, early, version)
         return Outcome(clause, version, subject, status, found, note, early)
 
     # -- pass 3
@@ -263,6 +364,8 @@ class Evaluator:
             flags = env.memo["early"]
             if not flags:  # governs no source
                 continue
+            if not env.memo["decided"] and not self.include_all:
+                continue  # only maybe, or only before its time: the sources' notices say so
             version, early = env.memo["version"], all(flags)
             env.source, env.index = None, -1
             for clause in version.clauses:
@@ -273,10 +376,11 @@ class Evaluator:
     def _evaluate(self, clause: ClauseIR, version: PolicyIR, env: Env, governed: bool | None,
                   subject: str, early: bool) -> None:
         status, note = self._status(clause, env, governed)
+        found = self._missing(clause, env, version) if status == "undetermined" else ()
+        status, note = _shown(status, note, early, version)
         self.counts[status] += 1
         if self.include_all or status in ("violated", "undetermined") or (
                 clause.kind == "obligation" and status != "not_applicable"):
-            found = self._missing(clause, env, version) if status == "undetermined" else ()
             self.outcomes.append(Outcome(clause, version, subject, status, found, note, early))
             if self.budget is not None:
                 self.budget.check_findings(len(self.outcomes))
@@ -352,6 +456,9 @@ class Evaluator:
                 note = f"permitted by exception `{lifted_by}`"
             elif waived is True:
                 note = f"waived by agreement `{waived_by}`"
+            elif clause.waivers:
+                note = ("no agreement that waives it is declared (" + " or ".join(
+                    f"`{w}`" for w in clause.waivers) + " in `organization.agreements`)")
             breach = _and(breach, _and(_not(lifted), _not(waived)))
         if breach is True:
             return "violated", note
@@ -373,13 +480,13 @@ class Evaluator:
                 result = None
         return result, ""
 
-    def _waivers(self, clause: ClauseIR) -> tuple[bool | None, str]:
+    def _waivers(self, clause: ClauseIR) -> tuple[bool, str]:
+        """Whether an agreement the manifest declares waives ``clause``: a claim holds only
+        when declared (an absent list is an empty one, see :mod:`tosguard.identity`)."""
         if not clause.waivers:
             return False, ""
         organization = self.manifest.organization
-        agreements = organization.agreements if organization is not None else None
-        if agreements is None:
-            return None, ""
+        agreements = (organization.agreements if organization is not None else None) or ()
         for agreement in clause.waivers:
             if agreement in agreements:
                 return True, agreement
@@ -400,13 +507,29 @@ class Evaluator:
         for exception in clause.exceptions:
             if exception.when is not None:
                 found |= missing(exception.when, env)
-        if clause.waivers:
-            organization = self.manifest.organization
-            if organization is None:
-                found.add("/organization")
-            elif organization.agreements is None:
-                found.add("/organization/agreements")
         return tuple(sorted(found, key=_pointer_key))
+
+
+def _shown(status: str, note: str, early: bool, version: PolicyIR) -> tuple[str, str]:
+    """A result under a version applied before its time is not a result: it is shown as
+    undetermined, with what that version would say (``--all`` and ``explain`` only)."""
+    if not early or status == "not_applicable":
+        return status, note
+    said = f"the version effective {version.effective} would find it {status.replace('_', ' ')}"
+    return "undetermined", f"{note}; {said}" if note else said
+
+
+def _ungoverned_notice(subject: str, source) -> Notice:
+    described = ", ".join(f"{name} `{value}`" for name, value in (
+        ("kind", source.kind), ("provider", source.provider), ("service", source.service),
+        ("licence", source.license)) if value is not None) or "nothing declared"
+    return Notice(
+        "no-governing-terms", subject, subject,
+        f"no policy in the set governs source `{source.id}` ({described}): tosguard cannot "
+        "tell what its terms allow",
+        "Check the source's `kind`, `provider`, `service` and `license`; if they are right, "
+        "add a policy for the terms that govern it (or declare `kind: human` for data your "
+        "own people wrote).")
 
 
 def _source_clause_count(version: PolicyIR) -> int:
@@ -429,5 +552,6 @@ def _not(a: bool | None) -> bool | None:
     return None if a is None else not a
 
 
-def evaluate(library: Library, manifest, as_of: date, include_all: bool = False) -> Evaluation:
-    return Evaluator(library, manifest, as_of, include_all).run()
+def evaluate(library: Library, manifest, as_of: date, include_all: bool = False,
+             accept_unknown_ids: bool = False) -> Evaluation:
+    return Evaluator(library, manifest, as_of, include_all, accept_unknown_ids).run()

@@ -6,8 +6,9 @@ definitions, which are kept where the author put them. The canonical style (docu
 
 * two spaces of indentation per block; lines of at most 100 characters where possible;
 * a policy's header fields first, in the order ``provider document service version effective
-  ends url governs``, values aligned in one column (keyword padded to 9); then its sets,
-  predicates, clauses and exceptions in the order written, each clause after a blank line;
+  ends url license applies from governs``, values aligned in one column (keyword padded to 9);
+  then its sets, predicates, clauses and exceptions in the order written, each clause after a
+  blank line;
 * a clause's fields in the order ``topic kind scope severity when require lifts waived by
   message remedy cite``, values aligned (keyword padded to 8); an exception's ``kind
   permission`` is implied and left out;
@@ -52,11 +53,12 @@ CLAUSE_PAD = 8  # len("severity")
 COUNTRIES_PER_LINE = 16
 
 HEADER_FIELDS = ("provider", "document", "services", "version", "effective", "ends", "url",
-                 "governs")
+                 "licenses", "applies_from", "governs")
 CLAUSE_FIELDS = ("topic", "kind", "scope", "severity", "when", "require", "lifts", "waivers",
                  "message", "remedy", "citation")
 CITE_FIELDS = ("document", "section", "url", "effective", "quote", "unverified")
-KEYWORDS = {"services": "service", "waivers": "waived by", "citation": "cite"}
+KEYWORDS = {"services": "service", "waivers": "waived by", "citation": "cite",
+            "licenses": "license", "applies_from": "applies from"}
 BLOCKS = ("file", "policy", "clause", "cite")
 
 
@@ -596,7 +598,7 @@ class _Printer:
             lines = [", ".join(value)]
         elif name == "lifts":
             lines = [", ".join(str(ref) for ref in value)]
-        elif name == "waivers":
+        elif name in ("waivers", "licenses"):
             lines = [", ".join(quote(v) for v in value)]
         elif isinstance(value, date):
             lines = [value.isoformat()]

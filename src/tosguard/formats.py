@@ -41,7 +41,7 @@ def render_markdown(report: Report) -> str:
         lines.append("")
         for f in group:
             if f.remedy:
-                lines.append(f"- **{f.policy}/{f.clause}** ({f.subject}): {_cell(f.remedy)}")
+                lines.append(f"- **{f.rule}** ({f.subject}): {_cell(f.remedy)}")
         lines.append("")
     if not report.findings:
         lines.append("No findings.")
@@ -51,10 +51,11 @@ def render_markdown(report: Report) -> str:
 def _markdown_row(f: Finding) -> str:
     cite = f.citation
     where = f"{f.location['file']}:{f.location['line']}"
-    source = f"[{_cell(cite['document'])}, {_cell(cite['section'])}]({cite['url']}) " \
-             f"({cite['effective']}): “{_cell(cite['quote'])}”"
+    source = "—" if cite is None else \
+        f"[{_cell(cite['document'])}, {_cell(cite['section'])}]({cite['url']}) " \
+        f"({cite['effective']}): “{_cell(cite['quote'])}”"
     missing = f" Missing: {', '.join(f'`{m}`' for m in f.missing)}." if f.missing else ""
-    return (f"| `{f.policy}/{f.clause}` | {f.severity} | `{f.subject}` ({where}) | "
+    return (f"| `{f.rule}` | {f.severity} | `{f.subject}` ({where}) | "
             f"{_cell(f.message)}{missing} | {source} |")
 
 
@@ -72,7 +73,7 @@ def render_sarif(reports: list[Report]) -> str:
         for f in report.findings:
             if f.status not in ("violated", "undetermined"):
                 continue
-            rule_id = f"{f.policy}/{f.clause}"
+            rule_id = f.rule
             rules.setdefault(rule_id, _sarif_rule(f))
             results.append(_sarif_result(f, rule_id))
     run = {
@@ -87,8 +88,13 @@ def render_sarif(reports: list[Report]) -> str:
 
 def _sarif_rule(f: Finding) -> dict:
     cite = f.citation
+    if cite is None:  # a notice: it rests on the policy set as a whole, not on one clause
+        return {"id": f.rule, "name": f.clause,
+                "shortDescription": {"text": printable(f"tosguard: {f.clause}")},
+                "help": {"text": printable(f.remedy)},
+                "properties": {"topic": f.topic, "provider": f.provider}}
     return {
-        "id": f"{f.policy}/{f.clause}",
+        "id": f.rule,
         "name": f.clause,
         "shortDescription": {"text": printable(f"{cite['document']}, {cite['section']}")},
         "fullDescription": {"text": printable(cite["quote"])},
@@ -137,10 +143,13 @@ def render_junit(reports: list[Report]) -> str:
 
 
 def _junit_case(f: Finding) -> str:
-    name = quoteattr(f"{f.policy}/{f.clause} {f.subject}")
-    head = f"    <testcase classname={quoteattr(f.policy)} name={name}"
-    detail = escape(f"{f.message}\n{f.citation['document']}, {f.citation['section']} "
-                    f"({f.citation['effective']}): “{f.citation['quote']}”\n{f.citation['url']}"
+    name = quoteattr(f"{f.rule} {f.subject}")
+    head = f"    <testcase classname={quoteattr(f.policy or 'tosguard')} name={name}"
+    cite = f.citation
+    cited = "" if cite is None else \
+        f"\n{cite['document']}, {cite['section']} ({cite['effective']}): “{cite['quote']}”" \
+        f"\n{cite['url']}"
+    detail = escape(f"{f.message}{cited}"
                     + (f"\nremedy: {f.remedy}" if f.remedy else "")
                     + (f"\nmissing: {', '.join(f.missing)}" if f.missing else ""))
     if f.status == "violated":

@@ -679,6 +679,8 @@ class PolicyIR:
     effective: date
     ends: date | None
     url: str
+    licenses: tuple[str, ...]  # the licence ids it answers to, canonical first
+    applies_from: date | None  # its text applies from this date, before `effective`
     governs: Cond
     clauses: list[ClauseIR]
     file: str

@@ -19,13 +19,14 @@ from typing import TypeVar
 
 from . import __version__
 from .errors import Diagnostic, PolicyError, Span
+from .identity import UNGOVERNED_KINDS
 from .ir import INDEX_FIELDS, PolicyIR
 from .resources import cache_dir, grammar_file, policies_dir
 
 T = TypeVar("T")
 POLICY_SUFFIX = ".tos"
 MAX_POLICY_BYTES = 4 * 1024 * 1024  # one policy file; a larger one is refused
-CACHE_FORMAT = b"ir-5"  # bump when the IR classes change shape
+CACHE_FORMAT = b"ir-6"  # bump when the IR classes change shape
 
 
 @dataclass
@@ -37,10 +38,12 @@ class Document:
     versions: list[PolicyIR]
     keys: dict[str, frozenset] = field(default_factory=dict)
     ranges: list[tuple[PolicyIR, date, date]] = field(init=False, repr=False)
+    licences: frozenset[str] = field(init=False)  # canonical ids: a licence document's
 
     def __post_init__(self) -> None:
         """Each version with the days it is in force: from its effective date until it ends,
         or until the day before the next version takes effect."""
+        self.licences = frozenset(v.licenses[0] for v in self.versions if v.licenses)
         self.ranges = []
         for position, version in enumerate(self.versions):
             end = version.ends or date.max
@@ -70,13 +73,19 @@ class Library:
         self.fast = False  # evaluate with generated functions (see accelerate)
 
     def candidates(self, source) -> list[Document]:
-        """The documents whose terms may govern ``source``: those whose ``governs`` does not
-        exclude its declared provider, licence, service or kind (an undeclared field excludes
-        nothing). The rest are never evaluated for it. Memoized per distinct key."""
+        """The documents whose terms may govern ``source`` (its licence id canonical, see
+        :mod:`tosguard.identity`); the rest are never evaluated for it. Memoized per key.
+
+        A licence document may govern exactly the sources that declare one of its licence
+        ids, and, by its ``governs``, sources that declare no licence. Any other document, the
+        sources its ``governs`` does not exclude by their declared provider, licence, service
+        or kind (an undeclared field excludes nothing). Sources of kind ``human`` and
+        ``web-crawl`` fall under the licence they declare, and under no other document
+        unless its ``governs`` names their kind."""
         key = tuple(getattr(source, name) for name in INDEX_FIELDS)
         found = self._candidates.get(key)
         if found is None:
-            found = [d for d in self.documents.values() if _may_govern(d.keys, key)]
+            found = [d for d in self.documents.values() if _may_govern(d, key)]
             self._candidates[key] = found
         return found
 
@@ -132,8 +141,15 @@ class Library:
         return sum(len(p.clauses) for p in self.policies)
 
 
-def _may_govern(keys: dict[str, frozenset], values: tuple) -> bool:
-    for name, value in zip(INDEX_FIELDS, values, strict=True):
+def _may_govern(document: Document, values: tuple) -> bool:
+    fields = dict(zip(INDEX_FIELDS, values, strict=True))
+    licence, kind = fields["license"], fields["kind"]
+    if document.licences and licence is not None:
+        return licence in document.licences
+    keys = document.keys
+    if kind in UNGOVERNED_KINDS:
+        return not document.licences and kind in keys.get("kind", ())
+    for name, value in fields.items():
         allowed = keys.get(name)
         if allowed is not None and value is not None and value not in allowed:
             return False

@@ -623,6 +623,12 @@ class _AstBuilder(Transformer):
     def url(self, meta, c):
         return self._field("url", meta, c[0][1])
 
+    def license(self, meta, c):
+        return self._field("licenses", meta, c[0])
+
+    def applies_from(self, meta, c):
+        return self._field("applies_from", meta, self._date(c[0]))
+
     def governs(self, meta, c):
         return self._field("governs", meta, c[0])
 
@@ -756,7 +762,8 @@ def _flatten(kind, children) -> tuple:
 
 
 def _display(field: str) -> str:
-    return {"services": "service", "waivers": "waived by", "citation": "cite"}.get(field, field)
+    return {"services": "service", "waivers": "waived by", "citation": "cite",
+            "licenses": "license", "applies_from": "applies from"}.get(field, field)
 
 
 # ---- nesting ----------------------------------------------------------------------------------

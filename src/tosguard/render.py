@@ -70,7 +70,7 @@ def render_text(report: Report, source_line: Callable[[int], str] | None = None,
 def _finding_lines(f: Finding, mark: str, colour: str, shown_line: _ShownLines, sources,
                    style: Style) -> list[str]:
     p = printable  # policy and clause ids, severities and topics are checked words: not escaped
-    head = (style(mark, fg=colour, bold=True) + " " + style(f"{f.policy}/{f.clause}", bold=True)
+    head = (style(mark, fg=colour, bold=True) + " " + style(f.rule, bold=True)
             + f"  [{f.severity}, {f.topic}]")
     out = [head]
     out += _wrap(p(f.message), "    ")
@@ -84,15 +84,17 @@ def _finding_lines(f: Finding, mark: str, colour: str, shown_line: _ShownLines, 
     if f.missing:
         out.append("    " + style("missing: ", fg="yellow") + p(", ".join(f.missing)))
     cite = f.citation
-    out.append("    " + style("cites ", fg="bright_black") + p(f"{cite['document']}, "
-               f"{cite['section']} (effective {cite['effective']})"))
-    out += _wrap(p(f"“{cite['quote']}”"), "      ", style=lambda t: style(t, italic=True))
-    out.append("      " + style(p(cite["url"]), fg="blue"))
+    if cite is not None:
+        out.append("    " + style("cites ", fg="bright_black") + p(f"{cite['document']}, "
+                   f"{cite['section']} (effective {cite['effective']})"))
+        out += _wrap(p(f"“{cite['quote']}”"), "      ", style=lambda t: style(t, italic=True))
+        out.append("      " + style(p(cite["url"]), fg="blue"))
     if f.remedy:
         out += _wrap(p(f"remedy: {f.remedy}"), "    ",
                      first_style=lambda t: style(t, fg="cyan"))
-    out.append("    " + style(p(f"policy {f.policy_location['file']}:"
-                                f"{f.policy_location['line']}"), fg="bright_black"))
+    if f.policy_location is not None:
+        out.append("    " + style(p(f"policy {f.policy_location['file']}:"
+                                    f"{f.policy_location['line']}"), fg="bright_black"))
     return out
 
 

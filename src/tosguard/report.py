@@ -11,6 +11,7 @@ from datetime import date
 
 from .budget import current as current_budget
 from .evaluate import Evaluation, Outcome
+from .identity import Notice
 from .jsontext import INDENT, FragmentCache, encode_string, write
 
 REPORT_FORMAT = 1
@@ -22,8 +23,13 @@ _FRAGMENTS = FragmentCache()  # the encoded clause parts of findings
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    policy: str
-    provider: str
+    """One result. A finding of ``kind`` ``identity`` rests on what the policy set holds as
+    a whole (an id no policy knows, terms that cannot be told apart), not on one clause: its
+    ``clause`` is the notice's code, its ``citation`` is None, and ``policy`` names the
+    document it concerns, if one."""
+
+    policy: str | None
+    provider: str | None
     clause: str
     topic: str
     kind: str
@@ -34,8 +40,13 @@ class Finding:
     message: str
     missing: tuple[str, ...]
     remedy: str
-    citation: dict
-    policy_location: dict
+    citation: dict | None
+    policy_location: dict | None
+
+    @property
+    def rule(self) -> str:
+        """``policy/clause``; ``tosguard/<code>`` for a notice that concerns no document."""
+        return f"{self.policy or 'tosguard'}/{self.clause}"
 
     def as_dict(self) -> dict:
         return {
@@ -72,8 +83,8 @@ class Finding:
         out.append(encode_string(self.message))
         out.append(f",\n{pad}\"missing\": ")
         write(self.missing, out, level + 1)
-        key = (level, self.remedy, tuple(self.citation.items()),
-               tuple(self.policy_location.items()))
+        key = (level, self.remedy, tuple((self.citation or {}).items()),
+               tuple((self.policy_location or {}).items()))
         try:
             out.append(_FRAGMENTS.get(key, lambda: self._tail_json(level)))
         except TypeError:  # an unhashable value: encode it afresh
@@ -81,8 +92,8 @@ class Finding:
 
     def _head_json(self, level: int) -> str:
         pad = INDENT * (level + 1)
-        return "".join((INDENT * level, "{\n", pad, '"policy": ', encode_string(self.policy),
-                        ",\n", pad, '"provider": ', encode_string(self.provider),
+        return "".join((INDENT * level, "{\n", pad, '"policy": ', _string_or_null(self.policy),
+                        ",\n", pad, '"provider": ', _string_or_null(self.provider),
                         ",\n", pad, '"clause": ', encode_string(self.clause),
                         ",\n", pad, '"topic": ', encode_string(self.topic)))
 
@@ -159,6 +170,10 @@ class Report:
         return False
 
 
+def _string_or_null(value: str | None) -> str:
+    return "null" if value is None else encode_string(value)
+
+
 def verdict_of(findings) -> str:
     errors = [f for f in findings if f.severity == "error"]
     if any(f.status == "violated" for f in errors):
@@ -176,6 +191,7 @@ def build_report(evaluation: Evaluation, loaded, as_of: date, manifest_name: str
         if budget is not None and not number & 255:
             budget.check()
         built.append(_finding(outcome, loaded, manifest_name, places))
+    built += [_notice_finding(notice, loaded, manifest_name) for notice in evaluation.notices]
     findings = tuple(sorted(built, key=_finding_key))
     return Report(manifest_name, as_of, verdict_of(findings), dict(evaluation.counts), findings)
 
@@ -212,6 +228,16 @@ def _finding(outcome: Outcome, loaded, manifest_name: str,
     )
 
 
+def _notice_finding(notice: Notice, loaded, manifest_name: str) -> Finding:
+    span = loaded.span(notice.pointer)
+    return Finding(
+        policy=notice.policy, provider=notice.provider, clause=notice.code, topic="identity",
+        kind="identity", status=notice.status, severity=notice.severity, subject=notice.subject,
+        location={"file": manifest_name, "line": span.line, "column": span.column},
+        message=notice.message, missing=notice.missing, remedy=notice.remedy, citation=None,
+        policy_location=notice.policy_location)
+
+
 def message_for(outcome: Outcome) -> str:
     """One sentence saying what was found, in the clause's own words."""
     clause, status = outcome.clause, outcome.status
@@ -239,9 +265,8 @@ def message_for(outcome: Outcome) -> str:
     if clause.citation.unverified:
         text += f" [unverified citation: {clause.citation.unverified}]"
     if outcome.early:
-        effective = outcome.version.effective.isoformat()
-        text += (f" (the version effective {effective} was applied before its effective date: "
-                 "the library holds no earlier version of this document)")
+        text += (" (the library holds no version of this document in force then: shown as "
+                 "undetermined)")
     return text
 
 
@@ -253,4 +278,5 @@ def _subject_key(subject: str) -> tuple:
 
 def _finding_key(f: Finding) -> tuple:
     return (STATUS_ORDER[f.status], SEVERITY_ORDER.get(f.severity, 3), _subject_key(f.subject),
-            f.policy, f.citation["effective"] or "", f.clause)
+            f.kind != "identity", f.policy or "", (f.citation or {}).get("effective") or "",
+            f.clause)

@@ -30,9 +30,11 @@ class Citation(BaseModel):
 
 
 class Finding(BaseModel):
-    policy: str
-    provider: str
-    clause: str
+    policy: str | None = Field(description="The policy (document) id; null for a notice "
+                                           "that concerns no one document.")
+    provider: str | None
+    clause: str = Field(description="The clause id, or for a notice (topic `identity`) its "
+                                    "code, e.g. `unknown-license` or `governing-terms`.")
     topic: str
     status: str = Field(description="`violated`, `undetermined`, `satisfied` or "
                                     "`not_applicable`.")
@@ -43,8 +45,10 @@ class Finding(BaseModel):
     missing: list[str] = Field(description="Manifest paths whose absence left the result "
                                            "undetermined.")
     remedy: str
-    citation: Citation
-    policy_location: PolicyLocation
+    citation: Citation | None = Field(description="The clause the finding rests on; null for "
+                                                  "a notice (topic `identity`), which rests "
+                                                  "on the policy set as a whole.")
+    policy_location: PolicyLocation | None
 
 
 class Summary(BaseModel):
