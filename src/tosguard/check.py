@@ -354,7 +354,7 @@ def _check_policy(policy, text, library, clause_ids, sink, texts, total: _FileTo
     def error(code, message, span, help=""):
         sink.error(code, message, span, help, **source_at(text, span))
 
-    for required in ("provider", "document", "effective", "url"):
+    for required in ("document", "effective", "url"):
         if getattr(policy, required) is None:
             error("policy-missing-field", f"policy `{policy.id}` has no `{required}`",
                   policy.span, f"add `{required} …` to the policy header")
@@ -374,6 +374,10 @@ def _check_policy(policy, text, library, clause_ids, sink, texts, total: _FileTo
               f"`effective {policy.effective}`", policy.fields["applies_from"],
               "`applies from` names an earlier date from which the text applies; drop it if "
               "the text applies from its effective date")
+    if policy.governs is None and not policy.provider:
+        error("policy-missing-field", f"policy `{policy.id}` has neither `provider` nor "
+              "`governs`", policy.span, "a policy without a provider (a licence, or an "
+              "organization's own rule) says which sources it governs with `governs …`")
     if policy.governs is None and not policy.services and policy.provider:
         error("policy-missing-field", f"policy `{policy.id}` says neither `service` nor `governs`",
               policy.span, "add `service api` (or another service), or a `governs` condition")

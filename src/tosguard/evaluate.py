@@ -268,7 +268,8 @@ class Evaluator:
         return Notice(
             "governing-terms", subject, subject,
             f"cannot tell which terms govern source `{source.id}`: {shown} may govern it",
-            f"Declare {declare}: they decide which terms govern this source (`tosguard "
+            f"Declare {declare}: {'it decides' if len(paths) == 1 else 'they decide'} which "
+            "terms govern this source (`tosguard "
             "explain` and `--all` show every clause that might apply).", paths)
 
     def _early_notice(self, index: int, source, item: _Applied) -> Notice:

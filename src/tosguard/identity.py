@@ -63,6 +63,14 @@ class Vocabulary:
                 self.licence_documents.setdefault(canonical, version.document)
                 for alias in version.licenses:
                     self.licences.setdefault(alias.casefold(), canonical)
+        # ids a `governs` condition tests for are known too (to themselves)
+        providers = set(self.providers)
+        for document in library.documents.values():
+            providers.update(document.keys.get("provider", ()))
+            for licence in document.keys.get("license", ()):
+                if isinstance(licence, str):
+                    self.licences.setdefault(licence.casefold(), licence)
+        self.providers = frozenset(p for p in providers if isinstance(p, str))
         agreements: set[str] = set()
         verifications: set[str] = set(self.providers)
         for policy in library.policies:

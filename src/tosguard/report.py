@@ -206,7 +206,7 @@ def _finding(outcome: Outcome, loaded, manifest_name: str,
     citation = clause.citation
     return Finding(
         policy=clause.policy,
-        provider=version.provider,
+        provider=version.provider or None,
         clause=clause.id,
         topic=clause.topic,
         kind=clause.kind,
