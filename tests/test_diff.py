@@ -127,10 +127,11 @@ def test_manifests_show_whose_findings_change(sides) -> None:
     (manifest,) = result.manifests
     assert manifest.changed
     changed = {(r.clause, r.subject): (r.old, r.new) for r in manifest.results}
+    # no agreement is declared, so none waives the clause (claims must be declared)
     assert changed[("acme-terms/competing-models", "/sources/0")] == (
-        ["undetermined"], ["undetermined", "satisfied"])
+        ["violated"], ["violated", "satisfied"])
     text = render_text(result)
-    assert "acme-terms/competing-models /sources/0: undetermined → undetermined, satisfied" in text
+    assert "acme-terms/competing-models /sources/0: violated → violated, satisfied" in text
     assert "1 of 1 manifest affected" in text
 
 

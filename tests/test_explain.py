@@ -59,7 +59,8 @@ def test_explanation_names_versions_values_and_missing_paths(demo) -> None:
     assert unknown["status"] == "undetermined"
     when = unknown["versions"][0]["when"]
     assert when["value"] == "unknown" and "/sources/1/use" in when["missing"]
-    assert unknown["versions"][0]["missing"] == ["/organization/agreements", "/sources/1/use"]
+    # an undeclared `agreements` is an empty one: only the use is missing
+    assert unknown["versions"][0]["missing"] == ["/sources/1/use"]
     assert unknown["versions"][0]["exceptions"][0] == {
         "id": "internal", "applies": "false", "section": "2.2",
         "when": unknown["versions"][0]["exceptions"][0]["when"]}

@@ -102,9 +102,17 @@ def test_interval_split_at_boundary(document) -> None:
                             ("2", "2025-01-01", "2025-02-01", False)]
 
 
-def test_before_earliest_applies_earliest_and_flags_it(document) -> None:
+def test_before_earliest_is_an_early_part_of_its_own(document) -> None:
+    # the days before the earliest version are flagged (no terms known then); from its
+    # effective date on, that version applies as usual
     found = segments(document, date(2023, 6, 1), date(2024, 2, 1))
-    assert spans(found) == [("1", "2023-06-01", "2024-02-01", True)]
+    assert spans(found) == [("1", "2023-06-01", "2023-12-31", True),
+                            ("1", "2024-01-01", "2024-02-01", False)]
+
+
+def test_entirely_before_earliest_is_all_early(document) -> None:
+    found = segments(document, date(2023, 6, 1), date(2023, 7, 1))
+    assert spans(found) == [("1", "2023-06-01", "2023-07-01", True)]
 
 
 def test_after_end_nothing_applies(document) -> None:

@@ -180,6 +180,7 @@ class Evaluator:
                  accept_unknown_ids: bool = False):
         self.library = library
         vocabulary = library.derived("vocabulary", Vocabulary)
+        self.declared = manifest  # as written
         self.manifest = canonical_manifest(manifest, vocabulary)  # what conditions read
         self.as_of = as_of
         self.include_all = include_all
@@ -243,7 +244,8 @@ class Evaluator:
             undecided = [item for item in here if item.governed is None and not item.early]
             if undecided:
                 self.notices.append(self._undecided_notice(index, source, undecided))
-            elif subject not in named and source.kind not in UNGOVERNED_KINDS \
+            elif not self.library.partial and subject not in named \
+                    and source.kind not in UNGOVERNED_KINDS \
                     and not any(item.governed for item in here):
                 self.notices.append(_ungoverned_notice(subject, source))
             early: dict[str, _Applied] = {}

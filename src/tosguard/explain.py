@@ -158,7 +158,7 @@ def _explain_source(evaluator: Evaluator, document, clause_id: str, index: int, 
         "versions_known": [v.effective.isoformat() for v in document.versions],
         "versions": [],
     }
-    if document not in evaluator.library.candidates(source):
+    if document not in evaluator.library.candidates(evaluator.manifest.sources[index]):
         keys = " and ".join(f"`source.{k}` in {{{', '.join(sorted(map(str, v)))}}}"
                             for k, v in sorted(document.keys.items()))
         values = " and ".join(f"its {k} is {_value(getattr(source, k))}"
@@ -259,7 +259,7 @@ def _clause_parts(evaluator: Evaluator, clause: ClauseIR, env: Env) -> dict:
             item["when"] = _tree(exception.when, env)
         parts["exceptions"].append(item)
     if clause.waivers:
-        organization = evaluator.manifest.organization
+        organization = evaluator.declared.organization
         agreements = organization.agreements if organization is not None else None
         parts["waivers"] = {"named": list(clause.waivers),
                             "declared": None if agreements is None else list(agreements),
@@ -532,7 +532,8 @@ def _version_lines(part: dict, width: int) -> list[str]:
     if "waivers" in part:
         waivers = part["waivers"]
         declared = waivers["declared"]
-        shown = "not declared" if declared is None else (_join(declared) or "none")
+        shown = "not declared, so none (a claim holds only when declared)" if declared is None \
+            else (_join(declared) or "none")
         out += _wrapped(f"Agreements that waive it: {_join(waivers['named'])}; the manifest's "
                         f"organization.agreements: {shown}; waived: {waivers['applies']}",
                         "    ", width)

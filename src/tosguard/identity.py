@@ -24,6 +24,10 @@ from dataclasses import dataclass
 from .errors import did_you_mean
 from .ir import Cond, Contains, ContainsSet, InSet, Lit, Path
 
+# The codes of notices (findings of topic `identity`); `no-version-in-force` is per document.
+NOTICE_CODES = ("unknown-provider", "unknown-license", "unknown-agreement",
+                "unknown-verification", "governing-terms", "no-governing-terms")
+DOCUMENT_NOTICE_CODES = ("no-version-in-force",)
 # Kinds of source that no model provider's terms govern unless a policy names the kind.
 UNGOVERNED_KINDS = frozenset({"human", "web-crawl"})
 CLAIM_PATHS = {"agreements": ("organization", ("agreements",)),

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from . import __version__
 from .errors import Diagnostic, PolicyError, Span
-from .identity import UNGOVERNED_KINDS
+from .identity import UNGOVERNED_KINDS, Vocabulary
 from .ir import INDEX_FIELDS, PolicyIR
 from .resources import cache_dir, grammar_file, policies_dir
 
@@ -71,6 +71,7 @@ class Library:
         self._candidates: dict[tuple, list[Document]] = {}
         self._derived: dict[str, object] = {}
         self.fast = False  # evaluate with generated functions (see accelerate)
+        self.partial = False  # a restriction to some documents (see restrict)
 
     def candidates(self, source) -> list[Document]:
         """The documents whose terms may govern ``source`` (its licence id canonical, see
@@ -123,6 +124,10 @@ class Library:
         kept = [p for p in self.policies if p.id in wanted]
         restricted = Library(kept, self.revision + ":" + ",".join(sorted(wanted)), self.files)
         restricted.fast = self.fast  # the same clause objects, functions already built
+        # ids stay those of the whole set, and a source outside the chosen documents is not
+        # "governed by nothing": it was left out on purpose
+        restricted._derived["vocabulary"] = self.derived("vocabulary", Vocabulary)
+        restricted.partial = True
         return restricted
 
     def listing(self) -> list[dict]:

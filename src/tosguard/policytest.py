@@ -32,6 +32,7 @@ from datetime import date
 from pathlib import Path
 
 from .errors import Diagnostic, PolicyError, Span, TosguardError, did_you_mean
+from .identity import DOCUMENT_NOTICE_CODES, NOTICE_CODES
 from .safetext import json_safe, printable
 
 TEST_KEYS = {"description", "as_of", "manifest", "manifest_file", "verdict", "must", "must_not"}
@@ -189,6 +190,9 @@ def run_test(library, test: PolicyTest) -> PolicyTestResult:
     result.report = report
     findings = [f.as_dict() for f in report.findings]
     known = {f"{c.policy}/{c.id}" for p in library.policies for c in p.clauses}
+    known |= {f"tosguard/{code}" for code in NOTICE_CODES}
+    known |= {f"{document}/{code}" for document in library.documents
+              for code in DOCUMENT_NOTICE_CODES}
     if test.verdict and report.verdict != test.verdict:
         result.failures.append(f"verdict is {report.verdict}, expected {test.verdict}")
         result.details.append(f"verdict: expected {test.verdict}, got {report.verdict}")
@@ -219,7 +223,7 @@ def _diff(pattern: dict, findings: list[dict], kind: str) -> list[str]:
     lines = [f"findings of {clause}:"]
     if kind == "must":
         lines.append(f"  - {wanted}    (must)")
-        got = [f for f in findings if f"{f['policy']}/{f['clause']}" == clause
+        got = [f for f in findings if _rule(f) == clause
                and pattern.get("subject", f["subject"]) == f["subject"]]
         if not got:
             lines.append("  + (no result: the policy governs no subject of the manifest "
@@ -229,9 +233,10 @@ def _diff(pattern: dict, findings: list[dict], kind: str) -> list[str]:
         lines.append(f"  - {wanted}    (must not)")
         got = findings
     for finding in got:
-        effective = finding["citation"]["effective"]
+        effective = (finding["citation"] or {}).get("effective")
+        version = f"version {effective}: " if effective else ""
         lines.append(f"  + {finding['subject']} {finding['status']}"
-                     f"    (version {effective}: {finding['message']})")
+                     f"    ({version}{finding['message']})")
     return lines
 
 
@@ -393,9 +398,12 @@ def _classname(file: str) -> str:
     return file.removesuffix(".yaml").replace("/", ".").replace("\\", ".").strip(".")
 
 
+def _rule(finding: dict) -> str:
+    return f"{finding['policy'] or 'tosguard'}/{finding['clause']}"
+
+
 def _matches(finding: dict, pattern: dict) -> bool:
-    clause = f"{finding['policy']}/{finding['clause']}"
-    return (clause == pattern["clause"]
+    return (_rule(finding) == pattern["clause"]
             and pattern.get("subject", finding["subject"]) == finding["subject"]
             and pattern.get("status", finding["status"]) == finding["status"])
 
