@@ -121,6 +121,8 @@ def _coverage(library) -> tuple[dict, set, set]:
                 continue
             findings = [f.as_dict() for f in result.report.findings]
             for finding in findings:
+                if finding["citation"] is None:  # a notice: it rests on no clause
+                    continue
                 key = (finding["policy_location"]["file"], finding["policy_location"]["line"])
                 if key not in clauses:
                     continue

@@ -79,7 +79,8 @@ class Matrix:
 
 
 def provider_name(provider: str) -> str:
-    return PROVIDER_NAMES.get(provider, provider)
+    """The column title: open licences and an organization's own policies have no provider."""
+    return PROVIDER_NAMES.get(provider, provider) or "Licences and own policies"
 
 
 def build_matrix(library: Library) -> Matrix:
