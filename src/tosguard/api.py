@@ -35,10 +35,14 @@ def parse_date(value: str | date | None, what: str = "--as-of") -> date:
 
 
 def check(library: Library, loaded, *, as_of: str | date | None = None,
-          include_all: bool = False, name: str | None = None) -> Report:
-    """Evaluate a loaded manifest (:class:`tosguard.manifest.LoadedManifest`)."""
+          include_all: bool = False, name: str | None = None,
+          accept_unknown_ids: bool = False) -> Report:
+    """Evaluate a loaded manifest (:class:`tosguard.manifest.LoadedManifest`).
+
+    ``accept_unknown_ids``: ids no loaded policy knows are warnings, not errors (the team has
+    accepted them knowingly; see :mod:`tosguard.identity`)."""
     day = parse_date(as_of)
-    evaluation = evaluate(library, loaded.manifest, day, include_all)
+    evaluation = evaluate(library, loaded.manifest, day, include_all, accept_unknown_ids)
     return build_report(evaluation, loaded, day, name or loaded.name)
 
 

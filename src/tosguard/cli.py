@@ -99,9 +99,12 @@ def cli() -> None:
               help="Lowest result that makes the exit code 1.")
 @click.option("--all", "include_all", is_flag=True,
               help="Also list satisfied and not-applicable results.")
+@click.option("--accept-unknown-ids", is_flag=True, envvar="TOSGUARD_ACCEPT_UNKNOWN_IDS",
+              help="Report provider, licence, agreement and verification ids that no policy "
+                   "knows as warnings, not errors (also $TOSGUARD_ACCEPT_UNKNOWN_IDS=1).")
 @error_format_option
 def check(manifests, policies, extra, fmt, as_of, output, fail_on, include_all,
-          error_format) -> None:
+          accept_unknown_ids, error_format) -> None:
     """Check usage manifests against the policy library.
 
     Exit status: 0 compliant, 1 not compliant or undetermined (see --fail-on),
@@ -130,7 +133,8 @@ def check(manifests, policies, extra, fmt, as_of, output, fail_on, include_all,
         if invalid and not partial_ok:
             continue  # nothing will be written: spare the evaluation, keep reading for errors
         gc.freeze()  # the manifest lives until exit; spare the collector from rescanning it
-        report = run_check(library, loaded, as_of=day, include_all=include_all, name=path)
+        report = run_check(library, loaded, as_of=day, include_all=include_all, name=path,
+                           accept_unknown_ids=accept_unknown_ids)
         reports.append(report)
         if fmt == "text":
             from .render import plain, render_text
@@ -175,11 +179,17 @@ def check(manifests, policies, extra, fmt, as_of, output, fail_on, include_all,
 @click.option("--matrix", is_flag=True,
               help="Show the provider × topic matrix: what each provider forbids, requires "
                    "or allows, with links to the clauses.")
+@click.option("--ids", is_flag=True,
+              help="List the ids a manifest may use: providers, licences (with the spellings "
+                   "each matches, case-insensitively), agreements and verifications.")
 @click.option("--output", "-o", metavar="FILE", help="Write the output to FILE.")
 @error_format_option
-def policies(policies, fmt, matrix, output, error_format) -> None:
+def policies(policies, fmt, matrix, ids, output, error_format) -> None:
     """List the policy library: id, provider, document, versions and clause count."""
     library = _library(policies, ())
+    if ids:
+        _write(_render_ids(library, fmt), output, _policy_inputs(policies))
+        return
     if matrix:
         from . import matrix as matrix_module
 
@@ -214,6 +224,26 @@ def policies(policies, fmt, matrix, output, error_format) -> None:
         text = "\n".join(lines) + (f"\n\n{len(rows)} policies, {library.clause_count} clauses "
                                    f"(revision {library.revision})\n")
     _write(text, output, _policy_inputs(policies))
+
+
+def _render_ids(library, fmt: str) -> str:
+    import json
+
+    from .identity import Vocabulary
+    from .safetext import json_safe, printable
+
+    listing = library.derived("vocabulary", Vocabulary).listing()
+    if fmt == "json":
+        return json_safe(json.dumps(listing, indent=2, ensure_ascii=False)) + "\n"
+    lines = ["Providers: " + ", ".join(listing["providers"]), "", "Licences (matched without "
+             "regard to case; the first id is the one findings use):"]
+    for licence in listing["licenses"]:
+        others = [m for m in licence["matches"] if m != licence["id"].casefold()]
+        lines.append(f"  {licence['id']}  {printable(licence['document'] or '')}"
+                     + (f"  (also: {', '.join(others)})" if others else ""))
+    lines += ["", "Agreements: " + ", ".join(listing["agreements"]),
+              "Verifications: " + ", ".join(listing["verifications"])]
+    return "\n".join(lines) + "\n"
 
 
 @cli.command()
@@ -257,6 +287,9 @@ def schema(output) -> None:
 @click.option("--api-keys-file", metavar="FILE", help="File of API keys, one a line (also "
               "$TOSGUARD_API_KEYS, comma-separated); with keys, requests need one.")
 @click.option("--public-metrics", is_flag=True, help="Serve /metrics without an API key.")
+@click.option("--accept-unknown-ids", is_flag=True, envvar="TOSGUARD_ACCEPT_UNKNOWN_IDS",
+              help="By default, report ids no policy knows as warnings, not errors (a request "
+                   "can still ask with accept_unknown_ids).")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="Write a JSON access-log line per request to stderr.")
 @click.option("--log-level", default="info", show_default=True,
@@ -264,7 +297,7 @@ def schema(output) -> None:
 @error_format_option
 def serve(host, port, workers, policies, extra, max_body_bytes, timeout, max_sources,
           max_findings, max_header_bytes, header_timeout, max_connections, api_keys_file,
-          public_metrics, access_log, log_level, error_format) -> None:
+          public_metrics, accept_unknown_ids, access_log, log_level, error_format) -> None:
     """Serve the HTTP API (needs the `serve` extra: pip install 'tosguard[serve]').
 
     Loads and compiles the policy set once, then answers POST /v1/check with the
@@ -290,7 +323,8 @@ def serve(host, port, workers, policies, extra, max_body_bytes, timeout, max_sou
                         max_header_bytes=max_header_bytes,
                         header_timeout=header_timeout, max_connections=max_connections,
                         api_keys_file=api_keys_file,
-                        public_metrics=public_metrics, access_log=access_log,
+                        public_metrics=public_metrics, accept_unknown_ids=accept_unknown_ids,
+                        access_log=access_log,
                         log_level=log_level, workers=workers,
                         use_cache=not os.environ.get("TOSGUARD_NO_CACHE"))
     run(settings, host, port)

@@ -87,6 +87,20 @@ class Vocabulary:
         self.agreements = frozenset(agreements)
         self.verifications = frozenset(verifications)
 
+    def listing(self) -> dict:
+        """What ``tosguard policies --ids`` shows: every id a manifest may use."""
+        aliases: dict[str, list[str]] = {}
+        for alias, canonical in self.licences.items():
+            aliases.setdefault(canonical, []).append(alias)
+        return {
+            "providers": sorted(self.providers),
+            "licenses": [{"id": canonical, "document": self.licence_documents.get(canonical),
+                          "matches": sorted(aliases[canonical])}
+                         for canonical in sorted(aliases, key=str.casefold)],
+            "agreements": sorted(self.agreements),
+            "verifications": sorted(self.verifications),
+        }
+
     def canonical_licence(self, licence: str) -> str | None:
         return self.licences.get(licence.casefold())
 
@@ -169,19 +183,18 @@ def unknown_ids(manifest, vocabulary: Vocabulary, accept: bool = False) -> list[
         if source.provider is not None and source.provider not in vocabulary.providers:
             found.append(Notice(
                 "unknown-provider", subject, f"{subject}/provider",
-                f"no policy covers provider `{source.provider}` (source `{source.id}`): "
-                "tosguard cannot tell which terms govern it",
-                _fix("provider", source.provider, did_you_mean(source.provider,
-                                                               vocabulary.providers)),
-                severity=severity))
+                _unknown(f"no policy covers provider `{source.provider}` (source "
+                         f"`{source.id}`): tosguard cannot tell which terms govern it",
+                         did_you_mean(source.provider, vocabulary.providers)),
+                _fix("provider"), severity=severity))
         if source.license is not None \
                 and vocabulary.canonical_licence(source.license) is None:
             found.append(Notice(
                 "unknown-license", subject, f"{subject}/license",
-                f"no policy covers licence `{source.license}` (source `{source.id}`): "
-                "tosguard cannot tell what it allows",
-                _fix("licence", source.license, vocabulary.licence_suggestion(source.license)),
-                severity=severity))
+                _unknown(f"no policy covers licence `{source.license}` (source "
+                         f"`{source.id}`): tosguard cannot tell what it allows",
+                         vocabulary.licence_suggestion(source.license)),
+                _fix("licence"), severity=severity))
     organization = manifest.organization
     if organization is not None:
         for name, known, what in (("agreements", vocabulary.agreements, "agreement"),
@@ -191,13 +204,18 @@ def unknown_ids(manifest, vocabulary: Vocabulary, accept: bool = False) -> list[
                     found.append(Notice(
                         f"unknown-{what}", "/organization",
                         f"/organization/{name}/{position}",
-                        f"no policy knows the {what} `{value}`: it lifts nothing",
-                        _fix(what, value, did_you_mean(value, known)), severity=severity))
+                        _unknown(f"no policy knows the {what} `{value}`: it lifts nothing",
+                                 did_you_mean(value, known)),
+                        _fix(what), severity=severity))
     return found
 
 
-def _fix(what: str, value: str, suggestion: str) -> str:
-    hint = f"{suggestion[0].upper()}{suggestion[1:]} " if suggestion else ""
-    return (f"{hint}Use an id a loaded policy declares (`tosguard policies` lists them), add a "
+def _unknown(message: str, suggestion: str) -> str:
+    """The message, with the did-you-mean when there is a close id (not a list of them)."""
+    return f"{message}; {suggestion}" if suggestion.startswith("did you mean") else message
+
+
+def _fix(what: str) -> str:
+    return (f"Use an id a loaded policy declares (`tosguard policies --ids` lists them), add a "
             f"policy that covers this {what}, or accept unknown ids knowingly with "
             "`--accept-unknown-ids`.")

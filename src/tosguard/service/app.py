@@ -333,6 +333,10 @@ def create_app(settings: Settings | None = None, *,
             description="Only these policy ids (repeat, or separate with commas).")] = None,
         include_all: Annotated[bool, Query(
             alias="all", description="Also list satisfied and not-applicable results.")] = False,
+        accept_unknown_ids: Annotated[bool | None, Query(
+            description="Report provider, licence, agreement and verification ids that no "
+            "policy knows as warnings, not errors (default: the service's setting, normally "
+            "false).")] = None,
         name: Annotated[str, Query(
             max_length=MAX_NAME, description="The manifest's name in the report, as the CLI "
             "uses the path given to it.")] = "<request>",
@@ -351,8 +355,10 @@ def create_app(settings: Settings | None = None, *,
                 library = current.restrict(ids)
             except UsageError as error:
                 raise usage_problem(error, "policies") from None
+        accept = settings.accept_unknown_ids if accept_unknown_ids is None \
+            else accept_unknown_ids
         job = partial(checks.check_manifest, library, data, fmt, name, day, include_all,
-                      settings.max_sources)
+                      settings.max_sources, accept_unknown_ids=accept)
         ctx = context(request.scope)
         ctx.revision = current.revision
         if len(data) <= settings.inline_max_bytes:

@@ -52,16 +52,19 @@ def manifest_format(content_type: str | None) -> str:
 
 def check_manifest(library: Library, data: bytes, fmt: str, name: str, day: date,
                    include_all: bool, max_sources: int,
-                   budget: Budget | None = None) -> tuple[bytes, str]:
+                   budget: Budget | None = None, *,
+                   accept_unknown_ids: bool = False) -> tuple[bytes, str]:
     """Parse, validate and evaluate a manifest; the report's JSON (exactly the CLI's bytes)
     and its verdict. The work stops with :class:`tosguard.budget.LimitExceeded` when
     ``budget`` is spent; a report over its findings limit is a 422."""
     with budgets.active(budget):
-        return _check_manifest(library, data, fmt, name, day, include_all, max_sources)
+        return _check_manifest(library, data, fmt, name, day, include_all, max_sources,
+                               accept_unknown_ids)
 
 
 def _check_manifest(library: Library, data: bytes, fmt: str, name: str, day: date,
-                    include_all: bool, max_sources: int) -> tuple[bytes, str]:
+                    include_all: bool, max_sources: int,
+                    accept_unknown_ids: bool) -> tuple[bytes, str]:
     try:
         loaded = parse_manifest(data, name, fmt)
     except ManifestError as error:
@@ -77,7 +80,8 @@ def _check_manifest(library: Library, data: bytes, fmt: str, name: str, day: dat
                                  f"the limit of {max_sources}", pointer="/sources", file=name,
                                  help="split the manifest, or run `tosguard check` locally")])
     try:
-        report = run_check(library, loaded, as_of=day, include_all=include_all, name=name)
+        report = run_check(library, loaded, as_of=day, include_all=include_all, name=name,
+                           accept_unknown_ids=accept_unknown_ids)
         return report.to_json().encode(), report.verdict
     except TosguardError as error:
         raise ProblemError("manifest-invalid", "the manifest could not be evaluated",

@@ -32,6 +32,7 @@ class Settings:
     max_sources: int = 2000  # a larger manifest is refused with 422 (bounds evaluation time)
     api_keys_file: str | None = None  # one key per line; `#` comments; also $TOSGUARD_API_KEYS
     public_metrics: bool = False  # serve /metrics without an API key even when keys are set
+    accept_unknown_ids: bool = False  # default for requests: unknown ids are warnings
     access_log: bool = True
     log_level: str = "info"
     eval_threads: int = 2  # threads per worker that run large checks and validations
