@@ -306,14 +306,13 @@ def _check_versions(policies: list[tuple[ast.Policy, ast.PolicyFile]], texts, si
                     f"the next version takes effect ({later.effective})",
                     span, f"end it on {later.effective - timedelta(days=1)} or drop `ends`",
                     **source_at(texts[span.file], span))
-        earliest = dated[0] if dated else None
         for later in dated[1:]:
             if later.applies_from:
                 span = later.fields.get("applies_from", later.span)
                 sink.error(
                     "policy-bad-dates",
                     f"only the earliest version of `{later.id}` can apply before its effective "
-                    f"date; this one takes effect {later.effective}, after {earliest.effective}",
+                    f"date; this one takes effect {later.effective}, after {dated[0].effective}",
                     span, "move `applies from` to the earliest version, or drop it",
                     **source_at(texts[span.file], span))
         providers = {p.provider for p in versions if p.provider}

@@ -186,7 +186,8 @@ def _compile_policy(policy: ast.Policy, compiler: _Compiler, display: str) -> Po
         id=policy.id, provider=policy.provider or "", document=policy.document or "",
         services=policy.services, version=policy.version or str(policy.effective),
         effective=policy.effective or date.min, ends=policy.ends, url=policy.url or "",
-        licenses=policy.licenses, applies_from=policy.applies_from, governs=governs, clauses=clauses, file=display, line=policy.span.line,
+        licenses=policy.licenses, applies_from=policy.applies_from, governs=governs,
+        clauses=clauses, file=display, line=policy.span.line,
         keys=index_keys(governs),
     )
 

@@ -279,7 +279,7 @@ class Evaluator:
         subject = f"/sources/{index}"
         start, _ = interval_of(source, self.as_of)
         env = item.env.at(index)
-        said = {"violated": [], "undetermined": []}
+        said: dict[str, list[str]] = {"violated": [], "undetermined": []}
         for clause in self.source_clauses[id(version)]:
             status, _ = self._status(clause, env, item.governed)
             if status in said:

@@ -161,13 +161,14 @@ def canonical_manifest(manifest, vocabulary: Vocabulary):
         if spelled != model.downstream_licenses:
             update["model"] = model.model_copy(update={"downstream_licenses": spelled})
     organization = manifest.organization
-    claims = {name: [] for name in ("agreements", "verified_with")
-              if organization is None or getattr(organization, name) is None}
+    claims: dict[str, list[str]] = {
+        name: [] for name in ("agreements", "verified_with")
+        if organization is None or getattr(organization, name) is None}
     if claims:
         if organization is None:
             from .manifest import Organization
 
-            update["organization"] = Organization(**claims)
+            update["organization"] = Organization.model_validate(claims)
         else:
             update["organization"] = organization.model_copy(update=claims)
     return manifest.model_copy(update=update) if update else manifest
