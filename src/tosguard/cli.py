@@ -54,10 +54,12 @@ def _policy_inputs(policies: Iterable[str], extra: Iterable[str] = ()) -> Iterat
 
 
 def _library(policies: tuple[str, ...], extra: tuple[str, ...]):
-    from .library import default_paths, load_library
+    """The library (``--policies``, else the shipped one) with the user's policies
+    (``--extra-policies``) in their own namespace, through the one front end."""
+    from .frontend import load_policy_set
 
-    paths = list(policies) if policies else [str(p) for p in default_paths()]
-    return load_library([*paths, *extra], use_cache=not os.environ.get("TOSGUARD_NO_CACHE"))
+    return load_policy_set(list(policies) or None, list(extra),
+                           use_cache=not os.environ.get("TOSGUARD_NO_CACHE"))
 
 
 error_format_option = click.option(
@@ -66,7 +68,8 @@ error_format_option = click.option(
 
 extra_policies_option = click.option(
     "--extra-policies", "extra", multiple=True, metavar="PATH",
-    help="Policy file or directory to add to the library (repeatable).")
+    help="Your own policy file or directory, added to the library in a namespace of its own "
+         "(repeatable).")
 
 as_of_option = click.option(
     "--as-of", metavar="DATE",
