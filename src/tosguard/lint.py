@@ -29,7 +29,6 @@ from .check import (
     MAX_EXPANDED_DEPTH,
     Expansion,
     Names,
-    check_library,
     namespace_names,
     policy_names,
 )
@@ -158,8 +157,9 @@ def _read(path: Path, display: str, sink: DiagnosticSink) -> bytes | None:
     return None
 
 
-def _lint(texts: list[tuple[str, str | bytes | None, bool]],
-          context: list[tuple[str, str | bytes | None]], locate: dict[str, Path]) -> LintResult:
+def _lint(texts: Sequence[tuple[str, str | bytes | None, bool]],
+          context: Sequence[tuple[str, str | bytes | None]], locate: dict[str, Path]
+          ) -> LintResult:
     """Lint ``texts`` (name, text or bytes, whether a user file) over ``context`` (the
     library's files)."""
     from .frontend import parse_policy_data

@@ -23,7 +23,7 @@ _FRAGMENTS = FragmentCache()  # the encoded clause parts of findings
 @dataclass(frozen=True, slots=True)
 class Finding:
     policy: str
-    provider: str
+    provider: str | None  # None: an organization's own policy, which names no provider
     clause: str
     topic: str
     kind: str
@@ -82,7 +82,8 @@ class Finding:
     def _head_json(self, level: int) -> str:
         pad = INDENT * (level + 1)
         return "".join((INDENT * level, "{\n", pad, '"policy": ', encode_string(self.policy),
-                        ",\n", pad, '"provider": ', encode_string(self.provider),
+                        ",\n", pad, '"provider": ',
+                        "null" if self.provider is None else encode_string(self.provider),
                         ",\n", pad, '"clause": ', encode_string(self.clause),
                         ",\n", pad, '"topic": ', encode_string(self.topic)))
 
@@ -190,7 +191,7 @@ def _finding(outcome: Outcome, loaded, manifest_name: str,
     citation = clause.citation
     return Finding(
         policy=clause.policy,
-        provider=version.provider,
+        provider=version.provider or None,
         clause=clause.id,
         topic=clause.topic,
         kind=clause.kind,

@@ -31,7 +31,8 @@ class Citation(BaseModel):
 
 class Finding(BaseModel):
     policy: str
-    provider: str
+    provider: str | None = Field(description="The provider whose terms these are; null for an "
+                                 "organization's own policy, which names none.")
     clause: str
     topic: str
     status: str = Field(description="`violated`, `undetermined`, `satisfied` or "
@@ -67,7 +68,8 @@ class Report(BaseModel):
 
 class PolicyRow(BaseModel):
     id: str
-    provider: str
+    provider: str | None = Field(description="The provider whose terms these are; null for an "
+                                 "organization's own policy, which names none.")
     document: str
     versions: list[str] = Field(description="Effective dates of the versions, oldest first.")
     clauses: int
@@ -101,7 +103,8 @@ class PolicyVersion(BaseModel):
 
 class PolicyDetail(BaseModel):
     id: str
-    provider: str
+    provider: str | None = Field(description="The provider whose terms these are; null for an "
+                                 "organization's own policy, which names none.")
     revision: str
     versions: list[PolicyVersion]
 
@@ -132,7 +135,8 @@ class ClauseVersion(BaseModel):
 
 class ClauseDetail(BaseModel):
     policy: str
-    provider: str
+    provider: str | None = Field(description="The provider whose terms these are; null for an "
+                                 "organization's own policy, which names none.")
     clause: str
     revision: str
     versions: list[ClauseVersion]
