@@ -27,6 +27,16 @@ def _case_id(path: Path) -> str:
 
 
 def case_library(case: dict) -> Library:
+    """The case's library (``policy``, or the shipped one with ``library: shipped``), with
+    the user's policies of ``user_policy`` in their own namespace (``--extra-policies``)."""
+    if "user_policy" in case:
+        from tosguard.frontend import PolicySources, compile_policy_set
+        from tosguard.library import read_policy_files
+
+        library = read_policy_files() if case.get("library") == "shipped" \
+            else _contents(case["policy"])
+        return compile_policy_set(PolicySources(library, _contents(case["user_policy"])),
+                                  use_cache=False)
     if case.get("library") == "shipped":
         return load_library(use_cache=False)
     policies = case["policy"]
@@ -34,6 +44,12 @@ def case_library(case: dict) -> Library:
         policies = {"policy.tos": policies}
     contents = [(Path(name), name, text.encode()) for name, text in policies.items()]
     return Library(compile_contents(contents), "corpus", list(policies))
+
+
+def _contents(policies: str | dict) -> list:
+    if isinstance(policies, str):
+        policies = {"policy.tos": policies}
+    return [(Path(name), name, text.encode()) for name, text in policies.items()]
 
 
 def case_manifest(case: dict):

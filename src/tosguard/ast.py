@@ -46,7 +46,15 @@ class SetLiteral(Node):
 
 
 class SetName(Node):
+    """A named set; with ``library``, written ``library.name``: the library's set of that name,
+    whatever the user's policies define (see :mod:`tosguard.check`, *namespaces*)."""
+
     name: str
+    library: bool = False
+
+    @property
+    def written(self) -> str:
+        return f"library.{self.name}" if self.library else self.name
 
 
 SetRef = SetName | SetLiteral
@@ -88,9 +96,15 @@ class Declared(Node):
 
 
 class NameRef(Node):
-    """A named predicate (``define``) or the built-in ``governed``."""
+    """A named predicate (``define``) or the built-in ``governed``; with ``library``, written
+    ``library.name``: the library's predicate of that name."""
 
     name: str
+    library: bool = False
+
+    @property
+    def written(self) -> str:
+        return f"library.{self.name}" if self.library else self.name
 
 
 class Const(Node):
@@ -199,9 +213,12 @@ class Policy(Node):
 
 
 class PolicyFile(Node):
-    """One parsed ``.tos`` file: its policies and its library-wide definitions."""
+    """One parsed ``.tos`` file: its policies and its file-level definitions. ``user`` files
+    (``--extra-policies``) have a namespace of their own over the library's: see
+    :mod:`tosguard.check`."""
 
     path: str
+    user: bool = False
     text: str = Field(default="", repr=False)
     policies: tuple[Policy, ...] = ()
     sets: tuple[SetDef, ...] = ()
@@ -227,7 +244,7 @@ def without_spans(node):
     False
     """
     if isinstance(node, Node):
-        skip = {"span", "fields", "path", "text"} if isinstance(node, PolicyFile) \
+        skip = {"span", "fields", "path", "text", "user"} if isinstance(node, PolicyFile) \
             else {"span", "fields"}
         return (type(node).__name__,
                 tuple((name, without_spans(getattr(node, name)))

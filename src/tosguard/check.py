@@ -3,6 +3,16 @@ citations, duplicate ids and versions, exceptions that lift nothing.
 
 Every problem becomes a :class:`~tosguard.errors.Diagnostic`; all of them are collected, so a
 legal team sees every mistake in one run.
+
+**Namespaces.** The library's files and the user's (``--extra-policies``, files posted to the
+service; :attr:`tosguard.ast.PolicyFile.user`) define names in two namespaces. Inside a user
+file an unqualified name is the user's own definition if there is one, else the library's;
+``library.name`` is always the library's. Library files see the library's names only. A
+predicate's body is resolved where the predicate is defined (lexical scope), so a user's
+``set training_uses`` never changes what a library predicate using ``training_uses`` means.
+Policy ids share one space: a user policy may not take the id of a library document (it would
+be merged in as another version of it). Organization-internal (user) policies may omit
+``provider`` (they then govern through ``governs`` alone) and use topics of their own.
 """
 
 from __future__ import annotations
@@ -37,19 +47,39 @@ MAX_FILE_TESTS = 100_000
 
 @dataclass
 class Names:
-    """The sets and predicates visible from one policy: its own, then the library's."""
+    """The sets and predicates visible from one scope: its own, then its parent's (a policy's,
+    then its namespace's; the user's namespace, then the library's)."""
 
     sets: dict[str, ast.SetDef] = field(default_factory=dict)
     defines: dict[str, ast.Define] = field(default_factory=dict)
     parent: Names | None = None
 
-    def set(self, name: str) -> ast.SetDef | None:
+    @property
+    def root(self) -> Names:
+        """The library's namespace: what ``library.name`` looks in."""
+        return self if self.parent is None else self.parent.root
+
+    def set(self, name: str, library: bool = False) -> ast.SetDef | None:
+        if library:
+            return self.root.sets.get(name)
         found = self.sets.get(name)
         return found if found or not self.parent else self.parent.set(name)
 
-    def define(self, name: str) -> ast.Define | None:
+    def define(self, name: str, library: bool = False) -> ast.Define | None:
+        if library:
+            return self.root.defines.get(name)
         found = self.defines.get(name)
         return found if found or not self.parent else self.parent.define(name)
+
+    def scope_of(self, item: ast.SetDef | ast.Define) -> Names:
+        """The scope ``item`` (found from this one) is defined in: its body's names resolve
+        there, not where it is used."""
+        names: Names | None = self
+        while names is not None:
+            if names.defines.get(item.name) is item or names.sets.get(item.name) is item:
+                return names
+            names = names.parent
+        return self
 
     def all_sets(self) -> Iterator[str]:
         yield from self.sets
@@ -62,11 +92,38 @@ class Names:
             yield from self.parent.all_defines()
 
 
+@dataclass
+class Namespaces:
+    """The file-level names of the library and of the user's files, the latter over the
+    former."""
+
+    library: Names
+    user: Names
+
+    def of(self, file: ast.PolicyFile) -> Names:
+        return self.user if file.user else self.library
+
+
 def global_names(files: Iterable[ast.PolicyFile], sink: DiagnosticSink) -> Names:
-    names = Names()
+    """The file-level definitions of ``files`` as one library namespace (for tools and tests
+    that look at library files only; the checker uses :func:`namespace_names`)."""
+    return namespace_names([f.model_copy(update={"user": False}) if f.user else f
+                            for f in files], sink).library
+
+
+def namespace_names(files: Iterable[ast.PolicyFile], sink: DiagnosticSink) -> Namespaces:
+    """The file-level definitions of ``files``, in their namespaces; a name defined twice in
+    one namespace is reported."""
+    library = Names()
+    user = Names(parent=library)
+    files = list(files)
+    for file in files:  # the library's first: a clash is reported in the later file
+        if not file.user:
+            _declare(library, file.sets, file.defines, file.text, sink)
     for file in files:
-        _declare(names, file.sets, file.defines, file.text, sink)
-    return names
+        if file.user:
+            _declare(user, file.sets, file.defines, file.text, sink)
+    return Namespaces(library, user)
 
 
 def policy_names(policy: ast.Policy, library: Names, text: str, sink: DiagnosticSink) -> Names:
@@ -113,6 +170,7 @@ class Expansion:
         self.text_of = text_of  # file path -> text, for source lines
         self.sink = sink
         self.costs: dict[int, _Cost] = {}  # id(define) -> cost
+        self.scopes: dict[int, Names] = {}  # id(define) -> the scope it is defined in
         # (id(define), in a source's context, in `governs`): predicates the checker has
         # walked in that context; walking again would find the same problems
         self.walked: set[tuple[int, bool, bool]] = set()
@@ -121,6 +179,18 @@ class Expansion:
 
     def expandable(self, define: ast.Define) -> bool:
         return not _over(self.define_cost(define))
+
+    def resolve(self, ref: ast.NameRef, names: Names | None = None) -> ast.Define | None:
+        """The predicate ``ref`` names, looked up from ``names`` (default: this scope)."""
+        names = self.names if names is None else names
+        define = names.define(ref.name, ref.library)
+        if define is not None and id(define) not in self.scopes:
+            self.scopes[id(define)] = names.scope_of(define)
+        return define
+
+    def scope(self, define: ast.Define) -> Names:
+        """Where the names in the body of ``define`` (found by :meth:`resolve`) resolve."""
+        return self.scopes.get(id(define), self.names)
 
     def check_condition(self, condition, what: str) -> _Cost:
         """The cost of ``condition``, reported when it is too large with predicates that are
@@ -134,7 +204,7 @@ class Expansion:
     def condition_cost(self, condition, uses: list[ast.Define] | None = None) -> _Cost:
         for define in self._uses(condition) if uses is None else uses:
             self.define_cost(define)
-        return self._measure(condition)
+        return self._measure(condition, self.names)
 
     def define_cost(self, define: ast.Define) -> _Cost:
         known = self.costs.get(id(define))
@@ -155,7 +225,7 @@ class Expansion:
                 place[id(current)] = len(visiting)
                 visiting.append(current)
                 pending = []
-                for ref, used in self._references(current.condition):
+                for ref, used in self._references(current.condition, self.scope(current)):
                     if id(used) in self.costs:
                         continue
                     start = place.get(id(used))
@@ -170,33 +240,36 @@ class Expansion:
             # every predicate `current` uses is measured: it is the last of the chain
             del place[id(visiting.pop())]
             stack.pop()
-            cost = self._measure(current.condition)
+            cost = self._measure(current.condition, self.scope(current))
             self.costs[id(current)] = cost
             if _over(cost) and all(not _over(self.costs.get(id(d), (0, 0)))
-                                   for d in self._uses(current.condition)):
+                                   for d in self._uses(current.condition,
+                                                       self.scope(current))):
                 self._report(current.span, f"predicate `{current.name}`", cost)
         return self.costs[id(define)]
 
-    def _measure(self, node) -> _Cost:
+    def _measure(self, node, names: Names) -> _Cost:
         """Tests and depth of ``node`` expanded, predicates' costs already known (a condition
         itself nests at most :data:`tosguard.parse.MAX_NESTING` levels, so recursing is safe)."""
         match node:
             case ast.And(items=items) | ast.Or(items=items):
-                costs = [self._measure(item) for item in items]
+                costs = [self._measure(item, names) for item in items]
                 return _capped(sum(c[0] for c in costs), 1 + max(c[1] for c in costs))
             case ast.Not(item=item) | ast.Quantifier(body=item):
-                tests, depth = self._measure(item)
+                tests, depth = self._measure(item, names)
                 return _capped(tests + 1, depth + 1)
-            case ast.NameRef(name=name) if name not in BUILTIN_NAMES:
-                define = self.names.define(name)
+            case ast.NameRef(name=name, library=library) if library or name not in BUILTIN_NAMES:
+                define = self.resolve(node, names)
                 if define is None:
                     return (1, 1)
                 tests, depth = self.costs.get(id(define), _OVER)
                 return _capped(tests, depth + 1)
         return (1, 1)
 
-    def _references(self, node) -> Iterator[tuple[ast.NameRef, ast.Define]]:
-        """The predicates ``node`` names directly, each with the reference."""
+    def _references(self, node, names: Names | None = None
+                    ) -> Iterator[tuple[ast.NameRef, ast.Define]]:
+        """The predicates ``node`` names directly, each with the reference; names looked up
+        from ``names`` (default: this scope)."""
         pending = [node]
         while pending:
             item = pending.pop()
@@ -205,13 +278,14 @@ class Expansion:
                     pending.extend(reversed(items))
                 case ast.Not(item=inner) | ast.Quantifier(body=inner):
                     pending.append(inner)
-                case ast.NameRef(name=name) if name not in BUILTIN_NAMES:
-                    define = self.names.define(name)
+                case ast.NameRef(name=name, library=library) \
+                        if library or name not in BUILTIN_NAMES:
+                    define = self.resolve(item, names)
                     if define is not None:
                         yield item, define
 
-    def _uses(self, node) -> list[ast.Define]:
-        return [define for _, define in self._references(node)]
+    def _uses(self, node, names: Names | None = None) -> list[ast.Define]:
+        return [define for _, define in self._references(node, names)]
 
     def _cycle(self, members: list[ast.Define], ref: ast.NameRef, used: ast.Define) -> None:
         chain = " → ".join([*(d.name for d in members), used.name])
@@ -257,32 +331,52 @@ def _capped(tests: int, depth: int) -> _Cost:
 
 # ---- the library ------------------------------------------------------------------------------
 def check_library(files: list[ast.PolicyFile]) -> list[Diagnostic]:
-    """All diagnostics for a set of parsed files, sorted by location."""
+    """All diagnostics (errors and warnings) for a set of parsed files, the library's and the
+    user's (:attr:`tosguard.ast.PolicyFile.user`), sorted by location."""
     sink = DiagnosticSink()
     texts = {f.path: f.text for f in files}
-    library = global_names(files, sink)
-    expansion = Expansion(library, lambda path: texts.get(path, ""), sink)
+    namespaces = namespace_names(files, sink)
+    expansions = {id(names): Expansion(names, lambda path: texts.get(path, ""), sink)
+                  for names in (namespaces.library, namespaces.user)}
     for file in files:
+        names = namespaces.of(file)
         for set_def in file.sets:
             _check_set(set_def, file.text, sink)
         for define in file.defines:
             budgets.checkpoint()
-            _ConditionChecker(library, file.text, sink, source_context=True,
-                              expansion=expansion).check_define(define)
+            _ConditionChecker(names, file.text, sink, source_context=True,
+                              expansion=expansions[id(names)]).check_define(define)
     _check_versions([(p, f) for f in files for p in f.policies], texts, sink)
     _check_licence_ids([p for f in files for p in f.policies], texts, sink)
     clause_ids = {(p.id, c.id) for f in files for p in f.policies for c in p.clauses}
     for file in files:
         total = _FileTotal(file.path, file.text, sink)
         for policy in file.policies:
-            _check_policy(policy, file.text, library, clause_ids, sink, texts, total)
+            _check_policy(policy, file, namespaces.of(file), clause_ids, sink, texts, total)
     return sorted(set(sink.diagnostics), key=Diagnostic.sort_key)
 
 
 def _check_versions(policies: list[tuple[ast.Policy, ast.PolicyFile]], texts, sink) -> None:
+    """Versions of one document: distinct dates, no overlap, one provider; and no user policy
+    with the id of a library document."""
+    library_ids: dict[str, ast.Policy] = {}
+    for policy, file in policies:
+        if not file.user:
+            library_ids.setdefault(policy.id, policy)
     seen: dict[tuple[str, date | None], ast.Policy] = {}
     by_id: dict[str, list[ast.Policy]] = {}
-    for policy, _file in policies:
+    for policy, file in policies:
+        taken = library_ids.get(policy.id)
+        if file.user and taken is not None:
+            span = Span(policy.span.file, policy.span.line, policy.span.column,
+                        policy.span.line, policy.span.column + len("policy"))
+            sink.error("policy-duplicate-id", f"policy id `{policy.id}` is already a document "
+                       f"of the library ({taken.span.file}:{taken.span.line})", span,
+                       "give your policy an id of its own (e.g. `acme-" + policy.id + "`); to "
+                       "make room in a library clause, write an `exception … lifts "
+                       f"{policy.id}/<clause>` in a policy of yours",
+                       **source_at(texts[policy.span.file], span))
+            continue
         key = (policy.id, policy.effective)
         if key in seen:
             first = seen[key]
@@ -349,14 +443,23 @@ def _check_licence_ids(policies: list[ast.Policy], texts, sink) -> None:
                            **source_at(texts[span.file], span))
 
 
-def _check_policy(policy, text, library, clause_ids, sink, texts, total: _FileTotal) -> None:
+def _check_policy(policy, file: ast.PolicyFile, library: Names, clause_ids, sink, texts,
+                  total: _FileTotal) -> None:
+    text = file.text
+
     def error(code, message, span, help=""):
         sink.error(code, message, span, help, **source_at(text, span))
 
-    for required in ("document", "effective", "url"):
-        if getattr(policy, required) is None:
-            error("policy-missing-field", f"policy `{policy.id}` has no `{required}`",
-                  policy.span, f"add `{required} …` to the policy header")
+    # a licence, or an organization's own policy, may govern without a provider
+    for name in ("document", "effective", "url"):
+        if getattr(policy, name) is None:
+            error("policy-missing-field", f"policy `{policy.id}` has no `{name}`",
+                  policy.span, f"add `{name} …` to the policy header")
+    if policy.provider is None and policy.governs is None:
+        error("policy-missing-field", f"policy `{policy.id}` has neither `provider` nor "
+              "`governs`", policy.span, "a licence or an organization's own policy says which "
+              "sources it governs, e.g. `governs source.kind == \"dataset\"`; a provider's "
+              "terms name the provider with `provider …`")
     if policy.provider and not PROVIDER_ID.match(policy.provider):
         error("policy-bad-provider", f"provider id `{policy.provider}` is not a lowercase id",
               policy.fields["provider"], "write provider ids like `openai` or `my-lab`")
@@ -373,10 +476,6 @@ def _check_policy(policy, text, library, clause_ids, sink, texts, total: _FileTo
               f"`effective {policy.effective}`", policy.fields["applies_from"],
               "`applies from` names an earlier date from which the text applies; drop it if "
               "the text applies from its effective date")
-    if policy.governs is None and not policy.provider:
-        error("policy-missing-field", f"policy `{policy.id}` has neither `provider` nor "
-              "`governs`", policy.span, "a policy without a provider (a licence, or an "
-              "organization's own rule) says which sources it governs with `governs …`")
     if policy.governs is None and not policy.services and policy.provider:
         error("policy-missing-field", f"policy `{policy.id}` says neither `service` nor `governs`",
               policy.span, "add `service api` (or another service), or a `governs` condition")
@@ -403,11 +502,13 @@ def _check_policy(policy, text, library, clause_ids, sink, texts, total: _FileTo
                   f"the first is at line {seen[clause.id].span.line}; clause ids must be unique")
         seen[clause.id] = clause
         budgets.checkpoint()
-        _check_clause(policy, clause, names, text, clause_ids, sink, expansion, total)
+        _check_clause(policy, clause, names, file, clause_ids, sink, expansion, total)
 
 
-def _check_clause(policy, clause: ast.Clause, names, text, clause_ids, sink,
+def _check_clause(policy, clause: ast.Clause, names, file: ast.PolicyFile, clause_ids, sink,
                   expansion: Expansion, total: _FileTotal) -> None:
+    text = file.text
+
     def error(code, message, span, help=""):
         sink.error(code, message, span, help, **source_at(text, span))
 
@@ -416,7 +517,11 @@ def _check_clause(policy, clause: ast.Clause, names, text, clause_ids, sink,
     for name, vocab in (("topic", TOPICS), ("kind", KINDS), ("scope", SCOPES),
                         ("severity", SEVERITIES)):
         value = getattr(clause, name)
-        if value is not None and value not in vocab:
+        if value is None or value in vocab:
+            continue
+        if name == "topic" and file.user:
+            _own_topic(value, fields[name], text, sink)
+        else:
             error("policy-unknown-value", f"for {where}, `{value}` is not a {name}",
                   fields[name], did_you_mean(value, vocab))
     if clause.topic is None and not clause.lifts:
@@ -462,6 +567,22 @@ def _check_clause(policy, clause: ast.Clause, names, text, clause_ids, sink,
             total.add(expansion.check_condition(condition, f"the `{name}` of {where}"),
                       condition.span)
             checker.check(condition)
+
+
+def _own_topic(topic: str, span: Span, text: str, sink: DiagnosticSink) -> None:
+    """A user policy's topic outside the vocabulary: an organization's own topic, if it is a
+    lowercase id; one close to a vocabulary topic is likely a typo, and is said to be."""
+    if not PROVIDER_ID.match(topic):
+        sink.error("policy-bad-value", f"topic `{topic}` is not a lowercase id", span,
+                   "write topics like `competing-models` or `data-retention`",
+                   **source_at(text, span))
+        return
+    close = did_you_mean(topic, TOPICS)
+    if close.startswith("did you mean"):
+        sink.add(Diagnostic("policy-own-topic", f"`{topic}` is not a topic of the vocabulary; "
+                            "it is taken as a topic of your own", span,
+                            f"{close} (`tosguard policies --matrix` shows the vocabulary's)",
+                            **source_at(text, span), severity="warning"))
 
 
 def _check_citation(policy, clause, text, sink) -> None:
@@ -565,7 +686,7 @@ class _ConditionChecker:
             self.source_context = saved
 
     def _check_nameref(self, node: ast.NameRef) -> None:
-        if node.name == "governed":
+        if node.name == "governed" and not node.library:
             if self.in_governs:
                 self.error("policy-bad-name", "`governed` cannot be used inside `governs`",
                            node.span, "`governs` is what defines `governed`")
@@ -573,24 +694,29 @@ class _ConditionChecker:
                 self.error("policy-bad-name", "`governed` needs a current source", node.span,
                            "use it in a `scope source` clause or inside `any source where (…)`")
             return
-        define = self.names.define(node.name)
+        define = self.expansion.resolve(node, self.names)
         if define is None:
-            hint = did_you_mean(node.name, [*self.names.all_defines(), *BUILTIN_NAMES])
-            if self.names.set(node.name):
-                hint = f"`{node.name}` is a set; test membership with `… in {node.name}`"
-            self.error("policy-unknown-name", f"unknown predicate `{node.name}`", node.span,
+            known = self.names.root.defines if node.library else \
+                [*self.names.all_defines(), *BUILTIN_NAMES]
+            hint = did_you_mean(node.name, known)
+            if self.names.set(node.name, node.library):
+                hint = f"`{node.written}` is a set; test membership with `… in {node.written}`"
+            where = "the library has no predicate" if node.library else "unknown predicate"
+            self.error("policy-unknown-name", f"{where} `{node.written}`", node.span,
                        hint or "define it with `define name = <condition>`")
             return
-        if node.name in self.expanding or not self.expansion.expandable(define):
+        if define.name in self.expanding or not self.expansion.expandable(define):
             return  # a cycle, or too large to walk: reported once by the expansion
         context = (id(define), self.source_context, self.in_governs)
         if context in self.expansion.walked:
             return
         self.expansion.walked.add(context)
-        self.expanding.append(node.name)
+        self.expanding.append(define.name)
+        names, self.names = self.names, self.expansion.scope(define)
         try:
             self._walk(define.condition)
         finally:
+            self.names = names
             self.expanding.pop()
 
     # -- leaves
@@ -649,12 +775,14 @@ class _ConditionChecker:
         if isinstance(ref, ast.SetLiteral):
             yield from ref.items
             return
-        found = self.names.set(ref.name)
+        found = self.names.set(ref.name, ref.library)
         if found is None:
-            hint = did_you_mean(ref.name, self.names.all_sets())
-            if self.names.define(ref.name):
-                hint = f"`{ref.name}` is a predicate, not a set"
-            self.error("policy-unknown-name", f"unknown set `{ref.name}`", ref.span,
+            hint = did_you_mean(ref.name, self.names.root.sets if ref.library
+                                else self.names.all_sets())
+            if self.names.define(ref.name, ref.library):
+                hint = f"`{ref.written}` is a predicate, not a set"
+            where = "the library has no set" if ref.library else "unknown set"
+            self.error("policy-unknown-name", f"{where} `{ref.written}`", ref.span,
                        hint or "define it with `set name = { … }`")
             return
         if path is not None:
@@ -672,6 +800,8 @@ class _ConditionChecker:
         root = parts[0]
         if root not in PATH_ROOTS:
             help = _path_help(operand.dotted) or (
+                "`library.name` is a predicate or a set of the library, not a value"
+                if root == "library" and len(parts) == 2 else
                 f'to compare with the text `{root}`, write it in double quotes: `"{root}"`'
                 if len(parts) == 1 else
                 "paths start with `source.`, `model.`, `organization.` or `facts.`")

@@ -54,10 +54,12 @@ def _policy_inputs(policies: Iterable[str], extra: Iterable[str] = ()) -> Iterat
 
 
 def _library(policies: tuple[str, ...], extra: tuple[str, ...]):
-    from .library import default_paths, load_library
+    """The library (``--policies``, else the shipped one) with the user's policies
+    (``--extra-policies``) in their own namespace, through the one front end."""
+    from .frontend import load_policy_set
 
-    paths = list(policies) if policies else [str(p) for p in default_paths()]
-    return load_library([*paths, *extra], use_cache=not os.environ.get("TOSGUARD_NO_CACHE"))
+    return load_policy_set(list(policies) or None, list(extra),
+                           use_cache=not os.environ.get("TOSGUARD_NO_CACHE"))
 
 
 error_format_option = click.option(
@@ -66,7 +68,8 @@ error_format_option = click.option(
 
 extra_policies_option = click.option(
     "--extra-policies", "extra", multiple=True, metavar="PATH",
-    help="Policy file or directory to add to the library (repeatable).")
+    help="Your own policy file or directory, added to the library in a namespace of its own "
+         "(repeatable).")
 
 as_of_option = click.option(
     "--as-of", metavar="DATE",
@@ -216,8 +219,8 @@ def policies(policies, fmt, matrix, ids, output, error_format) -> None:
         text = "No policies.\n"
     else:
         headers = ("ID", "PROVIDER", "DOCUMENT", "VERSIONS", "CLAUSES")
-        table = [(r["id"], r["provider"], printable(r["document"]), ", ".join(r["versions"]),
-                  str(r["clauses"])) for r in rows]
+        table = [(r["id"], r["provider"] or "-", printable(r["document"]),
+                  ", ".join(r["versions"]), str(r["clauses"])) for r in rows]
         widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
                  for row in (headers, *table)]
@@ -333,13 +336,18 @@ def serve(host, port, workers, policies, extra, max_body_bytes, timeout, max_sou
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--extra-policies", "context", multiple=True, metavar="PATH",
-              help="Policies the linted files build on: read for their definitions and "
-                   "clauses, not reported on (repeatable).")
+              help="The library the linted files build on: read for its definitions and "
+                   "clauses, only its errors reported; the linted files are then user "
+                   "policies over it, as `check --policies PATH --extra-policies FILES` "
+                   "loads them (repeatable).")
+@click.option("--with-library", is_flag=True,
+              help="Lint the files as user policies over the shipped library, as "
+                   "`check --extra-policies FILES` loads them.")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option("--no-provenance", is_flag=True,
               help="Do not check quotes against the stored source texts.")
 @error_format_option
-def lint(paths, context, strict, no_provenance, error_format) -> None:
+def lint(paths, context, with_library, strict, no_provenance, error_format) -> None:
     """Check policy files (or directories of them) without running them.
 
     Reports syntax errors, unknown names and manifest paths, bad country codes, duplicate
@@ -353,7 +361,8 @@ def lint(paths, context, strict, no_provenance, error_format) -> None:
     from .lint import lint_paths
     from .safetext import json_safe
 
-    result = lint_paths(paths, context, provenance=not no_provenance)
+    result = lint_paths(paths, context, provenance=not no_provenance,
+                        with_library=with_library)
     if error_format == "json":
         errors, warnings = result.counts()  # those the cap left out included
         click.echo(json_safe(json.dumps({

@@ -7,7 +7,7 @@ from datetime import date
 
 from . import ast
 from . import budget as budgets
-from .check import Names, global_names, policy_names
+from .check import Names, namespace_names, policy_names
 from .errors import DiagnosticSink
 from .ir import (
     INDEX_FIELDS,
@@ -75,7 +75,7 @@ class _Compiler:
     def values(self, ref) -> frozenset:
         if isinstance(ref, ast.SetLiteral):
             return frozenset(item.value for item in ref.items)
-        found = self.names.set(ref.name)
+        found = self.names.set(ref.name, ref.library)
         return frozenset(item.value for item in found.items) if found else frozenset()
 
     def cond(self, node) -> Cond:
@@ -111,14 +111,18 @@ class _Compiler:
             case ast.Quantifier():
                 return Quantifier(text, node.quantifier, node.other, self.cond(node.body),
                                   self.counter())
-            case ast.NameRef(name="governed"):
+            case ast.NameRef(name="governed", library=False):
                 return Governed(text)
             case ast.NameRef(name=name):
-                define = self.names.define(name)
+                define = self.names.define(name, node.library)
                 assert define is not None, f"unchecked name `{name}`"  # check.py reports these
                 body = self.bodies.get(id(define))
-                if body is None:
-                    body = self.bodies[id(define)] = self.cond(define.condition)
+                if body is None:  # the body's names resolve where it is defined
+                    names, self.names = self.names, self.names.scope_of(define)
+                    try:
+                        body = self.bodies[id(define)] = self.cond(define.condition)
+                    finally:
+                        self.names = names
                 return Predicate(text, name, body)
         raise TypeError(f"cannot compile {type(node).__name__}")  # pragma: no cover
 
@@ -135,13 +139,13 @@ class _QuantifierCounter:
 def compile_files(files: list[ast.PolicyFile], display: dict[str, str]) -> list[PolicyIR]:
     """Compile checked files; ``display`` maps file paths to the names reports show."""
     sink = DiagnosticSink()  # the files are checked already; duplicates were reported there
-    library = global_names(files, sink)
+    namespaces = namespace_names(files, sink)
     texts = {file.path: file.text for file in files}
     compiled: list[PolicyIR] = []
     for file in files:
         for policy in file.policies:
             budgets.checkpoint()
-            names = policy_names(policy, library, file.text, sink)
+            names = policy_names(policy, namespaces.of(file), file.text, sink)
             compiled.append(_compile_policy(policy, _Compiler(names, texts),
                                             display.get(file.path, file.path)))
     _attach_exceptions(compiled)

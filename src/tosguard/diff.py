@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ast
-from .errors import Diagnostic, PolicyError, Span
+from .errors import PolicyError
 from .safetext import json_safe, printable
 from .util import jsonable as _jsonable
 
@@ -58,30 +58,27 @@ class Side:
 
 
 def load_side(paths, extra=()) -> Side:
-    """Parse, check and compile the policy files of one side; raises :class:`PolicyError`
-    with every problem."""
-    from .check import check_library
-    from .compile import compile_files
-    from .library import Library, policy_files
-    from .parse import decode_policy, parse_policy_text
+    """Parse, check and compile the policy files of one side through the one front end
+    (:mod:`tosguard.frontend`); raises :class:`PolicyError` with every problem. With
+    ``extra`` (what both sides build on), ``extra`` is the library and the side's own files
+    are user policies over it, as ``tosguard lint PATHS --extra-policies EXTRA`` reads them; a
+    side's file that is also one of ``extra`` stays the library's."""
+    from .frontend import (
+        analyse,
+        compile_checked,
+        errors_in,
+        parse_sources,
+        read_policy_sources,
+        refuse_empty_set,
+    )
 
-    found = policy_files(paths)
-    mine = {p.resolve() for p, _ in found}
-    found += [(p, d) for p, d in policy_files(extra) if p.resolve() not in mine]
-    parsed, diagnostics = [], []
-    for path, display in found:
-        try:
-            parsed.append(parse_policy_text(decode_policy(path.read_bytes(), display), display))
-        except OSError as error:
-            diagnostics.append(Diagnostic("policy-io", f"cannot read `{display}`: "
-                                          f"{error.strerror or error}", Span(display),
-                                          "check the path"))
-        except PolicyError as error:
-            diagnostics += error.diagnostics
-    diagnostics += [d for d in check_library(parsed) if d.severity == "error"]
+    sources = read_policy_sources(extra, paths) if extra else read_policy_sources(paths)
+    parsed, diagnostics = parse_sources(sources)
+    diagnostics += errors_in(analyse(parsed))
     if diagnostics:
         raise PolicyError(diagnostics)
-    library = Library(compile_files(parsed, {}), "diff", [d for _, d in found])
+    refuse_empty_set(parsed, sources.displays)
+    library = compile_checked(parsed, "diff", sources.displays)
     return Side([str(p) for p in paths], parsed, library)
 
 

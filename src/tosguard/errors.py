@@ -252,8 +252,11 @@ class DiagnosticSink:
         span = min(previous.span, diagnostic.span) if previous else diagnostic.span
         self._overflow = OmittedDiagnostic("too-many-errors", "", span, errors=errors,
                                            warnings=warnings)
-        if previous is not None:
-            self.diagnostics.remove(previous)
+        if previous is not None:  # it is last but for a rare omitted one added since
+            if self.diagnostics and self.diagnostics[-1] is previous:
+                self.diagnostics.pop()  # not `remove`: 1,000 comparisons per counted one
+            else:
+                self.diagnostics.remove(previous)
         self.diagnostics.append(self._overflow)
 
     def error(self, code: str, message: str, span: Span, help: str = "", **extra: Any) -> None:

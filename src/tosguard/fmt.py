@@ -154,7 +154,7 @@ def _operand(node) -> str:
 
 def _set_ref(node) -> str:
     if isinstance(node, ast.SetName):
-        return node.name
+        return node.written
     return "{" + ", ".join(_literal(item.value) for item in node.items) + "}"
 
 
@@ -203,7 +203,7 @@ def _flat_bare(node) -> str:
     if isinstance(node, ast.Const):
         return "true" if node.value else "false"
     if isinstance(node, ast.NameRef):
-        return node.name
+        return node.written
     if isinstance(node, ast.Quantifier):
         return _quantifier_head(node) + _flat(node.body, "unary")
     if isinstance(node, ast.Compare):

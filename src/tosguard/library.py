@@ -26,7 +26,7 @@ from .resources import cache_dir, grammar_file, policies_dir
 T = TypeVar("T")
 POLICY_SUFFIX = ".tos"
 MAX_POLICY_BYTES = 4 * 1024 * 1024  # one policy file; a larger one is refused
-CACHE_FORMAT = b"ir-6"  # bump when the IR classes change shape
+CACHE_FORMAT = b"ir-7"  # bump when the IR classes change shape
 
 
 @dataclass
@@ -54,9 +54,13 @@ class Document:
 
 @dataclass
 class Library:
+    """A compiled policy set (:func:`tosguard.frontend.compile_policy_set` builds one), with
+    the warnings its files drew."""
+
     policies: list[PolicyIR]
     revision: str
     files: list[str]
+    warnings: list[Diagnostic] = field(default_factory=list)
     documents: dict[str, Document] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -122,7 +126,8 @@ class Library:
                                         "library", Span("<arguments>"),
                                         did_you_mean(name, self.documents)))
         kept = [p for p in self.policies if p.id in wanted]
-        restricted = Library(kept, self.revision + ":" + ",".join(sorted(wanted)), self.files)
+        restricted = Library(kept, self.revision + ":" + ",".join(sorted(wanted)), self.files,
+                             self.warnings)
         restricted.fast = self.fast  # the same clause objects, functions already built
         # ids stay those of the whole set, and a source outside the chosen documents is not
         # "governed by nothing": it was left out on purpose
@@ -134,7 +139,7 @@ class Library:
         """One row per document: what ``tosguard policies`` and ``GET /v1/policies`` show."""
         return [{
             "id": document.id,
-            "provider": document.provider,
+            "provider": document.provider or None,
             "document": document.versions[-1].document,
             "versions": [v.effective.isoformat() for v in document.versions],
             "clauses": sum(len(v.clauses) for v in document.versions),
@@ -245,12 +250,17 @@ def default_paths() -> list[Path]:
     return [policies_dir()]
 
 
-def load_library(paths: Sequence[str | Path] | None = None, *, use_cache: bool = True) -> Library:
-    """Load, check and compile the policies under ``paths`` (default: the shipped library).
+def load_library(paths: Sequence[str | Path] | None = None, extra: Sequence[str | Path] = (),
+                 *, use_cache: bool = True) -> Library:
+    """Load, check and compile the policies under ``paths`` (default: the shipped library),
+    with the user's policies under ``extra`` in their own namespace
+    (:mod:`tosguard.frontend`).
 
     Raises :class:`PolicyError` with every diagnostic when any file is invalid.
     """
-    return library_of(read_policy_files(paths), use_cache=use_cache)
+    from .frontend import load_policy_set
+
+    return load_policy_set(paths, extra, use_cache=use_cache)
 
 
 def read_policy_files(paths: Sequence[str | Path] | None = None
@@ -265,41 +275,18 @@ def read_policy_files(paths: Sequence[str | Path] | None = None
 
 def library_of(contents: list[tuple[Path, str, bytes]], *, use_cache: bool = True) -> Library:
     """The library compiled from the files :func:`read_policy_files` read (from the cache
-    when it holds them)."""
-    revision = _revision(contents)
-    cached = _read_cache(revision) if use_cache else None
-    if cached is not None:
-        return Library(cached, revision, [d for _, d, _ in contents])
-    policies = compile_contents(contents)
-    if use_cache:
-        _write_cache(revision, policies)
-    return Library(policies, revision, [d for _, d, _ in contents])
+    when it holds them), all of them the library's."""
+    from .frontend import PolicySources, compile_policy_set
+
+    return compile_policy_set(PolicySources(contents), use_cache=use_cache)
 
 
 def compile_contents(contents: list[tuple[Path, str, bytes]]) -> list[PolicyIR]:
-    """Parse, check and compile file contents; every error of every file is reported."""
-    from .check import check_library
-    from .compile import compile_files
-    from .parse import decode_policy, parse_policy_text
+    """Parse, check and compile file contents, all the library's, without the cache; every
+    error of every file is reported (a :class:`PolicyError`)."""
+    from .frontend import PolicySources, compile_policy_set
 
-    parsed, diagnostics = [], []
-    for _path, display, data in contents:
-        try:
-            parsed.append(parse_policy_text(decode_policy(data, display), display))
-        except PolicyError as error:
-            diagnostics.extend(error.diagnostics)
-    diagnostics.extend(check_library(parsed))
-    if diagnostics:
-        raise PolicyError(diagnostics)
-    if not any(file.policies for file in parsed):
-        shown = ", ".join(f"`{display}`" for _, display, _ in contents[:3])
-        raise PolicyError(Diagnostic(
-            "policy-empty-set", f"the policy files ({shown}{', …' if len(contents) > 3 else ''})"
-            " hold no `policy`: nothing could be checked against them",
-            Span(contents[0][1] if contents else "<policies>"),
-            "a policy set needs at least one `policy … { … }`; an empty set would pass "
-            "every manifest"))
-    return compile_files(parsed, {})
+    return compile_policy_set(PolicySources(contents), use_cache=False).policies
 
 
 def _refuse_empty_paths(given: Sequence[str | Path], files: list[tuple[Path, str]]) -> None:
@@ -338,11 +325,16 @@ def _read(path: Path, display: str) -> bytes:
                                      "check the path and its permissions")) from None
 
 
-def _revision(contents: list[tuple[Path, str, bytes]]) -> str:
+def revision_of(contents: list[tuple[Path, str, bytes]],
+                user: list[tuple[Path, str, bytes]] = ()) -> str:  # type: ignore[assignment]
+    """The revision of a policy set: its files' names and contents, each in its namespace,
+    the grammar and the tosguard version."""
     digest = hashlib.sha256(__version__.encode() + CACHE_FORMAT)
     digest.update(hashlib.sha256(grammar_file().read_bytes()).digest())
     for _, display, data in contents:
         digest.update(display.encode() + b"\0" + hashlib.sha256(data).digest())
+    for _, display, data in user:
+        digest.update(b"user\0" + display.encode() + b"\0" + hashlib.sha256(data).digest())
     return digest.hexdigest()[:16]
 
 
@@ -350,7 +342,7 @@ def _cache_file(revision: str) -> Path:
     return cache_dir() / f"library-{revision}.pickle"
 
 
-def _read_cache(revision: str) -> list[PolicyIR] | None:
+def read_cache(revision: str) -> tuple[list[PolicyIR], list[Diagnostic]] | None:
     """The compiled library from the cache, if there is one nobody else could have written:
     the directory must be the user's alone and the file a regular file of theirs."""
     from .files import private_dir, read_private
@@ -361,13 +353,17 @@ def _read_cache(revision: str) -> list[PolicyIR] | None:
     if data is None:
         return None
     try:
-        policies = pickle.loads(data)
+        found = pickle.loads(data)
     except Exception:  # a stale or corrupt cache is rebuilt, never fatal
         return None
-    return policies if isinstance(policies, list) else None
+    if not (isinstance(found, tuple) and len(found) == 2 and isinstance(found[0], list)
+            and isinstance(found[1], list)):
+        return None
+    return found[0], found[1]
 
 
-def _write_cache(revision: str, policies: list[PolicyIR]) -> None:
+def write_cache(revision: str, policies: list[PolicyIR],
+                warnings: list[Diagnostic] = ()) -> None:  # type: ignore[assignment]
     """Atomically, in the user's private cache directory; a symlink planted at the name is
     replaced, never followed. Failures only cost the next run a rebuild."""
     from .files import private_dir, write_private
@@ -375,10 +371,19 @@ def _write_cache(revision: str, policies: list[PolicyIR]) -> None:
     directory = private_dir(cache_dir())
     if directory is None:
         return
-    data = pickle.dumps(policies, protocol=pickle.HIGHEST_PROTOCOL)
+    data = pickle.dumps((policies, list(warnings)), protocol=pickle.HIGHEST_PROTOCOL)
     if write_private(_cache_file(revision), data):
         with contextlib.suppress(OSError):
             _prune_cache(directory)
+
+
+def _read_cache(revision: str) -> list[PolicyIR] | None:
+    """The compiled policies alone from the cache (see :func:`read_cache`)."""
+    found = read_cache(revision)
+    return None if found is None else found[0]
+
+
+_write_cache = write_cache
 
 
 def _prune_cache(directory: Path, keep: int = 8) -> None:

@@ -29,8 +29,7 @@ from .check import (
     MAX_EXPANDED_DEPTH,
     Expansion,
     Names,
-    check_library,
-    global_names,
+    namespace_names,
     policy_names,
 )
 from .errors import (
@@ -84,11 +83,18 @@ class LintResult:
 
 # ---- entry points -----------------------------------------------------------------------------
 def lint_paths(paths: Sequence[str | Path], context: Sequence[str | Path] = (), *,
-               provenance: bool = True) -> LintResult:
-    """Lint the ``.tos`` files named or found under ``paths``. Files under ``context`` are
-    read for their definitions and clauses (as a library the linted files extend) but not
-    reported on."""
-    from .library import policy_files
+               provenance: bool = True, with_library: bool = False) -> LintResult:
+    """Lint the ``.tos`` files named or found under ``paths``.
+
+    Alone, the files are linted as a library of their own (what ``check --policies PATHS``
+    loads). With ``context`` (or ``with_library``: the shipped library), the context is the
+    library and the linted files are user policies over it, in their own namespace: what
+    ``check --policies CONTEXT --extra-policies PATHS`` loads. A linted file that is also a
+    file of the context is linted as the library's. Context files are read for their
+    definitions and clauses; of them only errors are reported (``check`` would refuse the set
+    for those), not warnings.
+    """
+    from .library import default_paths, policy_files
 
     sink = DiagnosticSink()
     found: list[tuple[Path, str]] = []
@@ -97,17 +103,22 @@ def lint_paths(paths: Sequence[str | Path], context: Sequence[str | Path] = (), 
             found += policy_files([given])
         except PolicyError as error:
             sink.diagnostics += error.diagnostics
+    if with_library and not context:
+        context = default_paths()
     extra: list[tuple[Path, str]] = []
     for given in context:
         try:
             extra += policy_files([given])
         except PolicyError as error:
             sink.diagnostics += error.diagnostics
+    context_paths = {p.resolve() for p, _ in extra}
     linted = {display for _, display in found}
     extra = [(p, d) for p, d in extra if d not in linted
              and p.resolve() not in {f.resolve() for f, _ in found}]
-    texts = [(display, _read(path, display, sink)) for path, display in found]
-    context_texts = [(display, _read(path, display, DiagnosticSink())) for path, display in extra]
+    texts = [(display, _read(path, display, sink),
+              bool(context) and path.resolve() not in context_paths)
+             for path, display in found]
+    context_texts = [(display, _read(path, display, sink)) for path, display in extra]
     locate = {display: path for path, display in found} if provenance else {}
     result = _lint(texts, context_texts, locate)
     result.diagnostics = capped({*sink.diagnostics, *result.diagnostics}, code_prefix="policy")
@@ -116,48 +127,52 @@ def lint_paths(paths: Sequence[str | Path], context: Sequence[str | Path] = (), 
 
 def lint_text(text: str, name: str = "<policy>") -> LintResult:
     """Lint one policy text on its own."""
-    return _lint([(name, text)], [], {})
+    return _lint([(name, text, False)], [], {})
 
 
 def lint_files(files: Sequence[ast.PolicyFile], context: Sequence[ast.PolicyFile] = (), *,
                syntax_failed: bool = False) -> list[Diagnostic]:
     """Every check lint makes on parsed ``files`` except the parse itself and provenance,
-    with ``context`` as the rest of their library (the HTTP validate endpoint passes the
-    loaded set, parsed once); only the diagnostics about ``files``, sorted."""
+    with ``context`` as the rest of their set (the HTTP validate endpoint passes the loaded
+    set, parsed once): first what the front end (:func:`tosguard.frontend.analyse`) finds,
+    as ``check`` would, then the linter's own checks. The diagnostics about ``files``, and
+    the errors about ``context``, sorted."""
+    from .frontend import analyse
+
     names = {f.path for f in files}
-    checked = check_library([*files, *context])
-    diagnostics = [d for d in checked if d.span.file in names
+    checked = analyse([*context, *files])
+    diagnostics = [d for d in checked
+                   if (d.span.file in names or d.severity == "error")
                    and not (syntax_failed and d.code in RESOLUTION_CODES)]
     diagnostics += _extra_checks(list(files), list(context))
     return capped(set(diagnostics), code_prefix="policy")
 
 
-def _read(path: Path, display: str, sink: DiagnosticSink) -> str | None:
-    from .parse import decode_policy
-
+def _read(path: Path, display: str, sink: DiagnosticSink) -> bytes | None:
     try:
-        return decode_policy(path.read_bytes(), display)
+        return path.read_bytes()
     except OSError as error:
         sink.error("policy-io", f"cannot read `{display}`: {error.strerror or error}",
                    Span(display), "check the path and its permissions")
-    except PolicyError as error:
-        sink.diagnostics += error.diagnostics
     return None
 
 
-def _lint(texts: list[tuple[str, str | None]], context: list[tuple[str, str | None]],
-          locate: dict[str, Path]) -> LintResult:
-    from .parse import parse_policy_text
+def _lint(texts: Sequence[tuple[str, str | bytes | None, bool]],
+          context: Sequence[tuple[str, str | bytes | None]], locate: dict[str, Path]
+          ) -> LintResult:
+    """Lint ``texts`` (name, text or bytes, whether a user file) over ``context`` (the
+    library's files)."""
+    from .frontend import parse_policy_data
 
     diagnostics: list[Diagnostic] = []
     parsed: list[ast.PolicyFile] = []
     syntax_failed = False
-    for name, text in texts:
+    for name, text, user in texts:
         if text is None:
             syntax_failed = True
             continue
         try:
-            parsed.append(parse_policy_text(text, name))
+            parsed.append(parse_policy_data(text, name, user=user))
         except PolicyError as error:
             diagnostics += error.diagnostics
             syntax_failed = True
@@ -166,15 +181,17 @@ def _lint(texts: list[tuple[str, str | None]], context: list[tuple[str, str | No
         if text is None:
             continue
         try:
-            context_files.append(parse_policy_text(text, name))
-        except PolicyError:
-            continue
+            context_files.append(parse_policy_data(text, name))
+        except PolicyError as error:  # `check` would refuse the set: say so
+            diagnostics += error.diagnostics
+            syntax_failed = True
     diagnostics += lint_files(parsed, context_files, syntax_failed=syntax_failed)
     if locate:
         from .provenance import check_quotes
 
         diagnostics += check_quotes(parsed, locate)
-    return LintResult([name for name, _ in texts], capped(set(diagnostics), code_prefix="policy"))
+    return LintResult([name for name, _, _ in texts],
+                      capped(set(diagnostics), code_prefix="policy"))
 
 
 # ---- the linter's own checks ------------------------------------------------------------------
@@ -182,7 +199,7 @@ def _extra_checks(files: list[ast.PolicyFile], context: list[ast.PolicyFile]) ->
     sink = DiagnosticSink()
     quiet = DiagnosticSink()  # duplicate names and oversized predicates: the checker's to report
     everything = [*files, *context]
-    library = global_names(everything, quiet)
+    namespaces = namespace_names(everything, quiet)
     texts = {f.path: f.text for f in everything}
 
     def expansion(names: Names) -> Expansion:
@@ -197,13 +214,13 @@ def _extra_checks(files: list[ast.PolicyFile], context: list[ast.PolicyFile]) ->
             sink.add(Diagnostic(code, message, span, help, **source_at(text, span),
                                 severity=severity))
 
-        scope = expansion(library)
+        scope = expansion(namespaces.of(file))
         for define in file.defines:
             _never_holds(define.condition, scope, f"predicate `{define.name}`", define.span,
                          warn, work)
         for policy in file.policies:
             budgets.checkpoint()
-            names = policy_names(policy, library, text, quiet)
+            names = policy_names(policy, namespaces.of(file), text, quiet)
             scope = expansion(names)
             if policy.governs is not None:
                 _never_holds(policy.governs, scope, f"the `governs` of `{policy.id}`",
@@ -258,7 +275,7 @@ def _referenced_names(policy: ast.Policy) -> set[str]:
     found: set[str] = set()
 
     def visit(node) -> None:
-        if isinstance(node, (ast.NameRef, ast.SetName)):
+        if isinstance(node, (ast.NameRef, ast.SetName)) and not node.library:
             found.add(node.name)
         if isinstance(node, ast.Node):
             for name in type(node).model_fields:
@@ -359,6 +376,7 @@ class _Lit:
     node: object
     positive: bool
     key: object  # the node's structure without positions, for comparing leaves
+    names: Names | None = None  # where the leaf's set names resolve
 
 
 class _Work:
@@ -377,7 +395,7 @@ class _Analysis:
         self.work = work or _Work()
         self.steps = 0
         self.keys: dict[int, object] = {}
-        self.expanding: list[str] = []
+        self.expanding: list[int] = []  # id() of the predicates being expanded
         self.why: list[str] = []  # why parts dropped out of the normal form never hold
 
     def spend(self, steps: int) -> None:
@@ -429,15 +447,17 @@ class _Analysis:
                 product = [a + b for a in product for b in part]
                 self.spend(sum(len(c) for c in product))
             return product
-        if isinstance(node, ast.NameRef) and node.name != "governed":
-            define = self.names.define(node.name)
+        if isinstance(node, ast.NameRef) and (node.library or node.name != "governed"):
+            define = self.expansion.resolve(node, self.names)
             if define is not None and not self.expansion.expandable(define):
                 raise _TooHard
-            if define is not None and node.name not in self.expanding:
-                self.expanding.append(node.name)
+            if define is not None and id(define) not in self.expanding:
+                self.expanding.append(id(define))
+                names, self.names = self.names, self.expansion.scope(define)
                 try:
                     return self.dnf(define.condition, positive, depth)
                 finally:
+                    self.names = names
                     self.expanding.pop()
         if isinstance(node, ast.Quantifier) and positive and node.quantifier == "any":
             reason = self.reason(node.body, depth)
@@ -446,8 +466,12 @@ class _Analysis:
                 return []
         key = self.keys.get(id(node))
         if key is None:  # predicates expanded repeat the same leaves: compare each once
-            key = self.keys[id(node)] = ast.without_spans(node)
-        return [[_Lit(node, positive, key)]]
+            # a leaf naming a set means that set in its scope: `x in s` of two namespaces
+            # may be two different tests
+            named = isinstance(getattr(node, "values", None), ast.SetName)
+            key = self.keys[id(node)] = (ast.without_spans(node),
+                                         id(self.names) if named else 0)
+        return [[_Lit(node, positive, key, self.names)]]
 
     # -- one conjunction
     def contradiction(self, literals: list[_Lit]) -> str:
@@ -500,7 +524,7 @@ class _Analysis:
             return f"`{path.dotted}` cannot contain any value of an empty set"
         if isinstance(node, ast.Contains) and node.mode == "any" \
                 and isinstance(node.values, ast.SetName):
-            found = self.names.set(node.values.name)
+            found = (literal.names or self.names).set(node.values.name, node.values.library)
             if found is not None and not found.items:
                 return f"`{path.dotted}` cannot contain any value of the empty set " \
                        f"`{node.values.name}`"
@@ -594,7 +618,7 @@ class _Domain:
                         bound = (value, op == "<")
                         high = bound if high is None or _tighter_high(bound, high) else high
             elif isinstance(node, ast.InSet) and self.scalar:
-                values = self._set_values(node.values)
+                values = self._set_values(node.values, literal.names)
                 if values is None:
                     continue
                 self.spend(len(values))
@@ -632,10 +656,10 @@ class _Domain:
             return f"`{self.dotted}` cannot both be and not be {_show_value(equal[0])}"
         return f"no value of `{self.dotted}` meets every test"
 
-    def _set_values(self, ref) -> list | None:
+    def _set_values(self, ref, names: Names | None = None) -> list | None:
         if isinstance(ref, ast.SetLiteral):
             return [item.value for item in ref.items]
-        found = self.names.set(ref.name)
+        found = (names or self.names).set(ref.name, ref.library)
         return None if found is None else [item.value for item in found.items]
 
     def _range_contradiction(self, low, high) -> str:

@@ -422,6 +422,10 @@ def _unclosed_block(text: str, path: str) -> Diagnostic:
     )
 
 
+#: The qualifier of the library's names: ``library.competing_model``.
+LIBRARY = "library"
+
+
 # ---- tree → AST -------------------------------------------------------------------------------
 def _span(path: str, meta) -> Span:
     if getattr(meta, "empty", True):
@@ -507,7 +511,11 @@ class _AstBuilder(Transformer):
         return ast.Literal(value=False, span=self._s(meta))
 
     def truthy(self, meta, children):
-        """A boolean manifest field used as a condition: ``model.commercial``."""
+        """A boolean manifest field used as a condition: ``model.commercial``; or the
+        library's predicate ``library.name``."""
+        path = children[0]
+        if path.parts[0] == LIBRARY and len(path.parts) == 2:
+            return ast.NameRef(name=path.parts[1], library=True, span=self._s(meta))
         literal = ast.Literal(value=True, span=self._s(meta))
         return ast.Compare(op="==", left=children[0], right=literal, span=self._s(meta))
 
@@ -519,6 +527,16 @@ class _AstBuilder(Transformer):
 
     def named_set(self, meta, children):
         return ast.SetName(name=str(children[0]), span=self._s(meta))
+
+    def library_set(self, meta, children):
+        qualifier, name = children
+        span = self._s(meta)
+        if str(qualifier) != LIBRARY:
+            at = _token_span(self.file_name, qualifier)
+            self.sink.error("policy-unknown-name", f"unknown set `{qualifier}.{name}`", at,
+                            f"a set of the library is written `library.{name}`; a set of "
+                            f"your own, `{name}`", **source_at(self.source, at))
+        return ast.SetName(name=str(name), library=True, span=span)
 
     def set_literal(self, meta, items):
         return ast.SetLiteral(items=tuple(i for i in items if i is not None), span=self._s(meta))

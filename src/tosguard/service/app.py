@@ -214,8 +214,8 @@ def create_app(settings: Settings | None = None, *,
     """The app for one worker. ``policy_set``: an already loaded set (tests and single-worker
     ``serve`` pass one); otherwise the configured paths are loaded at start-up."""
     settings = settings or Settings.from_env()
-    state = PolicyState(settings.policy_paths(), use_cache=settings.use_cache,
-                        initial=policy_set)
+    state = PolicyState(settings.library_paths(), settings.extra_policies,
+                        use_cache=settings.use_cache, initial=policy_set)
     metrics = Metrics()
     keys = ApiKeys.load(settings.api_keys_file)
     service = Service(settings, state, metrics)

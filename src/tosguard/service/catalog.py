@@ -39,8 +39,8 @@ def policy_detail(library: Library, policy_id: str) -> dict:
             "clauses": [{"id": c.id, "topic": c.topic, "kind": c.kind, "scope": c.scope,
                          "severity": c.severity} for c in version.clauses],
         })
-    return {"id": document.id, "provider": document.provider, "revision": library.revision,
-            "versions": versions}
+    return {"id": document.id, "provider": document.provider or None,
+            "revision": library.revision, "versions": versions}
 
 
 def clause_detail(library: Library, policy_id: str, clause_id: str) -> dict:
@@ -83,5 +83,5 @@ def clause_detail(library: Library, policy_id: str, clause_id: str) -> dict:
                            [item("service-unknown-clause", f"no clause `{clause_id}` in "
                                  f"`{policy_id}`", help=help or f"`GET /v1/policies/"
                                  f"{policy_id}` lists its clauses")])
-    return {"policy": document.id, "provider": document.provider, "clause": clause_id,
+    return {"policy": document.id, "provider": document.provider or None, "clause": clause_id,
             "revision": library.revision, "versions": versions}

@@ -98,36 +98,41 @@ def _check_manifest(library: Library, data: bytes, fmt: str, name: str, day: dat
 
 def validate_policy(policy_set: PolicySet, data: bytes, name: str, context: str,
                     budget: Budget | None = None) -> tuple[list[Diagnostic], str]:
-    """Lint policy text, alone or as one more file of the loaded set (replacing a file of the
-    same name): what ``tosguard lint`` reports about it (errors and warnings), less the check
-    of quotes against stored source texts, which posted text has none of. Text without errors
-    is then compiled as ``tosguard check`` would load it. Returns the diagnostics and the
-    context.
+    """Lint policy text as ``tosguard lint`` does (errors and warnings), less the check of
+    quotes against stored source texts, which posted text has none of; text without errors is
+    then compiled as ``tosguard check`` would load it. Returns the diagnostics and the context.
+
+    ``context="library"``: the text is a user policy over the loaded set, in the user's
+    namespace, as ``tosguard check --extra-policies FILE`` loads it; a text named like a file
+    of the set replaces that file, in that file's namespace (so a library file is checked as
+    the library's). ``context="none"``: the text alone, as ``tosguard lint FILE`` reads it.
 
     The set's files are parsed once per set (:meth:`PolicySet.parsed_files`), so a request
     costs the parse of its own text plus the checks, not a parse of the whole library. The
     work stops with :class:`tosguard.budget.LimitExceeded` when ``budget`` is spent.
     """
-    others = []
+    others, user = [], False
     if context == "library":
-        others = [f for f in policy_set.parsed_files() if f.path != name]
+        files = policy_set.parsed_files()
+        others = [f for f in files if f.path != name]
+        replaced = [f for f in files if f.path == name]
+        user = replaced[0].user if replaced else True
     with budgets.active(budget):
-        return _validate_policy(others, data, name, context)
+        return _validate_policy(others, data, name, context, user)
 
 
-def _validate_policy(others: list, data: bytes, name: str,
-                     context: str) -> tuple[list[Diagnostic], str]:
-    from ..compile import compile_files
+def _validate_policy(others: list, data: bytes, name: str, context: str,
+                     user: bool) -> tuple[list[Diagnostic], str]:
+    from ..frontend import compile_checked, parse_policy_data
     from ..lint import lint_files
-    from ..parse import decode_policy, parse_policy_text
 
     try:
-        parsed = parse_policy_text(decode_policy(data, name), name)
+        parsed = parse_policy_data(data, name, user=user)
     except PolicyError as error:
         return list(error.diagnostics), context
     diagnostics = lint_files([parsed], others)
     if not any(d.severity == "error" for d in diagnostics):
-        compile_files([*others, parsed], {})
+        compile_checked([*others, parsed], "validate", [f.path for f in [*others, parsed]])
     return diagnostics, context
 
 

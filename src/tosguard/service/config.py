@@ -61,8 +61,12 @@ class Settings:
             values[name] = tuple(values.get(name, ()))
         return cls(**values)
 
-    def policy_paths(self) -> list[str]:
+    def library_paths(self) -> list[str]:
+        """The library: ``--policies``, else the shipped one."""
         from ..library import default_paths
 
-        base = list(self.policies) if self.policies else [str(p) for p in default_paths()]
-        return [*base, *self.extra_policies]
+        return list(self.policies) if self.policies else [str(p) for p in default_paths()]
+
+    def policy_paths(self) -> list[str]:
+        """Every policy path, the library's then the user's (``--extra-policies``)."""
+        return [*self.library_paths(), *self.extra_policies]

@@ -32,7 +32,8 @@ class Citation(BaseModel):
 class Finding(BaseModel):
     policy: str | None = Field(description="The policy (document) id; null for a notice "
                                            "that concerns no one document.")
-    provider: str | None
+    provider: str | None = Field(description="The provider whose terms these are; null for a "
+                                 "licence, an organization's own policy, or a notice.")
     clause: str = Field(description="The clause id, or for a notice (topic `identity`) its "
                                     "code, e.g. `unknown-license` or `governing-terms`.")
     topic: str
@@ -71,7 +72,8 @@ class Report(BaseModel):
 
 class PolicyRow(BaseModel):
     id: str
-    provider: str
+    provider: str | None = Field(description="The provider whose terms these are; null for an "
+                                 "organization's own policy, which names none.")
     document: str
     versions: list[str] = Field(description="Effective dates of the versions, oldest first.")
     clauses: int
@@ -105,7 +107,8 @@ class PolicyVersion(BaseModel):
 
 class PolicyDetail(BaseModel):
     id: str
-    provider: str
+    provider: str | None = Field(description="The provider whose terms these are; null for an "
+                                 "organization's own policy, which names none.")
     revision: str
     versions: list[PolicyVersion]
 
@@ -136,7 +139,8 @@ class ClauseVersion(BaseModel):
 
 class ClauseDetail(BaseModel):
     policy: str
-    provider: str
+    provider: str | None = Field(description="The provider whose terms these are; null for an "
+                                 "organization's own policy, which names none.")
     clause: str
     revision: str
     versions: list[ClauseVersion]

@@ -57,7 +57,8 @@ def preflight(settings: Settings):
     from .state import load_policy_set
 
     ApiKeys.load(settings.api_keys_file)
-    return load_policy_set(settings.policy_paths(), use_cache=settings.use_cache)
+    return load_policy_set(settings.library_paths(), settings.extra_policies,
+                           use_cache=settings.use_cache)
 
 
 def uvicorn_options(settings: Settings, host: str, port: int) -> dict:

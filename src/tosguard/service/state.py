@@ -16,19 +16,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Diagnostic, Span, TosguardError
-from ..library import Library, library_of, read_policy_files
+from ..frontend import PolicySources, compile_policy_set, read_policy_sources
+from ..library import Library
 
 RESTRICTED_CACHE_SIZE = 32  # restricted libraries kept per set (``?policies=``), LRU
 
 
 @dataclass
 class PolicySet:
-    """One loaded set: the compiled library, the text of its files (the context a posted
-    policy is validated in) and when it was loaded."""
+    """One loaded set: the compiled library, the text of its files — the library's
+    (``contents``) and the user's (``user_contents``, from ``--extra-policies``): the context a
+    posted policy is validated in — and when it was loaded."""
 
     library: Library
     contents: list[tuple[Path, str, bytes]]
     loaded_at: float
+    user_contents: list[tuple[Path, str, bytes]] = field(default_factory=list)
     _restricted: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _parsed: list | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -43,10 +46,12 @@ class PolicySet:
         posted policy text is validated in."""
         with self._parse_lock:  # not `_lock`: restrict() must never wait for a parse
             if self._parsed is None:
-                from ..parse import decode_policy, parse_policy_text
+                from ..frontend import parse_policy_data
 
-                self._parsed = [parse_policy_text(decode_policy(data, display), display)
-                                for _, display, data in self.contents]
+                self._parsed = [parse_policy_data(data, display, user=user)
+                                for contents, user in ((self.contents, False),
+                                                       (self.user_contents, True))
+                                for _, display, data in contents]
             return self._parsed
 
     def restrict(self, policy_ids: Sequence[str]) -> Library:
@@ -80,20 +85,25 @@ class ReloadResult:
         return self.ok and self.revision != self.previous
 
 
-def load_policy_set(paths: Sequence[str], *, use_cache: bool = True) -> PolicySet:
-    """Load a set; raises :class:`~tosguard.errors.TosguardError` with every diagnostic."""
-    contents = read_policy_files(paths)  # one reading: what is compiled is what validates
+def load_policy_set(paths: Sequence[str], extra: Sequence[str] = (), *,
+                    use_cache: bool = True) -> PolicySet:
+    """Load a set — the library under ``paths``, the user's policies under ``extra`` — through
+    the one front end (:mod:`tosguard.frontend`), as ``tosguard check`` does; raises
+    :class:`~tosguard.errors.TosguardError` with every diagnostic."""
+    # one reading: what is compiled is what validates
+    sources: PolicySources = read_policy_sources(paths, extra)
     # a service checks many manifests: conditions as generated functions from the start
-    library = library_of(contents, use_cache=use_cache).accelerate()
-    return PolicySet(library, contents, time.time())
+    library = compile_policy_set(sources, use_cache=use_cache).accelerate()
+    return PolicySet(library, sources.library, time.time(), sources.user)
 
 
 class PolicyState:
     """The set in use, and the history of reload attempts."""
 
-    def __init__(self, paths: Sequence[str], *, use_cache: bool = True,
-                 initial: PolicySet | None = None):
+    def __init__(self, paths: Sequence[str], extra: Sequence[str] = (), *,
+                 use_cache: bool = True, initial: PolicySet | None = None):
         self.paths = list(paths)
+        self.extra = list(extra)
         self.use_cache = use_cache
         self.current: PolicySet | None = initial
         self.last_reload: ReloadResult | None = None
@@ -108,7 +118,7 @@ class PolicyState:
     def load(self) -> PolicySet:
         """The start-up load: raises when the set is invalid (the worker must not serve)."""
         if self.current is None:
-            self.current = load_policy_set(self.paths, use_cache=self.use_cache)
+            self.current = load_policy_set(self.paths, self.extra, use_cache=self.use_cache)
         return self.current
 
     def reload(self) -> ReloadResult:
@@ -116,7 +126,7 @@ class PolicyState:
         with self._reload_lock:
             previous = self.current.revision if self.current else ""
             try:
-                fresh = load_policy_set(self.paths, use_cache=self.use_cache)
+                fresh = load_policy_set(self.paths, self.extra, use_cache=self.use_cache)
             except TosguardError as error:
                 result = ReloadResult(False, previous, previous, time.time(),
                                       tuple(error.diagnostics))
