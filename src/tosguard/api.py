@@ -39,7 +39,7 @@ def check(library: Library, loaded, *, as_of: str | date | None = None,
     """Evaluate a loaded manifest (:class:`tosguard.manifest.LoadedManifest`)."""
     day = parse_date(as_of)
     evaluation = evaluate(library, loaded.manifest, day, include_all)
-    return build_report(evaluation, loaded, day, name or loaded.name)
+    return build_report(evaluation, loaded, day, name or loaded.name, library.revision)
 
 
 def check_file(library: Library, path: str | Path, **options) -> Report:
