@@ -19,7 +19,7 @@ import json
 from xml.sax.saxutils import escape, quoteattr
 
 from . import __version__
-from .render import GROUPS, count_words, section_title
+from .render import GROUPS, count_words, section_title, unlisted_words
 from .report import ALWAYS_LISTED, CATEGORIES, Finding, Report
 from .safetext import json_safe, printable
 
@@ -39,9 +39,7 @@ def render_markdown(report: Report) -> str:
     summary = report.summary
     lines = [f"## tosguard: **{verdict}** — `{report.manifest}`", "",
              f"As of {report.as_of.isoformat()}: {', '.join(count_words(summary))}."]
-    listed = summary.get("listed", {})
-    unlisted = [f"{summary.get(c, 0) - listed.get(c, 0)} {c.replace('_', ' ')}"
-                for c in CATEGORIES if listed.get(c, 0) != summary.get(c, 0)]
+    unlisted = unlisted_words(summary)
     if unlisted:
         lines.append(f"Not listed: {', '.join(unlisted)} (`--all` lists every result).")
     lines.append("")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 
-from .report import ALWAYS_LISTED, CATEGORIES, Finding, Report
+from .report import CATEGORIES, Finding, Report
 from .safetext import printable
 
 Style = Callable[..., str]
@@ -37,7 +37,6 @@ GROUPS = (
     ("satisfied", "Satisfied", "green", "✓"),
     ("not_applicable", "Not applicable", "bright_black", "·"),
 )
-assert tuple(group[0] for group in GROUPS) == CATEGORIES
 WIDTH = 88
 
 
@@ -90,12 +89,18 @@ def count_words(summary: dict) -> list[str]:
     return words
 
 
+def unlisted_words(summary: dict) -> list[str]:
+    """How many results of each category the summary counts but the findings do not list
+    (``9 satisfied``), for the categories where any are left out (none with ``--all``)."""
+    listed = summary.get("listed", {})
+    return [f"{summary.get(c, 0) - listed.get(c, 0)} {c.replace('_', ' ')}"
+            for c in CATEGORIES if listed.get(c, 0) != summary.get(c, 0)]
+
+
 def summary_lines(summary: dict) -> list[str]:
     """The totals, then (when not every result is listed) how many of them are not."""
     lines = ["  " + ", ".join(count_words(summary))]
-    listed = summary.get("listed", {})
-    unlisted = [f"{summary.get(c, 0) - listed.get(c, 0)} {c.replace('_', ' ')}"
-                for c in CATEGORIES if listed.get(c, 0) != summary.get(c, 0)]
+    unlisted = unlisted_words(summary)
     if unlisted:
         lines.append(f"  not listed: {', '.join(unlisted)} (--all lists every result)")
     return lines

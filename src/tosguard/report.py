@@ -225,7 +225,7 @@ def summarize(findings, counts: dict[str, int]) -> dict:
     listed = dict.fromkeys(CATEGORIES, 0)
     for finding in findings:
         listed[finding.category] += 1
-    summary = {name: listed[name] for name in ALWAYS_LISTED}
+    summary: dict = {name: listed[name] for name in ALWAYS_LISTED}
     for name in CATEGORIES[len(ALWAYS_LISTED):]:
         summary[name] = counts.get(name, 0)
     summary["listed"] = listed
