@@ -324,3 +324,12 @@ def test_every_format_records_version_and_revision_deterministically(checked, li
         assert __version__ in text and library.revision in text, fmt
     again = check(library, loaded, as_of=AS_OF, name="examples/acme.yaml")
     assert again.to_json() == report.to_json()
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import tosguard.report
+
+    result = doctest.testmod(tosguard.report)
+    assert result.attempted and result.failed == 0

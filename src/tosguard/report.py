@@ -132,8 +132,9 @@ def category_of(status: str, severity: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Report:
     """A report. ``tosguard_version`` and ``policy_revision`` say what produced it: the
-    tosguard release and the revision of the policy set (:attr:`tosguard.library.Library.
-    revision`), so that the same inputs give the same bytes and a report can be traced."""
+    tosguard release and the policy set's revision (``Library.revision``, written as
+    ``policy_set_revision``), so that a report can be traced to the terms it applied; the same
+    inputs give the same bytes."""
 
     manifest: str
     as_of: date
