@@ -43,7 +43,7 @@ def check(library: Library, loaded, *, as_of: str | date | None = None,
     accepted them knowingly; see :mod:`tosguard.identity`)."""
     day = parse_date(as_of)
     evaluation = evaluate(library, loaded.manifest, day, include_all, accept_unknown_ids)
-    return build_report(evaluation, loaded, day, name or loaded.name)
+    return build_report(evaluation, loaded, day, name or loaded.name, library.revision)
 
 
 def check_file(library: Library, path: str | Path, **options) -> Report:

@@ -202,7 +202,6 @@ class Evaluator:
             self._evaluate_sources(applied)
             self._evaluate_model_and_organization()
             self._count_not_applicable()
-        self.counts["undetermined"] += sum(n.status == "undetermined" for n in self.notices)
         return Evaluation(self.outcomes, self.counts, self.notices)
 
     # -- pass 1

@@ -6,6 +6,11 @@ overrides from the manifest or the policies are written as visible escapes
 (:func:`~tosguard.safetext.printable`) in Markdown, JUnit (where XML 1.0 could not hold most
 of them anyway) and SARIF's texts; the rest of the SARIF document is escaped as JSON
 (:func:`~tosguard.safetext.json_safe`), which leaves its values as they are.
+
+Each counts what it lists the way the JSON report's summary does (:mod:`tosguard.report`):
+violated and undetermined error-severity results decide the verdict, violated or undetermined
+results of lesser severity are *warnings*; and each records the tosguard version and the
+policy-set revision that produced it.
 """
 
 from __future__ import annotations
@@ -14,13 +19,18 @@ import json
 from xml.sax.saxutils import escape, quoteattr
 
 from . import __version__
-from .report import Finding, Report
+from .render import GROUPS, count_words, section_title, unlisted_words
+from .report import ALWAYS_LISTED, CATEGORIES, Finding, Report
 from .safetext import json_safe, printable
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
-STATUS_TITLES = {"violated": "Violated", "undetermined": "Undetermined",
-                 "satisfied": "Satisfied", "not_applicable": "Not applicable"}
+CATEGORY_TITLES = {category: title for category, title, _, _ in GROUPS}
+
+
+def _totals(report: Report) -> dict[str, int]:
+    """The summary's five totals, without the ``listed`` counts."""
+    return {category: report.summary.get(category, 0) for category in CATEGORIES}
 
 
 # ---- Markdown ---------------------------------------------------------------------------------
@@ -28,14 +38,19 @@ def render_markdown(report: Report) -> str:
     verdict = report.verdict.replace("_", "-").upper()
     summary = report.summary
     lines = [f"## tosguard: **{verdict}** — `{report.manifest}`", "",
-             f"As of {report.as_of.isoformat()}: {summary['violated']} violated, "
-             f"{summary['undetermined']} undetermined, {summary['satisfied']} satisfied, "
-             f"{summary['not_applicable']} not applicable.", ""]
-    for status, title in STATUS_TITLES.items():
-        group = [f for f in report.findings if f.status == status]
+             f"As of {report.as_of.isoformat()}: {', '.join(count_words(summary))}."]
+    unlisted = unlisted_words(summary)
+    if unlisted:
+        lines.append(f"Not listed: {', '.join(unlisted)} (`--all` lists every result).")
+    lines.append("")
+    for category, title in CATEGORY_TITLES.items():
+        group = [f for f in report.findings if f.category == category]
         if not group:
             continue
-        lines += [f"### {title} ({len(group)})", "",
+        heading = section_title(title, len(group), summary.get(category))
+        if category == "warnings":
+            heading += ": advisory, they do not change the verdict"
+        lines += [f"### {heading}", "",
                   "| clause | severity | subject | finding | cites |", "|---|---|---|---|---|"]
         lines += [_markdown_row(f) for f in group]
         lines.append("")
@@ -44,7 +59,9 @@ def render_markdown(report: Report) -> str:
                 lines.append(f"- **{f.rule}** ({f.subject}): {_cell(f.remedy)}")
         lines.append("")
     if not report.findings:
-        lines.append("No findings.")
+        lines += ["No findings.", ""]
+    lines.append(f"<sub>tosguard {report.tosguard_version}, policy set revision "
+                 f"`{report.policy_revision}`</sub>")
     return printable("\n".join(lines).rstrip() + "\n", layout=True)
 
 
@@ -66,21 +83,33 @@ def _cell(text: str) -> str:
 # ---- SARIF ------------------------------------------------------------------------------------
 def render_sarif(reports: list[Report]) -> str:
     """One SARIF run for all manifests; each clause is a rule, each finding a result.
-    Satisfied and not-applicable findings (with ``--all``) are omitted: SARIF lists problems."""
+    Satisfied and not-applicable findings (with ``--all``) are omitted: SARIF lists problems,
+    which are every violated, undetermined and warning result (each result's
+    ``properties.category``). The run's properties record the tosguard version, the
+    policy-set revision and, per manifest, its verdict and the summary's totals."""
     rules: dict[str, dict] = {}
     results = []
     for report in reports:
         for f in report.findings:
-            if f.status not in ("violated", "undetermined"):
+            if f.category not in ALWAYS_LISTED:
                 continue
             rule_id = f.rule
             rules.setdefault(rule_id, _sarif_rule(f))
             results.append(_sarif_result(f, rule_id))
+    revisions = sorted({r.policy_revision for r in reports})
+    properties: dict = {"tosguard_version": __version__}
+    if len(revisions) == 1:  # one policy set checked every manifest (as in one CLI run)
+        properties["policy_set_revision"] = revisions[0]
+    properties["reports"] = [
+        {"manifest": printable(r.manifest), "as_of": r.as_of.isoformat(), "verdict": r.verdict,
+         "tosguard_version": r.tosguard_version, "policy_set_revision": r.policy_revision,
+         "summary": _totals(r)} for r in reports]
     run = {
         "tool": {"driver": {"name": "tosguard", "version": __version__,
                             "informationUri": "https://github.com/tosguard/tosguard",
                             "rules": [rules[k] for k in sorted(rules)]}},
         "results": results,
+        "properties": properties,
     }
     document = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json_safe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
@@ -119,25 +148,35 @@ def _sarif_result(f: Finding, rule_id: str) -> dict:
             },
             "logicalLocations": [{"fullyQualifiedName": f.subject}],
         }],
-        "properties": {"status": f.status, "missing": list(f.missing)},
+        "properties": {"status": f.status, "severity": f.severity, "category": f.category,
+                       "missing": list(f.missing)},
     }
 
 
 # ---- JUnit ------------------------------------------------------------------------------------
 def render_junit(reports: list[Report]) -> str:
-    """A test suite per manifest and a test case per finding: violated findings fail,
-    undetermined ones are errors (a fact is missing), the others pass."""
+    """A test suite per manifest and a test case per finding: violated error-severity
+    findings fail, undetermined ones are errors (a fact is missing), the others pass;
+    warnings pass with their text as the case's output, as they do not change the verdict.
+    The suite's properties record the verdict, the summary's totals, the tosguard version
+    and the policy-set revision."""
     suites = []
     for report in reports:
         cases = [_junit_case(f) for f in report.findings]
-        failures = sum(f.status == "violated" for f in report.findings)
-        errors = sum(f.status == "undetermined" for f in report.findings)
+        failures = sum(f.category == "violated" for f in report.findings)
+        errors = sum(f.category == "undetermined" for f in report.findings)
+        properties = [("verdict", report.verdict),
+                      *((f"summary.{key}", str(value)) for key, value in _totals(report).items()),
+                      ("tosguard_version", report.tosguard_version),
+                      ("policy_set_revision", report.policy_revision)]
         suites.append(
             f"  <testsuite name={quoteattr(report.manifest)} tests=\"{len(cases)}\" "
             f"failures=\"{failures}\" errors=\"{errors}\" "
             f"timestamp=\"{report.as_of.isoformat()}T00:00:00\">\n"
-            f"    <properties><property name=\"verdict\" value=\"{report.verdict}\"/>"
-            f"</properties>\n" + "".join(cases) + "  </testsuite>\n")
+            "    <properties>\n"
+            + "".join(f"      <property name=\"{name}\" value={quoteattr(value)}/>\n"
+                      for name, value in properties)
+            + "    </properties>\n" + "".join(cases) + "  </testsuite>\n")
     return printable('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="tosguard">\n'
                      + "".join(suites) + "</testsuites>\n", layout=True)
 
@@ -152,6 +191,9 @@ def _junit_case(f: Finding) -> str:
     detail = escape(f"{f.message}{cited}"
                     + (f"\nremedy: {f.remedy}" if f.remedy else "")
                     + (f"\nmissing: {', '.join(f.missing)}" if f.missing else ""))
+    if f.category == "warnings":
+        return f"{head}>\n      <system-out>warning ({f.status}): {detail}</system-out>\n" \
+               "    </testcase>\n"
     if f.status == "violated":
         return f"{head}>\n      <failure message={quoteattr(f.message)} type=\"{f.severity}\">" \
                f"{detail}</failure>\n    </testcase>\n"

@@ -1,5 +1,10 @@
-"""Text rendering of reports, for people: verdict first, then findings grouped by status, each
-with the manifest line it is about, the cited words and the remedy.
+"""Text rendering of reports, for people: verdict first, then the summary, then findings
+grouped by category (violated, undetermined, warnings, satisfied, not applicable: the
+summary's keys), each with the manifest line it is about, the cited words and the remedy; last,
+the tosguard version and policy-set revision that produced it.
+
+Every count printed is one the report holds: a section's title gives how many findings it
+lists and, when ``--all`` was not given and fewer are listed than counted, how many there are.
 
 ``style`` is a function ``(text, **click-style-options) -> text``; the CLI passes
 ``click.style`` on a terminal and an identity function otherwise, so the golden files stay
@@ -13,20 +18,22 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 
-from .report import Finding, Report
+from .report import CATEGORIES, Finding, Report
 from .safetext import printable
 
 Style = Callable[..., str]
 
 VERDICTS = {
-    "compliant": ("COMPLIANT", "green", "no clause is violated or undetermined"),
-    "non_compliant": ("NON-COMPLIANT", "red", "at least one clause is violated"),
+    "compliant": ("COMPLIANT", "green", "no error-severity clause is violated or undetermined"),
+    "non_compliant": ("NON-COMPLIANT", "red", "at least one error-severity clause is violated"),
     "undetermined": ("UNDETERMINED", "yellow",
-                     "the manifest does not declare every fact a clause needs"),
+                     "the manifest does not declare every fact an error-severity clause needs"),
 }
+#: category (a summary key), section title, colour, mark
 GROUPS = (
     ("violated", "Violated", "red", "✗"),
     ("undetermined", "Undetermined", "yellow", "?"),
+    ("warnings", "Warnings", "yellow", "!"),
     ("satisfied", "Satisfied", "green", "✓"),
     ("not_applicable", "Not applicable", "bright_black", "·"),
 )
@@ -45,26 +52,71 @@ def render_text(report: Report, source_line: Callable[[int], str] | None = None,
     label, colour, why = VERDICTS[report.verdict]
     lines.append(style(f"{label}", fg=colour, bold=True) + f"  {printable(report.manifest)}"
                  f"  (as of {report.as_of.isoformat()})")
-    lines.append(f"  {why}")
     summary = report.summary
-    lines.append("  " + ", ".join(f"{summary[key]} {key.replace('_', ' ')}"
-                                  for key in ("violated", "undetermined", "satisfied",
-                                              "not_applicable")))
+    lines.append(f"  {why}")
+    lines.extend(summary_lines(summary))
     shown_line = _ShownLines(source_line)
-    for status, title, group_colour, mark in GROUPS:
-        group = [f for f in report.findings if f.status == status]
+    for category, title, group_colour, mark in GROUPS:
+        group = [f for f in report.findings if f.category == category]
         if not group:
             continue
         lines.append("")
-        lines.append(style(f"{title} ({len(group)})", fg=group_colour, bold=True))
+        heading = section_title(title, len(group), summary.get(category))
+        if category == "warnings":
+            heading += ": advisory, they do not change the verdict"
+        lines.append(style(heading, fg=group_colour, bold=True))
         for finding in group:
             lines.append("")
-            lines.extend(_finding_lines(finding, mark, group_colour, shown_line, sources,
-                                        style))
+            lines.extend(_finding_lines(finding, mark if finding.status != "undetermined"
+                                        else "?", group_colour, shown_line, sources, style))
     if not report.findings:
         lines.append("")
         lines.append("No findings. Use --all to list satisfied and not-applicable clauses.")
+    lines.append("")
+    lines.append(style(provenance(report), fg="bright_black"))
     return "\n".join(lines) + "\n"
+
+
+def count_words(summary: dict) -> list[str]:
+    """The summary's totals in words, in the order of the sections."""
+    words = []
+    for category in CATEGORIES:
+        total = summary.get(category, 0)
+        if category == "warnings":
+            words.append(f"{total} warning{'' if total == 1 else 's'}")
+        else:
+            words.append(f"{total} {category.replace('_', ' ')}")
+    return words
+
+
+def unlisted_words(summary: dict) -> list[str]:
+    """How many results of each category the summary counts but the findings do not list
+    (``9 satisfied``), for the categories where any are left out (none with ``--all``)."""
+    listed = summary.get("listed", {})
+    return [f"{summary.get(c, 0) - listed.get(c, 0)} {c.replace('_', ' ')}"
+            for c in CATEGORIES if listed.get(c, 0) != summary.get(c, 0)]
+
+
+def summary_lines(summary: dict) -> list[str]:
+    """The totals, then (when not every result is listed) how many of them are not."""
+    lines = ["  " + ", ".join(count_words(summary))]
+    unlisted = unlisted_words(summary)
+    if unlisted:
+        lines.append(f"  not listed: {', '.join(unlisted)} (--all lists every result)")
+    return lines
+
+
+def section_title(title: str, shown: int, total: int | None) -> str:
+    """``Satisfied (2)``, or ``Satisfied (2 of 11)`` when the summary counts more."""
+    if total is None or total == shown:
+        return f"{title} ({shown})"
+    return f"{title} ({shown} of {total})"
+
+
+def provenance(report: Report) -> str:
+    """What produced the report: the tosguard version and the policy-set revision."""
+    return (f"tosguard {report.tosguard_version}, policy set revision "
+            f"{printable(report.policy_revision)}")
 
 
 def _finding_lines(f: Finding, mark: str, colour: str, shown_line: _ShownLines, sources,

@@ -1,5 +1,12 @@
 """The report (format version 1): findings with citations, the summary and the verdict.
 
+Every result falls in one of five categories (:data:`CATEGORIES`), the keys of the summary:
+``violated`` and ``undetermined`` are the error-severity results that decide the verdict,
+``warnings`` the violated or undetermined results of warning or info severity (advisory: they
+never change the verdict), then ``satisfied`` and ``not_applicable`` (any severity). The
+summary counts every result; its ``listed`` counts what ``findings`` holds, category by
+category (all of the first three always; with ``--all``, everything).
+
 Plain dataclasses and hand-ordered dicts keep the JSON byte-for-byte deterministic and keep the
 CLI from paying for pydantic models it does not need.
 """
@@ -9,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from . import __version__
 from .budget import current as current_budget
 from .evaluate import Evaluation, Outcome
 from .identity import Notice
@@ -16,6 +24,11 @@ from .jsontext import INDENT, FragmentCache, encode_string, write
 
 REPORT_FORMAT = 1
 STATUS_ORDER = {"violated": 0, "undetermined": 1, "satisfied": 2, "not_applicable": 3}
+#: The summary's categories, in the order of the report's sections and its findings.
+CATEGORIES = ("violated", "undetermined", "warnings", "satisfied", "not_applicable")
+CATEGORY_ORDER = {name: number for number, name in enumerate(CATEGORIES)}
+#: The categories whose every result is listed, with or without ``--all``.
+ALWAYS_LISTED = ("violated", "undetermined", "warnings")
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 FAIL_ON = ("violated", "undetermined", "warning")
 _FRAGMENTS = FragmentCache()  # the encoded clause parts of findings
@@ -47,6 +60,11 @@ class Finding:
     def rule(self) -> str:
         """``policy/clause``; ``tosguard/<code>`` for a notice that concerns no document."""
         return f"{self.policy or 'tosguard'}/{self.clause}"
+
+    @property
+    def category(self) -> str:
+        """The summary category this finding is counted in (see :func:`category_of`)."""
+        return category_of(self.status, self.severity)
 
     def as_dict(self) -> dict:
         return {
@@ -108,17 +126,40 @@ class Finding:
         return "".join(out)
 
 
+def category_of(status: str, severity: str) -> str:
+    """The summary category of a result: a violated or undetermined result of any severity
+    but ``error`` is one of the ``warnings``; every other result is counted under its status.
+
+    >>> category_of("violated", "error"), category_of("violated", "warning")
+    ('violated', 'warnings')
+    >>> category_of("undetermined", "info"), category_of("satisfied", "warning")
+    ('warnings', 'satisfied')
+    """
+    if severity != "error" and status in ("violated", "undetermined"):
+        return "warnings"
+    return status
+
+
 @dataclass(frozen=True, slots=True)
 class Report:
+    """A report. ``tosguard_version`` and ``policy_revision`` say what produced it: the
+    tosguard release and the policy set's revision (``Library.revision``, written as
+    ``policy_set_revision``), so that a report can be traced to the terms it applied; the same
+    inputs give the same bytes."""
+
     manifest: str
     as_of: date
     verdict: str
     summary: dict
     findings: tuple[Finding, ...]
+    tosguard_version: str
+    policy_revision: str
 
     def as_dict(self) -> dict:
         return {
             "tosguard": REPORT_FORMAT,
+            "tosguard_version": self.tosguard_version,
+            "policy_set_revision": self.policy_revision,
             "manifest": self.manifest,
             "as_of": self.as_of.isoformat(),
             "verdict": self.verdict,
@@ -135,7 +176,9 @@ class Report:
     def json_text(self, level: int) -> str:
         """The JSON of :meth:`as_dict`, nested ``level`` levels deep (no final newline)."""
         pad = INDENT * level
-        out = [f'{{\n{pad}  "tosguard": {REPORT_FORMAT},\n{pad}  "manifest": ',
+        out = [f'{{\n{pad}  "tosguard": {REPORT_FORMAT},\n{pad}  "tosguard_version": ',
+               encode_string(self.tosguard_version), f',\n{pad}  "policy_set_revision": ',
+               encode_string(self.policy_revision), f',\n{pad}  "manifest": ',
                encode_string(self.manifest),
                f',\n{pad}  "as_of": "{self.as_of.isoformat()}",\n{pad}  "verdict": ',
                encode_string(self.verdict), f',\n{pad}  "summary": ']
@@ -157,7 +200,8 @@ class Report:
         return "".join(out)
 
     def fails(self, fail_on: str = "undetermined") -> bool:
-        """Whether this report should fail a CI job (exit code 1) under ``--fail-on``."""
+        """Whether this report should fail a CI job (exit code 1) under ``--fail-on``: with
+        ``warning``, any result the summary counts as a warning fails it too."""
         if self.verdict == "non_compliant":
             return True
         if fail_on == "violated":
@@ -165,8 +209,7 @@ class Report:
         if self.verdict == "undetermined":
             return True
         if fail_on == "warning":
-            return any(f.status in ("violated", "undetermined") and f.severity == "warning"
-                       for f in self.findings)
+            return any(f.category == "warnings" for f in self.findings)
         return False
 
 
@@ -175,6 +218,8 @@ def _string_or_null(value: str | None) -> str:
 
 
 def verdict_of(findings) -> str:
+    """``non_compliant`` if an error-severity finding is violated, else ``undetermined`` if
+    one is undetermined, else ``compliant``: warnings never change it."""
     errors = [f for f in findings if f.severity == "error"]
     if any(f.status == "violated" for f in errors):
         return "non_compliant"
@@ -183,7 +228,28 @@ def verdict_of(findings) -> str:
     return "compliant"
 
 
-def build_report(evaluation: Evaluation, loaded, as_of: date, manifest_name: str) -> Report:
+def summarize(findings, counts: dict[str, int]) -> dict:
+    """The summary: how many results fall in each category (:data:`CATEGORIES`), and under
+    ``listed`` how many of them ``findings`` holds.
+
+    Every violated and undetermined result is a finding, so their categories are counted from
+    the findings themselves; ``counts`` (the evaluator's tally by status, listed or not) gives
+    the satisfied and not-applicable results, of which only some are listed without
+    ``--all``. The five totals partition the results: they add up to every clause evaluated
+    or counted as not applicable.
+    """
+    listed = dict.fromkeys(CATEGORIES, 0)
+    for finding in findings:
+        listed[finding.category] += 1
+    summary: dict = {name: listed[name] for name in ALWAYS_LISTED}
+    for name in CATEGORIES[len(ALWAYS_LISTED):]:
+        summary[name] = counts.get(name, 0)
+    summary["listed"] = listed
+    return summary
+
+
+def build_report(evaluation: Evaluation, loaded, as_of: date, manifest_name: str,
+                 policy_revision: str) -> Report:
     places: dict[str, tuple[int, int]] = {}  # subjects recur: each is looked up once
     budget = current_budget()
     built = []
@@ -193,7 +259,9 @@ def build_report(evaluation: Evaluation, loaded, as_of: date, manifest_name: str
         built.append(_finding(outcome, loaded, manifest_name, places))
     built += [_notice_finding(notice, loaded, manifest_name) for notice in evaluation.notices]
     findings = tuple(sorted(built, key=_finding_key))
-    return Report(manifest_name, as_of, verdict_of(findings), dict(evaluation.counts), findings)
+    return Report(manifest_name, as_of, verdict_of(findings),
+                  summarize(findings, evaluation.counts), findings, __version__,
+                  policy_revision)
 
 
 def _finding(outcome: Outcome, loaded, manifest_name: str,
@@ -277,6 +345,6 @@ def _subject_key(subject: str) -> tuple:
 
 
 def _finding_key(f: Finding) -> tuple:
-    return (STATUS_ORDER[f.status], SEVERITY_ORDER.get(f.severity, 3), _subject_key(f.subject),
-            f.kind != "identity", f.policy or "", (f.citation or {}).get("effective") or "",
-            f.clause)
+    return (CATEGORY_ORDER[f.category], STATUS_ORDER[f.status],
+            SEVERITY_ORDER.get(f.severity, 3), _subject_key(f.subject), f.kind != "identity",
+            f.policy or "", (f.citation or {}).get("effective") or "", f.clause)

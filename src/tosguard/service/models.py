@@ -52,17 +52,42 @@ class Finding(BaseModel):
     policy_location: PolicyLocation | None
 
 
-class Summary(BaseModel):
+class Listed(BaseModel):
+    """How many results of each category the report's `findings` hold."""
+
     violated: int
     undetermined: int
+    warnings: int
     satisfied: int
     not_applicable: int
+
+
+class Summary(BaseModel):
+    """Every result, counted in exactly one category: the five totals add up to every clause
+    evaluated or counted as not applicable for the manifest."""
+
+    violated: int = Field(description="Error-severity results violated: any makes the verdict "
+                                      "`non_compliant`.")
+    undetermined: int = Field(description="Error-severity results undetermined: any (and none "
+                                          "violated) makes the verdict `undetermined`.")
+    warnings: int = Field(description="Results of `warning` or `info` severity that are "
+                                      "violated or undetermined (their `status` says which): "
+                                      "advisory, they never change the verdict.")
+    satisfied: int = Field(description="Satisfied results, of any severity, listed or not.")
+    not_applicable: int = Field(description="Not-applicable results, of any severity, listed "
+                                            "or not.")
+    listed: Listed = Field(description="How many of each the `findings` hold: all violated, "
+                                       "undetermined and warnings; the obligations met; "
+                                       "everything with `all=true`.")
 
 
 class Report(BaseModel):
     """The report, format 1: byte-for-byte what `tosguard check --format json` prints."""
 
-    tosguard: int
+    tosguard: int = Field(description="The report format version.")
+    tosguard_version: str = Field(description="The tosguard release that wrote the report.")
+    policy_set_revision: str = Field(description="The revision of the policy set checked "
+                                                 "against (as in `GET /v1/policies`).")
     manifest: str
     as_of: str
     verdict: str = Field(description="`compliant`, `non_compliant` or `undetermined`.")
