@@ -287,3 +287,51 @@ def test_sarif_and_junit_are_well_formed() -> None:
     junit = xml.dom.minidom.parseString(tosguard(*args, "--format", "junit").stdout)
     suite = junit.getElementsByTagName("testsuite")[0]
     assert int(suite.getAttribute("failures")) >= 2
+
+
+# ---- ids no policy knows ----------------------------------------------------------------------
+TYPO = """tosguard: 1
+organization: {name: Acme, country: US}
+model: {name: acme-chat, purpose: chat, distribution: api, commercial: true}
+sources:
+  - {id: gpt, kind: model-output, provider: opnai, service: api, use: [distillation]}
+"""
+
+
+def test_a_provider_typo_is_undetermined_with_a_did_you_mean(tmp_path) -> None:
+    manifest = tmp_path / "typo.yaml"
+    manifest.write_text(TYPO, encoding="utf-8")
+    result = tosguard("check", str(manifest), "--format", "json", "--as-of", AS_OF)
+    assert result.returncode == 1, result.stderr
+    report = json.loads(out(result))
+    assert report["verdict"] == "undetermined"
+    (finding,) = report["findings"]
+    assert (finding["clause"], finding["status"], finding["severity"]) == \
+        ("unknown-provider", "undetermined", "error")
+    assert finding["policy"] is None and finding["citation"] is None
+    assert "did you mean `openai`?" in finding["message"]
+    assert finding["location"]["line"] == 5  # the value's line
+
+
+def test_accepted_unknown_ids_are_warnings(tmp_path) -> None:
+    manifest = tmp_path / "typo.yaml"
+    manifest.write_text(TYPO, encoding="utf-8")
+    for extra, env in ((("--accept-unknown-ids",), None),
+                       ((), {"TOSGUARD_ACCEPT_UNKNOWN_IDS": "1"})):
+        result = tosguard("check", str(manifest), "--format", "json", "--as-of", AS_OF, *extra,
+                          env=env)
+        assert result.returncode == 0, result.stderr
+        report = json.loads(out(result))
+        assert report["verdict"] == "compliant"
+        assert [f["severity"] for f in report["findings"]] == ["warning"]
+        assert report["summary"]["warnings"] == 1
+
+
+def test_policies_lists_the_ids_a_manifest_may_use() -> None:
+    result = tosguard("policies", "--ids", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    ids = json.loads(out(result))
+    assert "openai" in ids["providers"]
+    llama = next(entry for entry in ids["licenses"] if entry["id"] == "llama3.1")
+    assert "llama-3.1" in llama["matches"]
+    assert "anthropic-authorization" in ids["agreements"]

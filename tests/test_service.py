@@ -696,3 +696,23 @@ def test_cli_check_does_not_import_the_web_stack() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             timeout=120, text=True)
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stderr
+
+
+def test_unknown_ids_are_errors_unless_accepted(shipped) -> None:
+    manifest = (b"tosguard: 1\nsources:\n  - {id: s, kind: model-output, provider: opnai, "
+                b"service: api, use: [distillation]}\n")
+    headers = {"content-type": "application/yaml"}
+    with make_client(shipped) as client:
+        strict = client.post("/v1/check", content=manifest, headers=headers).json()
+        accepted = client.post("/v1/check", content=manifest, headers=headers,
+                               params={"accept_unknown_ids": "true"}).json()
+    assert strict["verdict"] == "undetermined"
+    assert [(f["clause"], f["severity"]) for f in strict["findings"]] == \
+        [("unknown-provider", "error")]
+    assert accepted["verdict"] == "compliant"
+    assert [f["severity"] for f in accepted["findings"]] == ["warning"]
+    with make_client(shipped, accept_unknown_ids=True) as client:
+        default = client.post("/v1/check", content=manifest, headers=headers).json()
+        asked = client.post("/v1/check", content=manifest, headers=headers,
+                            params={"accept_unknown_ids": "false"}).json()
+    assert default["verdict"] == "compliant" and asked["verdict"] == "undetermined"
