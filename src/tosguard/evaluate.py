@@ -237,6 +237,7 @@ class Evaluator:
         budget = self.budget
         for index, here in enumerate(applied):
             if budget is not None:
+                budget.check()
                 budget.check_findings(len(self.notices))
             subject = f"/sources/{index}"
             source = self.manifest.sources[index]
@@ -404,7 +405,10 @@ class Evaluator:
         in_force = self.library.derived("in-force", InForce)
         totals: dict[tuple[date, date], int] = {}
         total = 0
+        budget = self.budget
         for index, source in enumerate(self.manifest.sources):
+            if budget is not None:
+                budget.check()
             interval = interval_of(source, self.as_of)
             count = totals.get(interval)
             if count is None:
