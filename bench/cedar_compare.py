@@ -269,15 +269,26 @@ def _explain(index: int, key: str, view: TosguardView, manifest) -> str:
     return "unexplained, sources of shape " + json.dumps(shape)
 
 
+def before_the_terms(evaluation) -> set[int]:
+    """Sources used before the earliest version of a document the set holds: tosguard judges
+    no terms there (`no-version-in-force`), while Cedar's rules have no dates. The starter
+    versions begin on 2025-05-31 and the generated sources from 2024-09-01, so these are left
+    out of the comparison, and counted."""
+    return {int(n.subject.rsplit("/", 1)[1]) for n in evaluation.notices
+            if n.code == "no-version-in-force"}
+
+
 def agreement(library, manifest, evaluation, results, policies: CedarPolicies) -> dict:
     encoded = policies.encoded_clauses
     cedar = cedar_denials(results, policies)
     view = tosguard_denials(library, manifest, evaluation, encoded)
-    agree_sources = sum(bool(c) == bool(t) for c, t in zip(cedar, view.violated, strict=True))
+    early = before_the_terms(evaluation)
+    dated = [i for i in range(len(cedar)) if i not in early]
+    agree_sources = sum(bool(cedar[i]) == bool(view.violated[i]) for i in dated)
     per_clause, groups, examples = {}, Counter(), {}
     for key in sorted(encoded):
-        in_cedar = {i for i, c in enumerate(cedar) if key in c}
-        in_tosguard = {i for i, t in enumerate(view.violated) if key in t}
+        in_cedar = {i for i in dated if key in cedar[i]}
+        in_tosguard = {i for i in dated if key in view.violated[i]}
         per_clause[key] = {"cedar_deny": len(in_cedar), "tosguard_violated": len(in_tosguard),
                            "both": len(in_cedar & in_tosguard)}
         for direction, indices in (("cedar deny, tosguard not violated", in_cedar - in_tosguard),
@@ -289,10 +300,11 @@ def agreement(library, manifest, evaluation, results, policies: CedarPolicies) -
                 examples.setdefault(group, {"id": source.id, "facts": _facts(source)})
     return {
         "sources": len(cedar),
-        "cedar_deny": sum(map(bool, cedar)),
-        "tosguard_violated": sum(map(bool, view.violated)),
+        "before_the_terms": len(early),
+        "cedar_deny": sum(bool(cedar[i]) for i in dated),
+        "tosguard_violated": sum(bool(view.violated[i]) for i in dated),
         "agree": agree_sources,
-        "disagree": len(cedar) - agree_sources,
+        "disagree": len(dated) - agree_sources,
         "per_clause": per_clause,
         "disagreements": [{"direction": d, "clause": k, "explanation": e, "count": n,
                            "example": examples[(d, k, e)]}

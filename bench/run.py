@@ -159,6 +159,8 @@ def cedar_rows(table: Table, timing: dict, agreement: dict, variants: dict) -> b
     table.section("    agreement: Cedar Deny <=> tosguard violated error finding (encoded clauses)")
     for name, result in {"default": agreement, **variants}.items():
         denied = f"Cedar deny {result['cedar_deny']:,}, tosguard {result['tosguard_violated']:,}"
+        if result["before_the_terms"]:
+            denied += f"; {result['before_the_terms']:,} before the terms, left out"
         table.row(f"{name} ({result['sources']:,} sources)",
                   f"{result['agree']:,} agree, {result['disagree']:,} disagree ({denied})")
     return met
