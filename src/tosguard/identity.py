@@ -86,6 +86,7 @@ class Vocabulary:
                         _literals_tested(condition, CLAIM_PATHS["verifications"]))
         self.agreements = frozenset(agreements)
         self.verifications = frozenset(verifications)
+        self._suggestions: dict[tuple[str, str], str] = {}  # a manifest repeats its ids
 
     def listing(self) -> dict:
         """What ``tosguard policies --ids`` shows: every id a manifest may use."""
@@ -104,14 +105,26 @@ class Vocabulary:
     def canonical_licence(self, licence: str) -> str | None:
         return self.licences.get(licence.casefold())
 
-    def licence_suggestion(self, licence: str) -> str:
-        """``did you mean `llama3.1`?``: the canonical id of the closest alias."""
-        by_alias = {alias: canonical for alias, canonical in self.licences.items()}
-        help = did_you_mean(licence.casefold(), by_alias)
-        if help.startswith("did you mean `"):
-            alias = help[len("did you mean `"):-2]
-            return f"did you mean `{by_alias[alias]}`?"
-        return ""
+    def suggestion(self, what: str, value: str) -> str:
+        """``did you mean …?`` for an unknown id of kind ``what`` (``provider``, ``licence``,
+        ``agreement``, ``verification``), or an empty string; for a licence, the canonical id
+        of the closest spelling. Worked out once per distinct value."""
+        key = (what, value)
+        found = self._suggestions.get(key)
+        if found is None:
+            found = self._suggestions[key] = self._suggest(what, value)
+        return found
+
+    def _suggest(self, what: str, value: str) -> str:
+        if what == "licence":
+            help = did_you_mean(value.casefold(), self.licences)
+            if help.startswith("did you mean `"):
+                return f"did you mean `{self.licences[help[len('did you mean `'):-2]]}`?"
+            return ""
+        known = {"provider": self.providers, "agreement": self.agreements,
+                 "verification": self.verifications}[what]
+        help = did_you_mean(value, known)
+        return help if help.startswith("did you mean") else ""
 
 
 def _conditions_of(clause) -> Iterator[Cond]:
@@ -186,7 +199,7 @@ def unknown_ids(manifest, vocabulary: Vocabulary, accept: bool = False) -> list[
                 "unknown-provider", subject, f"{subject}/provider",
                 _unknown(f"no policy covers provider `{source.provider}` (source "
                          f"`{source.id}`): tosguard cannot tell which terms govern it",
-                         did_you_mean(source.provider, vocabulary.providers)),
+                         vocabulary.suggestion("provider", source.provider)),
                 _fix("provider"), severity=severity))
         if source.license is not None \
                 and vocabulary.canonical_licence(source.license) is None:
@@ -194,7 +207,7 @@ def unknown_ids(manifest, vocabulary: Vocabulary, accept: bool = False) -> list[
                 "unknown-license", subject, f"{subject}/license",
                 _unknown(f"no policy covers licence `{source.license}` (source "
                          f"`{source.id}`): tosguard cannot tell what it allows",
-                         vocabulary.licence_suggestion(source.license)),
+                         vocabulary.suggestion("licence", source.license)),
                 _fix("licence"), severity=severity))
     organization = manifest.organization
     if organization is not None:
@@ -206,14 +219,14 @@ def unknown_ids(manifest, vocabulary: Vocabulary, accept: bool = False) -> list[
                         f"unknown-{what}", "/organization",
                         f"/organization/{name}/{position}",
                         _unknown(f"no policy knows the {what} `{value}`: it lifts nothing",
-                                 did_you_mean(value, known)),
+                                 vocabulary.suggestion(what, value)),
                         _fix(what), severity=severity))
     return found
 
 
 def _unknown(message: str, suggestion: str) -> str:
-    """The message, with the did-you-mean when there is a close id (not a list of them)."""
-    return f"{message}; {suggestion}" if suggestion.startswith("did you mean") else message
+    """The message, with the did-you-mean when there is a close id."""
+    return f"{message}; {suggestion}" if suggestion else message
 
 
 def _fix(what: str) -> str:
