@@ -426,6 +426,9 @@ def _why(clause: ClauseIR, status: str, part: dict) -> str:
     missing = part.get("missing") or []
     declare = ", ".join(f"`{m}`" for m in missing)
     note = part.get("note", "")
+    if status == "undetermined" and part.get("early") and not missing:
+        return f"the library holds no version in force then; {note}" if note else \
+            "the library holds no version in force then"
     if status == "undetermined":
         return ("the manifest does not declare enough to decide"
                 + (f": declare {declare}" if declare else ""))
@@ -496,8 +499,9 @@ def _version_lines(part: dict, width: int) -> list[str]:
         span = part["from"] if part["from"] == part["to"] else f"{part['from']} to {part['to']}"
         text = f"Version effective {part['effective']} applies to {span}"
         if part["early"]:
-            text += (", before its effective date: the library holds no earlier version of "
-                     "this document, so the earliest one is applied")
+            text += (", before its effective date: the library holds no version of this "
+                     "document in force then, so the result is undetermined; what this, the "
+                     "earliest version, would say is shown")
         out += _wrapped(text + f" ({part['file']}:{part['line']}).", "  ", width)
     else:
         out += _wrapped(f"Version effective {part['effective']} ({part['file']}:"
