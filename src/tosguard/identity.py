@@ -193,22 +193,13 @@ def unknown_ids(manifest, vocabulary: Vocabulary, accept: bool = False) -> list[
     severity = "warning" if accept else "error"
     found: list[Notice] = []
     for index, source in enumerate(manifest.sources):
-        subject = f"/sources/{index}"
         if source.provider is not None and source.provider not in vocabulary.providers:
-            found.append(Notice(
-                "unknown-provider", subject, f"{subject}/provider",
-                _unknown(f"no policy covers provider `{source.provider}` (source "
-                         f"`{source.id}`): tosguard cannot tell which terms govern it",
-                         vocabulary.suggestion("provider", source.provider)),
-                _fix("provider"), severity=severity))
+            found.append(_unknown_source_id(vocabulary, severity, index, source, "provider",
+                                            "which terms govern it"))
         if source.license is not None \
                 and vocabulary.canonical_licence(source.license) is None:
-            found.append(Notice(
-                "unknown-license", subject, f"{subject}/license",
-                _unknown(f"no policy covers licence `{source.license}` (source "
-                         f"`{source.id}`): tosguard cannot tell what it allows",
-                         vocabulary.suggestion("licence", source.license)),
-                _fix("licence"), severity=severity))
+            found.append(_unknown_source_id(vocabulary, severity, index, source, "license",
+                                            "what it allows"))
     organization = manifest.organization
     if organization is not None:
         for name, known, what in (("agreements", vocabulary.agreements, "agreement"),
@@ -222,6 +213,19 @@ def unknown_ids(manifest, vocabulary: Vocabulary, accept: bool = False) -> list[
                                  vocabulary.suggestion(what, value)),
                         _fix(what), severity=severity))
     return found
+
+
+def _unknown_source_id(vocabulary: Vocabulary, severity: str, index: int, source,
+                       field: str, consequence: str) -> Notice:
+    """``no policy covers provider `opnai` (source `gpt`): …; did you mean `openai`?``"""
+    value = getattr(source, field)
+    what = "licence" if field == "license" else field
+    subject = f"/sources/{index}"
+    return Notice(
+        f"unknown-{field}", subject, f"{subject}/{field}",
+        _unknown(f"no policy covers {what} `{value}` (source `{source.id}`): tosguard cannot "
+                 f"tell {consequence}", vocabulary.suggestion(what, value)),
+        _fix(what), severity=severity)
 
 
 def _unknown(message: str, suggestion: str) -> str:
