@@ -17,6 +17,7 @@ from tosguard.api import check
 from tosguard.errors import ManifestError, PolicyError
 from tosguard.library import Library, compile_contents, load_library
 from tosguard.manifest import parse_manifest
+from tosguard.report import rule_of
 
 CORPUS = Path(__file__).parent / "corpus"
 CASES = sorted(CORPUS.rglob("*.yaml"))
@@ -60,7 +61,7 @@ def case_manifest(case: dict):
 
 
 def _finding_key(finding: dict) -> dict:
-    key = {"clause": f"{finding['policy'] or 'tosguard'}/{finding['clause']}",
+    key = {"clause": rule_of(finding["policy"], finding["clause"]),
            "subject": finding["subject"], "status": finding["status"]}
     return key
 
@@ -136,6 +137,6 @@ def _check_error(case: dict) -> None:
 def _explain(data: dict) -> str:
     lines = [f"verdict {data['verdict']} summary {data['summary']}"]
     for f in data["findings"]:
-        lines.append(f"  {f['policy'] or 'tosguard'}/{f['clause']} {f['subject']} {f['status']} "
+        lines.append(f"  {rule_of(f['policy'], f['clause'])} {f['subject']} {f['status']} "
                      f"missing={f['missing']} :: {f['message']}")
     return "\n".join(lines)

@@ -399,7 +399,9 @@ def _classname(file: str) -> str:
 
 
 def _rule(finding: dict) -> str:
-    return f"{finding['policy'] or 'tosguard'}/{finding['clause']}"
+    from .report import rule_of
+
+    return rule_of(finding["policy"], finding["clause"])
 
 
 def _matches(finding: dict, pattern: dict) -> bool:

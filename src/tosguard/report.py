@@ -58,8 +58,7 @@ class Finding:
 
     @property
     def rule(self) -> str:
-        """``policy/clause``; ``tosguard/<code>`` for a notice that concerns no document."""
-        return f"{self.policy or 'tosguard'}/{self.clause}"
+        return rule_of(self.policy, self.clause)
 
     @property
     def category(self) -> str:
@@ -211,6 +210,12 @@ class Report:
         if fail_on == "warning":
             return any(f.category == "warnings" for f in self.findings)
         return False
+
+
+def rule_of(policy: str | None, clause: str) -> str:
+    """A finding's rule id: ``policy/clause``; ``tosguard/<code>`` for a notice that concerns
+    no document (what SARIF, JUnit, policy tests and the corpus name findings by)."""
+    return f"{policy or 'tosguard'}/{clause}"
 
 
 def _string_or_null(value: str | None) -> str:
