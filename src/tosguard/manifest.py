@@ -109,7 +109,12 @@ Purpose = Literal[
 Distribution = Literal["internal", "api", "product", "open-weights"]
 SourceKind = Literal["model-output", "model-weights", "dataset", "web-crawl", "human"]
 Service = Literal["api", "consumer-app", "enterprise", "fine-tuning", "open-weights", "third-party"]
-Route = Literal["direct", "proxy", "reseller", "shared-account", "automated-ui"]
+Route = Literal[
+    "direct", "proxy", "reseller", "authorized-reseller", "shared-account", "automated-ui"
+]
+#: Cloud platforms that resell a provider's models under their own or the provider's terms
+#: (which terms govern is the policies' business; see docs/policies.md).
+Platform = Literal["amazon-bedrock", "azure", "google-vertex-ai"]
 Traces = Literal["none", "summarized", "raw"]
 Use = Literal[
     "pretraining", "fine-tuning", "distillation", "rlhf", "evaluation", "filtering", "rewriting"
@@ -120,6 +125,7 @@ DISTRIBUTIONS: tuple[str, ...] = get_args(Distribution)
 SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
 SERVICES: tuple[str, ...] = get_args(Service)
 ROUTES: tuple[str, ...] = get_args(Route)
+PLATFORMS: tuple[str, ...] = get_args(Platform)
 TRACES: tuple[str, ...] = get_args(Traces)
 USES: tuple[str, ...] = get_args(Use)
 #: The providers the shipped policies know; policies may declare others, so a manifest may
@@ -294,6 +300,7 @@ class Access(BaseModel):
     model_config = _CONFIG
 
     route: Route | None = None
+    platform: Platform | None = None
     from_country: Country | None = None
 
 
