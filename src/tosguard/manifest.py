@@ -341,6 +341,9 @@ class Source(BaseModel):
     collected: Interval | None = None
     records: Count | None = None
     reasoning_traces: Traces | None = None
+    #: The outputs include results grounded in a search service (e.g. Grounding with Google
+    #: Search), which some terms forbid training on.
+    grounded: Flag | None = None
     use: Annotated[list[Use], _limited("use")] | None = None
     license: str | None = None
     derived_from: Annotated[list[str], _limited("derived_from")] | None = None
