@@ -115,6 +115,13 @@ def render() -> str:
         "runs every case against the shipped library and lists the cases the library does not",
         "meet yet, with the reason.",
         "",
+        "*As of* is the date the verdict is judged on: the release or publication date the record",
+        "gives (a paper's arXiv date, a blog post's date), or the month of release where no day is",
+        "published. Cases marked *illustrative* put a public dataset, model or offering in a",
+        "typical downstream pipeline; the facts about the dataset, model or terms are cited, the",
+        "company is not real. *Findings that matter*: what the report must contain, then (`not`)",
+        "what it must not; a status of `any status` means the finding must be absent altogether.",
+        "",
         "| case | pipeline | facts from | as of | expected | findings that matter |",
         "|---|---|---|---|---|---|",
     ]
