@@ -24,11 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CASES = sorted((ROOT / "tests" / "realworld").glob("*.yaml"))
 # Cases whose expectation the shipped library does not meet yet, and why.
 KNOWN_GAPS = {
-    "dolly-15k-commercial-finetune": (
-        "no policy covers the licence CC-BY-SA-3.0 (only 4.0 is encoded)"),
-    "claude-3-haiku-bedrock-fine-tuning": (
-        "no Anthropic policy governs `service: fine-tuning` (Claude fine-tuning is offered in "
-        "Amazon Bedrock), so the customer's own fine-tune is no-governing-terms, undetermined"),
     "magpie-llama-3-8b": (
         "the attribution displayed, \"Built with Meta Llama-3 Series\", is not accepted as "
         "\"Built with Meta Llama 3\" (the library matches the licence's quoted phrase exactly; "
