@@ -18,7 +18,7 @@ from pathlib import Path
 import cedarpy
 from timing import Timings, repeat
 
-from tosguard.evaluate import evaluate
+from tosguard.engine.evaluate import evaluate
 
 BENCH = Path(__file__).resolve().parent
 POLICY_FILE = BENCH / "cedar" / "starter.cedar"
@@ -174,11 +174,12 @@ def cedar_denials(results, policies: CedarPolicies) -> list[frozenset[str]]:
 
 
 def _ir():
-    """tosguard's IR module (``tosguard.ir``; ``tosguard.compile`` before it was split out)."""
+    """tosguard's IR module (``tosguard.engine.ir``; ``tosguard.engine.compile`` before it was
+    split out)."""
     try:
-        from tosguard import ir
+        from tosguard.engine import ir
     except ImportError:
-        from tosguard import compile as ir
+        from tosguard.engine import compile as ir
     return ir
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cold_start import REPO, Installed, _environment
 
-from tosguard.evaluate import evaluate
+from tosguard.engine.evaluate import evaluate
 
 
 def _top(stats: pstats.Stats, sort: str, top: int) -> str:
@@ -41,9 +41,9 @@ def profile_evaluate(library, manifest, as_of: date, top: int = 15) -> dict[str,
 # Phases of evaluate(): (module, attribute, label). Internal names: a phase that no longer
 # exists is skipped.
 PHASES = (
-    ("tosguard.evaluate", "Evaluator._work_by_version", "index + version segments"),
-    ("tosguard.evaluate", "Evaluator._evaluate_version", "clauses (incl. tallies)"),
-    ("tosguard.ir", "_tally", "quantifier tallies (full passes)"),
+    ("tosguard.engine.evaluate", "Evaluator._work_by_version", "index + version segments"),
+    ("tosguard.engine.evaluate", "Evaluator._evaluate_version", "clauses (incl. tallies)"),
+    ("tosguard.engine.ir", "_tally", "quantifier tallies (full passes)"),
 )
 
 

@@ -33,7 +33,7 @@ from generate import generate, to_yaml  # noqa: E402
 from timing import ms, us  # noqa: E402
 
 from tosguard.api import load_library  # noqa: E402
-from tosguard.manifest import parse_manifest  # noqa: E402
+from tosguard.manifest.model import parse_manifest  # noqa: E402
 
 COLD_TARGET, SCALING_TARGET = 2.0, 11.0
 AGREEMENT_VARIANTS = ("internal-classifier", "openai-fine-tuning", "llama-named",

@@ -26,8 +26,8 @@ from datetime import date
 from generate import manifest_text
 from timing import Timings, repeat, timed
 
-from tosguard.evaluate import evaluate
-from tosguard.manifest import parse_manifest
+from tosguard.engine.evaluate import evaluate
+from tosguard.manifest.model import parse_manifest
 
 AS_OF = date(2026, 3, 1)
 

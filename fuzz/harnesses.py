@@ -38,7 +38,7 @@ def _assert_diagnostics(error: TosguardError) -> None:
 
 def manifest(data: bytes) -> None:
     """The manifest reader, as YAML and as JSON: a manifest, or a ManifestError."""
-    from tosguard.manifest import parse_manifest
+    from tosguard.manifest.model import parse_manifest
 
     for name in ("fuzz.yaml", "fuzz.json"):
         try:
@@ -61,9 +61,9 @@ def check(data: bytes) -> None:
     """A whole check against the shipped library: a report that renders in every format, or a
     ManifestError. The same input always gives the same JSON."""
     from tosguard.api import check as run_check
-    from tosguard.formats import render_junit, render_markdown, render_sarif
-    from tosguard.manifest import parse_manifest
-    from tosguard.render import render_text
+    from tosguard.manifest.model import parse_manifest
+    from tosguard.report.formats import render_junit, render_markdown, render_sarif
+    from tosguard.report.text import render_text
 
     try:
         loaded = parse_manifest(data, "fuzz.yaml")
@@ -82,11 +82,11 @@ def check(data: bytes) -> None:
 def policy(data: bytes) -> None:
     """A policy file through every authoring tool: parse, check, lint, compile, format.
     Formatting is idempotent and keeps the meaning (the formatted text parses to the same
-    tree, which :func:`tosguard.fmt.format_text` verifies itself)."""
-    from tosguard.compile import compile_files
-    from tosguard.fmt import format_text
-    from tosguard.lint import lint_files
-    from tosguard.parse import decode_policy, parse_policy_text
+    tree, which :func:`tosguard.language.printer.format_text` verifies itself)."""
+    from tosguard.engine.compile import compile_files
+    from tosguard.language.parse import decode_policy, parse_policy_text
+    from tosguard.language.printer import format_text
+    from tosguard.tools.lint import lint_files
 
     try:
         text = decode_policy(data, "fuzz.tos")

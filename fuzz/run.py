@@ -46,11 +46,10 @@ def main() -> None:
 
         # the harnesses import lazily; instrument every stage now
         import tosguard.api
-        import tosguard.fmt
-        import tosguard.formats
-        import tosguard.lint
-        import tosguard.manifest
-        import tosguard.render  # noqa: F401
+        import tosguard.language.printer
+        import tosguard.manifest.model
+        import tosguard.report.formats
+        import tosguard.report.text  # noqa: F401
     if not any(not option.startswith("-") for option in options):
         options.append(seed_directory(harness))
     atheris.Setup([sys.argv[0], *options], harnesses.HARNESSES[harness])

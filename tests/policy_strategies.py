@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from tosguard import ast
-from tosguard.parse import _keywords
+from tosguard.language import ast
+from tosguard.language.parse import _keywords
 
 KEYWORDS = set(_keywords()) | {"true", "false", "governed"}
 

@@ -7,16 +7,16 @@ import time
 
 import pytest
 
-from tosguard import budget as budgets
 from tosguard.api import check, load_library
-from tosguard.budget import (
+from tosguard.engine import budget as budgets
+from tosguard.engine.budget import (
     Budget,
     FindingsLimitExceeded,
     SliceSpent,
     TimeLimitExceeded,
 )
-from tosguard.manifest import parse_manifest
-from tosguard.parse import parse_policy_text
+from tosguard.language.parse import parse_policy_text
+from tosguard.manifest.model import parse_manifest
 
 AS_OF = "2026-11-22"
 

@@ -40,7 +40,7 @@ def revision_of(*policies: str) -> str:
     """The revision of the policy set ``tosguard check`` loads (with ``--policies``, those
     files): what every report records, and what golden files hold as ``<revision>`` so that
     they pin the report's form, not the bytes of the policies and the grammar."""
-    from tosguard.library import load_library
+    from tosguard.engine.library import load_library
 
     with contextlib.chdir(ROOT):  # the names policy files are given by count, as in the CLI
         return load_library(list(policies) or None, use_cache=False).revision

@@ -1,4 +1,5 @@
-"""Generated condition functions (tosguard.codegen) must agree with the closures they replace:
+"""Generated condition functions (tosguard.engine.codegen) must agree with the closures they
+replace:
 node by node on real manifests, report by report on the corpus, the examples and generated
 manifests, and on the three-valued truth tables."""
 
@@ -15,12 +16,12 @@ from hypothesis import given
 
 from test_corpus import case_library, case_manifest
 from test_properties import SETTINGS, manifests
-from tosguard import ir
 from tosguard.api import check, check_file
-from tosguard.codegen import function
-from tosguard.evaluate import Evaluator
-from tosguard.library import Library, load_library
-from tosguard.manifest import load_manifest, parse_manifest
+from tosguard.engine import ir
+from tosguard.engine.codegen import function
+from tosguard.engine.evaluate import Evaluator
+from tosguard.engine.library import Library, load_library
+from tosguard.manifest.model import load_manifest, parse_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml")) + sorted((ROOT / "examples").glob("*.json"))
@@ -128,7 +129,7 @@ def test_accelerated_library_gives_the_same_reports_on_generated_manifests(manif
 
 
 def test_large_manifests_use_generated_functions_without_acceleration(shipped) -> None:
-    from tosguard.evaluate import GENERATED_FROM
+    from tosguard.engine.evaluate import GENERATED_FROM
 
     small = parse_manifest(b"tosguard: 1\nsources: []\n", "m.yaml").manifest
     assert not Evaluator(shipped, small, date(2026, 1, 1)).fast

@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 from tosguard.api import check
+from tosguard.engine.library import Library, compile_contents, load_library
 from tosguard.errors import ManifestError, PolicyError
-from tosguard.library import Library, compile_contents, load_library
-from tosguard.manifest import parse_manifest
-from tosguard.report import rule_of
+from tosguard.manifest.model import parse_manifest
+from tosguard.report.model import rule_of
 
 CORPUS = Path(__file__).parent / "corpus"
 CASES = sorted(CORPUS.rglob("*.yaml"))
@@ -31,8 +31,8 @@ def case_library(case: dict) -> Library:
     """The case's library (``policy``, or the shipped one with ``library: shipped``), with
     the user's policies of ``user_policy`` in their own namespace (``--extra-policies``)."""
     if "user_policy" in case:
-        from tosguard.frontend import PolicySources, compile_policy_set
-        from tosguard.library import read_policy_files
+        from tosguard.engine.frontend import PolicySources, compile_policy_set
+        from tosguard.engine.library import read_policy_files
 
         library = read_policy_files() if case.get("library") == "shipped" \
             else _contents(case["policy"])

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tosguard.diff import render_text, run, word_diff
 from tosguard.errors import PolicyError
+from tosguard.tools.diff import render_text, run, word_diff
 
 ROOT = Path(__file__).parent.parent
 DEMO = Path(__file__).parent / "golden" / "explain"

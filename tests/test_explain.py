@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from tosguard.api import check
+from tosguard.engine.library import load_library
 from tosguard.errors import UsageError
-from tosguard.explain import explain, render_text
-from tosguard.library import load_library
-from tosguard.manifest import load_manifest
+from tosguard.manifest.model import load_manifest
+from tosguard.tools.explain import explain, render_text
 
 ROOT = Path(__file__).parent.parent
 HERE = Path(__file__).parent / "golden" / "explain"

@@ -17,17 +17,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import tosguard.ast
-import tosguard.diff
-import tosguard.explain
-import tosguard.fmt
-import tosguard.lint
-import tosguard.provenance
+import tosguard.language.ast
+import tosguard.language.printer
+import tosguard.tools.diff
+import tosguard.tools.explain
+import tosguard.tools.lint
+import tosguard.tools.provenance
 from policy_strategies import policy_files
-from tosguard import ast
 from tosguard.errors import PolicyError, TosguardError
-from tosguard.fmt import format_text, format_tree, quote
-from tosguard.parse import Comment, parse_policy_text
+from tosguard.language import ast
+from tosguard.language.parse import Comment, parse_policy_text
+from tosguard.language.printer import format_text, format_tree, quote
 from tosguard.resources import policies_dir
 
 ROOT = Path(__file__).parent.parent
@@ -123,8 +123,8 @@ def test_syntax_error_raises_policy_error_with_a_position() -> None:
 
 
 def test_docstring_examples_run() -> None:
-    for module in (tosguard.fmt, tosguard.lint, tosguard.diff, tosguard.provenance,
-                   tosguard.ast, tosguard.explain):
+    for module in (tosguard.language.printer, tosguard.tools.lint, tosguard.tools.diff,
+                   tosguard.tools.provenance, tosguard.language.ast, tosguard.tools.explain):
         result = doctest.testmod(module)
         assert result.failed == 0, module.__name__
 

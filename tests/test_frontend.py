@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from service_fixtures import ROOT, serve_process, tosguard_command
+from tosguard.engine.frontend import load_policy_set
 from tosguard.errors import PolicyError
-from tosguard.fmt import format_text
-from tosguard.frontend import load_policy_set
-from tosguard.lint import lint_paths, lint_text
+from tosguard.language.printer import format_text
+from tosguard.tools.lint import lint_paths, lint_text
 
 ACME = ROOT / "examples" / "acme.yaml"
 AS_OF = "2026-11-22"

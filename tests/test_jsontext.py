@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tosguard.api import check_file, load_library
-from tosguard.jsontext import FragmentCache, dumps
-from tosguard.report import Finding, Report
+from tosguard.report.jsontext import FragmentCache, dumps
+from tosguard.report.model import Finding, Report
 from tosguard.safetext import json_safe
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, given, settings
 
 from policy_strategies import policy_files
 from test_fmt import mutated_texts
-from tosguard.check import global_names
 from tosguard.errors import Diagnostic, DiagnosticSink
-from tosguard.fmt import format_tree
-from tosguard.lint import lint_paths, lint_text, never_holds
-from tosguard.parse import parse_policy_text
+from tosguard.language.parse import parse_policy_text
+from tosguard.language.printer import format_tree
+from tosguard.language.validate import global_names
 from tosguard.resources import policies_dir
+from tosguard.tools.lint import lint_paths, lint_text, never_holds
 
 ROOT = Path(__file__).parent.parent
 HEADER = ('policy p {\n  provider acme\n  document "D"\n  service api\n'

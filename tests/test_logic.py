@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tosguard import ir
-from tosguard.evaluate import interval_of, segments
-from tosguard.library import Library, compile_contents
+from tosguard.engine import ir
+from tosguard.engine.evaluate import interval_of, segments
+from tosguard.engine.library import Library, compile_contents
 
 T, F, U = True, False, None
 VALUES = (T, F, U)
@@ -149,7 +149,7 @@ def test_library_cache_is_reused_and_pruned(tmp_path, monkeypatch) -> None:
     import os
     import time
 
-    from tosguard import library
+    from tosguard.engine import library
 
     monkeypatch.setenv("TOSGUARD_CACHE_DIR", str(tmp_path))
     for index in range(10):
@@ -181,7 +181,7 @@ def test_compiled_library_pickles_after_evaluation() -> None:
     import pickle
 
     from tosguard.api import check_file
-    from tosguard.library import load_library
+    from tosguard.engine.library import load_library
 
     library = load_library(use_cache=False)
     check_file(library, Path(__file__).parent.parent / "examples" / "acme.yaml",

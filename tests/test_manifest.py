@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from tosguard import countries, manifest
 from tosguard.errors import ManifestError
-from tosguard.manifest import (
+from tosguard.manifest import countries
+from tosguard.manifest import model as manifest
+from tosguard.manifest.model import (
     PROVIDERS,
     PURPOSES,
     ROUTES,

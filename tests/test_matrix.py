@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tosguard.library import load_library
-from tosguard.matrix import build_matrix, render_json, render_markdown, render_text
-from tosguard.policytest import find_test_files, load_tests, run_test
+from tosguard.engine.library import load_library
 from tosguard.resources import policies_dir
+from tosguard.tools.matrix import build_matrix, render_json, render_markdown, render_text
+from tosguard.tools.policytest import find_test_files, load_tests, run_test
 
 ROOT = Path(__file__).parent.parent
 PAGE = ROOT / "docs" / "matrix.md"
@@ -155,6 +155,6 @@ def test_every_clause_version_has_a_flagging_and_a_clearing_policy_test(library)
 def test_docstring_examples_run() -> None:
     import doctest
 
-    import tosguard.matrix
+    import tosguard.tools.matrix
 
-    assert doctest.testmod(tosguard.matrix).failed == 0
+    assert doctest.testmod(tosguard.tools.matrix).failed == 0

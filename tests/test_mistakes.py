@@ -1,4 +1,5 @@
-"""The table of typical mistakes (:mod:`tosguard.mistakes`) is also a test: each row's example
+"""The table of typical mistakes (:mod:`tosguard.language.mistakes`) is also a test: each row's
+example
 must produce exactly the row's code, message, help and position, through the whole pipeline
 (parse, then check) as ``tosguard lint`` and ``check`` run it."""
 
@@ -8,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tosguard.engine.library import compile_contents
 from tosguard.errors import PolicyError
-from tosguard.library import compile_contents
-from tosguard.lint import lint_text
-from tosguard.mistakes import MISTAKES, state_examples
+from tosguard.language.mistakes import MISTAKES, state_examples
+from tosguard.tools.lint import lint_text
 
 
 def _first_error(text: str):

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tosguard.patterns import PatternError, check_pattern, matcher
+from tosguard.language.patterns import PatternError, check_pattern, matcher
 
 GLOB_CHARS = st.sampled_from(list("ab*?[]!-^\\.") + ["é", "Llama", "-"])
 TEXT_CHARS = st.sampled_from(list("ab-.[]!^\\*?") + ["é", "Llama"])
@@ -55,7 +55,7 @@ def test_catastrophic_backtracking_patterns_run_in_linear_time():
 
 
 def test_results_are_remembered_within_a_bound():
-    from tosguard import patterns
+    from tosguard.language import patterns
 
     test = matcher("x*", regex=False)
     for index in range(patterns._MEMO_SIZE * 3):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tosguard.library import load_library
-from tosguard.policytest import find_test_files, load_tests, run_test
+from tosguard.engine.library import load_library
 from tosguard.resources import policies_dir
+from tosguard.tools.policytest import find_test_files, load_tests, run_test
 
 TESTS = [t for f in find_test_files([policies_dir()]) for t in load_tests(f)]
 

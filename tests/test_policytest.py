@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tosguard.engine.library import load_library
 from tosguard.errors import PolicyError
-from tosguard.library import load_library
-from tosguard.policytest import (
+from tosguard.tools.policytest import (
     coverage,
     load_tests,
     render_json,

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tosguard.api import check
+from tosguard.engine.library import Library, compile_contents, load_library
 from tosguard.errors import TosguardError
-from tosguard.library import Library, compile_contents, load_library
-from tosguard.manifest import (
+from tosguard.manifest.model import (
     DISTRIBUTIONS,
     PURPOSES,
     ROUTES,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tosguard.parse import parse_policy_file
-from tosguard.provenance import all_stored_sources, normalise, quote_found, quote_problem
+from tosguard.language.parse import parse_policy_file
 from tosguard.resources import policies_dir
+from tosguard.tools.provenance import all_stored_sources, normalise, quote_found, quote_problem
 
 POLICIES = policies_dir()
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tosguard.api import load_library
-from tosguard.policytest import load_tests, run_test
+from tosguard.tools.policytest import load_tests, run_test
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = sorted((ROOT / "tests" / "realworld").glob("*.yaml"))

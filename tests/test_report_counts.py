@@ -23,10 +23,10 @@ import pytest
 
 from tosguard import __version__
 from tosguard.api import check, load_library
-from tosguard.formats import render_junit, render_markdown, render_sarif
-from tosguard.manifest import load_manifest
-from tosguard.render import GROUPS, render_text
-from tosguard.report import ALWAYS_LISTED, CATEGORIES, Finding, Report, category_of, summarize
+from tosguard.manifest.model import load_manifest
+from tosguard.report.formats import render_junit, render_markdown, render_sarif
+from tosguard.report.model import ALWAYS_LISTED, CATEGORIES, Finding, Report, category_of, summarize
+from tosguard.report.text import GROUPS, render_text
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.*"))
@@ -351,7 +351,7 @@ def test_every_format_records_version_and_revision_deterministically(checked, li
 def test_docstring_examples_run() -> None:
     import doctest
 
-    import tosguard.report
+    import tosguard.report.model
 
-    result = doctest.testmod(tosguard.report)
+    result = doctest.testmod(tosguard.report.model)
     assert result.attempted and result.failed == 0

@@ -26,14 +26,14 @@ from click.testing import CliRunner  # noqa: E402
 from service_fixtures import POLICY  # noqa: E402
 from tosguard.api import check as run_check  # noqa: E402
 from tosguard.cli import cli  # noqa: E402
-from tosguard.library import default_paths  # noqa: E402
-from tosguard.lint import lint_text  # noqa: E402
-from tosguard.manifest import parse_manifest  # noqa: E402
+from tosguard.engine.library import default_paths  # noqa: E402
+from tosguard.manifest.model import parse_manifest  # noqa: E402
 from tosguard.service.access import StartupFailure  # noqa: E402
 from tosguard.service.app import create_app  # noqa: E402
 from tosguard.service.auth import key_id  # noqa: E402
 from tosguard.service.config import Settings  # noqa: E402
 from tosguard.service.state import load_policy_set  # noqa: E402
+from tosguard.tools.lint import lint_text  # noqa: E402
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.*"))

@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     status_code_conformance,
 )
 
-from tosguard.library import default_paths  # noqa: E402
+from tosguard.engine.library import default_paths  # noqa: E402
 from tosguard.service.app import create_app  # noqa: E402
 from tosguard.service.config import Settings  # noqa: E402
 from tosguard.service.state import load_policy_set  # noqa: E402

@@ -11,9 +11,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tosguard import yamlload
 from tosguard.errors import ManifestError
-from tosguard.yamlload import PositionMap, load_document, load_document_text
+from tosguard.manifest import yamlload
+from tosguard.manifest.yamlload import PositionMap, load_document, load_document_text
 
 PARSERS = [pytest.param(yaml.SafeLoader, id="python-parser")]
 if yaml.__with_libyaml__:

@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from .engine.evaluate import evaluate
+from .engine.library import Library, load_library
 from .errors import Diagnostic, Span, UsageError
-from .evaluate import evaluate
-from .library import Library, load_library
-from .report import Report, build_report
+from .report.model import Report, build_report
 
 __all__ = ["Library", "Report", "check", "check_file", "check_text", "load_library",
            "parse_date"]
@@ -37,17 +37,17 @@ def parse_date(value: str | date | None, what: str = "--as-of") -> date:
 def check(library: Library, loaded, *, as_of: str | date | None = None,
           include_all: bool = False, name: str | None = None,
           accept_unknown_ids: bool = False) -> Report:
-    """Evaluate a loaded manifest (:class:`tosguard.manifest.LoadedManifest`).
+    """Evaluate a loaded manifest (:class:`tosguard.manifest.model.LoadedManifest`).
 
     ``accept_unknown_ids``: ids no loaded policy knows are warnings, not errors (the team has
-    accepted them knowingly; see :mod:`tosguard.identity`)."""
+    accepted them knowingly; see :mod:`tosguard.engine.identity`)."""
     day = parse_date(as_of)
     evaluation = evaluate(library, loaded.manifest, day, include_all, accept_unknown_ids)
     return build_report(evaluation, loaded, day, name or loaded.name, library.revision)
 
 
 def check_file(library: Library, path: str | Path, **options) -> Report:
-    from .manifest import load_manifest
+    from .manifest.model import load_manifest
 
     loaded = load_manifest(path)
     return check(library, loaded, name=str(path), **options)
@@ -55,7 +55,7 @@ def check_file(library: Library, path: str | Path, **options) -> Report:
 
 def check_text(library: Library, text: str | bytes, *, fmt: str | None = None,
                name: str = "<manifest>", **options) -> Report:
-    from .manifest import parse_manifest
+    from .manifest.model import parse_manifest
 
     loaded = parse_manifest(text, name, fmt)
     return check(library, loaded, name=name, **options)

@@ -47,8 +47,8 @@ def _write(text: str, output: str | None, inputs: Iterable[str | os.PathLike[str
 def _policy_inputs(policies: Iterable[str], extra: Iterable[str] = ()) -> Iterator[Path]:
     """The policy files a command reads (the shipped library when ``policies`` is empty), for
     the check that an output is none of them; walked only when the output exists."""
+    from .engine.library import default_paths
     from .files import tree
-    from .library import default_paths
 
     yield from tree([*(policies or default_paths()), *extra], (".tos",))
 
@@ -56,7 +56,7 @@ def _policy_inputs(policies: Iterable[str], extra: Iterable[str] = ()) -> Iterat
 def _library(policies: tuple[str, ...], extra: tuple[str, ...]):
     """The library (``--policies``, else the shipped one) with the user's policies
     (``--extra-policies``) in their own namespace, through the one front end."""
-    from .frontend import load_policy_set
+    from .engine.frontend import load_policy_set
 
     return load_policy_set(list(policies) or None, list(extra),
                            use_cache=not os.environ.get("TOSGUARD_NO_CACHE"))
@@ -118,7 +118,7 @@ def check(manifests, policies, extra, fmt, as_of, output, fail_on, include_all,
     from .api import check as run_check
     from .api import parse_date
     from .errors import TosguardError
-    from .manifest import load_manifest
+    from .manifest.model import load_manifest
 
     day = parse_date(as_of)
     library = _library(policies, extra)
@@ -140,7 +140,7 @@ def check(manifests, policies, extra, fmt, as_of, output, fail_on, include_all,
                            accept_unknown_ids=accept_unknown_ids)
         reports.append(report)
         if fmt == "text":
-            from .render import plain, render_text
+            from .report.text import plain, render_text
 
             styled = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
             outputs.append(render_text(report, loaded.source_line, loaded.manifest.sources,
@@ -159,11 +159,11 @@ def check(manifests, policies, extra, fmt, as_of, output, fail_on, include_all,
         elif reports:
             outputs = ["[\n  " + ",\n  ".join(r.json_text(1) for r in reports) + "\n]\n"]
     elif fmt == "markdown":
-        from .formats import render_markdown
+        from .report.formats import render_markdown
 
         outputs = [render_markdown(r) for r in reports]
     elif fmt in ("sarif", "junit") and reports:
-        from .formats import render_junit, render_sarif
+        from .report.formats import render_junit, render_sarif
 
         outputs = [(render_sarif if fmt == "sarif" else render_junit)(reports)]
     if outputs:
@@ -194,7 +194,7 @@ def policies(policies, fmt, matrix, ids, output, error_format) -> None:
         _write(_render_ids(library, fmt), output, _policy_inputs(policies))
         return
     if matrix:
-        from . import matrix as matrix_module
+        from .tools import matrix as matrix_module
 
         built = matrix_module.build_matrix(library)
         renderer = {"text": matrix_module.render_text, "json": matrix_module.render_json,
@@ -232,7 +232,7 @@ def policies(policies, fmt, matrix, ids, output, error_format) -> None:
 def _render_ids(library, fmt: str) -> str:
     import json
 
-    from .identity import Vocabulary
+    from .engine.identity import Vocabulary
     from .safetext import json_safe, printable
 
     listing = library.derived("vocabulary", Vocabulary).listing()
@@ -255,7 +255,7 @@ def schema(output) -> None:
     """Print the JSON Schema of the usage manifest (format 1)."""
     import json
 
-    from .manifest import manifest_json_schema
+    from .manifest.model import manifest_json_schema
 
     _write(json.dumps(manifest_json_schema(), indent=2) + "\n", output)
 
@@ -358,8 +358,8 @@ def lint(paths, context, with_library, strict, no_provenance, error_format) -> N
     import json
 
     from .errors import render_human, render_plain
-    from .lint import lint_paths
     from .safetext import json_safe
+    from .tools.lint import lint_paths
 
     result = lint_paths(paths, context, provenance=not no_provenance,
                         with_library=with_library)
@@ -397,7 +397,7 @@ def fmt_command(paths, check, show_diff, error_format) -> None:
     when a file would change, 2 invalid input.
     """
     from .errors import PolicyError
-    from .fmt import format_data, format_paths
+    from .language.printer import format_data, format_paths
     from .safetext import printable
 
     dry = check or show_diff
@@ -459,9 +459,9 @@ def test_command(paths, policies, extra, coverage_min, fmt, output, error_format
     from itertools import chain
     from pathlib import Path
 
-    from . import policytest
     from .errors import Diagnostic, PolicyError, Span, UsageError
     from .files import tree
+    from .tools import policytest
 
     problems, tests = [], []
     for file in policytest.find_test_files(paths):
@@ -516,8 +516,8 @@ def explain_command(manifest, clause, subject, policies, extra, as_of, fmt, outp
     from itertools import chain
 
     from .api import parse_date
-    from .explain import explain, render_text
-    from .manifest import load_manifest
+    from .manifest.model import load_manifest
+    from .tools.explain import explain, render_text
 
     day = parse_date(as_of)
     loaded = load_manifest(manifest)
@@ -550,9 +550,9 @@ def diff_command(old, new, more, manifests, extra, as_of, fmt, output, error_for
     from pathlib import Path
 
     from .api import parse_date
-    from .diff import render_text, run
     from .errors import Diagnostic, Span, UsageError
     from .files import tree
+    from .tools.diff import render_text, run
 
     if more and not manifests:
         raise UsageError(Diagnostic("usage-arguments", f"unexpected argument `{more[0]}`",

@@ -31,7 +31,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from tosguard import errors, manifest, safetext, yamlload
+from tosguard import errors, safetext
 from tosguard.cli import cli
 from tosguard.errors import (
     MAX_REPORTED,
@@ -42,7 +42,9 @@ from tosguard.errors import (
     render_json,
     render_plain,
 )
-from tosguard.manifest import parse_manifest
+from tosguard.manifest import model as manifest
+from tosguard.manifest import yamlload
+from tosguard.manifest.model import parse_manifest
 
 PARSERS = [pytest.param(yaml.SafeLoader, id="python-parser")]
 if yaml.__with_libyaml__:
@@ -70,7 +72,7 @@ def service_client():
         warnings.filterwarnings("ignore", message=".*httpx2")
         from fastapi.testclient import TestClient
 
-    from tosguard.library import default_paths
+    from tosguard.engine.library import default_paths
     from tosguard.service.app import create_app
     from tosguard.service.config import Settings
     from tosguard.service.state import load_policy_set
@@ -121,7 +123,7 @@ def test_peak_memory_of_a_line_of_invalid_values_is_bounded(items, bound):
     # 100 MB, of which the loaded document (half a million values with their positions) is most.
     code = textwrap.dedent(f"""
         from tosguard.errors import ManifestError
-        from tosguard.manifest import parse_manifest
+        from tosguard.manifest.model import parse_manifest
         head = b"tosguard: 1\\nsources:\\n  - id: a\\n    use: ["
         data = head + b"x," * ({items} - 1) + b"x]\\n"
         try:
@@ -155,7 +157,7 @@ def test_a_flood_of_errors_costs_bounded_memory_and_time():
     # made a few thousand at a time, and only the first 100 become diagnostics.
     code = textwrap.dedent("""
         from tosguard.errors import ManifestError
-        from tosguard.manifest import parse_manifest
+        from tosguard.manifest.model import parse_manifest
         data = b"tosguard: 1\\nsources: [" + b",".join([b"1"] * 500_000) + b"]\\n"
         try:
             parse_manifest(data, "m.yaml")
@@ -169,7 +171,7 @@ def test_a_flood_of_errors_costs_bounded_memory_and_time():
 
 
 def test_collecting_errors_stops_at_the_requests_time_limit():
-    from tosguard import budget
+    from tosguard.engine import budget
 
     data = b"tosguard: 1\nsources: [" + b",".join([b"1"] * 300_000) + b"]\n"
     start = time.perf_counter()
@@ -266,7 +268,7 @@ def test_the_service_lists_at_most_101_problems():
 def test_a_policy_with_many_errors_is_capped_with_bounded_lines():
     codes = ", ".join(["XQ"] * 5_000)
     text = f"set c = countries {{ {codes} }}\n"
-    from tosguard.lint import lint_text
+    from tosguard.tools.lint import lint_text
 
     start = time.perf_counter()
     result = lint_text(text, "p.tos")

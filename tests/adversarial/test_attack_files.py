@@ -29,7 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from tosguard import files, library
+from tosguard import files
+from tosguard.engine import library
 from tosguard.errors import UsageError
 
 ROOT = Path(__file__).parent.parent.parent
@@ -583,7 +584,7 @@ def test_fmt_never_writes_a_file_that_fails_to_parse(tmp_path: Path, cache: Path
 
 
 def test_fmt_refuses_a_file_changed_while_it_was_formatted(tmp_path: Path, monkeypatch) -> None:
-    from tosguard import fmt
+    from tosguard.language import printer as fmt
 
     path = tmp_path / "p.tos"
     path.write_text(UNFORMATTED, encoding="utf-8")

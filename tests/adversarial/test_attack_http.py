@@ -59,8 +59,8 @@ from service_fixtures import (  # noqa: E402
     wait_until,
     worker_pids,
 )
+from tosguard.engine.library import default_paths  # noqa: E402
 from tosguard.errors import UsageError  # noqa: E402
-from tosguard.library import default_paths  # noqa: E402
 from tosguard.service.app import create_app  # noqa: E402
 from tosguard.service.auth import ApiKeys  # noqa: E402
 from tosguard.service.config import Settings  # noqa: E402

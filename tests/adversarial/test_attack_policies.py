@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from service_fixtures import POLICY_HEADER
-from tosguard import library as library_module
+from tosguard.engine import library as library_module
 from tosguard.errors import PolicyError
-from tosguard.lint import lint_text
-from tosguard.parse import MAX_NESTING
+from tosguard.language.parse import MAX_NESTING
+from tosguard.tools.lint import lint_text
 
 ROOT = Path(__file__).parent.parent.parent
 ACME = ROOT / "examples" / "acme.yaml"
@@ -195,7 +195,7 @@ def test_a_policy_at_every_limit_runs_everywhere(tmp_path):
 
 def test_generated_functions_evaluate_a_policy_at_the_limits(tmp_path):
     from tosguard.api import check, load_library
-    from tosguard.manifest import parse_manifest
+    from tosguard.manifest.model import parse_manifest
 
     path = tmp_path / "limits.tos"
     nested = "not " * (MAX_NESTING - 2) + "model.commercial"
@@ -341,7 +341,7 @@ def test_a_policy_file_in_utf16_or_utf32_is_named_as_such(tmp_path, encoding):
 # Each runs under a budget of a few seconds (what the service would give it): a regression shows
 # as TimeLimitExceeded, not as a hung suite. Unbounded, each took from 6 s to hours.
 def bounded(seconds: float = 10):
-    from tosguard.budget import Budget, active
+    from tosguard.engine.budget import Budget, active
 
     return active(Budget(timeout=seconds))
 
@@ -354,7 +354,7 @@ def doubling_from(n: int) -> str:
 def test_many_clauses_sharing_a_large_predicate_are_refused_as_a_whole(tmp_path):
     """d13 stands for 8,192 tests, under the limit; forty clauses `when d13` stood for 327,680,
     compiled out in full: 10 s and 285 MB for 4 KB of text, minutes and GBs at 1 MiB."""
-    from tosguard.library import compile_contents
+    from tosguard.engine.library import compile_contents
 
     text = policy(*[clause("d13", f"c{i}") for i in range(40)], defines=doubling_from(13))
     with bounded():
@@ -366,9 +366,9 @@ def test_many_clauses_sharing_a_large_predicate_are_refused_as_a_whole(tmp_path)
 
 
 def test_a_predicate_shared_by_clauses_is_compiled_once():
-    from tosguard.check import MAX_FILE_TESTS
-    from tosguard.compile import compile_files
-    from tosguard.parse import parse_policy_text
+    from tosguard.engine.compile import compile_files
+    from tosguard.language.parse import parse_policy_text
+    from tosguard.language.validate import MAX_FILE_TESTS
 
     text = policy(*[clause("d10", f"c{i}") for i in range(10)], defines=doubling_from(10))
     assert MAX_FILE_TESTS > 10 * 1024
@@ -442,8 +442,8 @@ def test_a_lone_surrogate_in_a_policy_string_is_refused_where_it_is_written(tmp_
 
 
 def test_problems_inside_a_predicate_of_another_file_show_that_files_line(tmp_path):
-    from tosguard.check import check_library
-    from tosguard.parse import parse_policy_text
+    from tosguard.language.parse import parse_policy_text
+    from tosguard.language.validate import check_library
 
     shared = parse_policy_text('define g = model.purpose == "chatt"\n', "a.tos")
     user = parse_policy_text(policy(clause("g")), "b.tos")

@@ -18,7 +18,7 @@ and is run again in the pool, so no request holds the loop for longer than a sli
 
 Each request has a time limit (``timeout``): the body must arrive within it (else 408), and the
 work stops when it passes (503): a check waiting for its turn or its thread is dropped, and one
-running stops itself at its next checkpoint (:mod:`tosguard.budget`) and frees what it built.
+running stops itself at its next checkpoint (:mod:`tosguard.engine.budget`) and frees what it built.
 A report is also limited to ``max_findings`` findings (else 422), which bounds one answer.
 """
 
@@ -44,7 +44,7 @@ from starlette.routing import Match
 
 from .. import __version__
 from ..api import parse_date
-from ..budget import Budget, SliceSpent, TimeLimitExceeded
+from ..engine.budget import Budget, SliceSpent, TimeLimitExceeded
 from ..errors import UsageError, did_you_mean
 from . import catalog, checks, models, openapi, problems
 from .access import ServiceMiddleware, StartupFailure, context
@@ -94,7 +94,7 @@ class Service:
 
     def budget(self, request: Request, *, sliced: bool = False) -> Budget:
         """The request's budget: its time limit (the work stops there, see
-        :mod:`tosguard.budget`), the findings one report may hold, and for work on the event
+        :mod:`tosguard.engine.budget`), the findings one report may hold, and for work on the event
         loop the slice after which it moves to a thread."""
         return Budget(deadline=context(request.scope).deadline,
                       max_findings=self.settings.max_findings,

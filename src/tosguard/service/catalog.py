@@ -3,8 +3,8 @@ condition, citation and verbatim quote. Built from the compiled set in use."""
 
 from __future__ import annotations
 
+from ..engine.library import Document, Library
 from ..errors import did_you_mean
-from ..library import Document, Library
 from .problems import ProblemError, item
 
 

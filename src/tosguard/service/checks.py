@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from .. import budget as budgets
 from ..api import check as run_check
-from ..budget import Budget, FindingsLimitExceeded
+from ..engine import budget as budgets
+from ..engine.budget import Budget, FindingsLimitExceeded
+from ..engine.library import Library
 from ..errors import Diagnostic, ManifestError, PolicyError, TosguardError, counts
-from ..library import Library
-from ..manifest import parse_manifest
+from ..manifest.model import parse_manifest
 from .problems import ProblemError, diagnostic_items, item
 from .state import PolicySet
 
@@ -55,7 +55,7 @@ def check_manifest(library: Library, data: bytes, fmt: str, name: str, day: date
                    budget: Budget | None = None, *,
                    accept_unknown_ids: bool = False) -> tuple[bytes, str]:
     """Parse, validate and evaluate a manifest; the report's JSON (exactly the CLI's bytes)
-    and its verdict. The work stops with :class:`tosguard.budget.LimitExceeded` when
+    and its verdict. The work stops with :class:`tosguard.engine.budget.LimitExceeded` when
     ``budget`` is spent; a report over its findings limit is a 422."""
     with budgets.active(budget):
         return _check_manifest(library, data, fmt, name, day, include_all, max_sources,
@@ -109,7 +109,7 @@ def validate_policy(policy_set: PolicySet, data: bytes, name: str, context: str,
 
     The set's files are parsed once per set (:meth:`PolicySet.parsed_files`), so a request
     costs the parse of its own text plus the checks, not a parse of the whole library. The
-    work stops with :class:`tosguard.budget.LimitExceeded` when ``budget`` is spent.
+    work stops with :class:`tosguard.engine.budget.LimitExceeded` when ``budget`` is spent.
     """
     others, user = [], False
     if context == "library":
@@ -123,8 +123,8 @@ def validate_policy(policy_set: PolicySet, data: bytes, name: str, context: str,
 
 def _validate_policy(others: list, data: bytes, name: str, context: str,
                      user: bool) -> tuple[list[Diagnostic], str]:
-    from ..frontend import compile_checked, parse_policy_data
-    from ..lint import lint_files
+    from ..engine.frontend import compile_checked, parse_policy_data
+    from ..tools.lint import lint_files
 
     try:
         parsed = parse_policy_data(data, name, user=user)

@@ -63,7 +63,7 @@ class Settings:
 
     def library_paths(self) -> list[str]:
         """The library: ``--policies``, else the shipped one."""
-        from ..library import default_paths
+        from ..engine.library import default_paths
 
         return list(self.policies) if self.policies else [str(p) for p in default_paths()]
 

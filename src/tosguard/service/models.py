@@ -1,6 +1,6 @@
 """Response schemas, for the OpenAPI document.
 
-The report itself is serialised by :meth:`tosguard.report.Report.to_json`, exactly as the CLI
+The report itself is serialised by :meth:`tosguard.report.model.Report.to_json`, exactly as the CLI
 prints it; :class:`Report` here only describes it. The other responses are built as plain dicts
 and described by these models too, so the document says what every response holds.
 """

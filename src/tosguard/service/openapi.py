@@ -67,7 +67,7 @@ def manifest_request_body() -> dict:
 
 
 def _manifest_schemas() -> dict[str, Any]:
-    from ..manifest import manifest_json_schema
+    from ..manifest.model import manifest_json_schema
 
     schema = manifest_json_schema()
     definitions = schema.pop("$defs", {})

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..engine.frontend import PolicySources, compile_policy_set, read_policy_sources
+from ..engine.library import Library
 from ..errors import Diagnostic, Span, TosguardError
-from ..frontend import PolicySources, compile_policy_set, read_policy_sources
-from ..library import Library
 
 RESTRICTED_CACHE_SIZE = 32  # restricted libraries kept per set (``?policies=``), LRU
 
@@ -46,7 +46,7 @@ class PolicySet:
         posted policy text is validated in."""
         with self._parse_lock:  # not `_lock`: restrict() must never wait for a parse
             if self._parsed is None:
-                from ..frontend import parse_policy_data
+                from ..engine.frontend import parse_policy_data
 
                 self._parsed = [parse_policy_data(data, display, user=user)
                                 for contents, user in ((self.contents, False),
@@ -88,7 +88,7 @@ class ReloadResult:
 def load_policy_set(paths: Sequence[str], extra: Sequence[str] = (), *,
                     use_cache: bool = True) -> PolicySet:
     """Load a set — the library under ``paths``, the user's policies under ``extra`` — through
-    the one front end (:mod:`tosguard.frontend`), as ``tosguard check`` does; raises
+    the one front end (:mod:`tosguard.engine.frontend`), as ``tosguard check`` does; raises
     :class:`~tosguard.errors.TosguardError` with every diagnostic."""
     # one reading: what is compiled is what validates
     sources: PolicySources = read_policy_sources(paths, extra)

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-from . import budget as budgets
+from ..engine import budget as budgets
 
 __all__ = ["PatternError", "matcher", "check_pattern"]
 

@@ -50,9 +50,9 @@ from typing import Any, NoReturn
 
 import yaml
 
-from . import util
-from .errors import Diagnostic, ManifestError, Span, line_table, shorten, source_window
-from .safetext import wide_encoding
+from .. import util
+from ..errors import Diagnostic, ManifestError, Span, line_table, shorten, source_window
+from ..safetext import wide_encoding
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

@@ -23,9 +23,9 @@ from lark.exceptions import (
     VisitError,
 )
 
-from . import ast
-from . import budget as budgets
-from .errors import (
+from ..engine import budget as budgets
+from ..engine.library import MAX_POLICY_BYTES
+from ..errors import (
     Diagnostic,
     DiagnosticSink,
     PolicyError,
@@ -34,9 +34,9 @@ from .errors import (
     source_at,
     source_window,
 )
-from .library import MAX_POLICY_BYTES
-from .resources import cache_dir, grammar_file
-from .safetext import wide_encoding
+from ..resources import cache_dir, grammar_file
+from ..safetext import wide_encoding
+from . import ast
 
 # Readable names for the grammar's terminals, used in "expected …" help lines.
 TERMINAL_NAMES = {
@@ -80,7 +80,7 @@ def _collect_comment(token: Token) -> Token:
 
 class _MindTheBudget:
     """A Lark post-lexer that passes every token on, with a budget checkpoint
-    (:mod:`tosguard.budget`) every 1,024 tokens of any kind: parsing a large text posted to
+    (:mod:`tosguard.engine.budget`) every 1,024 tokens of any kind: parsing a large text posted to
     the service stops when its time is up."""
 
     always_accept: tuple[str, ...] = ()
@@ -95,7 +95,7 @@ class _MindTheBudget:
 @cache
 def parser() -> Lark:
     """The LALR parser; its tables are cached on disk so a CLI run does not rebuild them."""
-    from .files import private_dir, private_file
+    from ..files import private_dir, private_file
 
     text = grammar_file().read_text(encoding="utf-8")
     # Lark unpickles its cache: only from a directory that is the user's alone (never Lark's
@@ -319,7 +319,8 @@ def _unexpected_token(error: UnexpectedToken) -> tuple[str, str]:
 
 
 def _known_mistake(error: UnexpectedToken) -> tuple[str, str] | None:
-    """The (message, help) of the row of :mod:`tosguard.mistakes` whose example fails in the
+    """The (message, help) of the row of :mod:`tosguard.language.mistakes` whose example fails in
+    the
     same parser state on the same kind of token, if any."""
     from .mistakes import state_examples, state_messages
 

@@ -27,10 +27,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from . import ast
-from .errors import PolicyError
-from .safetext import json_safe, printable
-from .util import jsonable as _jsonable
+from ..errors import PolicyError
+from ..language import ast
+from ..safetext import json_safe, printable
+from ..util import jsonable as _jsonable
 
 CLAUSE_FIELDS = ("exception", "kind", "topic", "scope", "severity", "when", "require", "lifts",
                  "waivers", "message", "remedy")
@@ -44,7 +44,7 @@ TEXT_FIELDS = {"message", "remedy", "quote", "document", "section", "unverified"
 class Side:
     paths: list[str]
     files: list[ast.PolicyFile]
-    library: Any  # tosguard.library.Library
+    library: Any  # tosguard.engine.library.Library
 
     def versions(self) -> dict[str, dict[date | None, ast.Policy]]:
         found: dict[str, dict[date | None, ast.Policy]] = {}
@@ -59,11 +59,11 @@ class Side:
 
 def load_side(paths, extra=()) -> Side:
     """Parse, check and compile the policy files of one side through the one front end
-    (:mod:`tosguard.frontend`); raises :class:`PolicyError` with every problem. With
+    (:mod:`tosguard.engine.frontend`); raises :class:`PolicyError` with every problem. With
     ``extra`` (what both sides build on), ``extra`` is the library and the side's own files
     are user policies over it, as ``tosguard lint PATHS --extra-policies EXTRA`` reads them; a
     side's file that is also one of ``extra`` stays the library's."""
-    from .frontend import (
+    from ..engine.frontend import (
         analyse,
         compile_checked,
         errors_in,
@@ -290,7 +290,7 @@ def _kind(clause: ast.Clause) -> str:
 def _field(node, name: str):
     value = getattr(node, name)
     if name in ("when", "require", "governs"):
-        from .fmt import format_condition
+        from ..language.printer import format_condition
 
         return format_condition(value) if value is not None else None
     if name == "lifts":
@@ -332,7 +332,7 @@ def _names_used(clause: ast.Clause, local: dict) -> set[str]:
 
 
 def _definition_changes(scope: str, before: dict, after: dict) -> list[DefinitionChange]:
-    from .fmt import format_condition
+    from ..language.printer import format_condition
 
     changes = []
     for name in sorted(set(before) | set(after)):
@@ -360,7 +360,7 @@ def _definition_changes(scope: str, before: dict, after: dict) -> list[Definitio
 
 
 def _definition_text(node) -> str:
-    from .fmt import _literal, format_condition
+    from ..language.printer import _literal, format_condition
 
     if node is None:
         return ""
@@ -372,8 +372,8 @@ def _definition_text(node) -> str:
 
 # ---- manifests --------------------------------------------------------------------------------
 def compare_manifests(old: Side, new: Side, manifests, as_of: date) -> list[ManifestChange]:
-    from .api import check
-    from .manifest import load_manifest
+    from ..api import check
+    from ..manifest.model import load_manifest
 
     changes = []
     for path in manifests:

@@ -1,6 +1,6 @@
 """Evaluate a manifest against a compiled library.
 
-Identity comes first (:mod:`tosguard.identity`): licence ids are canonicalised, undeclared
+Identity comes first (:mod:`tosguard.engine.identity`): licence ids are canonicalised, undeclared
 claims are empty, and ids no policy knows become notices. For each source, the index names the
 documents that may govern it; for each such document, the versions in force during the
 source's ``collected`` interval are selected (an interval that crosses a version boundary is
@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import accumulate
 
+from ..util import gc_paused
 from . import budget as budgets
 from .identity import UNGOVERNED_KINDS, Notice, Vocabulary, canonical_manifest, unknown_ids
 from .ir import ClauseIR, Env, PolicyIR, missing
 from .library import Document, Library
-from .util import gc_paused
 
 ONE_DAY = timedelta(days=1)
 LARGE_MANIFEST = 1000  # sources; above this the cyclic GC is paused during evaluation
@@ -193,7 +193,7 @@ class Evaluator:
         self.selected: dict[tuple[str, date, date], list[Segment]] = {}
         self.source_clauses: dict[int, list[ClauseIR]] = {}
         self.fast = library.fast or len(manifest.sources) >= GENERATED_FROM
-        self.budget = budgets.current()  # checked once per source (see tosguard.budget)
+        self.budget = budgets.current()  # checked once per source (see tosguard.engine.budget)
 
     def run(self) -> Evaluation:
         with gc_paused(len(self.manifest.sources) >= LARGE_MANIFEST):
@@ -488,7 +488,7 @@ class Evaluator:
 
     def _waivers(self, clause: ClauseIR) -> tuple[bool, str]:
         """Whether an agreement the manifest declares waives ``clause``: a claim holds only
-        when declared (an absent list is an empty one, see :mod:`tosguard.identity`)."""
+        when declared (an absent list is an empty one, see :mod:`tosguard.engine.identity`)."""
         if not clause.waivers:
             return False, ""
         organization = self.manifest.organization

@@ -5,7 +5,8 @@ not declared is ``None``: the evaluator reads ``None`` as *unknown* (three-value
 is not the same as a declared empty list.
 
 :func:`parse_manifest` and :func:`load_manifest` read YAML or JSON through the strict loader
-in :mod:`tosguard.yamlload` and turn every problem, including every pydantic validation error,
+in :mod:`tosguard.manifest.yamlload` and turn every problem, including every pydantic validation
+error,
 into a :class:`~tosguard.errors.Diagnostic` with a code, a line and column, the source line and
 a help text, raised together in one :class:`~tosguard.errors.ManifestError`.
 
@@ -43,9 +44,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from . import budget as budgets
-from .countries import is_country, suggest_country
-from .errors import (
+from ..engine import budget as budgets
+from ..errors import (
     MAX_REPORTED,
     Diagnostic,
     LineTable,
@@ -55,6 +55,7 @@ from .errors import (
     line_table,
     shorten,
 )
+from .countries import is_country, suggest_country
 from .yamlload import (
     DEFAULT_MAX_BYTES,
     PositionMap,

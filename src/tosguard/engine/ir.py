@@ -2,7 +2,7 @@
 
 The IR is small slotted dataclasses with no pydantic in sight, so a compiled library pickles
 and loads quickly, and ``tosguard check`` never imports the parser or the AST (the CLI's cold
-start depends on it). :mod:`tosguard.compile` produces it. Each IR condition builds a closure
+start depends on it). :mod:`tosguard.engine.compile` produces it. Each IR condition builds a closure
 ``fn(env) -> True | False | None`` once per process: ``None`` is *unknown*, and the connectives
 follow Kleene's three-valued logic (``false and unknown`` is false, ``true and unknown`` is
 unknown).
@@ -44,7 +44,7 @@ class Env:
         # Tallies of quantifiers whose bodies do not mention `governed`: the same for every
         # policy version, so shared by all the Envs of one evaluation.
         self.shared: dict[Any, Any] = shared if shared is not None else {}
-        self.budget = budget  # a tosguard.budget.Budget checked by long loops, or None
+        self.budget = budget  # a tosguard.engine.budget.Budget checked by long loops, or None
 
     def at(self, index: int) -> Env:
         self.index = index
@@ -377,7 +377,7 @@ class Matches(Cond):
         return (self.operand,)
 
     def build(self):
-        from .patterns import matcher
+        from ..language.patterns import matcher
 
         get, pattern, regex = self.operand.getter(), self.pattern, self.regex
         test = None  # compiled on first use: a check that never gets here never imports RE2
@@ -648,7 +648,7 @@ class ClauseIR:
     lifts: tuple[tuple[str, str], ...] = ()
     exceptions: list[ClauseIR] = field(default_factory=list)
     fns: Any = None  # (when, require) closures, built after loading
-    fast_fns: Any = None  # the same as generated functions (tosguard.codegen)
+    fast_fns: Any = None  # the same as generated functions (tosguard.engine.codegen)
 
     def __getstate__(self):
         return _state_without_closures(self)

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from . import ast
-from .errors import Diagnostic, Span, source_at
+from ..errors import Diagnostic, Span, source_at
+from ..language import ast
 
 TYPOGRAPHIC = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "\u00a0": " "})
 SOURCES_DIR = "sources"

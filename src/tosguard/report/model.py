@@ -16,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from . import __version__
-from .budget import current as current_budget
-from .evaluate import Evaluation, Outcome
-from .identity import Notice
+from .. import __version__
+from ..engine.budget import current as current_budget
+from ..engine.evaluate import Evaluation, Outcome
+from ..engine.identity import Notice
 from .jsontext import INDENT, FragmentCache, encode_string, write
 
 REPORT_FORMAT = 1

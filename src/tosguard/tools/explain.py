@@ -6,7 +6,7 @@ versions in force, "applied before its effective date"), whether that version go
 subject, the value of every sub-condition of ``when`` and ``require`` (true, false, or unknown
 with the manifest paths it needs), which exceptions and agreements could apply and whether
 they do, and the result. The result is computed by the evaluator itself
-(:class:`tosguard.evaluate.Evaluator`), so ``explain`` never disagrees with ``check``.
+(:class:`tosguard.engine.evaluate.Evaluator`), so ``explain`` never disagrees with ``check``.
 
 The explanation is plain data (:meth:`Explanation.as_dict`, the JSON output) and a text for
 people (:func:`render_text`).
@@ -18,12 +18,12 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 
-from . import ir
-from .errors import Diagnostic, Span, UsageError, did_you_mean
-from .evaluate import Evaluator, interval_of, segments
-from .ir import ClauseIR, Env, PolicyIR
-from .safetext import json_safe, printable
-from .util import jsonable as _jsonable
+from ..engine import ir
+from ..engine.evaluate import Evaluator, interval_of, segments
+from ..engine.ir import ClauseIR, Env, PolicyIR
+from ..errors import Diagnostic, Span, UsageError, did_you_mean
+from ..safetext import json_safe, printable
+from ..util import jsonable as _jsonable
 
 VALUE_WORDS = {True: "true", False: "false", None: "unknown"}
 STATUS_WORDS = {"violated": "VIOLATED", "undetermined": "UNDETERMINED", "satisfied": "SATISFIED",

@@ -12,7 +12,7 @@ canonical), agreements (the ``waived by`` ids and those their conditions test), 
 * **held to its claims**: an agreement or verification the manifest does not declare does not
   hold, so an absent ``agreements`` or ``verified_with`` list is an empty one.
 
-Which documents then govern each source is decided in :mod:`tosguard.evaluate`; its notices
+Which documents then govern each source is decided in :mod:`tosguard.engine.evaluate`; its notices
 ("cannot tell which terms govern source `x`") are built here too.
 """
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .errors import did_you_mean
+from ..errors import did_you_mean
 from .ir import Cond, Contains, ContainsSet, InSet, Lit, Path
 
 # The codes of notices (findings of topic `identity`); `no-version-in-force` is per document.
@@ -179,7 +179,7 @@ def canonical_manifest(manifest, vocabulary: Vocabulary):
         if organization is None or getattr(organization, name) is None}
     if claims:
         if organization is None:
-            from .manifest import Organization
+            from ..manifest.model import Organization
 
             update["organization"] = Organization.model_validate(claims)
         else:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Hashable
 from json.encoder import encode_basestring  # the C escaper json.dumps uses without ensure_ascii
 from typing import Any
 
-from .safetext import json_safe
+from ..safetext import json_safe
 
 INDENT = "  "
 _float_repr = float.__repr__

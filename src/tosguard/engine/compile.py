@@ -1,14 +1,14 @@
-"""Checked AST → IR (:mod:`tosguard.ir`): names resolved, defaults applied, exceptions
+"""Checked AST → IR (:mod:`tosguard.engine.ir`): names resolved, defaults applied, exceptions
 attached to the clauses they lift, and index keys read off each policy's ``governs``."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from . import ast
+from ..errors import DiagnosticSink
+from ..language import ast
+from ..language.validate import Names, namespace_names, policy_names
 from . import budget as budgets
-from .check import Names, namespace_names, policy_names
-from .errors import DiagnosticSink
 from .ir import (
     INDEX_FIELDS,
     And,
@@ -115,7 +115,7 @@ class _Compiler:
                 return Governed(text)
             case ast.NameRef(name=name):
                 define = self.names.define(name, node.library)
-                assert define is not None, f"unchecked name `{name}`"  # check.py reports these
+                assert define is not None, f"unchecked name `{name}`"  # language/validate.py reports these
                 body = self.bodies.get(id(define))
                 if body is None:  # the body's names resolve where it is defined
                     names, self.names = self.names, self.names.scope_of(define)

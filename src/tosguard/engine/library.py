@@ -17,11 +17,11 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from . import __version__
-from .errors import Diagnostic, PolicyError, Span
+from .. import __version__
+from ..errors import Diagnostic, PolicyError, Span
+from ..resources import cache_dir, grammar_file, policies_dir
 from .identity import UNGOVERNED_KINDS, Vocabulary
 from .ir import INDEX_FIELDS, PolicyIR
-from .resources import cache_dir, grammar_file, policies_dir
 
 T = TypeVar("T")
 POLICY_SUFFIX = ".tos"
@@ -54,7 +54,7 @@ class Document:
 
 @dataclass
 class Library:
-    """A compiled policy set (:func:`tosguard.frontend.compile_policy_set` builds one), with
+    """A compiled policy set (:func:`tosguard.engine.frontend.compile_policy_set` builds one), with
     the warnings its files drew."""
 
     policies: list[PolicyIR]
@@ -79,7 +79,7 @@ class Library:
 
     def candidates(self, source) -> list[Document]:
         """The documents whose terms may govern ``source`` (its licence id canonical, see
-        :mod:`tosguard.identity`); the rest are never evaluated for it. Memoized per key.
+        :mod:`tosguard.engine.identity`); the rest are never evaluated for it. Memoized per key.
 
         A licence document may govern exactly the sources that declare one of its licence
         ids, and, by its ``governs``, sources that declare no licence. Any other document, the
@@ -95,7 +95,7 @@ class Library:
         return found
 
     def accelerate(self) -> Library:
-        """Build now the generated function of every condition (:mod:`tosguard.codegen`) and
+        """Build now the generated function of every condition (:mod:`tosguard.engine.codegen`) and
         evaluate with them from now on: some 40 ms once, then a tenth less per check. For
         processes that check many manifests (the service does this at start-up)."""
         for policy in self.policies:
@@ -119,7 +119,7 @@ class Library:
         wanted = set(policy_ids)
         unknown = wanted - set(self.documents)
         if unknown:
-            from .errors import UsageError, did_you_mean
+            from ..errors import UsageError, did_you_mean
 
             name = sorted(unknown)[0]
             raise UsageError(Diagnostic("usage-unknown-policy", f"no policy `{name}` in the "
@@ -254,7 +254,7 @@ def load_library(paths: Sequence[str | Path] | None = None, extra: Sequence[str 
                  *, use_cache: bool = True) -> Library:
     """Load, check and compile the policies under ``paths`` (default: the shipped library),
     with the user's policies under ``extra`` in their own namespace
-    (:mod:`tosguard.frontend`).
+    (:mod:`tosguard.engine.frontend`).
 
     Raises :class:`PolicyError` with every diagnostic when any file is invalid.
     """
@@ -345,7 +345,7 @@ def _cache_file(revision: str) -> Path:
 def read_cache(revision: str) -> tuple[list[PolicyIR], list[Diagnostic]] | None:
     """The compiled library from the cache, if there is one nobody else could have written:
     the directory must be the user's alone and the file a regular file of theirs."""
-    from .files import private_dir, read_private
+    from ..files import private_dir, read_private
 
     if private_dir(cache_dir(), create=False) is None:
         return None
@@ -366,7 +366,7 @@ def write_cache(revision: str, policies: list[PolicyIR],
                 warnings: list[Diagnostic] = ()) -> None:  # type: ignore[assignment]
     """Atomically, in the user's private cache directory; a symlink planted at the name is
     replaced, never followed. Failures only cost the next run a rebuild."""
-    from .files import private_dir, write_private
+    from ..files import private_dir, write_private
 
     directory = private_dir(cache_dir())
     if directory is None:

@@ -6,11 +6,11 @@ Every command that takes policies goes through here — ``check``, ``test``, ``e
 
 * :func:`read_policy_sources` reads the library's files and the user's (``--extra-policies``);
 * :func:`parse_sources` parses them, each user file marked as such
-  (:attr:`tosguard.ast.PolicyFile.user`: its names live in the user's namespace, see
-  :mod:`tosguard.check`);
+  (:attr:`tosguard.language.ast.PolicyFile.user`: its names live in the user's namespace, see
+  :mod:`tosguard.language.validate`);
 * :func:`analyse` runs every static check on the parsed set (errors and warnings);
 * :func:`compile_policy_set` does all of it and returns the compiled
-  :class:`~tosguard.library.Library`, carrying its warnings, or raises :class:`PolicyError`
+  :class:`~tosguard.engine.library.Library`, carrying its warnings, or raises :class:`PolicyError`
   with every diagnostic. Lint and the validate endpoint layer their own analysis on
   :func:`analyse`, so they report at least the errors ``check`` refuses a set for.
 
@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import Diagnostic, PolicyError, Span
+from ..errors import Diagnostic, PolicyError, Span
 from .library import Library, read_cache, read_policy_files, revision_of, write_cache
 
 if TYPE_CHECKING:
-    from . import ast
+    from ..language import ast
 
 Contents = list[tuple[Path, str, bytes]]  # (path, display name, bytes) of each file
 
@@ -73,7 +73,7 @@ def parse_policy_data(data: bytes | str, display: str, *, user: bool = False
                       ) -> ast.PolicyFile:
     """One file's bytes decoded (or its text) and parsed, marked as a user file or the
     library's; raises :class:`PolicyError`."""
-    from .parse import decode_policy, parse_policy_text
+    from ..language.parse import decode_policy, parse_policy_text
 
     text = data if isinstance(data, str) else decode_policy(data, display)
     parsed = parse_policy_text(text, display)
@@ -83,7 +83,7 @@ def parse_policy_data(data: bytes | str, display: str, *, user: bool = False
 def analyse(files: list[ast.PolicyFile]) -> list[Diagnostic]:
     """Every static check on a parsed set, the library's files and the user's, errors and
     warnings, sorted by location."""
-    from .check import check_library
+    from ..language.validate import check_library
 
     return check_library(files)
 

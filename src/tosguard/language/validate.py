@@ -5,7 +5,8 @@ Every problem becomes a :class:`~tosguard.errors.Diagnostic`; all of them are co
 legal team sees every mistake in one run.
 
 **Namespaces.** The library's files and the user's (``--extra-policies``, files posted to the
-service; :attr:`tosguard.ast.PolicyFile.user`) define names in two namespaces. Inside a user
+service; :attr:`tosguard.language.ast.PolicyFile.user`) define names in two namespaces. Inside a
+user
 file an unqualified name is the user's own definition if there is one, else the library's;
 ``library.name`` is always the library's. Library files see the library's names only. A
 predicate's body is resolved where the predicate is defined (lexical scope), so a user's
@@ -22,11 +23,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from ..engine import budget as budgets
+from ..errors import Diagnostic, DiagnosticSink, Span, did_you_mean, source_at
+from ..manifest.countries import is_country, suggest_country
+from ..manifest.model import known_paths, path_values
 from . import ast
-from . import budget as budgets
-from .countries import is_country, suggest_country
-from .errors import Diagnostic, DiagnosticSink, Span, did_you_mean, source_at
-from .manifest import known_paths, path_values
 from .patterns import check_pattern
 from .vocab import KINDS, PATH_ROOTS, SCOPES, SEVERITIES, TOPICS
 
@@ -250,7 +251,8 @@ class Expansion:
 
     def _measure(self, node, names: Names) -> _Cost:
         """Tests and depth of ``node`` expanded, predicates' costs already known (a condition
-        itself nests at most :data:`tosguard.parse.MAX_NESTING` levels, so recursing is safe)."""
+        itself nests at most :data:`tosguard.language.parse.MAX_NESTING` levels, so recursing is
+        safe)."""
         match node:
             case ast.And(items=items) | ast.Or(items=items):
                 costs = [self._measure(item, names) for item in items]
@@ -332,7 +334,7 @@ def _capped(tests: int, depth: int) -> _Cost:
 # ---- the library ------------------------------------------------------------------------------
 def check_library(files: list[ast.PolicyFile]) -> list[Diagnostic]:
     """All diagnostics (errors and warnings) for a set of parsed files, the library's and the
-    user's (:attr:`tosguard.ast.PolicyFile.user`), sorted by location."""
+    user's (:attr:`tosguard.language.ast.PolicyFile.user`), sorted by location."""
     sink = DiagnosticSink()
     texts = {f.path: f.text for f in files}
     namespaces = namespace_names(files, sink)

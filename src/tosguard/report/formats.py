@@ -7,7 +7,7 @@ overrides from the manifest or the policies are written as visible escapes
 of them anyway) and SARIF's texts; the rest of the SARIF document is escaped as JSON
 (:func:`~tosguard.safetext.json_safe`), which leaves its values as they are.
 
-Each counts what it lists the way the JSON report's summary does (:mod:`tosguard.report`):
+Each counts what it lists the way the JSON report's summary does (:mod:`tosguard.report.model`):
 violated and undetermined error-severity results decide the verdict, violated or undetermined
 results of lesser severity are *warnings*; and each records the tosguard version and the
 policy-set revision that produced it.
@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 from xml.sax.saxutils import escape, quoteattr
 
-from . import __version__
-from .render import GROUPS, count_words, section_title, unlisted_words
-from .report import ALWAYS_LISTED, CATEGORIES, Finding, Report
-from .safetext import json_safe, printable
+from .. import __version__
+from ..safetext import json_safe, printable
+from .model import ALWAYS_LISTED, CATEGORIES, Finding, Report
+from .text import GROUPS, count_words, section_title, unlisted_words
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVELS = {"error": "error", "warning": "warning", "info": "note"}

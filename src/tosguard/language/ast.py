@@ -1,8 +1,9 @@
-"""The policy AST: pydantic models produced by :mod:`tosguard.parse`, each with its source span.
+"""The policy AST: pydantic models produced by :mod:`tosguard.language.parse`, each with its source
+span.
 
 Conditions are a small tree of boolean nodes over *operands* (manifest paths and literals).
 Nothing here is resolved yet: names of sets and predicates, manifest paths and vocabulary
-values are checked by :mod:`tosguard.check`.
+values are checked by :mod:`tosguard.language.validate`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Literal as L
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import Span
+from ..errors import Span
 
 Scalar = bool | int | float | date | str
 
@@ -47,7 +48,7 @@ class SetLiteral(Node):
 
 class SetName(Node):
     """A named set; with ``library``, written ``library.name``: the library's set of that name,
-    whatever the user's policies define (see :mod:`tosguard.check`, *namespaces*)."""
+    whatever the user's policies define (see :mod:`tosguard.language.validate`, *namespaces*)."""
 
     name: str
     library: bool = False
@@ -215,7 +216,7 @@ class Policy(Node):
 class PolicyFile(Node):
     """One parsed ``.tos`` file: its policies and its file-level definitions. ``user`` files
     (``--extra-policies``) have a namespace of their own over the library's: see
-    :mod:`tosguard.check`."""
+    :mod:`tosguard.language.validate`."""
 
     path: str
     user: bool = False

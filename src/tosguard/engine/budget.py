@@ -22,7 +22,8 @@ What a budget bounds:
   bounds the memory and the size of one answer.
 
 The static limits on what a policy may ask for (nesting, expanded size) live with the checks
-that enforce them: :data:`tosguard.parse.MAX_NESTING` and :mod:`tosguard.check`.
+that enforce them: :data:`tosguard.language.parse.MAX_NESTING` and
+:mod:`tosguard.language.validate`.
 """
 
 from __future__ import annotations

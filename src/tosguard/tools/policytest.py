@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from .errors import Diagnostic, PolicyError, Span, TosguardError, did_you_mean
-from .identity import DOCUMENT_NOTICE_CODES, NOTICE_CODES
-from .safetext import json_safe, printable
+from ..engine.identity import DOCUMENT_NOTICE_CODES, NOTICE_CODES
+from ..errors import Diagnostic, PolicyError, Span, TosguardError, did_you_mean
+from ..safetext import json_safe, printable
 
 TEST_KEYS = {"description", "as_of", "manifest", "manifest_file", "verdict", "must", "must_not"}
 MATCH_KEYS = {"clause", "subject", "status"}
@@ -91,12 +91,13 @@ def find_test_files(paths: Sequence[str | Path]) -> list[Path]:
 def load_tests(path: Path) -> list[PolicyTest]:
     """Every test in one file; malformed files raise :class:`PolicyError`.
 
-    Test files are read by the manifest's strict loader (:mod:`tosguard.yamlload`): no alias
+    Test files are read by the manifest's strict loader (:mod:`tosguard.manifest.yamlload`): no
+    alias
     bombs, no unbounded nesting, no duplicate keys, and a manifest written inline reads as it
     would in a file of its own (``NO`` is Norway).
     """
-    from .errors import ManifestError
-    from .yamlload import load_document
+    from ..errors import ManifestError
+    from ..manifest.yamlload import load_document
 
     name = str(path)
     try:
@@ -170,8 +171,8 @@ def _test(file: str, index: int, entry: object, count: int, line: int = 0) -> Po
 
 def run_test(library, test: PolicyTest) -> PolicyTestResult:
     """Evaluate the test's manifest (with ``--all``) and compare the findings."""
-    from .api import check
-    from .manifest import load_manifest, parse_manifest
+    from ..api import check
+    from ..manifest.model import load_manifest, parse_manifest
 
     result = PolicyTestResult(test)
     if not (test.verdict or test.must or test.must_not):
@@ -399,7 +400,7 @@ def _classname(file: str) -> str:
 
 
 def _rule(finding: dict) -> str:
-    from .report import rule_of
+    from ..report.model import rule_of
 
     return rule_of(finding["policy"], finding["clause"])
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 
-from .report import CATEGORIES, Finding, Report
-from .safetext import printable
+from ..safetext import printable
+from .model import CATEGORIES, Finding, Report
 
 Style = Callable[..., str]
 

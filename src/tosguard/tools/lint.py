@@ -2,14 +2,15 @@
 
 Lint runs, over every file named or found under a directory:
 
-* the parser (syntax errors, mapped to friendly messages by :mod:`tosguard.mistakes`);
-* the checker (:func:`tosguard.check.check_library`: unknown names and manifest paths with
+* the parser (syntax errors, mapped to friendly messages by :mod:`tosguard.language.mistakes`);
+* the checker (:func:`tosguard.language.validate.check_library`: unknown names and manifest paths
+with
   "did you mean", country codes, duplicate policy versions and clause ids, citation fields,
   overlapping versions, exceptions that lift nothing …);
 * the checks below, which only a linter makes: conditions that can never hold, exceptions that
   lift a permission, versions with a gap between them, unused definitions, prohibitions and
   obligations without a remedy, and quotes missing from the stored source text
-  (:mod:`tosguard.provenance`).
+  (:mod:`tosguard.tools.provenance`).
 
 Diagnostics are sorted by file, line and column. ``error`` diagnostics fail the lint (exit 2);
 ``warning`` diagnostics are shown but fail it only with ``--strict``.
@@ -23,16 +24,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from . import ast
-from . import budget as budgets
-from .check import (
-    MAX_EXPANDED_DEPTH,
-    Expansion,
-    Names,
-    namespace_names,
-    policy_names,
-)
-from .errors import (
+from ..engine import budget as budgets
+from ..errors import (
     Diagnostic,
     DiagnosticSink,
     PolicyError,
@@ -40,8 +33,16 @@ from .errors import (
     capped,
     source_at,
 )
-from .errors import (
+from ..errors import (
     counts as count_diagnostics,
+)
+from ..language import ast
+from ..language.validate import (
+    MAX_EXPANDED_DEPTH,
+    Expansion,
+    Names,
+    namespace_names,
+    policy_names,
 )
 
 # Diagnostics that name things defined elsewhere: after a syntax error in another file they
@@ -94,7 +95,7 @@ def lint_paths(paths: Sequence[str | Path], context: Sequence[str | Path] = (), 
     definitions and clauses; of them only errors are reported (``check`` would refuse the set
     for those), not warnings.
     """
-    from .library import default_paths, policy_files
+    from ..engine.library import default_paths, policy_files
 
     sink = DiagnosticSink()
     found: list[tuple[Path, str]] = []
@@ -134,10 +135,10 @@ def lint_files(files: Sequence[ast.PolicyFile], context: Sequence[ast.PolicyFile
                syntax_failed: bool = False) -> list[Diagnostic]:
     """Every check lint makes on parsed ``files`` except the parse itself and provenance,
     with ``context`` as the rest of their set (the HTTP validate endpoint passes the loaded
-    set, parsed once): first what the front end (:func:`tosguard.frontend.analyse`) finds,
+    set, parsed once): first what the front end (:func:`tosguard.engine.frontend.analyse`) finds,
     as ``check`` would, then the linter's own checks. The diagnostics about ``files``, and
     the errors about ``context``, sorted."""
-    from .frontend import analyse
+    from ..engine.frontend import analyse
 
     names = {f.path for f in files}
     checked = analyse([*context, *files])
@@ -162,7 +163,7 @@ def _lint(texts: Sequence[tuple[str, str | bytes | None, bool]],
           ) -> LintResult:
     """Lint ``texts`` (name, text or bytes, whether a user file) over ``context`` (the
     library's files)."""
-    from .frontend import parse_policy_data
+    from ..engine.frontend import parse_policy_data
 
     diagnostics: list[Diagnostic] = []
     parsed: list[ast.PolicyFile] = []
@@ -336,10 +337,11 @@ def never_holds(condition, names: Names | Expansion | None = None,
     """Why ``condition`` can never be true, or ``""`` when it may be (or the question is too
     hard). Three-valued: "holds" means evaluates to true; a comparison with an undeclared
     value is unknown, never true. ``names``: the scope the condition's names resolve in, as
-    an :class:`~tosguard.check.Expansion` where the caller has one (so that predicates too large
+    an :class:`~tosguard.language.validate.Expansion` where the caller has one (so that predicates
+    too large
     to expand are not).
 
-    >>> from tosguard.parse import parse_policy_text
+    >>> from tosguard.language.parse import parse_policy_text
     >>> def why(text):
     ...     return never_holds(parse_policy_text("define d = " + text).defines[0].condition)
     >>> why('model.name == "a" and model.name == "b"')
@@ -496,7 +498,7 @@ class _Analysis:
 
     def _leaf_never(self, literal: _Lit) -> str:
         """A single leaf that can never be true on its own."""
-        from .manifest import known_paths, path_values
+        from ..manifest.model import known_paths, path_values
 
         node, positive = literal.node, literal.positive
         if isinstance(node, ast.Compare):
@@ -554,13 +556,13 @@ _NEGATE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 
 
 def _show(node) -> str:
-    from .fmt import format_condition
+    from ..language.printer import format_condition
 
     return format_condition(node)
 
 
 def _show_value(value) -> str:
-    from .fmt import _literal
+    from ..language.printer import _literal
 
     return f"`{_literal(value)}`"
 
@@ -569,7 +571,7 @@ class _Domain:
     """The values one manifest path may take under a conjunction of constraints."""
 
     def __init__(self, dotted: str, names: Names, spend=lambda steps: None):
-        from .manifest import known_paths, path_values
+        from ..manifest.model import known_paths, path_values
 
         self.dotted = dotted
         self.names = names
@@ -715,7 +717,7 @@ def _within(value, low, high) -> bool:
 
 
 def _matches(node: ast.Matches, value) -> bool:
-    from .patterns import PatternError, matcher
+    from ..language.patterns import PatternError, matcher
 
     if not isinstance(value, str):
         return False

@@ -1,13 +1,14 @@
 """The provider × topic matrix: what each provider's documents forbid, require or allow.
 
-Built from a loaded library (:func:`tosguard.library.load_library`), one cell per provider and
+Built from a loaded library (:func:`tosguard.engine.library.load_library`), one cell per provider
+and
 topic. A cell lists the clauses of that topic across the provider's documents, each once per
 clause id, with the versions of its document that contain it, a link to the policy file and
 line of its latest version and the cited section and URL. The result does not depend on the
 date it is built: an entry says whether the clause is in the latest version of its document
 and whether that document has ended, never whether it is "in force today".
 
->>> from tosguard.library import load_library
+>>> from tosguard.engine.library import load_library
 >>> matrix = build_matrix(load_library())
 >>> [e.clause for e in matrix.cell("openai", "geography")][:1]
 ['geography']
@@ -18,9 +19,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from .library import Library
-from .safetext import json_safe, printable
-from .vocab import PROVIDER_NAMES, TOPICS
+from ..engine.library import Library
+from ..language.vocab import PROVIDER_NAMES, TOPICS
+from ..safetext import json_safe, printable
 
 VERBS = {"prohibition": "forbids", "obligation": "requires", "permission": "allows"}
 KIND_ORDER = {"prohibition": 0, "obligation": 1, "permission": 2}

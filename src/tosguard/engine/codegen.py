@@ -1,6 +1,7 @@
 """Conditions compiled to Python functions: the evaluator's fast path.
 
-:meth:`tosguard.ir.Cond.compiled` turns a condition into a tree of closures, one call per node:
+:meth:`tosguard.engine.ir.Cond.compiled` turns a condition into a tree of closures, one call per
+node:
 simple, and what ``missing`` and ``explain`` walk node by node. A clause's whole condition is
 evaluated hundreds of times per manifest, though, and there a call per node (and one more per
 path to fetch its value) was most of the evaluator's time. Here the common nodes (and, or, not,

@@ -1,4 +1,5 @@
-"""The policy language's vocabularies (the manifest's own live in :mod:`tosguard.manifest`)."""
+"""The policy language's vocabularies (the manifest's own live in
+:mod:`tosguard.manifest.model`)."""
 
 TOPICS = (
     "competing-models",

@@ -42,8 +42,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from ..errors import Diagnostic, PolicyError, Span
 from . import ast
-from .errors import Diagnostic, PolicyError, Span
 from .parse import Comment, parse_policy_text
 
 WIDTH = 100
@@ -81,7 +81,7 @@ def format_tree(tree: ast.PolicyFile) -> str:
 def format_condition(condition) -> str:
     """A condition on one line, as the formatter writes it (used by ``diff`` and ``explain``).
 
-    >>> from tosguard.parse import parse_policy_text
+    >>> from tosguard.language.parse import parse_policy_text
     >>> tree = parse_policy_text("define d = (model.commercial)  and not(source.records>=5)")
     >>> format_condition(tree.defines[0].condition)
     'model.commercial and not (source.records >= 5)'
@@ -647,7 +647,7 @@ class FileResult:
 
 
 def format_data(data: bytes, display: str, path=None) -> FileResult:
-    """Decode (:func:`~tosguard.parse.decode_policy`, the rule for files and standard input
+    """Decode (:func:`~tosguard.language.parse.decode_policy`, the rule for files and standard input
     alike) and format the bytes of one policy file; problems land in ``diagnostics``."""
     from .parse import decode_policy
 
@@ -668,7 +668,7 @@ def format_paths(paths, *, write: bool) -> list[FileResult]:
     mode, owner, hard links and BOM (see :func:`tosguard.files.rewrite`). A symlink stays a
     link and the file it names is formatted, wherever it is (the loader reads it through the
     link too). A file reached twice (two links, or named twice) is formatted once."""
-    from .library import policy_files
+    from ..engine.library import policy_files
 
     results: list[FileResult] = []
     seen: set[object] = set()
@@ -692,7 +692,7 @@ def format_paths(paths, *, write: bool) -> list[FileResult]:
             result = format_data(data, display, path)
             result.target = target
             if write and result.changed:
-                from .files import rewrite, write_failure
+                from ..files import rewrite, write_failure
 
                 try:
                     rewrite(target, result.encoded(), data, expect=status)
@@ -710,7 +710,7 @@ def _read_policy(path):
     import stat
     from pathlib import Path
 
-    from .files import resolve
+    from ..files import resolve
 
     resolved = resolve(path)
     if resolved is None:

@@ -1,0 +1,1 @@
+"""The policy language: grammar, parser, AST, static validation, printer, vocabularies."""

@@ -1,0 +1,1 @@
+"""Usage manifests: YAML/JSON loading with positions, the model, country codes."""

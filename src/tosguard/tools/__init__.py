@@ -1,0 +1,1 @@
+"""Tools for policy authors: lint, policy tests, explain, diff, the matrix, provenance."""
