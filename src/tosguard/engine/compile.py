@@ -115,7 +115,7 @@ class _Compiler:
                 return Governed(text)
             case ast.NameRef(name=name):
                 define = self.names.define(name, node.library)
-                assert define is not None, f"unchecked name `{name}`"  # language/validate.py reports these
+                assert define is not None, f"unchecked name `{name}`"  # validate reports them
                 body = self.bodies.get(id(define))
                 if body is None:  # the body's names resolve where it is defined
                     names, self.names = self.names, self.names.scope_of(define)
