@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import click
 
 from . import __version__
+from .language.vocab import FAIL_ON
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -97,7 +98,7 @@ def cli() -> None:
               default="text", show_default=True, help="Report format.")
 @as_of_option
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE.")
-@click.option("--fail-on", type=click.Choice(["violated", "undetermined", "warning"]),
+@click.option("--fail-on", type=click.Choice(list(FAIL_ON)),
               default="undetermined", show_default=True,
               help="Lowest result that makes the exit code 1.")
 @click.option("--all", "include_all", is_flag=True,

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import accumulate
 
+from ..language.vocab import STATUSES
 from ..util import gc_paused
 from . import budget as budgets
 from .identity import UNGOVERNED_KINDS, Notice, Vocabulary, canonical_manifest, unknown_ids
@@ -78,17 +79,6 @@ def interval_of(source, as_of: date) -> tuple[date, date]:
     if end:
         return end, end
     return as_of, as_of
-
-
-def in_force(version: PolicyIR, following: PolicyIR | None) -> tuple[date, date]:
-    """The days a version is in force: from its effective date until it ends, or until the
-    next version takes effect."""
-    end = date.max
-    if version.ends:
-        end = version.ends
-    if following is not None:
-        end = min(end, following.effective - ONE_DAY)
-    return version.effective, end
 
 
 def segments(document: Document, start: date, end: date) -> list[Segment]:
@@ -186,7 +176,7 @@ class Evaluator:
         self.include_all = include_all
         self.notices: list[Notice] = unknown_ids(self.manifest, vocabulary, accept_unknown_ids)
         self.outcomes: list[Outcome] = []
-        self.counts = {"violated": 0, "undetermined": 0, "satisfied": 0, "not_applicable": 0}
+        self.counts = dict.fromkeys(STATUSES, 0)
         self.shared: dict = {}  # quantifier tallies shared across policy versions
         self.evaluated = 0  # source-scope results actually evaluated (any status)
         self.envs: dict[int, Env] = {}  # one environment per policy version applied
@@ -457,7 +447,7 @@ class Evaluator:
         note = ""
         if breach is not False:
             lifted, lifted_by = self._exceptions(clause, env)
-            waived, waived_by = self._waivers(clause)
+            waived, waived_by = self.waiver(clause)
             if lifted is True:
                 note = f"permitted by exception `{lifted_by}`"
             elif waived is True:
@@ -486,7 +476,7 @@ class Evaluator:
                 result = None
         return result, ""
 
-    def _waivers(self, clause: ClauseIR) -> tuple[bool, str]:
+    def waiver(self, clause: ClauseIR) -> tuple[bool, str]:
         """Whether an agreement the manifest declares waives ``clause``: a claim holds only
         when declared (an absent list is an empty one, see :mod:`tosguard.engine.identity`)."""
         if not clause.waivers:

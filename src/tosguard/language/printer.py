@@ -133,7 +133,8 @@ def _verify(tree: ast.PolicyFile, comments: list[Comment], formatted: str, path:
 
 
 # ---- literals and conditions ------------------------------------------------------------------
-def _literal(value) -> str:
+def literal(value) -> str:
+    """A value as the policy language writes it (`true`, `2025-01-31`, a quoted string)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -149,13 +150,13 @@ def _literal(value) -> str:
 def _operand(node) -> str:
     if isinstance(node, ast.Path):
         return node.dotted
-    return _literal(node.value)
+    return literal(node.value)
 
 
 def _set_ref(node) -> str:
     if isinstance(node, ast.SetName):
         return node.written
-    return "{" + ", ".join(_literal(item.value) for item in node.items) + "}"
+    return "{" + ", ".join(literal(item.value) for item in node.items) + "}"
 
 
 def _is_truthy(node) -> bool:
@@ -253,7 +254,7 @@ def _layout(node, column: int, context: str) -> list[str]:
     values = getattr(node, "values", None)
     if isinstance(node, (ast.InSet, ast.Contains)) and isinstance(values, ast.SetLiteral):
         head = _flat_bare(node)[: -len(_set_ref(values))]
-        items = [_literal(item.value) for item in values.items]
+        items = [literal(item.value) for item in values.items]
         return _fill_braces(head, items, column)
     return [flat]
 
@@ -562,7 +563,7 @@ class _Printer:
             self._lines([*lines, indent + "}"], blank)
             return
         head = f"{indent}set {node.name} = "
-        items = [_literal(item.value) for item in node.items]
+        items = [literal(item.value) for item in node.items]
         one_line = head + "{" + ", ".join(items) + "}"
         if len(one_line) <= WIDTH:
             self._line(one_line, blank)

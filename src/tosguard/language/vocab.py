@@ -22,8 +22,11 @@ KINDS = ("prohibition", "obligation", "permission")
 SCOPES = ("source", "model", "organization")
 SEVERITIES = ("error", "warning", "info")
 
-# Statuses in report order.
+# Statuses in report order: the one place they are spelled and ordered.
 STATUSES = ("violated", "undetermined", "satisfied", "not_applicable")
+STATUS_ORDER = {status: number for number, status in enumerate(STATUSES)}
+# What `--fail-on` may name: a status, or `warning` (a violated clause of lower severity).
+FAIL_ON = ("violated", "undetermined", "warning")
 
 # Manifest roots a condition may name; `source` is the subject (or the quantified source).
 PATH_ROOTS = ("source", "model", "organization", "facts")

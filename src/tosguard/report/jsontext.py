@@ -22,7 +22,6 @@ from typing import Any
 from ..safetext import json_safe
 
 INDENT = "  "
-_float_repr = float.__repr__
 _int_repr = int.__repr__
 
 __all__ = ["INDENT", "FragmentCache", "dumps", "encode_string", "write"]

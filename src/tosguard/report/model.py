@@ -20,17 +20,16 @@ from .. import __version__
 from ..engine.budget import current as current_budget
 from ..engine.evaluate import Evaluation, Outcome
 from ..engine.identity import Notice
+from ..language.vocab import STATUS_ORDER
 from .jsontext import INDENT, FragmentCache, encode_string, write
 
 REPORT_FORMAT = 1
-STATUS_ORDER = {"violated": 0, "undetermined": 1, "satisfied": 2, "not_applicable": 3}
 #: The summary's categories, in the order of the report's sections and its findings.
 CATEGORIES = ("violated", "undetermined", "warnings", "satisfied", "not_applicable")
 CATEGORY_ORDER = {name: number for number, name in enumerate(CATEGORIES)}
 #: The categories whose every result is listed, with or without ``--all``.
 ALWAYS_LISTED = ("violated", "undetermined", "warnings")
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-FAIL_ON = ("violated", "undetermined", "warning")
 _FRAGMENTS = FragmentCache()  # the encoded clause parts of findings
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..errors import PolicyError
 from ..language import ast
+from ..language.vocab import STATUS_ORDER
 from ..safetext import json_safe, printable
 from ..util import jsonable as _jsonable
 
@@ -360,13 +361,13 @@ def _definition_changes(scope: str, before: dict, after: dict) -> list[Definitio
 
 
 def _definition_text(node) -> str:
-    from ..language.printer import _literal, format_condition
+    from ..language.printer import format_condition, literal
 
     if node is None:
         return ""
     if isinstance(node, ast.Define):
         return format_condition(node.condition)
-    values = ", ".join(str(i.value) if node.countries else _literal(i.value) for i in node.items)
+    values = ", ".join(str(i.value) if node.countries else literal(i.value) for i in node.items)
     return f"countries {{{values}}}" if node.countries else f"{{{values}}}"
 
 
@@ -395,10 +396,8 @@ def _results(report) -> dict[tuple[str, str], list[str]]:
     for finding in report.findings:
         found.setdefault((f"{finding.policy}/{finding.clause}", finding.subject),
                          []).append(finding.status)
-    return {key: sorted(set(v), key=_STATUS_ORDER.index) for key, v in found.items()}
+    return {key: sorted(set(v), key=STATUS_ORDER.__getitem__) for key, v in found.items()}
 
-
-_STATUS_ORDER = ["violated", "undetermined", "satisfied", "not_applicable"]
 
 
 def _result_order(key: tuple[str, str]) -> tuple:

@@ -22,6 +22,7 @@ from ..engine import ir
 from ..engine.evaluate import Evaluator, interval_of, segments
 from ..engine.ir import ClauseIR, Env, PolicyIR
 from ..errors import Diagnostic, Span, UsageError, did_you_mean
+from ..language.vocab import STATUSES
 from ..safetext import json_safe, printable
 from ..util import jsonable as _jsonable
 
@@ -263,7 +264,7 @@ def _clause_parts(evaluator: Evaluator, clause: ClauseIR, env: Env) -> dict:
         agreements = organization.agreements if organization is not None else None
         parts["waivers"] = {"named": list(clause.waivers),
                             "declared": None if agreements is None else list(agreements),
-                            "applies": VALUE_WORDS[evaluator._waivers(clause)[0]]}
+                            "applies": VALUE_WORDS[evaluator.waiver(clause)[0]]}
     return parts
 
 
@@ -450,7 +451,7 @@ def _why(clause: ClauseIR, status: str, part: dict) -> str:
 
 
 def _worst(statuses: list[str]) -> str:
-    for status in ("violated", "undetermined", "satisfied", "not_applicable"):
+    for status in STATUSES:
         if status in statuses:
             return status
     return "not_applicable"

@@ -19,7 +19,7 @@ Diagnostics are sorted by file, line and column. ``error`` diagnostics fail the 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -562,9 +562,9 @@ def _show(node) -> str:
 
 
 def _show_value(value) -> str:
-    from ..language.printer import _literal
+    from ..language.printer import literal
 
-    return f"`{_literal(value)}`"
+    return f"`{literal(value)}`"
 
 
 class _Domain:
@@ -725,20 +725,3 @@ def _matches(node: ast.Matches, value) -> bool:
         return matcher(node.pattern, node.regex)(value)
     except PatternError:  # reported by the checker
         return True
-
-
-def iter_conditions(files: Iterable[ast.PolicyFile]):
-    """Every condition of the files, with a label: handy for tests and tools."""
-    for file in files:
-        for define in file.defines:
-            yield f"define {define.name}", define.condition
-        for policy in file.policies:
-            if policy.governs is not None:
-                yield f"{policy.id} governs", policy.governs
-            for define in policy.defines:
-                yield f"{policy.id} define {define.name}", define.condition
-            for clause in policy.clauses:
-                for name in ("when", "require"):
-                    condition = getattr(clause, name)
-                    if condition is not None:
-                        yield f"{policy.id}/{clause.id} {name}", condition

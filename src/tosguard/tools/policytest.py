@@ -33,12 +33,12 @@ from pathlib import Path
 
 from ..engine.identity import DOCUMENT_NOTICE_CODES, NOTICE_CODES
 from ..errors import Diagnostic, PolicyError, Span, TosguardError, did_you_mean
+from ..language.vocab import STATUSES
 from ..safetext import json_safe, printable
 
 TEST_KEYS = {"description", "as_of", "manifest", "manifest_file", "verdict", "must", "must_not"}
 MATCH_KEYS = {"clause", "subject", "status"}
 VERDICTS = ("compliant", "non_compliant", "undetermined")
-STATUSES = ("violated", "undetermined", "satisfied", "not_applicable")
 # The outcomes a clause should be seen in, by kind, and how the coverage table names them.
 GOALS = {"prohibition": ("violated", "satisfied"), "obligation": ("violated", "satisfied"),
          "permission": ("satisfied", "not_applicable")}
