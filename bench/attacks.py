@@ -40,28 +40,36 @@ HEADER = """policy acme-terms {
 
 
 def clause(condition: str) -> str:
-    return (HEADER + "  clause c {\n    topic distillation\n    kind prohibition\n"
-            f"    when {condition}\n    remedy \"r\"\n"
-            "    cite { section \"1\" quote \"q\" }\n  }\n}\n")
+    return (
+        HEADER + "  clause c {\n    topic distillation\n    kind prohibition\n"
+        f'    when {condition}\n    remedy "r"\n'
+        '    cite { section "1" quote "q" }\n  }\n}\n'
+    )
 
 
 def doubling(n: int = 40) -> str:
     return "define d1 = model.commercial\n" + "".join(
-        f"define d{i} = d{i - 1} and d{i - 1}\n" for i in range(2, n + 1))
+        f"define d{i} = d{i - 1} and d{i - 1}\n" for i in range(2, n + 1)
+    )
 
 
 def bare_sources(count: int, prefix: str = "s") -> bytes:
-    return ("tosguard: 1\nsources:\n" + "".join(f"- id: {prefix}{i:x}\n" for i in range(count))
-            ).encode()
+    return (
+        "tosguard: 1\nsources:\n" + "".join(f"- id: {prefix}{i:x}\n" for i in range(count))
+    ).encode()
 
 
 # ---- running one command ----------------------------------------------------------------------
-def run(command: list[str], cap: float, stdin: bytes | None = None, cwd: Path | None = None
-        ) -> dict:
+def run(
+    command: list[str], cap: float, stdin: bytes | None = None, cwd: Path | None = None
+) -> dict:
     """Wall time, peak RSS (MiB, of this command alone: ``wait4``) and exit status of a
     command, stopped at ``cap`` seconds."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.TemporaryFile() as given:
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryFile() as given,
+    ):
         given.write(stdin or b"")
         given.seek(0)
         started = time.monotonic()
@@ -82,8 +90,12 @@ def run(command: list[str], cap: float, stdin: bytes | None = None, cwd: Path | 
         out.seek(0)
         err.seek(0)
         said = _first_line(err.read(4096)) or _first_line(out.read(4096))
-    return {"seconds": round(elapsed, 2), "status": status,
-            "peak_mib": round(usage.ru_maxrss / 1024) if usage else None, "said": said}
+    return {
+        "seconds": round(elapsed, 2),
+        "status": status,
+        "peak_mib": round(usage.ru_maxrss / 1024) if usage else None,
+        "said": said,
+    }
 
 
 def _first_line(data: bytes) -> str:
@@ -94,6 +106,7 @@ def _first_line(data: bytes) -> str:
 # ---- the CLI attacks --------------------------------------------------------------------------
 def cli_attacks(tmp: Path) -> dict:
     """name -> (what, function(tosguard, cap) -> result)."""
+
     def write(name: str, text: str | bytes) -> Path:
         path = tmp / name
         path.write_bytes(text.encode() if isinstance(text, str) else text)
@@ -102,18 +115,29 @@ def cli_attacks(tmp: Path) -> dict:
     doubling_file = write("doubling.tos", doubling() + clause("d40"))
     deep_not = write("not500.tos", clause("not " * 500 + "model.commercial"))
     redos = write("redos.tos", clause('source.model matches regex "^(a+)+$"'))
-    redos_manifest = write("redos.yaml", "tosguard: 1\nsources:\n  - {id: a, kind: "
-                           "model-output, provider: acme, service: api, model: "
-                           + "a" * 26 + "b}\n")
+    redos_manifest = write(
+        "redos.yaml",
+        "tosguard: 1\nsources:\n  - {id: a, kind: "
+        "model-output, provider: acme, service: api, model: " + "a" * 26 + "b}\n",
+    )
     empty = tmp / "empty-policies"
     empty.mkdir(exist_ok=True)
     deep_yaml = write("deep.yaml", b"[" * 10_000 + b"]" * 10_000)
-    long_list = write("list.yaml", "tosguard: 1\nsources:\n  - id: a\n    use: ["
-                      + ",".join(["x"] * 32_000) + "]\n")
-    errors_40k = write("errors.yaml", "tosguard: 1\nsources:\n" + "".join(
-        f"  - {{id: s{i}, kind: nope}}\n" for i in range(40_000)))
-    unknown_keys = write("keys.json", '{"tosguard": 1, "sources": [{"id": "a", '
-                         + ", ".join(f'"k{i}": 1' for i in range(500_000)) + "}]}")
+    long_list = write(
+        "list.yaml",
+        "tosguard: 1\nsources:\n  - id: a\n    use: [" + ",".join(["x"] * 32_000) + "]\n",
+    )
+    errors_40k = write(
+        "errors.yaml",
+        "tosguard: 1\nsources:\n"
+        + "".join(f"  - {{id: s{i}, kind: nope}}\n" for i in range(40_000)),
+    )
+    unknown_keys = write(
+        "keys.json",
+        '{"tosguard": 1, "sources": [{"id": "a", '
+        + ", ".join(f'"k{i}": 1' for i in range(500_000))
+        + "}]}",
+    )
     # YAML's own escapes: the key holds ESC and BEL once read, as the red team wrote it
     escape = write("escape.yaml", 'tosguard: 1\nsources: []\n"\\e]0;PWNED\\a\\e[2J": 1\n')
 
@@ -122,28 +146,39 @@ def cli_attacks(tmp: Path) -> dict:
 
     def overwrite(tosguard, cap):
         target = write("self.yaml", ACME.read_bytes())
-        result = run([tosguard, "check", str(target), "-o", str(target), "--format", "json"],
-                     cap)
+        result = run([tosguard, "check", str(target), "-o", str(target), "--format", "json"], cap)
         result["input kept"] = target.read_bytes() == ACME.read_bytes()
         return result
 
     return {
-        "lint-doubling-40": ("lint a 1.3 KB policy, define dN = dN-1 and dN-1",
-                             cli("lint", doubling_file, "--no-provenance")),
+        "lint-doubling-40": (
+            "lint a 1.3 KB policy, define dN = dN-1 and dN-1",
+            cli("lint", doubling_file, "--no-provenance"),
+        ),
         "lint-not-500": ("lint `not` x 500", cli("lint", deep_not, "--no-provenance")),
-        "regex-26": ("check, ^(a+)+$ against a 26-character model name",
-                     cli("check", redos_manifest, "--policies", redos, "--format", "json")),
-        "empty-policy-set": ("check acme.yaml --policies <empty directory>",
-                             cli("check", ACME, "--policies", empty)),
+        "regex-26": (
+            "check, ^(a+)+$ against a 26-character model name",
+            cli("check", redos_manifest, "--policies", redos, "--format", "json"),
+        ),
+        "empty-policy-set": (
+            "check acme.yaml --policies <empty directory>",
+            cli("check", ACME, "--policies", empty),
+        ),
         "deep-flow-yaml": ("check a manifest of 10,000 nested `[`", cli("check", deep_yaml)),
         "list-32k": ("check a 64 KB line: use: [x, x, ...] x 32,000", cli("check", long_list)),
-        "errors-40k-human": ("check 40,000 invalid sources, human errors", cli("check",
-                                                                              errors_40k)),
-        "errors-40k-plain": ("the same, --error-format plain",
-                             cli("check", errors_40k, "--error-format", "plain")),
+        "errors-40k-human": (
+            "check 40,000 invalid sources, human errors",
+            cli("check", errors_40k),
+        ),
+        "errors-40k-plain": (
+            "the same, --error-format plain",
+            cli("check", errors_40k, "--error-format", "plain"),
+        ),
         "keys-500k": ("check 500,000 unknown keys on one JSON line", cli("check", unknown_keys)),
-        "terminal-escape": ("check a key that sets the title and clears the screen",
-                            cli("check", escape)),
+        "terminal-escape": (
+            "check a key that sets the title and clears the screen",
+            cli("check", escape),
+        ),
         "output-is-input": ("check m.yaml -o m.yaml", overwrite),
     }
 
@@ -158,9 +193,12 @@ def free_port() -> int:
 @contextlib.contextmanager
 def server(tosguard: str, *args: str, env: dict | None = None):
     port = free_port()
-    process = subprocess.Popen([tosguard, "serve", "--port", str(port), "--no-access-log",
-                                *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env={**os.environ, **(env or {})})
+    process = subprocess.Popen(
+        [tosguard, "serve", "--port", str(port), "--no-access-log", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -239,10 +277,16 @@ def service_attacks(tmp: Path) -> dict:
 
     def _inline(url, cap):
         started = time.monotonic()
-        (status, size), slowest = probe_while(url, lambda: post(
-            url + "/v1/check", bare_sources(1300), "application/yaml", timeout=cap))
-        return {"status": status, "seconds": round(time.monotonic() - started, 2),
-                "bytes": size, "healthz_max_s": round(slowest, 3)}
+        (status, size), slowest = probe_while(
+            url,
+            lambda: post(url + "/v1/check", bare_sources(1300), "application/yaml", timeout=cap),
+        )
+        return {
+            "status": status,
+            "seconds": round(time.monotonic() - started, 2),
+            "bytes": size,
+            "healthz_max_s": round(slowest, 3),
+        }
 
     def pool(tosguard, cap):
         body = bare_sources(1900, prefix="source-")
@@ -258,15 +302,23 @@ def service_attacks(tmp: Path) -> dict:
     def _pool(url, proc, body, cap):
         started = time.monotonic()
         with ThreadPoolExecutor(5) as threads:
-            statuses = [s for s, _ in threads.map(
-                lambda _: post(url + "/v1/check", body, "application/yaml", cap), range(5))]
+            statuses = [
+                s
+                for s, _ in threads.map(
+                    lambda _: post(url + "/v1/check", body, "application/yaml", cap), range(5)
+                )
+            ]
         answered = time.monotonic() - started
         time.sleep(0.3)
         before = cpu_seconds(proc.pid)
         time.sleep(1.0)
-        return {"statuses": statuses, "seconds": round(answered, 2),
-                "cpu_after_1s": round(cpu_seconds(proc.pid) - before, 2),
-                "peak_rss_mib": rss_mib(proc.pid), "rss_after_mib": rss_mib(proc.pid, "VmRSS")}
+        return {
+            "statuses": statuses,
+            "seconds": round(answered, 2),
+            "cpu_after_1s": round(cpu_seconds(proc.pid) - before, 2),
+            "peak_rss_mib": rss_mib(proc.pid),
+            "rss_after_mib": rss_mib(proc.pid, "VmRSS"),
+        }
 
     def validate(tosguard, cap):
         with server(tosguard, "--timeout", "2") as (url, proc):
@@ -275,11 +327,17 @@ def service_attacks(tmp: Path) -> dict:
             first = post(url + "/v1/policies/validate", hostile, "text/plain", cap)
             second = post(url + "/v1/policies/validate", hostile, "text/plain", cap)
             elapsed = time.monotonic() - started
-            later = post(url + "/v1/check", bare_sources(60, prefix="a-rather-long-source-id-"
-                                                         "to-pass-16-kib-"), "application/yaml",
-                         cap)
-            return {"validate": [first[0], second[0]], "seconds": round(elapsed, 2),
-                    "later_check": later[0]}
+            later = post(
+                url + "/v1/check",
+                bare_sources(60, prefix="a-rather-long-source-id-to-pass-16-kib-"),
+                "application/yaml",
+                cap,
+            )
+            return {
+                "validate": [first[0], second[0]],
+                "seconds": round(elapsed, 2),
+                "later_check": later[0],
+            }
 
     def empty_keys(tosguard, cap):
         keys = tmp / "keys.txt"
@@ -287,13 +345,14 @@ def service_attacks(tmp: Path) -> dict:
         with server(tosguard, "--api-keys-file", str(keys)) as (url, proc):
             if url is None:
                 return {"started": False, "exit": proc.returncode}
-            status, _ = post(url + "/v1/check", b"tosguard: 1\nsources: []\n",
-                             "application/yaml")
+            status, _ = post(url + "/v1/check", b"tosguard: 1\nsources: []\n", "application/yaml")
             return {"started": True, "unauthenticated_check": status}
 
     return {
-        "service-inline-1300": ("1,300 bare sources (14 KB, checked on the loop), --timeout 2",
-                                inline),
+        "service-inline-1300": (
+            "1,300 bare sources (14 KB, checked on the loop), --timeout 2",
+            inline,
+        ),
         "service-pool-5x29k": ("five 29 KB manifests at once, --timeout 2", pool),
         "service-validate-doubling": ("POST validate d40 twice, then a check", validate),
         "service-empty-key-file": ("--api-keys-file holding only a comment", empty_keys),

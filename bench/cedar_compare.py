@@ -23,8 +23,10 @@ from tosguard.engine.evaluate import evaluate
 BENCH = Path(__file__).resolve().parent
 POLICY_FILE = BENCH / "cedar" / "starter.cedar"
 STARTER_POLICIES = BENCH / "cedar" / "tosguard-starter"
-COMMON_TOS = {"pinned starter": STARTER_POLICIES / "openai" / "common.tos",
-              "shipped library": BENCH.parent / "policies" / "openai" / "common.tos"}
+COMMON_TOS = {
+    "pinned starter": STARTER_POLICIES / "openai" / "common.tos",
+    "shipped library": BENCH.parent / "policies" / "openai" / "common.tos",
+}
 BASELINE_ID = "baseline"
 SOURCE_FIELDS = ("kind", "provider", "service", "use", "license")
 ACCESS_FIELDS = ("route", "from_country")
@@ -59,15 +61,23 @@ def _country_codes(text: str, pattern: str) -> set[str]:
 def country_sets_match() -> dict[str, dict]:
     """The Cedar geography set must be ``openai_supported_countries`` of common.tos (pinned
     starter and shipped library)."""
-    cedar = _country_codes(POLICY_FILE.read_text(encoding="utf-8"),
-                           r"!\(\[(.*?)\]\.contains\(context\.source\.from_country\)")
+    cedar = _country_codes(
+        POLICY_FILE.read_text(encoding="utf-8"),
+        r"!\(\[(.*?)\]\.contains\(context\.source\.from_country\)",
+    )
     found = {}
     for label, path in COMMON_TOS.items():
-        library = _country_codes(path.read_text(encoding="utf-8"),
-                                 r"set openai_supported_countries = countries \{(.*?)\}")
-        found[label] = {"library": len(library), "cedar": len(cedar), "equal": library == cedar,
-                        "only_in_library": sorted(library - cedar),
-                        "only_in_cedar": sorted(cedar - library)}
+        library = _country_codes(
+            path.read_text(encoding="utf-8"),
+            r"set openai_supported_countries = countries \{(.*?)\}",
+        )
+        found[label] = {
+            "library": len(library),
+            "cedar": len(cedar),
+            "equal": library == cedar,
+            "only_in_library": sorted(library - cedar),
+            "only_in_cedar": sorted(cedar - library),
+        }
     return found
 
 
@@ -95,26 +105,42 @@ def openai_fine_tuning_base(manifest) -> bool:
     """OpenAI's Permitted Exception (b), precomputed because Cedar cannot quantify over the
     other sources: a declared OpenAI model on OpenAI's fine-tuning service (two-valued: an
     undeclared fact counts as false)."""
-    return any(s.provider == "openai" and s.kind == "model-weights" and s.service == "fine-tuning"
-               for s in manifest.sources)
+    return any(
+        s.provider == "openai" and s.kind == "model-weights" and s.service == "fine-tuning"
+        for s in manifest.sources
+    )
 
 
 def build_requests(manifest) -> tuple[list[dict], list[dict]]:
     """One Cedar request per source, and the entities (the organization, as principal)."""
     organization = manifest.organization
-    principal = {"type": "Organization",
-                 "id": (organization.name if organization and organization.name else "-")}
-    entities = [{"uid": principal, "parents": [],
-                 "attrs": _declared(organization, ("monthly_active_users", "agreements"))}]
-    shared = {"model": _declared(manifest.model, MODEL_FIELDS),
-              "manifest": {"openai_fine_tuning_base": openai_fine_tuning_base(manifest)}}
+    principal = {
+        "type": "Organization",
+        "id": (organization.name if organization and organization.name else "-"),
+    }
+    entities = [
+        {
+            "uid": principal,
+            "parents": [],
+            "attrs": _declared(organization, ("monthly_active_users", "agreements")),
+        }
+    ]
+    shared = {
+        "model": _declared(manifest.model, MODEL_FIELDS),
+        "manifest": {"openai_fine_tuning_base": openai_fine_tuning_base(manifest)},
+    }
     requests = []
     for source in manifest.sources:
         attributes = _declared(source, SOURCE_FIELDS)
         attributes.update(_declared(source.access, ACCESS_FIELDS))
-        requests.append({"principal": principal, "action": USE_ACTION,
-                         "resource": {"type": "Source", "id": source.id},
-                         "context": {"source": attributes, **shared}})
+        requests.append(
+            {
+                "principal": principal,
+                "action": USE_ACTION,
+                "resource": {"type": "Source", "id": source.id},
+                "context": {"source": attributes, **shared},
+            }
+        )
     return requests, entities
 
 
@@ -123,8 +149,9 @@ def authorize(policies: CedarPolicies, requests: list[dict], entities: list[dict
 
 
 # ---- timing -----------------------------------------------------------------------------------
-def time_side_by_side(starter, shipped, manifest, as_of: date, policies: CedarPolicies,
-                      repeats: int) -> dict:
+def time_side_by_side(
+    starter, shipped, manifest, as_of: date, policies: CedarPolicies, repeats: int
+) -> dict:
     """Interleaved runs: tosguard ``evaluate()`` with the starter rules (the same rules as
     Cedar); Cedar request building; Cedar's batch. The whole shipped library is timed once,
     in the first round, for reference."""
@@ -145,8 +172,11 @@ def time_side_by_side(starter, shipped, manifest, as_of: date, policies: CedarPo
     cedar_total = Timings([b + a for b, a in zip(build.seconds, batch.seconds, strict=True)])
     return {
         "sources": len(manifest.sources),
-        "clauses": {"starter": starter.clause_count, "shipped": shipped.clause_count,
-                    "cedar_forbid": len(policies.encoded_clauses)},
+        "clauses": {
+            "starter": starter.clause_count,
+            "shipped": shipped.clause_count,
+            "cedar_forbid": len(policies.encoded_clauses),
+        },
         "tosguard_evaluate": same.as_dict(),
         "tosguard_evaluate_shipped_library": whole.as_dict(),
         "cedar_build_requests": build.as_dict(),
@@ -155,7 +185,8 @@ def time_side_by_side(starter, shipped, manifest, as_of: date, policies: CedarPo
         "cedar_total_over_tosguard": cedar_total.median / same.median,
         "cedar_batch_over_tosguard": batch.median / same.median,
         "cedar_total_over_tosguard_shipped": cedar_total.median / whole.median,
-        "_results": results, "_evaluation": evaluation,
+        "_results": results,
+        "_evaluation": evaluation,
     }
 
 
@@ -233,8 +264,13 @@ def tosguard_denials(library, manifest, evaluation, encoded: set[str]) -> Tosgua
         if outcome.status == "undetermined":
             view.undetermined[(index, key)] = outcome.missing
         elif outcome.status == "violated":
-            targets = [index] if index >= 0 else contributing_sources(
-                library, manifest, outcome.clause.policy, outcome.clause.id)
+            targets = (
+                [index]
+                if index >= 0
+                else contributing_sources(
+                    library, manifest, outcome.clause.policy, outcome.clause.id
+                )
+            )
             for target in targets:
                 view.violated[target].add(key)
     return view
@@ -245,8 +281,10 @@ def _source_index(subject: str) -> int:
 
 
 def _facts(source) -> dict:
-    facts = {**_declared(source, (*SOURCE_FIELDS, "derived_from", "collected")),
-             **_declared(source.access, ACCESS_FIELDS)}
+    facts = {
+        **_declared(source, (*SOURCE_FIELDS, "derived_from", "collected")),
+        **_declared(source.access, ACCESS_FIELDS),
+    }
     return json.loads(json.dumps(facts, default=_plain))
 
 
@@ -262,11 +300,18 @@ def _explain(index: int, key: str, view: TosguardView, manifest) -> str:
     missing = view.undetermined.get((index, key)) or view.undetermined.get((-1, key))
     if missing is not None:
         paths = sorted({re.sub(r"/sources/\d+/", "/sources/*/", m) for m in missing})
-        return ("tosguard: undetermined (fail closed), missing " + ", ".join(paths[:4])
-                + ("; Cedar reads an undeclared fact as false" if paths else ""))
+        return (
+            "tosguard: undetermined (fail closed), missing "
+            + ", ".join(paths[:4])
+            + ("; Cedar reads an undeclared fact as false" if paths else "")
+        )
     source = manifest.sources[index]
-    shape = {"kind": source.kind, "provider": source.provider, "service": source.service,
-             "derived_from": "yes" if source.derived_from else "no"}
+    shape = {
+        "kind": source.kind,
+        "provider": source.provider,
+        "service": source.service,
+        "derived_from": "yes" if source.derived_from else "no",
+    }
     return "unexplained, sources of shape " + json.dumps(shape)
 
 
@@ -275,8 +320,11 @@ def before_the_terms(evaluation) -> set[int]:
     no terms there (`no-version-in-force`), while Cedar's rules have no dates. The starter
     versions begin on 2025-05-31 and the generated sources from 2024-09-01, so these are left
     out of the comparison, and counted."""
-    return {int(n.subject.rsplit("/", 1)[1]) for n in evaluation.notices
-            if n.code == "no-version-in-force"}
+    return {
+        int(n.subject.rsplit("/", 1)[1])
+        for n in evaluation.notices
+        if n.code == "no-version-in-force"
+    }
 
 
 def agreement(library, manifest, evaluation, results, policies: CedarPolicies) -> dict:
@@ -290,10 +338,15 @@ def agreement(library, manifest, evaluation, results, policies: CedarPolicies) -
     for key in sorted(encoded):
         in_cedar = {i for i in dated if key in cedar[i]}
         in_tosguard = {i for i in dated if key in view.violated[i]}
-        per_clause[key] = {"cedar_deny": len(in_cedar), "tosguard_violated": len(in_tosguard),
-                           "both": len(in_cedar & in_tosguard)}
-        for direction, indices in (("cedar deny, tosguard not violated", in_cedar - in_tosguard),
-                                   ("tosguard violated, cedar allow", in_tosguard - in_cedar)):
+        per_clause[key] = {
+            "cedar_deny": len(in_cedar),
+            "tosguard_violated": len(in_tosguard),
+            "both": len(in_cedar & in_tosguard),
+        }
+        for direction, indices in (
+            ("cedar deny, tosguard not violated", in_cedar - in_tosguard),
+            ("tosguard violated, cedar allow", in_tosguard - in_cedar),
+        ):
             for index in sorted(indices):
                 group = (direction, key, _explain(index, key, view, manifest))
                 groups[group] += 1
@@ -307,9 +360,16 @@ def agreement(library, manifest, evaluation, results, policies: CedarPolicies) -
         "agree": agree_sources,
         "disagree": len(dated) - agree_sources,
         "per_clause": per_clause,
-        "disagreements": [{"direction": d, "clause": k, "explanation": e, "count": n,
-                           "example": examples[(d, k, e)]}
-                          for (d, k, e), n in groups.most_common()],
+        "disagreements": [
+            {
+                "direction": d,
+                "clause": k,
+                "explanation": e,
+                "count": n,
+                "example": examples[(d, k, e)],
+            }
+            for (d, k, e), n in groups.most_common()
+        ],
     }
 
 
@@ -317,5 +377,6 @@ def check_variant(library, manifest, as_of: date, policies: CedarPolicies) -> di
     """Agreement only (no timing) on one manifest."""
     evaluation = evaluate(library, manifest, as_of)
     requests, entities = build_requests(manifest)
-    return agreement(library, manifest, evaluation, authorize(policies, requests, entities),
-                     policies)
+    return agreement(
+        library, manifest, evaluation, authorize(policies, requests, entities), policies
+    )

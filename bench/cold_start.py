@@ -46,20 +46,30 @@ def _environment(cache_dir: str) -> dict[str, str]:
 def _run(command: list[str], env: dict[str, str]) -> float:
     """Wall time of one fresh process; stdout is discarded (``> /dev/null``)."""
     start = time.perf_counter()
-    completed = subprocess.run(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    completed = subprocess.run(
+        command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     seconds = time.perf_counter() - start
     if completed.returncode not in (0, 1):  # 0 compliant, 1 not compliant: both are fine
-        raise RuntimeError(f"{' '.join(command)} exited {completed.returncode}: "
-                           f"{completed.stderr.decode(errors='replace')[-2000:]}")
+        raise RuntimeError(
+            f"{' '.join(command)} exited {completed.returncode}: "
+            f"{completed.stderr.decode(errors='replace')[-2000:]}"
+        )
     return seconds
 
 
 def stale_files(installed: Installed) -> list[str]:
     """Modules of the working tree that differ from the installed copy (re-run setup.sh)."""
-    site = subprocess.run([str(installed.python), "-c",
-                           "import tosguard, os; print(os.path.dirname(tosguard.__file__))"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [
+            str(installed.python),
+            "-c",
+            "import tosguard, os; print(os.path.dirname(tosguard.__file__))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     differ = []
     for module in sorted((REPO / "src" / "tosguard").rglob("*.py")):
         relative = module.relative_to(REPO / "src" / "tosguard")
@@ -77,11 +87,19 @@ def stale_files(installed: Installed) -> list[str]:
 
 def report_check(installed: Installed, cache_dir: str) -> dict:
     """One untimed run: it warms the cache, and its report says what was measured."""
-    completed = subprocess.run(installed.check_command(), cwd=REPO, env=_environment(cache_dir),
-                               capture_output=True, text=True)
+    completed = subprocess.run(
+        installed.check_command(),
+        cwd=REPO,
+        env=_environment(cache_dir),
+        capture_output=True,
+        text=True,
+    )
     report = json.loads(completed.stdout)
-    return {"exit_code": completed.returncode, "verdict": report["verdict"],
-            "summary": report["summary"]}
+    return {
+        "exit_code": completed.returncode,
+        "verdict": report["verdict"],
+        "summary": report["summary"],
+    }
 
 
 def measure_warm(installed: Installed, runs: int, cache_dir: str) -> tuple[Timings, Timings]:
@@ -114,15 +132,27 @@ def import_profile(installed: Installed, cache_dir: str, top: int = 10) -> dict:
     """``python -X importtime`` of the check command: the slowest imports, by cumulative and by
     self time (microseconds)."""
     command = [str(installed.python), "-X", "importtime", *installed.check_command()]
-    completed = subprocess.run(command, cwd=REPO, env=_environment(cache_dir),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    completed = subprocess.run(
+        command,
+        cwd=REPO,
+        env=_environment(cache_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     rows = []
     for line in completed.stderr.splitlines():
         match = _IMPORTTIME.match(line)
         if match:
             own, total, indent, name = match.groups()
-            rows.append({"module": name, "self_us": int(own), "cumulative_us": int(total),
-                         "depth": (len(indent) - 1) // 2})
+            rows.append(
+                {
+                    "module": name,
+                    "self_us": int(own),
+                    "cumulative_us": int(total),
+                    "depth": (len(indent) - 1) // 2,
+                }
+            )
     top_level = [r for r in rows if r["depth"] == 0]
     return {
         "total_us": sum(r["cumulative_us"] for r in top_level),
@@ -142,8 +172,11 @@ def run(runs: int, cold_runs: int) -> dict:
         baseline, check = measure_warm(installed, runs, cache_dir)
         imports = import_profile(installed, cache_dir)
     cold = measure_cold(installed, cold_runs)
-    heavy = [m for m in imports["modules"] if m.split(".")[0] in (
-        "fastapi", "uvicorn", "starlette", "lark", "httpx", "anyio")]
+    heavy = [
+        m
+        for m in imports["modules"]
+        if m.split(".")[0] in ("fastapi", "uvicorn", "starlette", "lark", "httpx", "anyio")
+    ]
     return {
         "command": " ".join(["tosguard", *installed.check_command()[1:], "> /dev/null"]),
         "baseline_command": f'python -c "{BASELINE_CODE}"',

@@ -28,36 +28,74 @@ from pathlib import Path
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_SEED = 20251122
 
-SUPPORTED_COUNTRIES = ("US", "GB", "DE", "FR", "AE", "IN", "JP", "BR", "SG", "NO", "KR", "CA",
-                       "AU", "NG", "MX", "ES", "IT", "NL", "SE", "CH")
+SUPPORTED_COUNTRIES = (
+    "US",
+    "GB",
+    "DE",
+    "FR",
+    "AE",
+    "IN",
+    "JP",
+    "BR",
+    "SG",
+    "NO",
+    "KR",
+    "CA",
+    "AU",
+    "NG",
+    "MX",
+    "ES",
+    "IT",
+    "NL",
+    "SE",
+    "CH",
+)
 UNSUPPORTED_COUNTRIES = ("CN", "RU", "HK", "IR", "BY", "VE", "CU", "MO")
-ROUTES = (("direct", 80), ("proxy", 8), ("shared-account", 5), ("automated-ui", 4),
-          ("reseller", 3))
+ROUTES = (("direct", 80), ("proxy", 8), ("shared-account", 5), ("automated-ui", 4), ("reseller", 3))
 TRAINING_USES = ("pretraining", "fine-tuning", "distillation", "rlhf", "filtering", "rewriting")
 FIRST_DAY, LAST_DAY = date(2024, 9, 1), date(2026, 6, 30)
 
 ORGANIZATION = {
-    "name": "Acme AI", "country": "AE", "owned_from": "AE", "verified_with": ["openai"],
-    "agreements": [], "monthly_active_users": 120000,
+    "name": "Acme AI",
+    "country": "AE",
+    "owned_from": "AE",
+    "verified_with": ["openai"],
+    "agreements": [],
+    "monthly_active_users": 120000,
 }
 MODELS = {
     "default": {
-        "name": "acme-chat-7b", "purpose": "general-assistant", "distribution": "open-weights",
-        "commercial": True, "attributions": ["Built with Llama"],
+        "name": "acme-chat-7b",
+        "purpose": "general-assistant",
+        "distribution": "open-weights",
+        "commercial": True,
+        "attributions": ["Built with Llama"],
         "downstream_licenses": ["llama3.1"],
     },
     "internal-classifier": {
-        "name": "ticket-router", "purpose": "classification", "distribution": "internal",
-        "commercial": False, "attributions": [], "downstream_licenses": [],
+        "name": "ticket-router",
+        "purpose": "classification",
+        "distribution": "internal",
+        "commercial": False,
+        "attributions": [],
+        "downstream_licenses": [],
     },
     "llama-named": {
-        "name": "Llama-acme-chat-7b", "purpose": "general-assistant",
-        "distribution": "open-weights", "commercial": True, "attributions": [],
+        "name": "Llama-acme-chat-7b",
+        "purpose": "general-assistant",
+        "distribution": "open-weights",
+        "commercial": True,
+        "attributions": [],
         "downstream_licenses": [],
     },
 }
-VARIANTS = ("default", "internal-classifier", "openai-fine-tuning", "llama-named",
-            "undeclared-kind")
+VARIANTS = (
+    "default",
+    "internal-classifier",
+    "openai-fine-tuning",
+    "llama-named",
+    "undeclared-kind",
+)
 
 
 # ---- source profiles --------------------------------------------------------------------------
@@ -84,10 +122,15 @@ def _country(rng: random.Random, unsupported_share: float = 0.08) -> str:
 
 def _output(rng: random.Random, provider: str, model: str, service: str) -> dict:
     return {
-        "kind": "model-output", "provider": provider, "model": model, "service": service,
+        "kind": "model-output",
+        "provider": provider,
+        "model": model,
+        "service": service,
         "access": {"route": _weighted(rng, ROUTES), "from_country": _country(rng)},
-        "collected": _interval(rng), "records": rng.randrange(100, 200_000),
-        "reasoning_traces": rng.choice(("none", "none", "summarized")), "use": _uses(rng),
+        "collected": _interval(rng),
+        "records": rng.randrange(100, 200_000),
+        "reasoning_traces": rng.choice(("none", "none", "summarized")),
+        "use": _uses(rng),
     }
 
 
@@ -104,17 +147,24 @@ def _openai_consumer(rng: random.Random) -> dict:
 
 
 def _llama_output(rng: random.Random) -> dict:
-    model = rng.choice(("Llama-3.1-70B-Instruct", "Llama-3.1-405B-Instruct",
-                        "Llama-3.3-70B-Instruct"))
+    model = rng.choice(
+        ("Llama-3.1-70B-Instruct", "Llama-3.1-405B-Instruct", "Llama-3.3-70B-Instruct")
+    )
     source = _output(rng, "meta", model, "open-weights")
     source["license"] = "llama3.3" if model.startswith("Llama-3.3") else "llama3.1"
     return source
 
 
 def _llama_weights(rng: random.Random) -> dict:
-    return {"kind": "model-weights", "provider": "meta", "model": "Llama-3.1-8B",
-            "service": "open-weights", "records": 1, "use": ["fine-tuning"],
-            "license": rng.choice(("llama3.1", "llama3.1", "Llama-3.1"))}
+    return {
+        "kind": "model-weights",
+        "provider": "meta",
+        "model": "Llama-3.1-8B",
+        "service": "open-weights",
+        "records": 1,
+        "use": ["fine-tuning"],
+        "license": rng.choice(("llama3.1", "llama3.1", "Llama-3.1")),
+    }
 
 
 def _anthropic(rng: random.Random) -> dict:
@@ -133,9 +183,13 @@ def _google(rng: random.Random) -> dict:
 
 
 def _open_weights_other(rng: random.Random) -> dict:
-    provider, model, license = rng.choice((("deepseek", "DeepSeek-R1", "MIT"),
-                                           ("mistral", "Mistral-Small-3.1", "Apache-2.0"),
-                                           ("alibaba", "Qwen2.5-72B-Instruct", "Qwen")))
+    provider, model, license = rng.choice(
+        (
+            ("deepseek", "DeepSeek-R1", "MIT"),
+            ("mistral", "Mistral-Small-3.1", "Apache-2.0"),
+            ("alibaba", "Qwen2.5-72B-Instruct", "Qwen"),
+        )
+    )
     source = _output(rng, provider, model, "open-weights")
     source["license"] = license
     return source
@@ -143,13 +197,23 @@ def _open_weights_other(rng: random.Random) -> dict:
 
 def _dataset(rng: random.Random) -> dict:
     license = rng.choice(("Apache-2.0", "CC-BY-4.0", "MIT", "CC-BY-NC-4.0", "llama3.1"))
-    return {"kind": "dataset", "service": "third-party", "collected": _interval(rng),
-            "records": rng.randrange(1_000, 5_000_000), "use": _uses(rng), "license": license}
+    return {
+        "kind": "dataset",
+        "service": "third-party",
+        "collected": _interval(rng),
+        "records": rng.randrange(1_000, 5_000_000),
+        "use": _uses(rng),
+        "license": license,
+    }
 
 
 def _web_or_human(rng: random.Random) -> dict:
-    return {"kind": rng.choice(("web-crawl", "human")), "collected": _interval(rng),
-            "records": rng.randrange(1_000, 10_000_000), "use": _uses(rng)}
+    return {
+        "kind": rng.choice(("web-crawl", "human")),
+        "collected": _interval(rng),
+        "records": rng.randrange(1_000, 10_000_000),
+        "use": _uses(rng),
+    }
 
 
 PROFILES: tuple[tuple[str, Callable[[random.Random], dict], int], ...] = (
@@ -202,16 +266,26 @@ def generate(sources: int, seed: int = DEFAULT_SEED, variant: str = "default") -
         items.append(make_source(rng, index, [s["id"] for s in items[-50:]]))
     if variant in ("openai-fine-tuning", "undeclared-kind") and items:
         items[-1] = _openai_fine_tuning_base(declare_kind=variant == "openai-fine-tuning")
-    return {"tosguard": 1, "organization": dict(ORGANIZATION),
-            "model": dict(MODELS.get(variant, MODELS["default"])), "sources": items,
-            "facts": {"generator": f"bench/generate.py seed={seed} variant={variant}"}}
+    return {
+        "tosguard": 1,
+        "organization": dict(ORGANIZATION),
+        "model": dict(MODELS.get(variant, MODELS["default"])),
+        "sources": items,
+        "facts": {"generator": f"bench/generate.py seed={seed} variant={variant}"},
+    }
 
 
 def _openai_fine_tuning_base(declare_kind: bool) -> dict:
     """The base model of OpenAI's Permitted Exception (b): an OpenAI model customised on
     OpenAI's fine-tuning service (without its kind, nobody can tell whether it is one)."""
-    base = {"id": "openai-ft-base", "kind": "model-weights", "provider": "openai",
-            "model": "gpt-4.1-mini", "service": "fine-tuning", "use": ["fine-tuning"]}
+    base = {
+        "id": "openai-ft-base",
+        "kind": "model-weights",
+        "provider": "openai",
+        "model": "gpt-4.1-mini",
+        "service": "fine-tuning",
+        "use": ["fine-tuning"],
+    }
     if not declare_kind:
         del base["kind"]
     return base
@@ -262,8 +336,9 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=20)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--variant", choices=VARIANTS, default="default")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output file (default: bench/data/manifest-N.yaml)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output file (default: bench/data/manifest-N.yaml)"
+    )
     args = parser.parse_args()
     out = args.out or DATA_DIR / f"manifest-{args.sources}.yaml"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -34,8 +34,10 @@ def profile_evaluate(library, manifest, as_of: date, top: int = 15) -> dict[str,
     profiler.runcall(evaluate, library, manifest, as_of)
     stats = pstats.Stats(profiler)
     stats.strip_dirs()
-    return {"by_tottime": _top(stats, "tottime", top), "by_cumulative": _top(stats, "cumulative",
-                                                                             top)}
+    return {
+        "by_tottime": _top(stats, "tottime", top),
+        "by_cumulative": _top(stats, "cumulative", top),
+    }
 
 
 # Phases of evaluate(): (module, attribute, label). Internal names: a phase that no longer
@@ -104,12 +106,26 @@ def profile_cli(installed: Installed, top: int = 25) -> dict[str, str]:
     with tempfile.TemporaryDirectory(prefix="tosguard-prof-") as cache_dir:
         env = _environment(cache_dir)
         output = Path(cache_dir) / "cli.prof"
-        subprocess.run(installed.check_command(), cwd=REPO, env=env,
-                       stdout=subprocess.DEVNULL, check=False)
-        subprocess.run([str(installed.python), "-m", "cProfile", "-o", str(output),
-                        *installed.check_command()], cwd=REPO, env=env,
-                       stdout=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            installed.check_command(), cwd=REPO, env=env, stdout=subprocess.DEVNULL, check=False
+        )
+        subprocess.run(
+            [
+                str(installed.python),
+                "-m",
+                "cProfile",
+                "-o",
+                str(output),
+                *installed.check_command(),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            check=False,
+        )
         stats = pstats.Stats(str(output))
     stats.strip_dirs()
-    return {"by_cumulative": _top(stats, "cumulative", top), "by_tottime": _top(stats, "tottime",
-                                                                               top)}
+    return {
+        "by_cumulative": _top(stats, "cumulative", top),
+        "by_tottime": _top(stats, "tottime", top),
+    }

@@ -67,11 +67,23 @@ def free_port() -> int:
 
 
 def start_server(workers: int, port: int, log: Path, extra: list[str]) -> subprocess.Popen:
-    command = [sys.executable, "-m", "tosguard", "serve", "--host", "127.0.0.1", "--port",
-               str(port), "--workers", str(workers), *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "tosguard",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        *extra,
+    ]
     with open(log, "wb") as stderr:
-        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr,
-                                start_new_session=True)
+        return subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
+        )
 
 
 def wait_ready(port: int, process: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -81,8 +93,9 @@ def wait_ready(port: int, process: subprocess.Popen, timeout: float = 60.0) -> N
             raise SystemExit(f"the server exited with status {process.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                sock.sendall(b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                             b"Connection: close\r\n\r\n")
+                sock.sendall(
+                    b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                )
                 if sock.recv(64).startswith(b"HTTP/1.1 200"):
                     return
         except OSError:
@@ -112,7 +125,7 @@ def process_tree(root: int) -> list[int]:
                 stat = handle.read()
         except OSError:
             continue
-        parent = int(stat[stat.rindex(b")") + 2:].split()[1])
+        parent = int(stat[stat.rindex(b")") + 2 :].split()[1])
         children.setdefault(parent, []).append(int(entry))
     found, stack = [], [root]
     while stack:
@@ -132,7 +145,7 @@ def cpu_seconds(root: int) -> float:
                 stat = handle.read()
         except OSError:
             continue
-        fields = stat[stat.rindex(b")") + 2:].split()
+        fields = stat[stat.rindex(b")") + 2 :].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / ticks
 
@@ -162,9 +175,11 @@ def as_json(body: bytes) -> bytes:
 
 def request_bytes(port: int, body: bytes, media_type: str = "application/yaml") -> bytes:
     name = "bench.json" if media_type == "application/json" else "bench.yaml"
-    head = (f"POST /v1/check?as_of={AS_OF}&name={name} HTTP/1.1\r\n"
-            f"Host: 127.0.0.1:{port}\r\nContent-Type: {media_type}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n")
+    head = (
+        f"POST /v1/check?as_of={AS_OF}&name={name} HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{port}\r\nContent-Type: {media_type}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
     return head.encode() + body
 
 
@@ -189,8 +204,9 @@ async def probe(port: int, payload: bytes) -> tuple[int, bytes]:
 
 
 class Run:
-    def __init__(self, port: int, payload: bytes, requests: int, duration: float,
-                 rate: float | None = None):
+    def __init__(
+        self, port: int, payload: bytes, requests: int, duration: float, rate: float | None = None
+    ):
         self.port, self.payload = port, payload
         self.limit, self.duration = requests, duration
         self.rate = rate  # None: closed loop (each connection sends as soon as answered)
@@ -258,8 +274,14 @@ def percentile(sorted_values: list[float], share: float) -> float:
     return sorted_values[index]
 
 
-def drive(port: int, payload: bytes, requests: int, duration: float,
-          concurrency: int, rate: float | None = None) -> dict:
+def drive(
+    port: int,
+    payload: bytes,
+    requests: int,
+    duration: float,
+    concurrency: int,
+    rate: float | None = None,
+) -> dict:
     run = Run(port, payload, requests, duration, rate)
     elapsed = asyncio.run(run.run(concurrency))
     latencies = sorted(run.latencies)
@@ -288,13 +310,14 @@ def bench_workers(workers: int, args, body: bytes, log_dir: Path) -> dict:
         payload = request_bytes(port, body, args.media_type)
         status, answer = asyncio.run(probe(port, payload))
         if status != 200:
-            raise SystemExit(f"the server answers {status} to the benchmark manifest, not a "
-                             f"report:\n{answer.decode(errors='replace')[:2000]}")
+            raise SystemExit(
+                f"the server answers {status} to the benchmark manifest, not a "
+                f"report:\n{answer.decode(errors='replace')[:2000]}"
+            )
         drive(port, payload, args.warmup, args.duration, args.concurrency)
         before = rss_mib(server.pid)
         server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
-        result = drive(port, payload, args.requests, args.duration, args.concurrency,
-                       args.rate)
+        result = drive(port, payload, args.requests, args.duration, args.concurrency, args.rate)
         server_cpu = cpu_seconds(server.pid) - server_cpu
         client_cpu = time.process_time() - client_cpu
         after = rss_mib(server.pid)
@@ -303,35 +326,65 @@ def bench_workers(workers: int, args, body: bytes, log_dir: Path) -> dict:
         result["client_cpu_ms_per_request"] = round(client_cpu * 1000 / done, 3)
     finally:
         stop_server(server)
-    return {"workers": workers, "media_type": args.media_type,
-            "concurrency": args.concurrency, "rate": args.rate, **result,
-            "rss_before_mib": before, "rss_after_mib": after, "server_log": str(log)}
+    return {
+        "workers": workers,
+        "media_type": args.media_type,
+        "concurrency": args.concurrency,
+        "rate": args.rate,
+        **result,
+        "rss_before_mib": before,
+        "rss_after_mib": after,
+        "server_log": str(log),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--requests", type=int, default=100_000,
-                        help="requests per worker count (default 100000)")
-    parser.add_argument("--duration", type=float, default=900.0,
-                        help="at most this many seconds per worker count (default 900)")
+    parser.add_argument(
+        "--requests", type=int, default=100_000, help="requests per worker count (default 100000)"
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=900.0,
+        help="at most this many seconds per worker count (default 900)",
+    )
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=2000)
-    parser.add_argument("--rate", type=float, help="offer this many requests per second in "
-                        "all (open loop; latency counted from each request's due time) "
-                        "instead of sending as fast as answers come back")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="offer this many requests per second in "
+        "all (open loop; latency counted from each request's due time) "
+        "instead of sending as fast as answers come back",
+    )
     parser.add_argument("--manifest", type=Path, default=MANIFEST)
-    parser.add_argument("--json", dest="media_type", action="store_const",
-                        const="application/json", default="application/yaml",
-                        help="send the manifest as JSON (default: as YAML)")
-    parser.add_argument("--no-access-log", dest="access_log", action="store_false",
-                        help="run the server without its access log (default: with it)")
+    parser.add_argument(
+        "--json",
+        dest="media_type",
+        action="store_const",
+        const="application/json",
+        default="application/yaml",
+        help="send the manifest as JSON (default: as YAML)",
+    )
+    parser.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_false",
+        help="run the server without its access log (default: with it)",
+    )
     parser.add_argument("--output", type=Path, help="also write the results here (JSON)")
     args = parser.parse_args(argv)
-    if args.requests < 1 or args.duration <= 0 or not 1 <= args.concurrency <= 1024 \
-            or (args.rate is not None and not 0 < args.rate <= 100_000):
-        parser.error("--requests, --duration, --concurrency and --rate must be positive and "
-                     "bounded")
+    if (
+        args.requests < 1
+        or args.duration <= 0
+        or not 1 <= args.concurrency <= 1024
+        or (args.rate is not None and not 0 < args.rate <= 100_000)
+    ):
+        parser.error(
+            "--requests, --duration, --concurrency and --rate must be positive and bounded"
+        )
     try:
         import uvloop
 
@@ -347,20 +400,28 @@ def main(argv: list[str] | None = None) -> int:
         result = bench_workers(workers, args, body, log_dir)
         results.append(result)
         rate = f" rate={args.rate:g}/s" if args.rate else " closed-loop"
-        print(f"workers={workers} {args.media_type.split('/')[1]} "
-              f"concurrency={result['concurrency']}{rate} "
-              f"requests={result['requests']} in {result['seconds']} s: "
-              f"{result['checks_per_s']} checks/s, p50 {result['p50_ms']} ms, "
-              f"p99 {result['p99_ms']} ms, max {result['max_ms']} ms "
-              f"(at {result['max_at_s']} s), "
-              f"errors {result['errors']} {result['error_kinds'] or ''}, "
-              f"RSS {result['rss_before_mib']['total']} -> "
-              f"{result['rss_after_mib']['total']} MiB; CPU per request: server "
-              f"{result['server_cpu_ms_per_request']} ms, client "
-              f"{result['client_cpu_ms_per_request']} ms", flush=True)
+        print(
+            f"workers={workers} {args.media_type.split('/')[1]} "
+            f"concurrency={result['concurrency']}{rate} "
+            f"requests={result['requests']} in {result['seconds']} s: "
+            f"{result['checks_per_s']} checks/s, p50 {result['p50_ms']} ms, "
+            f"p99 {result['p99_ms']} ms, max {result['max_ms']} ms "
+            f"(at {result['max_at_s']} s), "
+            f"errors {result['errors']} {result['error_kinds'] or ''}, "
+            f"RSS {result['rss_before_mib']['total']} -> "
+            f"{result['rss_after_mib']['total']} MiB; CPU per request: server "
+            f"{result['server_cpu_ms_per_request']} ms, client "
+            f"{result['client_cpu_ms_per_request']} ms",
+            flush=True,
+        )
     if args.output:
-        args.output.write_text(json.dumps({"manifest": str(args.manifest), "cpus": os.cpu_count(),
-                                         "results": results}, indent=2) + "\n")
+        args.output.write_text(
+            json.dumps(
+                {"manifest": str(args.manifest), "cpus": os.cpu_count(), "results": results},
+                indent=2,
+            )
+            + "\n"
+        )
     return 0
 
 

@@ -106,16 +106,25 @@ def _ratio(small: Timings, large: Timings) -> float:
 
 def _size_row(sized: Sized, timings: Timings, counts: dict, calls: int) -> dict:
     return {
-        "sources": sized.sources, "yaml_bytes": len(sized.text), "calls_per_round": calls,
-        "parse": sized.parse.as_dict(), "evaluate": timings.as_dict(),
+        "sources": sized.sources,
+        "yaml_bytes": len(sized.text),
+        "calls_per_round": calls,
+        "parse": sized.parse.as_dict(),
+        "evaluate": timings.as_dict(),
         "evaluate_per_source_s": timings.median / sized.sources,
         "parse_per_source_s": sized.parse.median / sized.sources,
-        "first_evaluate_after_parse_s": sized.first_evaluate, "counts": counts,
+        "first_evaluate_after_parse_s": sized.first_evaluate,
+        "counts": counts,
     }
 
 
-def run(library, sizes: tuple[int, ...], rounds: int, parse_repeats: dict[int, int],
-        gc_diagnostic: bool = True) -> tuple[dict, dict[int, Sized]]:
+def run(
+    library,
+    sizes: tuple[int, ...],
+    rounds: int,
+    parse_repeats: dict[int, int],
+    gc_diagnostic: bool = True,
+) -> tuple[dict, dict[int, Sized]]:
     prepare(library, 200, 1)  # build the condition closures once, untimed
     prepared = {size: prepare(library, size, parse_repeats[size]) for size in sizes}
     small, second = sizes[0], sizes[1]
@@ -124,19 +133,27 @@ def run(library, sizes: tuple[int, ...], rounds: int, parse_repeats: dict[int, i
     manifests[control] = repeated(prepared[small], second // small)
     measured = measure(library, manifests, rounds)
     largest = max(sizes)
-    rows = [_size_row(sized, *measured[str(size)], max(1, largest // size))
-            for size, sized in prepared.items()]
-    ratios = {f"{b}/{a}": _ratio(measured[str(a)][0], measured[str(b)][0])
-              for a, b in zip(sizes, sizes[1:], strict=False)}
+    rows = [
+        _size_row(sized, *measured[str(size)], max(1, largest // size))
+        for size, sized in prepared.items()
+    ]
+    ratios = {
+        f"{b}/{a}": _ratio(measured[str(a)][0], measured[str(b)][0])
+        for a, b in zip(sizes, sizes[1:], strict=False)
+    }
     control_timings = measured[control][0]
     return {
-        "as_of": AS_OF.isoformat(), "rounds": rounds, "sizes": rows, "ratios": ratios,
+        "as_of": AS_OF.isoformat(),
+        "rounds": rounds,
+        "sizes": rows,
+        "ratios": ratios,
         "locality_control": {
             "label": f"{second:,} sources = the {small:,} source objects x{second // small}",
             "evaluate": control_timings.as_dict(),
             "evaluate_per_source_s": control_timings.median / second,
             "ratio_to_smallest": _ratio(measured[str(small)][0], control_timings),
         },
-        "first_evaluate_gc_frozen_s": (first_evaluate_frozen(library, prepared[largest])
-                                       if gc_diagnostic else None),
+        "first_evaluate_gc_frozen_s": (
+            first_evaluate_frozen(library, prepared[largest]) if gc_diagnostic else None
+        ),
     }, prepared

@@ -25,8 +25,12 @@ class Timings:
         return min(self.seconds)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"median_s": self.median, "best_s": self.best, "runs": len(self.seconds),
-                **asdict(self)}
+        return {
+            "median_s": self.median,
+            "best_s": self.best,
+            "runs": len(self.seconds),
+            **asdict(self),
+        }
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:

@@ -5,9 +5,23 @@ from __future__ import annotations
 
 from importlib import metadata
 
-_DEPENDENCIES = ("pydantic", "pydantic-core", "lark", "PyYAML", "click", "pycountry",
-                 "google-re2", "fastapi", "starlette", "uvicorn", "httptools", "uvloop",
-                 "hypothesis", "schemathesis", "httpx")
+_DEPENDENCIES = (
+    "pydantic",
+    "pydantic-core",
+    "lark",
+    "PyYAML",
+    "click",
+    "pycountry",
+    "google-re2",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "httptools",
+    "uvloop",
+    "hypothesis",
+    "schemathesis",
+    "httpx",
+)
 
 
 def dependency_versions() -> str:

@@ -22,7 +22,9 @@ policy acme-terms {
   url       "https://acme.example/terms"
 """
 # A one-clause policy set the service tests load, validate, break and reload.
-POLICY = POLICY_HEADER + """\
+POLICY = (
+    POLICY_HEADER
+    + """\
   clause no-distill {
     topic distillation
     kind prohibition
@@ -32,6 +34,7 @@ POLICY = POLICY_HEADER + """\
   }
 }
 """
+)
 
 
 # ---- `tosguard serve` as a real process on 127.0.0.1 --------------------------------------------
@@ -64,28 +67,47 @@ class ServeProcess:
     """``tosguard serve ARGS`` on a free port of 127.0.0.1, its stderr in a file of ``tmp``;
     ``preexec_fn`` runs in the child before it starts (e.g. to lower its resource limits)."""
 
-    def __init__(self, tmp: Path, *args: str, workers: int = 1, preexec_fn=None,
-                 env: dict | None = None):
+    def __init__(
+        self, tmp: Path, *args: str, workers: int = 1, preexec_fn=None, env: dict | None = None
+    ):
         self.port = free_port()
         self.log = tmp / f"serve-{self.port}.log"
-        command = [*tosguard_command(), "serve", "--host", "127.0.0.1", "--port",
-                   str(self.port), "--workers", str(workers), *args]
+        command = [
+            *tosguard_command(),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(workers),
+            *args,
+        ]
         with open(self.log, "wb") as stderr:
-            self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                            stderr=stderr, preexec_fn=preexec_fn,
-                                            env={**os.environ, **(env or {})})
+            self.process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                preexec_fn=preexec_fn,
+                env={**os.environ, **(env or {})},
+            )
 
     def get(self, path: str, timeout: float = 10) -> tuple[int, bytes]:
         """One request on a fresh connection: (status, raw response); (0, b"") when the
         connection fails or the answer is cut short."""
-        raw = exchange(self.port, f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close"
-                       f"\r\n\r\n".encode(), timeout=timeout)
+        raw = exchange(
+            self.port,
+            f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode(),
+            timeout=timeout,
+        )
         return status_of(raw), raw
 
     def wait_ready(self, timeout: float = 60) -> None:
         def ready() -> bool:
             assert self.process.poll() is None, self.logs()
             return self.get("/readyz", timeout=5)[0] == 200
+
         wait_until(ready, timeout, "the server to be ready", step=0.1)
 
     def logs(self) -> str:
@@ -116,8 +138,10 @@ def exchange(port: int, request: bytes, timeout: float = 10) -> bytes:
     """Send ``request`` on a new connection and read until the server closes it (or
     ``timeout``); whatever arrived, b"" when the connection failed."""
     received = b""
-    with contextlib.suppress(OSError), \
-            socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+    with (
+        contextlib.suppress(OSError),
+        socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock,
+    ):
         sock.sendall(request)
         while chunk := sock.recv(65536):
             received += chunk
@@ -147,8 +171,10 @@ def worker_pids(supervisor: int) -> set[int]:
             with contextlib.suppress(OSError):
                 stat = Path(f"/proc/{entry}/stat").read_bytes()
                 command = Path(f"/proc/{entry}/cmdline").read_bytes()
-                if int(stat[stat.rindex(b")") + 2:].split()[1]) == supervisor \
-                        and b"spawn_main" in command:  # not multiprocessing's tracker
+                if (
+                    int(stat[stat.rindex(b")") + 2 :].split()[1]) == supervisor
+                    and b"spawn_main" in command
+                ):  # not multiprocessing's tracker
                     pids.add(int(entry))
     return pids
 
@@ -160,7 +186,7 @@ def socket_inodes(pid: int) -> set[str]:
         with contextlib.suppress(OSError):
             link = os.readlink(f"/proc/{pid}/fd/{fd}")
             if link.startswith("socket:["):
-                found.add(link[len("socket:["):-1])
+                found.add(link[len("socket:[") : -1])
     return found
 
 

@@ -80,8 +80,7 @@ def test_evaluation_stops_at_the_findings_limit(library):
 
 def test_report_writing_stops_at_the_deadline(library):
     report = check(library, parse_manifest(bare_sources(300), "m.yaml"), as_of=AS_OF)
-    with budgets.active(Budget(deadline=time.monotonic() - 1)), \
-            pytest.raises(TimeLimitExceeded):
+    with budgets.active(Budget(deadline=time.monotonic() - 1)), pytest.raises(TimeLimitExceeded):
         report.to_json()
 
 

@@ -25,8 +25,11 @@ from tosguard.manifest.model import load_manifest, parse_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml")) + sorted((ROOT / "examples").glob("*.json"))
-CORPUS = sorted(p for p in (ROOT / "tests" / "corpus").rglob("*.yaml")
-                if "want_error" not in p.read_text(encoding="utf-8"))
+CORPUS = sorted(
+    p
+    for p in (ROOT / "tests" / "corpus").rglob("*.yaml")
+    if "want_error" not in p.read_text(encoding="utf-8")
+)
 VALUES = (True, False, None)
 
 
@@ -100,8 +103,10 @@ def fresh(library_of) -> tuple[Library, Library]:
 def test_accelerated_library_gives_the_same_reports_on_the_examples(path) -> None:
     plain, fast = fresh(lambda: load_library(use_cache=False))
     for include_all in (False, True):
-        reports = [check_file(lib, path, as_of="2026-11-22", include_all=include_all).to_json()
-                   for lib in (plain, fast)]
+        reports = [
+            check_file(lib, path, as_of="2026-11-22", include_all=include_all).to_json()
+            for lib in (plain, fast)
+        ]
         assert reports[0] == reports[1]
 
 
@@ -111,8 +116,7 @@ def test_accelerated_library_gives_the_same_reports_on_the_corpus(path) -> None:
     plain, fast = fresh(lambda: case_library(case))
     loaded = case_manifest(case)
     as_of = str(case.get("as_of", "2026-06-01"))
-    reports = [check(lib, loaded, as_of=as_of, include_all=True).to_json()
-               for lib in (plain, fast)]
+    reports = [check(lib, loaded, as_of=as_of, include_all=True).to_json() for lib in (plain, fast)]
     assert reports[0] == reports[1]
 
 
@@ -123,8 +127,9 @@ PLAIN, FAST = fresh(lambda: load_library(use_cache=False))
 @given(manifests())
 def test_accelerated_library_gives_the_same_reports_on_generated_manifests(manifest) -> None:
     loaded = parse_manifest(json.dumps(manifest).encode(), "m.json", "json")
-    reports = [check(lib, loaded, as_of="2026-01-01", include_all=True).to_json()
-               for lib in (PLAIN, FAST)]
+    reports = [
+        check(lib, loaded, as_of="2026-01-01", include_all=True).to_json() for lib in (PLAIN, FAST)
+    ]
     assert reports[0] == reports[1]
 
 
@@ -138,12 +143,15 @@ def test_large_manifests_use_generated_functions_without_acceleration(shipped) -
     assert Evaluator(shipped, large, date(2026, 1, 1)).fast
 
 
-@pytest.mark.parametrize("uses, allowed, negated", [
-    (["rlhf"], {"rlhf", "evaluation"}, False),
-    (["rlhf", "distillation"], {"rlhf", "evaluation"}, False),
-    (["rlhf", "distillation"], {"rlhf"}, True),
-    ([], {"rlhf"}, False),
-])
+@pytest.mark.parametrize(
+    "uses, allowed, negated",
+    [
+        (["rlhf"], {"rlhf", "evaluation"}, False),
+        (["rlhf", "distillation"], {"rlhf", "evaluation"}, False),
+        (["rlhf", "distillation"], {"rlhf"}, True),
+        ([], {"rlhf"}, False),
+    ],
+)
 def test_a_list_is_in_a_set_when_all_its_items_are(uses, allowed, negated) -> None:
     text = json.dumps({"tosguard": 1, "sources": [{"id": "a", "use": uses}, {"id": "b"}]})
     env = ir.Env(parse_manifest(text.encode(), "m.json", "json").manifest)
@@ -159,8 +167,10 @@ def test_a_list_is_in_a_set_when_all_its_items_are(uses, allowed, negated) -> No
 def test_conditions_too_deep_for_the_python_parser_fall_back_to_closures(kind) -> None:
     text = json.dumps({"tosguard": 1, "sources": [{"id": "a", "provider": "p999"}]})
     env = ir.Env(parse_manifest(text.encode(), "m.json", "json").manifest).at(0)
-    items = tuple(ir.Compare("x", "==", ir.Path("source", ("provider",)), ir.Lit(f"p{i}"))
-                  for i in range(1000))
+    items = tuple(
+        ir.Compare("x", "==", ir.Path("source", ("provider",)), ir.Lit(f"p{i}"))
+        for i in range(1000)
+    )
     node = kind("x", items)
     assert function(node) is node.compiled()  # the generated text would not compile
     assert function(node)(env) is (kind is ir.Or)  # p999 is among the items

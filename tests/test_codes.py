@@ -17,7 +17,8 @@ from tosguard.service.problems import KINDS
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src" / "tosguard"
 CODE_LIKE = re.compile(
-    r"(policy|manifest|test|service|http|usage|serve|reload)-[a-z0-9]+(-[a-z0-9]+)*")
+    r"(policy|manifest|test|service|http|usage|serve|reload)-[a-z0-9]+(-[a-z0-9]+)*"
+)
 
 
 def _literals() -> dict[str, str]:
@@ -27,8 +28,11 @@ def _literals() -> dict[str, str]:
         if path.name == "codes.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Constant) and isinstance(node.value, str)
-                    and CODE_LIKE.fullmatch(node.value)):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and CODE_LIKE.fullmatch(node.value)
+            ):
                 found.setdefault(node.value, f"{path.relative_to(ROOT)}:{node.lineno}")
     return found
 
@@ -41,10 +45,14 @@ def _generated() -> set[str]:
 
 def test_every_code_written_in_src_is_registered() -> None:
     problem_types = set(KINDS)
-    missing = {code: where for code, where in _literals().items()
-               if code not in CODES and code not in problem_types}
-    assert not missing, ("codes written in src/ but not in src/tosguard/codes.py: "
-                         + ", ".join(f"{code} ({where})" for code, where in missing.items()))
+    missing = {
+        code: where
+        for code, where in _literals().items()
+        if code not in CODES and code not in problem_types
+    }
+    assert not missing, "codes written in src/ but not in src/tosguard/codes.py: " + ", ".join(
+        f"{code} ({where})" for code, where in missing.items()
+    )
 
 
 def test_identity_and_generated_codes_are_registered() -> None:
@@ -68,10 +76,16 @@ def test_rows_are_well_formed() -> None:
 def test_docs_table_is_current() -> None:
     committed = (ROOT / "docs" / "codes.md").read_text(encoding="utf-8")
     assert committed == markdown(), (
-        "docs/codes.md is stale: run `python -m tosguard.codes > docs/codes.md`")
+        "docs/codes.md is stale: run `python -m tosguard.codes > docs/codes.md`"
+    )
 
 
 def test_module_prints_the_table() -> None:
-    result = subprocess.run([sys.executable, "-m", "tosguard.codes"], capture_output=True,
-                            text=True, check=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "tosguard.codes"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     assert result.stdout == markdown()

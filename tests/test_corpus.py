@@ -34,10 +34,12 @@ def case_library(case: dict) -> Library:
         from tosguard.engine.frontend import PolicySources, compile_policy_set
         from tosguard.engine.library import read_policy_files
 
-        library = read_policy_files() if case.get("library") == "shipped" \
-            else _contents(case["policy"])
-        return compile_policy_set(PolicySources(library, _contents(case["user_policy"])),
-                                  use_cache=False)
+        library = (
+            read_policy_files() if case.get("library") == "shipped" else _contents(case["policy"])
+        )
+        return compile_policy_set(
+            PolicySources(library, _contents(case["user_policy"])), use_cache=False
+        )
     if case.get("library") == "shipped":
         return load_library(use_cache=False)
     policies = case["policy"]
@@ -55,14 +57,18 @@ def _contents(policies: str | dict) -> list:
 
 def case_manifest(case: dict):
     if "manifest_text" in case:
-        return parse_manifest(case["manifest_text"].encode(), "manifest.yaml",
-                              case.get("manifest_format"))
+        return parse_manifest(
+            case["manifest_text"].encode(), "manifest.yaml", case.get("manifest_format")
+        )
     return parse_manifest(json.dumps(case["manifest"]).encode(), "manifest.json", "json")
 
 
 def _finding_key(finding: dict) -> dict:
-    key = {"clause": rule_of(finding["policy"], finding["clause"]),
-           "subject": finding["subject"], "status": finding["status"]}
+    key = {
+        "clause": rule_of(finding["policy"], finding["clause"]),
+        "subject": finding["subject"],
+        "status": finding["status"],
+    }
     return key
 
 
@@ -74,8 +80,12 @@ def test_corpus_case(path: Path) -> None:
         _check_error(case)
         return
     library = case_library(case)
-    report = check(library, case_manifest(case), as_of=str(case.get("as_of", "2026-06-01")),
-                   include_all=bool(case.get("all")))
+    report = check(
+        library,
+        case_manifest(case),
+        as_of=str(case.get("as_of", "2026-06-01")),
+        include_all=bool(case.get("all")),
+    )
     data = report.as_dict()
     want = case["want"]
     asserted = False
@@ -84,8 +94,13 @@ def test_corpus_case(path: Path) -> None:
         asserted = True
     if "findings" in want:
         got = sorted((_finding_key(f) for f in data["findings"]), key=json.dumps)
-        wanted = sorted(({k: v for k, v in f.items() if k in ("clause", "subject", "status")}
-                         for f in want["findings"]), key=json.dumps)
+        wanted = sorted(
+            (
+                {k: v for k, v in f.items() if k in ("clause", "subject", "status")}
+                for f in want["findings"]
+            ),
+            key=json.dumps,
+        )
         assert got == wanted, _explain(data)
         for wanted_finding in want["findings"]:
             _check_details(data["findings"], wanted_finding)
@@ -104,10 +119,14 @@ def _check_details(findings: list[dict], wanted: dict) -> None:
 
 
 def _has_details(finding: dict, wanted: dict) -> bool:
-    return (finding["missing"] == wanted.get("missing", finding["missing"])
-            and wanted.get("message_contains", "") in finding["message"]
-            and ("effective" not in wanted
-                 or (finding["citation"] or {}).get("effective") == str(wanted["effective"])))
+    return (
+        finding["missing"] == wanted.get("missing", finding["missing"])
+        and wanted.get("message_contains", "") in finding["message"]
+        and (
+            "effective" not in wanted
+            or (finding["citation"] or {}).get("effective") == str(wanted["effective"])
+        )
+    )
 
 
 def _check_error(case: dict) -> None:
@@ -137,6 +156,8 @@ def _check_error(case: dict) -> None:
 def _explain(data: dict) -> str:
     lines = [f"verdict {data['verdict']} summary {data['summary']}"]
     for f in data["findings"]:
-        lines.append(f"  {rule_of(f['policy'], f['clause'])} {f['subject']} {f['status']} "
-                     f"missing={f['missing']} :: {f['message']}")
+        lines.append(
+            f"  {rule_of(f['policy'], f['clause'])} {f['subject']} {f['status']} "
+            f"missing={f['missing']} :: {f['message']}"
+        )
     return "\n".join(lines)

@@ -44,24 +44,40 @@ def test_identical_libraries_have_no_changes(sides) -> None:
 def test_clause_fields_changed_added_removed(sides) -> None:
     old, new = sides
     terms = new / "acme-2026.tos"
-    edit(terms, "    kind     prohibition\n    when     trains_on_output\n",
-         "    kind     prohibition\n    severity warning\n    when     trains_on_output and "
-         "model.commercial\n")
-    edit(terms, '"You may not use Output to develop models."',
-         '"You may not use Output to train or develop models."')
-    edit(terms, "  clause attribution {", "  clause resale {\n    topic resale\n    kind "
-         "prohibition\n    when source.access.route == \"reseller\"\n    remedy \"r\"\n    cite "
-         "{ section \"4\" quote \"no resale\" }\n  }\n\n  clause attribution-removed-below {")
+    edit(
+        terms,
+        "    kind     prohibition\n    when     trains_on_output\n",
+        "    kind     prohibition\n    severity warning\n    when     trains_on_output and "
+        "model.commercial\n",
+    )
+    edit(
+        terms,
+        '"You may not use Output to develop models."',
+        '"You may not use Output to train or develop models."',
+    )
+    edit(
+        terms,
+        "  clause attribution {",
+        "  clause resale {\n    topic resale\n    kind "
+        'prohibition\n    when source.access.route == "reseller"\n    remedy "r"\n    cite '
+        '{ section "4" quote "no resale" }\n  }\n\n  clause attribution-removed-below {',
+    )
     edit(terms, "clause attribution-removed-below", "clause attribution-renamed")
     result = run([old], [new], as_of=AS_OF)
     assert result.changed
     (change,) = result.policies
-    assert (change.policy, change.change, change.new_version) == \
-        ("acme-terms", "changed", date(2026, 1, 1))
+    assert (change.policy, change.change, change.new_version) == (
+        "acme-terms",
+        "changed",
+        date(2026, 1, 1),
+    )
     by_id = {c.clause: c for c in change.clauses}
     assert {k: v.change for k, v in by_id.items()} == {
-        "competing-models": "changed", "resale": "added", "attribution-renamed": "added",
-        "attribution": "removed"}
+        "competing-models": "changed",
+        "resale": "added",
+        "attribution-renamed": "added",
+        "attribution": "removed",
+    }
     fields = {f.field: (f.old, f.new) for f in by_id["competing-models"].fields}
     assert fields["severity"] == ("error", "warning")
     assert fields["when"] == ("trains_on_output", "trains_on_output and model.commercial")
@@ -72,25 +88,44 @@ def test_clause_fields_changed_added_removed(sides) -> None:
 
 def test_set_change_shows_values_and_the_clauses_that_depend_on_it(sides) -> None:
     old, new = sides
-    edit(new / "common.tos", '{"pretraining", "fine-tuning", "distillation", "rlhf"}',
-         '{"pretraining", "fine-tuning", "distillation", "rewriting"}')
+    edit(
+        new / "common.tos",
+        '{"pretraining", "fine-tuning", "distillation", "rlhf"}',
+        '{"pretraining", "fine-tuning", "distillation", "rewriting"}',
+    )
     result = run([old], [new], as_of=AS_OF)
     (definition,) = result.definitions
-    assert (definition.name, definition.added_values, definition.removed_values) == \
-        ("training_uses", ["rewriting"], ["rlhf"])
-    depending = {(p.new_version, c.clause) for p in result.policies for c in p.clauses
-                 if "training_uses" in c.depends_on_changed}
-    assert depending == {(date(2025, 1, 1), "competing-models"),
-                         (date(2026, 1, 1), "competing-models")}
+    assert (definition.name, definition.added_values, definition.removed_values) == (
+        "training_uses",
+        ["rewriting"],
+        ["rlhf"],
+    )
+    depending = {
+        (p.new_version, c.clause)
+        for p in result.policies
+        for c in p.clauses
+        if "training_uses" in c.depends_on_changed
+    }
+    assert depending == {
+        (date(2025, 1, 1), "competing-models"),
+        (date(2026, 1, 1), "competing-models"),
+    }
     assert "values added: rewriting" in render_text(result)
 
 
 def test_two_single_versions_are_compared_whatever_their_dates() -> None:
-    result = run([DEMO / "policies" / "acme-2025.tos"], [DEMO / "policies" / "acme-2026.tos"],
-                 as_of=AS_OF, extra=[DEMO / "policies" / "common.tos"])
+    result = run(
+        [DEMO / "policies" / "acme-2025.tos"],
+        [DEMO / "policies" / "acme-2026.tos"],
+        as_of=AS_OF,
+        extra=[DEMO / "policies" / "common.tos"],
+    )
     (change,) = result.policies
-    assert (change.change, change.old_version, change.new_version) == \
-        ("new version", date(2025, 1, 1), date(2026, 1, 1))
+    assert (change.change, change.old_version, change.new_version) == (
+        "new version",
+        date(2025, 1, 1),
+        date(2026, 1, 1),
+    )
     by_id = {c.clause: c.change for c in change.clauses}
     assert by_id == {"competing-models": "changed", "internal": "removed"}
     fields = {f.field for c in change.clauses for f in c.fields}
@@ -102,12 +137,16 @@ def test_new_version_is_compared_with_the_one_it_follows(sides) -> None:
     old, new = sides
     text = (new / "acme-2026.tos").read_text(encoding="utf-8")
     changed = text.replace("2026", "2027").replace(
-        "    when     trains_on_output\n", "    when     trains_on_output and model.commercial\n")
+        "    when     trains_on_output\n", "    when     trains_on_output and model.commercial\n"
+    )
     (new / "acme-2027.tos").write_text(changed, encoding="utf-8")
     result = run([old], [new], as_of=AS_OF)
     (change,) = result.policies
-    assert (change.change, change.old_version, change.new_version) == \
-        ("new version", date(2026, 1, 1), date(2027, 1, 1))
+    assert (change.change, change.old_version, change.new_version) == (
+        "new version",
+        date(2026, 1, 1),
+        date(2027, 1, 1),
+    )
 
 
 def test_policy_added_and_removed(sides) -> None:
@@ -121,15 +160,20 @@ def test_policy_added_and_removed(sides) -> None:
 
 def test_manifests_show_whose_findings_change(sides) -> None:
     old, new = sides
-    edit(new / "acme-2026.tos", "    when     trains_on_output\n",
-         '    when     trains_on_output and model.purpose == "code"\n')
+    edit(
+        new / "acme-2026.tos",
+        "    when     trains_on_output\n",
+        '    when     trains_on_output and model.purpose == "code"\n',
+    )
     result = run([old], [new], manifests=[DEMO / "demo.yaml"], as_of=AS_OF)
     (manifest,) = result.manifests
     assert manifest.changed
     changed = {(r.clause, r.subject): (r.old, r.new) for r in manifest.results}
     # no agreement is declared, so none waives the clause (claims must be declared)
     assert changed[("acme-terms/competing-models", "/sources/0")] == (
-        ["violated"], ["violated", "satisfied"])
+        ["violated"],
+        ["violated", "satisfied"],
+    )
     text = render_text(result)
     assert "acme-terms/competing-models /sources/0: violated → violated, satisfied" in text
     assert "1 of 1 manifest affected" in text
@@ -153,16 +197,32 @@ def test_cli_exit_codes_and_json(sides) -> None:
     old, new = sides
 
     def diff(*args: str):
-        result = subprocess.run([sys.executable, "-m", "tosguard", "diff", *args], cwd=ROOT,
-                                capture_output=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "tosguard", "diff", *args],
+            cwd=ROOT,
+            capture_output=True,
+            timeout=120,
+        )
         assert b"Traceback" not in result.stderr, result.stderr.decode()
         return result
 
     assert diff(str(old), str(new)).returncode == 0
-    edit(new / "acme-2026.tos", "    when     trains_on_output\n",
-         '    when     trains_on_output and model.purpose == "code"\n')
-    changed = diff(str(old), str(new), "--manifests", str(DEMO / "demo.yaml"),
-                   str(DEMO / "demo.yaml"), "--as-of", "2026-06-01", "--format", "json")
+    edit(
+        new / "acme-2026.tos",
+        "    when     trains_on_output\n",
+        '    when     trains_on_output and model.purpose == "code"\n',
+    )
+    changed = diff(
+        str(old),
+        str(new),
+        "--manifests",
+        str(DEMO / "demo.yaml"),
+        str(DEMO / "demo.yaml"),
+        "--as-of",
+        "2026-06-01",
+        "--format",
+        "json",
+    )
     assert changed.returncode == 1
     data = json.loads(changed.stdout)
     assert data["changed"] and len(data["manifests"]) == 2

@@ -12,7 +12,8 @@ from tosguard.api import check_file, load_library
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.*"))
 EXPECTED = re.compile(
-    r'(?:#\s*Expected:|"expected_verdict":\s*")\s*(compliant|non_compliant|undetermined)')
+    r'(?:#\s*Expected:|"expected_verdict":\s*")\s*(compliant|non_compliant|undetermined)'
+)
 
 
 @pytest.fixture(scope="module")

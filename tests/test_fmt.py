@@ -33,8 +33,11 @@ from tosguard.resources import policies_dir
 ROOT = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "fmt"
 CASES = sorted(p.stem for p in (GOLDEN / "input").glob("*.tos"))
-SETTINGS = settings(max_examples=120, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def comments_of(text: str) -> list[str]:
@@ -53,7 +56,8 @@ def test_golden(case: str) -> None:
         expected.parent.mkdir(exist_ok=True)
         expected.write_text(formatted, encoding="utf-8")
     assert formatted == expected.read_text(encoding="utf-8"), (
-        f"{case}: formatter output differs; if intended, rerun with UPDATE_GOLDEN=1")
+        f"{case}: formatter output differs; if intended, rerun with UPDATE_GOLDEN=1"
+    )
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -70,30 +74,32 @@ def test_comment_placement() -> None:
     source = (
         "# header\n\n"
         "policy p {   # after the brace\n"
-        "  url \"u\"  # trailing\n"
+        '  url "u"  # trailing\n'
         "  provider acme\n"
         "  clause c {\n"
         "    when model.commercial   # first line\n"
-        "      and model.name == \"x\"  # continuation\n"
-        "    cite { section \"1\" quote \"q\" } }  # after two braces\n"
+        '      and model.name == "x"  # continuation\n'
+        '    cite { section "1" quote "q" } }  # after two braces\n'
         "  # dangling\n"
-        "}\n")
+        "}\n"
+    )
     assert format_text(source) == (
         "# header\n\n"
         "policy p {  # after the brace\n"
         "  provider  acme\n"
-        "  url       \"u\"  # trailing\n"
+        '  url       "u"  # trailing\n'
         "\n"
         "  clause c {\n"
         "    # continuation\n"
-        "    when     model.commercial and model.name == \"x\"  # first line\n"
+        '    when     model.commercial and model.name == "x"  # first line\n'
         "    cite {\n"
-        "      section \"1\"\n"
-        "      quote   \"q\"\n"
+        '      section "1"\n'
+        '      quote   "q"\n'
         "    }\n"
         "  }  # after two braces\n"
         "  # dangling\n"
-        "}\n")
+        "}\n"
+    )
 
 
 def test_long_text_is_split_into_adjacent_strings() -> None:
@@ -112,7 +118,8 @@ def test_quote_escapes_what_json_needs_and_keeps_unicode() -> None:
 
 def test_crlf_and_tabs_are_normalised() -> None:
     assert format_text("policy p {\r\n\tprovider acme  # c\r\n}\r\n") == (
-        "policy p {\n  provider  acme  # c\n}\n")
+        "policy p {\n  provider  acme  # c\n}\n"
+    )
 
 
 def test_syntax_error_raises_policy_error_with_a_position() -> None:
@@ -123,36 +130,46 @@ def test_syntax_error_raises_policy_error_with_a_position() -> None:
 
 
 def test_docstring_examples_run() -> None:
-    for module in (tosguard.language.printer, tosguard.tools.lint, tosguard.tools.diff,
-                   tosguard.tools.provenance, tosguard.language.ast, tosguard.tools.explain):
+    for module in (
+        tosguard.language.printer,
+        tosguard.tools.lint,
+        tosguard.tools.diff,
+        tosguard.tools.provenance,
+        tosguard.language.ast,
+        tosguard.tools.explain,
+    ):
         result = doctest.testmod(module)
         assert result.failed == 0, module.__name__
 
 
 # ---- the shipped library and the CLI ----------------------------------------------------------
 def run_cli(*args: str, cwd: Path = ROOT, stdin: bytes | None = None):
-    result = subprocess.run([sys.executable, "-m", "tosguard", *args], cwd=cwd,
-                            capture_output=True, input=stdin, timeout=120,
-                            env={**os.environ, "NO_COLOR": "1"})
+    result = subprocess.run(
+        [sys.executable, "-m", "tosguard", *args],
+        cwd=cwd,
+        capture_output=True,
+        input=stdin,
+        timeout=120,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
     assert b"Traceback" not in result.stderr, result.stderr.decode()
     return result
 
 
 def test_shipped_library_is_formatted() -> None:
     result = run_cli("fmt", "--check", str(policies_dir()))
-    assert result.returncode == 0, (
-        "run `tosguard fmt policies/`:\n" + result.stderr.decode())
+    assert result.returncode == 0, "run `tosguard fmt policies/`:\n" + result.stderr.decode()
 
 
 def test_fmt_cli_check_diff_write(tmp_path: Path) -> None:
     path = tmp_path / "p.tos"
-    path.write_text("set s={\"a\",\"b\"}  # keep me\n", encoding="utf-8")
+    path.write_text('set s={"a","b"}  # keep me\n', encoding="utf-8")
     check = run_cli("fmt", "--check", str(path))
     assert check.returncode == 1 and b"would reformat" in check.stderr
     shown = run_cli("fmt", "--diff", str(path))
     assert shown.returncode == 1
     assert '+set s = {"a", "b"}  # keep me' in shown.stdout.decode()
-    assert path.read_text(encoding="utf-8") == "set s={\"a\",\"b\"}  # keep me\n"
+    assert path.read_text(encoding="utf-8") == 'set s={"a","b"}  # keep me\n'
     done = run_cli("fmt", str(path))
     assert done.returncode == 0
     assert path.read_text(encoding="utf-8") == 'set s = {"a", "b"}  # keep me\n'
@@ -186,16 +203,42 @@ def test_fmt_cli_missing_path() -> None:
 @given(policy_files)
 def test_generated_asts_survive_format_then_parse(tree: ast.PolicyFile) -> None:
     text = format_tree(tree)
-    assert ast.without_spans(parse_policy_text(text, "generated.tos")) == \
-        ast.without_spans(tree)
+    assert ast.without_spans(parse_policy_text(text, "generated.tos")) == ast.without_spans(tree)
     assert format_text(text) == text
 
 
 LIBRARY_TEXT = (ROOT / "tests" / "golden" / "fmt" / "input" / "llama-3.1-license.tos").read_text(
-    encoding="utf-8")
-TOKENS = ["{", "}", "(", ")", '"', "==", "=", "and", "or", "not", "when", "clause", "#", "\n",
-          "# c\n", "  # c", "countries {", "XX", "2024-13-01", "any source where", "\u201c",
-          "\x00", "\r\n", "\t", "…", "exception e lifts x {", "}}"]
+    encoding="utf-8"
+)
+TOKENS = [
+    "{",
+    "}",
+    "(",
+    ")",
+    '"',
+    "==",
+    "=",
+    "and",
+    "or",
+    "not",
+    "when",
+    "clause",
+    "#",
+    "\n",
+    "# c\n",
+    "  # c",
+    "countries {",
+    "XX",
+    "2024-13-01",
+    "any source where",
+    "\u201c",
+    "\x00",
+    "\r\n",
+    "\t",
+    "…",
+    "exception e lifts x {",
+    "}}",
+]
 
 
 @st.composite
@@ -204,10 +247,13 @@ def mutated_texts(draw, base: str = LIBRARY_TEXT):
     for _ in range(draw(st.integers(1, 4))):
         position = draw(st.integers(0, len(text)))
         if draw(st.booleans()):
-            text = text[:position] + text[position + draw(st.integers(1, 40)):]
+            text = text[:position] + text[position + draw(st.integers(1, 40)) :]
         else:
-            text = text[:position] + draw(st.sampled_from(TOKENS) | st.text(max_size=5)) \
+            text = (
+                text[:position]
+                + draw(st.sampled_from(TOKENS) | st.text(max_size=5))
                 + text[position:]
+            )
     return text
 
 

@@ -93,7 +93,8 @@ policy acme-data-retention {
 
 # A real error: a misspelt manifest path.
 BROKEN = INTERNAL.replace("acme-data-retention", "acme-broken").replace(
-    "not (source.records is declared)", "source.recods > 10")
+    "not (source.records is declared)", "source.recods > 10"
+)
 
 CASES = {  # file -> (valid, the error codes)
     "own-training.tos": (OWN_TRAINING, True, set()),
@@ -104,9 +105,14 @@ CASES = {  # file -> (valid, the error codes)
 
 
 def tosguard(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*tosguard_command(), *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120,
-                          env={**os.environ, "TOSGUARD_NO_CACHE": "1"})
+    return subprocess.run(
+        [*tosguard_command(), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TOSGUARD_NO_CACHE": "1"},
+    )
 
 
 def lint_verdict(path: Path) -> tuple[bool, set[str]]:
@@ -117,8 +123,18 @@ def lint_verdict(path: Path) -> tuple[bool, set[str]]:
 
 
 def check_verdict(path: Path) -> tuple[bool, set[str]]:
-    result = tosguard("check", str(ACME), "--extra-policies", str(path), "--format", "json",
-                      "--as-of", AS_OF, "--error-format", "json")
+    result = tosguard(
+        "check",
+        str(ACME),
+        "--extra-policies",
+        str(path),
+        "--format",
+        "json",
+        "--as-of",
+        AS_OF,
+        "--error-format",
+        "json",
+    )
     assert result.returncode in (0, 1, 2), result.stderr
     if result.returncode != 2:
         return True, set()
@@ -136,15 +152,23 @@ def test_lint_check_and_validate_give_the_same_verdict(tmp_path: Path) -> None:
         client = httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=30)
         for name, (text, valid, codes) in CASES.items():
             path = tmp_path / name
-            response = client.post("/v1/policies/validate", content=text.encode(),
-                                   params={"name": name},
-                                   headers={"content-type": "text/plain"})
+            response = client.post(
+                "/v1/policies/validate",
+                content=text.encode(),
+                params={"name": name},
+                headers={"content-type": "text/plain"},
+            )
             assert response.status_code == 200, response.text
             body = response.json()
-            served = (body["valid"], {d["code"] for d in body["diagnostics"]
-                                      if d["severity"] == "error"})
-            verdicts = {"lint": lint_verdict(path), "check": check_verdict(path),
-                        "validate": served}
+            served = (
+                body["valid"],
+                {d["code"] for d in body["diagnostics"] if d["severity"] == "error"},
+            )
+            verdicts = {
+                "lint": lint_verdict(path),
+                "check": check_verdict(path),
+                "validate": served,
+            }
             assert all(v == (valid, codes) for v in verdicts.values()), (name, verdicts)
 
 
@@ -162,18 +186,26 @@ def test_the_clash_names_both_places_with_help(tmp_path: Path) -> None:
 def test_a_user_set_does_not_change_the_library_predicates(tmp_path: Path) -> None:
     """Lexical scope: the library's predicates that use `training_uses` keep the library's
     set, whatever a user file names `training_uses`."""
-    (tmp_path / "defs.tos").write_text('set training_uses = {"evaluation"}\n'
-                                       'define trains_on_output = false\n', encoding="utf-8")
+    (tmp_path / "defs.tos").write_text(
+        'set training_uses = {"evaluation"}\ndefine trains_on_output = false\n', encoding="utf-8"
+    )
     plain = tosguard("check", str(ACME), "--format", "json", "--as-of", AS_OF)
-    shadowed = tosguard("check", str(ACME), "--extra-policies", str(tmp_path / "defs.tos"),
-                        "--format", "json", "--as-of", AS_OF)
+    shadowed = tosguard(
+        "check",
+        str(ACME),
+        "--extra-policies",
+        str(tmp_path / "defs.tos"),
+        "--format",
+        "json",
+        "--as-of",
+        AS_OF,
+    )
     assert plain.returncode == shadowed.returncode == 1, shadowed.stderr
     findings = [json.loads(r.stdout)["findings"] for r in (plain, shadowed)]
     assert findings[0] == findings[1]
 
 
-def test_library_names_are_qualified_and_unqualified_names_prefer_the_users(
-        tmp_path: Path) -> None:
+def test_library_names_are_qualified_and_unqualified_names_prefer_the_users(tmp_path: Path) -> None:
     (tmp_path / "mine.tos").write_text(OWN_TRAINING, encoding="utf-8")
     library = load_policy_set(None, [tmp_path / "mine.tos"], use_cache=False)
     (clause,) = library.documents["acme-vendor-rules"].versions[0].clauses
@@ -197,10 +229,12 @@ def test_an_unknown_library_name_is_reported(tmp_path: Path) -> None:
 
 
 def test_library_predicates_are_qualified_too(tmp_path: Path) -> None:
-    text = (HEADER.format(id="acme-p", provider="  provider  openai\n", governs="  service api")
-            + "  clause c {\n    topic distillation\n    kind prohibition\n"
-              "    when library.trains_on_output\n    remedy \"No.\"\n"
-              "    cite { section \"1\" quote \"No.\" }\n  }\n}\n")
+    text = (
+        HEADER.format(id="acme-p", provider="  provider  openai\n", governs="  service api")
+        + "  clause c {\n    topic distillation\n    kind prohibition\n"
+        '    when library.trains_on_output\n    remedy "No."\n'
+        '    cite { section "1" quote "No." }\n  }\n}\n'
+    )
     (tmp_path / "p.tos").write_text(text, encoding="utf-8")
     assert lint_paths([tmp_path / "p.tos"], with_library=True).errors == []
     assert " library.trains_on_output\n" in format_text(text, "p.tos")
@@ -217,11 +251,21 @@ def test_duplicate_names_within_one_namespace_stay_errors(tmp_path: Path) -> Non
 def test_an_internal_policy_reports_no_provider(tmp_path: Path) -> None:
     (tmp_path / "internal.tos").write_text(INTERNAL, encoding="utf-8")
     manifest = tmp_path / "m.yaml"
-    manifest.write_text("tosguard: 1\nsources:\n  - {id: d, kind: dataset, license: MIT, "
-                        "use: [fine-tuning]}\n", encoding="utf-8")
+    manifest.write_text(
+        "tosguard: 1\nsources:\n  - {id: d, kind: dataset, license: MIT, use: [fine-tuning]}\n",
+        encoding="utf-8",
+    )
     for fmt in ("json", "sarif"):
-        result = tosguard("check", str(manifest), "--extra-policies",
-                          str(tmp_path / "internal.tos"), "--format", fmt, "--as-of", AS_OF)
+        result = tosguard(
+            "check",
+            str(manifest),
+            "--extra-policies",
+            str(tmp_path / "internal.tos"),
+            "--format",
+            fmt,
+            "--as-of",
+            AS_OF,
+        )
         assert result.returncode == 1, result.stdout + result.stderr
         report = json.loads(result.stdout)
         if fmt == "json":
@@ -231,8 +275,16 @@ def test_an_internal_policy_reports_no_provider(tmp_path: Path) -> None:
             rules = report["runs"][0]["tool"]["driver"]["rules"]
             (rule,) = [r for r in rules if r["id"].startswith("acme-data-retention/")]
             assert rule["properties"]["provider"] is None
-    listing = tosguard("check", str(manifest), "--extra-policies", str(tmp_path / "internal.tos"),
-                       "--format", "markdown", "--as-of", AS_OF)
+    listing = tosguard(
+        "check",
+        str(manifest),
+        "--extra-policies",
+        str(tmp_path / "internal.tos"),
+        "--format",
+        "markdown",
+        "--as-of",
+        AS_OF,
+    )
     assert "acme-data-retention" in listing.stdout
 
 
@@ -250,8 +302,9 @@ def test_the_library_keeps_the_vocabulary_of_topics() -> None:
     text = INTERNAL
     codes = {d.code for d in lint_text(text, "lib.tos").errors}
     assert codes == {"policy-unknown-value"}
-    without_governs = "\n".join(line for line in text.splitlines()
-                                 if not line.lstrip().startswith("governs"))
+    without_governs = "\n".join(
+        line for line in text.splitlines() if not line.lstrip().startswith("governs")
+    )
     codes = {d.code for d in lint_text(without_governs, "lib.tos").errors}
     assert "policy-missing-field" in codes
 

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 import test_properties as generated
 
 UNKNOWN = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=3, max_size=12).map(
-    lambda text: f"zz-{text}")
+    lambda text: f"zz-{text}"
+)
 
 
 def _known_id_places(manifest: dict) -> list[tuple]:
@@ -58,8 +59,7 @@ def test_an_unknown_id_never_makes_a_manifest_pass(manifest, data, unknown) -> N
 
 
 @generated.SETTINGS
-@given(generated.manifests(), st.lists(st.sampled_from(generated.USES), unique=True,
-                                       max_size=3))
+@given(generated.manifests(), st.lists(st.sampled_from(generated.USES), unique=True, max_size=3))
 def test_adding_a_human_source_adds_no_finding(manifest, uses) -> None:
     before = generated.run(manifest)
     added = copy.deepcopy(manifest)
@@ -76,9 +76,12 @@ def test_the_verdict_does_not_depend_on_the_order_of_sources(manifest, random) -
     random.shuffle(shuffled["sources"])
     before, after = generated.run(manifest), generated.run(shuffled)
     assert after.verdict == before.verdict
+
     # the same findings, each about the same source (named by id, not by position)
     def named(report, sources) -> list[tuple]:
         by_pointer = {f"/sources/{i}": s["id"] for i, s in enumerate(sources)}
-        return sorted((f.rule, by_pointer.get(f.subject, f.subject), f.status)
-                      for f in report.findings)
+        return sorted(
+            (f.rule, by_pointer.get(f.subject, f.subject), f.status) for f in report.findings
+        )
+
     assert named(after, shuffled["sources"]) == named(before, manifest["sources"])

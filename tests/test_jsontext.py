@@ -26,8 +26,11 @@ TEXT = st.text(st.characters(codec="utf-8"), max_size=30)
 SCALARS = st.none() | st.booleans() | st.integers() | TEXT | st.floats(allow_nan=True)
 VALUES = st.recursive(
     SCALARS,
-    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
-    | st.dictionaries(TEXT, inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(TEXT, inner, max_size=4)
+    ),
     max_leaves=25,
 )
 
@@ -40,7 +43,7 @@ def reference(value, level: int = 0) -> str:
     prefix = "".join("[\n" + "  " * (depth + 1) for depth in range(level))
     suffix = "".join("\n" + "  " * depth + "]" for depth in reversed(range(level)))
     assert text.startswith(prefix) and text.endswith(suffix)
-    return text[len(prefix):len(text) - len(suffix)]
+    return text[len(prefix) : len(text) - len(suffix)]
 
 
 @given(VALUES, st.integers(0, 3))
@@ -54,16 +57,24 @@ def test_dumps_matches_json_dumps(value, level):
 def test_escapes_leave_the_value_unchanged_and_nothing_that_acts_on_a_terminal(value):
     text = dumps(value)
     assert json.loads(text) == json.loads(json.dumps(value))
-    assert not any("\x7f" <= c <= "\x9f" or "\u202a" <= c <= "\u202e" or "\u2066" <= c <= "\u2069"
-                   or "\ud800" <= c <= "\udfff" or c < " " and c != "\n" for c in text)
+    assert not any(
+        "\x7f" <= c <= "\x9f"
+        or "\u202a" <= c <= "\u202e"
+        or "\u2066" <= c <= "\u2069"
+        or "\ud800" <= c <= "\udfff"
+        or c < " "
+        and c != "\n"
+        for c in text
+    )
 
 
 def test_terminal_controls_and_bidi_overrides_are_escaped():
     assert dumps("a\x1b]0;x\x07\x9b\u202e\ud800é") == '"a\\u001b]0;x\\u0007\\u009b\\u202e\\ud800é"'
 
 
-@given(st.dictionaries(st.integers() | st.booleans() | st.none() | st.floats(), SCALARS,
-                       max_size=4))
+@given(
+    st.dictionaries(st.integers() | st.booleans() | st.none() | st.floats(), SCALARS, max_size=4)
+)
 def test_non_string_keys_are_converted_like_json_dumps(value):
     assert dumps(value) == json_safe(json.dumps(value, indent=2, ensure_ascii=False))
 
@@ -75,25 +86,41 @@ def test_unserialisable_values_are_refused_like_json_dumps():
 
 FINDINGS = st.builds(
     Finding,
-    policy=TEXT, provider=TEXT, clause=TEXT, topic=TEXT, kind=TEXT,
+    policy=TEXT,
+    provider=TEXT,
+    clause=TEXT,
+    topic=TEXT,
+    kind=TEXT,
     status=st.sampled_from(["violated", "undetermined", "satisfied", "not_applicable"]),
-    severity=st.sampled_from(["error", "warning", "info"]), subject=TEXT,
-    location=st.fixed_dictionaries({"file": TEXT, "line": st.integers(1, 10**6),
-                                    "column": st.integers(1, 10**4)}),
-    message=TEXT, missing=st.lists(TEXT, max_size=3).map(tuple), remedy=TEXT,
-    citation=st.fixed_dictionaries({"document": TEXT, "section": TEXT,
-                                    "effective": st.none() | TEXT, "url": TEXT,
-                                    "quote": TEXT}),
+    severity=st.sampled_from(["error", "warning", "info"]),
+    subject=TEXT,
+    location=st.fixed_dictionaries(
+        {"file": TEXT, "line": st.integers(1, 10**6), "column": st.integers(1, 10**4)}
+    ),
+    message=TEXT,
+    missing=st.lists(TEXT, max_size=3).map(tuple),
+    remedy=TEXT,
+    citation=st.fixed_dictionaries(
+        {
+            "document": TEXT,
+            "section": TEXT,
+            "effective": st.none() | TEXT,
+            "url": TEXT,
+            "quote": TEXT,
+        }
+    ),
     policy_location=st.fixed_dictionaries({"file": TEXT, "line": st.integers(1, 10**6)}),
 )
 REPORTS = st.builds(
-    Report, manifest=TEXT, as_of=st.dates(),
+    Report,
+    manifest=TEXT,
+    as_of=st.dates(),
     verdict=st.sampled_from(["compliant", "non_compliant", "undetermined"]),
     summary=st.dictionaries(TEXT, st.integers(0, 10**6), max_size=4),
     # few distinct clauses, many findings: the cached clause fragments are reused
-    findings=st.lists(FINDINGS, max_size=6).flatmap(
-        lambda found: st.lists(st.sampled_from(found), max_size=12) if found
-        else st.just([])).map(tuple),
+    findings=st.lists(FINDINGS, max_size=6)
+    .flatmap(lambda found: st.lists(st.sampled_from(found), max_size=12) if found else st.just([]))
+    .map(tuple),
 )
 
 
@@ -116,8 +143,7 @@ def library():
 def test_example_reports_match_json_dumps(library, path):
     for include_all in (False, True):
         report = check_file(library, path, as_of="2026-11-22", include_all=include_all)
-        assert report.to_json() == json.dumps(report.as_dict(), indent=2,
-                                              ensure_ascii=False) + "\n"
+        assert report.to_json() == json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
 def test_fragment_cache_is_bounded_and_starts_again_when_full():

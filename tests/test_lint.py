@@ -23,14 +23,18 @@ from tosguard.resources import policies_dir
 from tosguard.tools.lint import lint_paths, lint_text, never_holds
 
 ROOT = Path(__file__).parent.parent
-HEADER = ('policy p {\n  provider acme\n  document "D"\n  service api\n'
-          '  effective 2024-01-01\n  url "https://example.org/p"\n')
+HEADER = (
+    'policy p {\n  provider acme\n  document "D"\n  service api\n'
+    '  effective 2024-01-01\n  url "https://example.org/p"\n'
+)
 
 
 def clause(when: str, *, kind: str = "prohibition", extra: str = "", cite: str = "") -> str:
     cite = cite or 'cite { section "1" quote "q" }'
-    return (f"  clause c {{\n    topic distillation\n    kind {kind}\n    when {when}\n"
-            f"    remedy \"r\"\n{extra}    {cite}\n  }}\n")
+    return (
+        f"  clause c {{\n    topic distillation\n    kind {kind}\n    when {when}\n"
+        f'    remedy "r"\n{extra}    {cite}\n  }}\n'
+    )
 
 
 def codes(result) -> list[str]:
@@ -38,8 +42,13 @@ def codes(result) -> list[str]:
 
 
 def run_cli(*args: str):
-    result = subprocess.run([sys.executable, "-m", "tosguard", *args], cwd=ROOT,
-                            capture_output=True, timeout=120, env={**os.environ, "NO_COLOR": "1"})
+    result = subprocess.run(
+        [sys.executable, "-m", "tosguard", *args],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
     assert b"Traceback" not in result.stderr, result.stderr.decode()
     return result
 
@@ -47,48 +56,59 @@ def run_cli(*args: str):
 # ---- the shipped library ----------------------------------------------------------------------
 def test_shipped_library_has_no_lint_errors() -> None:
     result = lint_paths([policies_dir()])
-    assert not result.errors, "\n".join(f"{d.span}: {d.code}: {d.message}"
-                                        for d in result.errors)
+    assert not result.errors, "\n".join(f"{d.span}: {d.code}: {d.message}" for d in result.errors)
     assert len(result.files) > 3
 
 
 # ---- the checker's diagnostics, collected across files ----------------------------------------
 def test_errors_of_several_files_are_collected_and_sorted(tmp_path: Path) -> None:
     (tmp_path / "a.tos").write_text(HEADER + clause('model.purpos == "chat"') + "}\n")
-    (tmp_path / "b.tos").write_text("set eu = countries { DE, UK }\n"
-                                    "define d = source.access.from_country == \"XX\"\n")
+    (tmp_path / "b.tos").write_text(
+        'set eu = countries { DE, UK }\ndefine d = source.access.from_country == "XX"\n'
+    )
     result = lint_paths([tmp_path])
     assert codes(result) == ["policy-unknown-path", "policy-bad-country", "policy-bad-country"]
     assert result.diagnostics == sorted(result.diagnostics, key=Diagnostic.sort_key)
     first = result.diagnostics[0]
     assert first.help == "did you mean `model.purpose`?"
-    assert (first.span.file, first.span.line, first.span.column) == \
-        (f"{tmp_path}/a.tos", 10, 10)
+    assert (first.span.file, first.span.line, first.span.column) == (f"{tmp_path}/a.tos", 10, 10)
     assert first.source_line.strip() == 'when model.purpos == "chat"'
 
 
 def test_duplicate_ids_overlapping_versions_and_lifting_nothing(tmp_path: Path) -> None:
     first = HEADER.replace("effective 2024-01-01", "effective 2024-01-01\n  ends 2024-06-30")
     second = HEADER.replace("2024-01-01", "2024-03-01")
-    body = clause("true") + clause("true") + (
-        '  exception e lifts nothing {\n    when true\n    cite { section "2" quote "x" }\n  }\n')
+    body = (
+        clause("true")
+        + clause("true")
+        + (
+            "  exception e lifts nothing {\n    when true\n"
+            '    cite { section "2" quote "x" }\n  }\n'
+        )
+    )
     (tmp_path / "one.tos").write_text(first + body + "}\n")
     (tmp_path / "two.tos").write_text(second + "}\n")
     found = set(codes(lint_paths([tmp_path])))
-    assert {"policy-duplicate-clause", "policy-overlapping-versions",
-            "policy-unknown-clause"} <= found
+    assert {
+        "policy-duplicate-clause",
+        "policy-overlapping-versions",
+        "policy-unknown-clause",
+    } <= found
 
 
 def test_missing_citation_fields() -> None:
-    text = HEADER.replace('  url "https://example.org/p"\n', "") + clause(
-        "true", cite='cite { section "1" }') + "}\n"
+    text = (
+        HEADER.replace('  url "https://example.org/p"\n', "")
+        + clause("true", cite='cite { section "1" }')
+        + "}\n"
+    )
     messages = [d.message for d in lint_text(text).diagnostics]
     assert "the citation of clause `c` has no `quote`" in messages
     assert "the citation of clause `c` has no `url`" in messages
 
 
 def test_syntax_error_elsewhere_does_not_flood_with_unknown_names(tmp_path: Path) -> None:
-    (tmp_path / "defs.tos").write_text("define trains = source.use contains \"rlhf\" and\n")
+    (tmp_path / "defs.tos").write_text('define trains = source.use contains "rlhf" and\n')
     (tmp_path / "p.tos").write_text(HEADER + clause("trains") + "}\n")
     assert codes(lint_paths([tmp_path])) == ["policy-syntax"]
 
@@ -119,8 +139,11 @@ NEVER = [
     ('model.name == "a" and model.name != "a"', True),
     ('model.purpose == "chat" and model.purpose in {"code", "speech"}', True),
     ('model.purpose in {"chat", "code"} and model.purpose not in {"chat", "code"}', True),
-    ('source.kind != "model-output" and source.kind != "model-weights" and source.kind != '
-     '"dataset" and source.kind != "web-crawl" and source.kind != "human"', True),
+    (
+        'source.kind != "model-output" and source.kind != "model-weights" and source.kind != '
+        '"dataset" and source.kind != "web-crawl" and source.kind != "human"',
+        True,
+    ),
     ("source.kind in {}", True),
     ("source.use in {}", False),  # a list is "in" a set when all its items are: [] is
     ('source.use == "rlhf"', True),
@@ -153,8 +176,9 @@ NEVER = [
 
 @pytest.mark.parametrize("condition,never", NEVER, ids=[c for c, _ in NEVER])
 def test_never_holds(condition: str, never: bool) -> None:
-    tree = parse_policy_text('set eu = countries { DE, FR }\ndefine d1 = model.name == "q"\n'
-                             f"define x = {condition}\n")
+    tree = parse_policy_text(
+        f'set eu = countries {{ DE, FR }}\ndefine d1 = model.name == "q"\ndefine x = {condition}\n'
+    )
     names = global_names([tree], DiagnosticSink())
     assert bool(never_holds(tree.defines[1].condition, names)) == never
 
@@ -164,32 +188,40 @@ def test_more_warnings(tmp_path: Path) -> None:
         "  define unused = model.commercial\n"
         "  clause allowed {\n    topic distillation\n    kind permission\n    when true\n"
         '    cite { section "1" quote "q" }\n  }\n'
-        '  clause no-remedy {\n    topic distillation\n    kind prohibition\n    when true\n'
+        "  clause no-remedy {\n    topic distillation\n    kind prohibition\n    when true\n"
         '    cite { section "1" quote "q" }\n  }\n'
         "  exception e lifts allowed {\n    when true\n"
-        '    cite { section "2" quote "x" }\n  }\n}\n')
+        '    cite { section "2" quote "x" }\n  }\n}\n'
+    )
     later = HEADER.replace("2024-01-01", "2024-06-01") + "}\n"
     (tmp_path / "a.tos").write_text(text)
     (tmp_path / "b.tos").write_text(later)
     result = lint_paths([tmp_path])
     assert not result.errors
-    assert sorted(codes(result)) == ["policy-lifts-permission", "policy-missing-remedy",
-                                     "policy-unused-name", "policy-version-gap"]
+    assert sorted(codes(result)) == [
+        "policy-lifts-permission",
+        "policy-missing-remedy",
+        "policy-unused-name",
+        "policy-version-gap",
+    ]
 
 
 # ---- provenance -------------------------------------------------------------------------------
-def _library_with_source(tmp_path: Path, quote: str, *, unverified: bool = False,
-                         stored: bool = True) -> Path:
+def _library_with_source(
+    tmp_path: Path, quote: str, *, unverified: bool = False, stored: bool = True
+) -> Path:
     (tmp_path / "sources").mkdir()
     if stored:
         (tmp_path / "sources" / "p.txt").write_text(
             "url: https://example.org/p\neffective: 2024-01-01\n---\n"
-            "1. Customer will not share “Account” credentials between users.\n")
+            "1. Customer will not share “Account” credentials between users.\n"
+        )
     else:
         (tmp_path / "sources" / "other.txt").write_text("url: https://example.org/other\n---\nx\n")
     mark = ' unverified "seen in a blog"' if unverified else ""
-    (tmp_path / "p.tos").write_text(HEADER + clause(
-        "true", cite=f'cite {{ section "1" quote "{quote}"{mark} }}') + "}\n")
+    (tmp_path / "p.tos").write_text(
+        HEADER + clause("true", cite=f'cite {{ section "1" quote "{quote}"{mark} }}') + "}\n"
+    )
     return tmp_path
 
 
@@ -250,8 +282,11 @@ def test_cli_missing_path_exits_2() -> None:
 
 
 # ---- properties -------------------------------------------------------------------------------
-SETTINGS = settings(max_examples=100, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @SETTINGS

@@ -55,9 +55,9 @@ def test_not(a) -> None:
 
 def test_named_cases() -> None:
     assert ir.And("", (Fixed(F), Fixed(U))).build()(None) is False  # false and unknown
-    assert ir.And("", (Fixed(T), Fixed(U))).build()(None) is None   # true and unknown
-    assert ir.Or("", (Fixed(T), Fixed(U))).build()(None) is True    # true or unknown
-    assert ir.Or("", (Fixed(F), Fixed(U))).build()(None) is None    # false or unknown
+    assert ir.And("", (Fixed(T), Fixed(U))).build()(None) is None  # true and unknown
+    assert ir.Or("", (Fixed(T), Fixed(U))).build()(None) is True  # true or unknown
+    assert ir.Or("", (Fixed(F), Fixed(U))).build()(None) is None  # false or unknown
 
 
 VERSIONS = """
@@ -98,16 +98,20 @@ def test_single_day_in_first_version(document) -> None:
 
 def test_interval_split_at_boundary(document) -> None:
     found = segments(document, date(2024, 12, 1), date(2025, 2, 1))
-    assert spans(found) == [("1", "2024-12-01", "2024-12-31", False),
-                            ("2", "2025-01-01", "2025-02-01", False)]
+    assert spans(found) == [
+        ("1", "2024-12-01", "2024-12-31", False),
+        ("2", "2025-01-01", "2025-02-01", False),
+    ]
 
 
 def test_before_earliest_is_an_early_part_of_its_own(document) -> None:
     # the days before the earliest version are flagged (no terms known then); from its
     # effective date on, that version applies as usual
     found = segments(document, date(2023, 6, 1), date(2024, 2, 1))
-    assert spans(found) == [("1", "2023-06-01", "2023-12-31", True),
-                            ("1", "2024-01-01", "2024-02-01", False)]
+    assert spans(found) == [
+        ("1", "2023-06-01", "2023-12-31", True),
+        ("1", "2024-01-01", "2024-02-01", False),
+    ]
 
 
 def test_entirely_before_earliest_is_all_early(document) -> None:
@@ -166,12 +170,15 @@ def test_library_cache_is_reused_and_pruned(tmp_path, monkeypatch) -> None:
 
 def test_condition_text_of_a_predicate_from_another_file() -> None:
     shared = b'define trains = source.use contains "distillation"\n'
-    policy = (b'policy p {\n  provider acme\n  document "D"\n  service api\n'
-              b'  effective 2024-01-01\n  url "https://x"\n  clause c {\n'
-              b'    topic distillation\n    kind prohibition\n    when trains\n'
-              b'    cite { section "1" quote "q" }\n  }\n}\n')
-    (compiled,) = compile_contents([(Path("a.tos"), "a.tos", shared),
-                                    (Path("b.tos"), "b.tos", policy)])
+    policy = (
+        b'policy p {\n  provider acme\n  document "D"\n  service api\n'
+        b'  effective 2024-01-01\n  url "https://x"\n  clause c {\n'
+        b"    topic distillation\n    kind prohibition\n    when trains\n"
+        b'    cite { section "1" quote "q" }\n  }\n}\n'
+    )
+    (compiled,) = compile_contents(
+        [(Path("a.tos"), "a.tos", shared), (Path("b.tos"), "b.tos", policy)]
+    )
     predicate = compiled.clauses[0].when
     assert predicate.text == "trains"
     assert predicate.body.text == 'source.use contains "distillation"'
@@ -184,8 +191,7 @@ def test_compiled_library_pickles_after_evaluation() -> None:
     from tosguard.engine.library import load_library
 
     library = load_library(use_cache=False)
-    check_file(library, Path(__file__).parent.parent / "examples" / "acme.yaml",
-               as_of="2026-11-22")
+    check_file(library, Path(__file__).parent.parent / "examples" / "acme.yaml", as_of="2026-11-22")
     restored = pickle.loads(pickle.dumps(library.policies))
     assert [p.label for p in restored] == [p.label for p in library.policies]
     assert all(getattr(c, "fns", None) is None for p in restored for c in p.clauses)

@@ -472,8 +472,9 @@ YAML_SPECIALS = st.sampled_from(
 words = st.text(alphabet=string.ascii_letters + string.digits + " -_.:#'\"é漢", max_size=12)
 # PyYAML's emitter mangles lone line separators when allow_unicode=True; leave them out. A
 # lone surrogate is not text: a manifest holding one is refused (`manifest-encoding`).
-any_text = st.text(st.characters(exclude_characters="\x85\u2028\u2029",
-                                 exclude_categories=("Cs",)), max_size=10)
+any_text = st.text(
+    st.characters(exclude_characters="\x85\u2028\u2029", exclude_categories=("Cs",)), max_size=10
+)
 free_text = words | YAML_SPECIALS | any_text
 ids = st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True)
 country_codes = st.sampled_from(sorted(countries.all_codes()))

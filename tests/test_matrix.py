@@ -42,7 +42,8 @@ def test_committed_matrix_page_is_current(matrix) -> None:
         PAGE.write_text(page, encoding="utf-8")
     assert PAGE.read_text(encoding="utf-8") == page, (
         "docs/matrix.md is stale: regenerate it with `tosguard policies --matrix --format "
-        "markdown -o docs/matrix.md` (or UPDATE_GOLDEN=1)")
+        "markdown -o docs/matrix.md` (or UPDATE_GOLDEN=1)"
+    )
 
 
 def test_every_clause_appears_once(library, matrix) -> None:
@@ -65,16 +66,25 @@ def test_cells_say_what_providers_allow_forbid_and_require(matrix) -> None:
 
 
 def test_entries_carry_versions_links_and_status(matrix) -> None:
-    (competing,) = [e for e in matrix.cell("openai", "competing-models")
-                    if e.ref == "openai-services-agreement/competing-models"]
+    (competing,) = [
+        e
+        for e in matrix.cell("openai", "competing-models")
+        if e.ref == "openai-services-agreement/competing-models"
+    ]
     assert competing.versions == ("2023-11-14", "2025-05-31", "2026-01-01")
     assert competing.file.startswith("policies/openai/") and competing.line > 0
     assert competing.url.startswith("https://")
-    (old,) = [e for e in matrix.cell("google", "distillation")
-              if e.policy == "google-generative-ai-additional-terms"]
+    (old,) = [
+        e
+        for e in matrix.cell("google", "distillation")
+        if e.policy == "google-generative-ai-additional-terms"
+    ]
     assert old.ended == "2024-05-21"
-    (owned,) = [e for e in matrix.cell("meta", "competing-models")
-                if e.ref == "meta-llama-api-terms/outputs-owned"]
+    (owned,) = [
+        e
+        for e in matrix.cell("meta", "competing-models")
+        if e.ref == "meta-llama-api-terms/outputs-owned"
+    ]
     assert not owned.latest  # the Meta Model API terms of 2026 dropped it
     assert any(e.unverified for cell in matrix.cells.values() for e in cell)
 
@@ -94,15 +104,30 @@ def test_cli_matrix() -> None:
     executable = shutil.which("tosguard")
     command = [executable] if executable else [sys.executable, "-m", "tosguard"]
     env = {**os.environ, "NO_COLOR": "1"}
-    result = subprocess.run([*command, "policies", "--matrix", "--format", "json"], cwd=ROOT,
-                            capture_output=True, env=env, timeout=120)
+    result = subprocess.run(
+        [*command, "policies", "--matrix", "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr.decode()
     assert json.loads(result.stdout)["cells"]
-    markdown = subprocess.run([*command, "policies", "--matrix", "--format", "markdown"],
-                              cwd=ROOT, capture_output=True, env=env, timeout=120)
+    markdown = subprocess.run(
+        [*command, "policies", "--matrix", "--format", "markdown"],
+        cwd=ROOT,
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
     assert markdown.stdout.decode("utf-8") == PAGE.read_text(encoding="utf-8")
-    misuse = subprocess.run([*command, "policies", "--format", "markdown"], cwd=ROOT,
-                            capture_output=True, env=env, timeout=120)
+    misuse = subprocess.run(
+        [*command, "policies", "--format", "markdown"],
+        cwd=ROOT,
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
     assert misuse.returncode == 2 and b"--matrix" in misuse.stderr
 
 
@@ -129,26 +154,40 @@ def _coverage(library) -> tuple[dict, set, set]:
                 ref = f"{finding['policy']}/{finding['clause']}"
                 flag = FLAG[clauses[key][1].kind]
                 for wanted in test.must:
-                    if (wanted["clause"] == ref and finding["status"] == flag
-                            and wanted.get("status", flag) == flag
-                            and wanted.get("subject", finding["subject"]) == finding["subject"]):
+                    if (
+                        wanted["clause"] == ref
+                        and finding["status"] == flag
+                        and wanted.get("status", flag) == flag
+                        and wanted.get("subject", finding["subject"]) == finding["subject"]
+                    ):
                         flagged.add(key)
                 for unwanted in test.must_not:
-                    if (unwanted["clause"] == ref and finding["status"] != flag
-                            and unwanted.get("status", flag) == flag
-                            and unwanted.get("subject", finding["subject"]) == finding["subject"]):
+                    if (
+                        unwanted["clause"] == ref
+                        and finding["status"] != flag
+                        and unwanted.get("status", flag) == flag
+                        and unwanted.get("subject", finding["subject"]) == finding["subject"]
+                    ):
                         cleared.add(key)
     return clauses, flagged, cleared
 
 
 def test_every_clause_version_has_a_flagging_and_a_clearing_policy_test(library) -> None:
     clauses, flagged, cleared = _coverage(library)
-    missing = [f"{file}:{line} {p.id}/{c.id}: "
-               + " and ".join(w for w, ok in (("no test flags it", key in flagged),
-                                                ("no test shows it not flagged", key in cleared))
-                              if not ok)
-               for key, (p, c) in sorted(clauses.items()) for file, line in [key]
-               if key not in flagged or key not in cleared]
+    missing = [
+        f"{file}:{line} {p.id}/{c.id}: "
+        + " and ".join(
+            w
+            for w, ok in (
+                ("no test flags it", key in flagged),
+                ("no test shows it not flagged", key in cleared),
+            )
+            if not ok
+        )
+        for key, (p, c) in sorted(clauses.items())
+        for file, line in [key]
+        if key not in flagged or key not in cleared
+    ]
     assert not missing, "\n".join(missing)
 
 

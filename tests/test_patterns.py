@@ -61,8 +61,9 @@ def test_results_are_remembered_within_a_bound():
     for index in range(patterns._MEMO_SIZE * 3):
         assert test(f"x{index}")
     # the memo lives in the closure; it never holds more than its bound
-    memo = next(cell.cell_contents for cell in test.__closure__ if isinstance(cell.cell_contents,
-                                                                               dict))
+    memo = next(
+        cell.cell_contents for cell in test.__closure__ if isinstance(cell.cell_contents, dict)
+    )
     assert len(memo) <= patterns._MEMO_SIZE
 
 

@@ -20,8 +20,9 @@ def test_library_has_policy_tests() -> None:
     assert TESTS
 
 
-@pytest.mark.parametrize("test", TESTS, ids=[f"{t.file.split('policies/')[-1]}:{t.name}"
-                                             for t in TESTS])
+@pytest.mark.parametrize(
+    "test", TESTS, ids=[f"{t.file.split('policies/')[-1]}:{t.name}" for t in TESTS]
+)
 def test_policy_test_passes(library, test) -> None:
     result = run_test(library, test)
     assert result.passed, "\n".join(result.failures)
@@ -32,12 +33,12 @@ def test_runner_reports_wrong_expectations(library, tmp_path) -> None:
     path.write_text(
         "manifest: {tosguard: 1, sources: []}\n"
         "verdict: non_compliant\n"
-        "must: [{clause: openai-services-agreement/geography, status: violated}]\n")
+        "must: [{clause: openai-services-agreement/geography, status: violated}]\n"
+    )
     (test,) = load_tests(path)
     failures = run_test(library, test).failures
     assert "verdict is compliant, expected non_compliant" in failures
-    assert any("missing finding clause=openai-services-agreement/geography" in f
-               for f in failures)
+    assert any("missing finding clause=openai-services-agreement/geography" in f for f in failures)
 
 
 def test_runner_rejects_tests_that_assert_nothing(library, tmp_path) -> None:

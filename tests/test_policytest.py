@@ -71,8 +71,12 @@ def library():
 
 
 def run_cli(*args: str):
-    result = subprocess.run([sys.executable, "-m", "tosguard", "test", *args], cwd=ROOT,
-                            capture_output=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "tosguard", "test", *args],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+    )
     assert b"Traceback" not in result.stderr, result.stderr.decode()
     return result
 
@@ -84,16 +88,22 @@ def test_passing_tests_and_coverage(library, library_dir) -> None:
     assert all(r.passed for r in results), [r.failures for r in results]
     cover = coverage(library, results)
     table = {c.clause: (c.goals, sorted(c.seen & set(c.goals))) for c in cover.clauses}
-    assert table["acme-terms/competing-models"] == (("violated", "satisfied"),
-                                                    ["satisfied", "violated"])
-    assert table["acme-terms/internal"] == (("satisfied", "not_applicable"),
-                                            ["not_applicable", "satisfied"])
+    assert table["acme-terms/competing-models"] == (
+        ("violated", "satisfied"),
+        ["satisfied", "violated"],
+    )
+    assert table["acme-terms/internal"] == (
+        ("satisfied", "not_applicable"),
+        ["not_applicable", "satisfied"],
+    )
     assert table["acme-terms/attribution"][1] == ["violated"]
     assert (cover.covered, cover.total) == (5, 6)
     text = render_text(results, cover, 90)
     assert "2 passed, 0 failed" in text
-    assert "Clause coverage: 5 of 6 outcomes exercised (83.3%), which is below the minimum " \
-           "of 90%" in text
+    assert (
+        "Clause coverage: 5 of 6 outcomes exercised (83.3%), which is below the minimum "
+        "of 90%" in text
+    )
     assert "acme-terms/internal" in text and "applies yes  does not apply yes" in text
 
 
@@ -106,8 +116,10 @@ def test_failure_shows_a_diff_of_findings(library, tmp_path: Path) -> None:
     assert result.details[0] == "verdict: expected compliant, got non_compliant"
     assert "findings of acme-terms/competing-models:" in result.details
     assert "  - /sources/0 satisfied    (must)" in result.details
-    assert any(line.startswith("  + /sources/0 violated    (version 2025-01-01:")
-               for line in result.details)
+    assert any(
+        line.startswith("  + /sources/0 violated    (version 2025-01-01:")
+        for line in result.details
+    )
     assert "  - (any subject) violated    (must not)" in result.details
     text = render_text([result], coverage(library, [result]))
     assert "FAIL" in text and "      findings of acme-terms/attribution:" in text
@@ -115,21 +127,31 @@ def test_failure_shows_a_diff_of_findings(library, tmp_path: Path) -> None:
 
 def test_unknown_clause_in_a_test_fails_with_a_suggestion(library, tmp_path: Path) -> None:
     path = tmp_path / "t.yaml"
-    path.write_text("manifest: {tosguard: 1, sources: []}\n"
-                    "must_not: [{clause: acme-terms/competing-model}]\n", encoding="utf-8")
+    path.write_text(
+        "manifest: {tosguard: 1, sources: []}\nmust_not: [{clause: acme-terms/competing-model}]\n",
+        encoding="utf-8",
+    )
     (result,) = run_tests(library, load_tests(path))
     assert result.failures == ["unknown clause `acme-terms/competing-model`"]
     assert "did you mean `acme-terms/competing-models`?" in result.details[0]
 
 
-@pytest.mark.parametrize("text,message", [
-    ("manifest: {}\nverdict: compliant-ish\n", "`compliant-ish` is not a verdict"),
-    ("manifest: {}\nas_of: yesterday\nverdict: compliant\n", "`as_of: yesterday` is not a date"),
-    ("manifest: {}\nmust: [{clause: geography}]\n", "`geography` does not name a policy"),
-    ("manifest: {}\nmust: [{clause: a/b, status: broken}]\n", "`broken` is not a status"),
-    ("tests:\n  - manifest: {}\n    verdict: compliant\n  - manifest: {}\n    verdikt: x\n",
-     "unknown key `verdikt` in policy test"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("manifest: {}\nverdict: compliant-ish\n", "`compliant-ish` is not a verdict"),
+        (
+            "manifest: {}\nas_of: yesterday\nverdict: compliant\n",
+            "`as_of: yesterday` is not a date",
+        ),
+        ("manifest: {}\nmust: [{clause: geography}]\n", "`geography` does not name a policy"),
+        ("manifest: {}\nmust: [{clause: a/b, status: broken}]\n", "`broken` is not a status"),
+        (
+            "tests:\n  - manifest: {}\n    verdict: compliant\n  - manifest: {}\n    verdikt: x\n",
+            "unknown key `verdikt` in policy test",
+        ),
+    ],
+)
 def test_invalid_tests_are_reported_with_their_line(tmp_path: Path, text, message) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(text, encoding="utf-8")

@@ -32,8 +32,7 @@ SHIPPED = load_library(use_cache=False)
 COUNTRIES = ["US", "DE", "NO", "AE", "CN", "RU", "GB", "FR", "IN", "BR"]
 PROVIDERS = ["openai", "meta", "anthropic", "google", "deepseek"]
 LICENSES = ["llama3.1", "MIT", "Apache-2.0", "CC-BY-4.0", "gemma"]
-SETTINGS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def maybe(strategy):
@@ -53,16 +52,20 @@ def sources(draw, index: int):
         "provider": draw(maybe(st.sampled_from(PROVIDERS))),
         "model": draw(maybe(st.sampled_from(["gpt-4o", "o3-mini", "Llama-3.1-8B", "x"]))),
         "service": draw(maybe(st.sampled_from(SERVICES))),
-        "access": draw(maybe(st.fixed_dictionaries({
-            "route": st.sampled_from(ROUTES), "from_country": st.sampled_from(COUNTRIES)}))),
+        "access": draw(
+            maybe(
+                st.fixed_dictionaries(
+                    {"route": st.sampled_from(ROUTES), "from_country": st.sampled_from(COUNTRIES)}
+                )
+            )
+        ),
         "records": draw(maybe(st.integers(0, 10**9))),
         "reasoning_traces": draw(maybe(st.sampled_from(TRACES))),
         "use": draw(maybe(st.lists(st.sampled_from(USES), unique=True, max_size=3))),
         "license": draw(maybe(st.sampled_from(LICENSES))),
     }
     start, end = sorted([draw(dates()), draw(dates())])
-    source["collected"] = draw(st.sampled_from([None, {"from": start, "to": end},
-                                                {"from": start}]))
+    source["collected"] = draw(st.sampled_from([None, {"from": start, "to": end}, {"from": start}]))
     return {k: v for k, v in source.items() if v is not None}
 
 
@@ -70,18 +73,38 @@ def sources(draw, index: int):
 def manifests(draw):
     count = draw(st.integers(0, 5))
     manifest = {"tosguard": 1, "sources": [draw(sources(i)) for i in range(count)]}
-    organization = draw(maybe(st.fixed_dictionaries({}, optional={
-        "country": st.sampled_from(COUNTRIES),
-        "agreements": st.lists(st.sampled_from(["meta-llama-license", "other"]), unique=True),
-        "monthly_active_users": st.integers(0, 10**10),
-        "verified_with": st.lists(st.sampled_from(PROVIDERS), unique=True)})))
-    model = draw(maybe(st.fixed_dictionaries({}, optional={
-        "name": st.sampled_from(["Llama-x", "acme-7b", "llama-y"]),
-        "purpose": st.sampled_from(PURPOSES),
-        "distribution": st.sampled_from(DISTRIBUTIONS),
-        "commercial": st.booleans(),
-        "attributions": st.lists(st.sampled_from(["Built with Llama", "x"]), unique=True),
-        "downstream_licenses": st.lists(st.sampled_from(LICENSES), unique=True)})))
+    organization = draw(
+        maybe(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "country": st.sampled_from(COUNTRIES),
+                    "agreements": st.lists(
+                        st.sampled_from(["meta-llama-license", "other"]), unique=True
+                    ),
+                    "monthly_active_users": st.integers(0, 10**10),
+                    "verified_with": st.lists(st.sampled_from(PROVIDERS), unique=True),
+                },
+            )
+        )
+    )
+    model = draw(
+        maybe(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "name": st.sampled_from(["Llama-x", "acme-7b", "llama-y"]),
+                    "purpose": st.sampled_from(PURPOSES),
+                    "distribution": st.sampled_from(DISTRIBUTIONS),
+                    "commercial": st.booleans(),
+                    "attributions": st.lists(
+                        st.sampled_from(["Built with Llama", "x"]), unique=True
+                    ),
+                    "downstream_licenses": st.lists(st.sampled_from(LICENSES), unique=True),
+                },
+            )
+        )
+    )
     if organization is not None:
         manifest["organization"] = organization
     if model is not None:
@@ -155,8 +178,11 @@ def test_adding_a_satisfied_clause_adds_no_violation(manifest, provider) -> None
     more = run(manifest, extended)
 
     def violated(report):
-        return sorted(json.dumps(f.as_dict(), sort_keys=True) for f in report.findings
-                      if f.status == "violated")
+        return sorted(
+            json.dumps(f.as_dict(), sort_keys=True)
+            for f in report.findings
+            if f.status == "violated"
+        )
 
     assert violated(more) == violated(base)
     assert more.verdict == base.verdict
@@ -164,9 +190,11 @@ def test_adding_a_satisfied_clause_adds_no_violation(manifest, provider) -> None
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=8), children, max_size=3),
-    max_leaves=12)
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=12,
+)
 
 
 @st.composite
@@ -192,8 +220,7 @@ def test_engine_raises_only_its_own_errors(manifest) -> None:
     try:
         run(manifest)
     except TosguardError as error:
-        assert error.diagnostics and all(d.code != "manifest-internal"
-                                         for d in error.diagnostics)
+        assert error.diagnostics and all(d.code != "manifest-internal" for d in error.diagnostics)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -207,10 +234,32 @@ def test_arbitrary_bytes_raise_only_manifest_errors(data: bytes) -> None:
     check(SHIPPED, loaded, as_of="2026-01-01")
 
 
-POLICY_TEXT = (Path(__file__).parent.parent / "policies" / "meta"
-               / "llama-3.1-license.tos").read_text(encoding="utf-8")
-TOKENS = ["{", "}", "(", ")", '"', "==", "=", "and", "or", "not", "when", "clause", "policy",
-          "countries {", "XX", "2024-13-01", "any source where", "\u201c", "\x00", "\n", "#"]
+POLICY_TEXT = (
+    Path(__file__).parent.parent / "policies" / "meta" / "llama-3.1-license.tos"
+).read_text(encoding="utf-8")
+TOKENS = [
+    "{",
+    "}",
+    "(",
+    ")",
+    '"',
+    "==",
+    "=",
+    "and",
+    "or",
+    "not",
+    "when",
+    "clause",
+    "policy",
+    "countries {",
+    "XX",
+    "2024-13-01",
+    "any source where",
+    "\u201c",
+    "\x00",
+    "\n",
+    "#",
+]
 
 
 @st.composite
@@ -221,7 +270,7 @@ def mutated_policies(draw):
         position = draw(st.integers(0, len(text)))
         if draw(st.booleans()):
             length = draw(st.integers(1, 40))
-            text = text[:position] + text[position + length:]
+            text = text[:position] + text[position + length :]
         else:
             insert = draw(st.sampled_from(TOKENS) | st.text(max_size=5))
             text = text[:position] + insert + text[position:]

@@ -25,9 +25,10 @@ CASES = sorted((ROOT / "tests" / "realworld").glob("*.yaml"))
 # Cases whose expectation the shipped library does not meet yet, and why.
 KNOWN_GAPS = {
     "magpie-llama-3-8b": (
-        "the attribution displayed, \"Built with Meta Llama-3 Series\", is not accepted as "
-        "\"Built with Meta Llama 3\" (the library matches the licence's quoted phrase exactly; "
-        "the case reads the hyphenated form as the same words)"),
+        'the attribution displayed, "Built with Meta Llama-3 Series", is not accepted as '
+        '"Built with Meta Llama 3" (the library matches the licence\'s quoted phrase exactly; '
+        "the case reads the hyphenated form as the same words)"
+    ),
 }
 
 
@@ -47,8 +48,9 @@ def test_realworld_case(library, path: Path) -> None:
     tests = load_tests(path)
     assert len(tests) == 1, f"{path.name}: one case per file"
     result = run_test(library, tests[0])
-    assert result.passed, (f"{path.name} ({tests[0].description}):\n  "
-                           + "\n  ".join(result.failures + result.details))
+    assert result.passed, f"{path.name} ({tests[0].description}):\n  " + "\n  ".join(
+        result.failures + result.details
+    )
 
 
 def test_corpus_is_large_enough() -> None:
@@ -72,8 +74,12 @@ def test_case_cites_its_facts(path: Path) -> None:
 
 
 def test_realworld_table_is_current() -> None:
-    check = subprocess.run([sys.executable, str(ROOT / "scripts" / "realworld_table.py"),
-                            "--check"], capture_output=True, text=True)
-    assert check.returncode == 0, (check.stdout.strip()
-                                   or "docs/realworld.md is stale: regenerate it with "
-                                   "`python scripts/realworld_table.py`")
+    check = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "realworld_table.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, (
+        check.stdout.strip()
+        or "docs/realworld.md is stale: regenerate it with `python scripts/realworld_table.py`"
+    )

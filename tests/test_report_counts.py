@@ -31,14 +31,26 @@ from tosguard.report.text import GROUPS, render_text
 ROOT = Path(__file__).parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.*"))
 AS_OF = "2026-11-22"
-ENV = {**os.environ, "NO_COLOR": "1",
-       "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
-TITLES = {"Violated": "violated", "Undetermined": "undetermined", "Warnings": "warnings",
-          "Satisfied": "satisfied", "Not applicable": "not_applicable"}
-SECTION = re.compile(r"(Violated|Undetermined|Warnings|Satisfied|Not applicable) "
-                     r"\((\d+)(?: of (\d+))?\)")
-COUNTS = re.compile(r"(\d+) violated, (\d+) undetermined, (\d+) warnings?, (\d+) satisfied, "
-                    r"(\d+) not applicable")
+ENV = {
+    **os.environ,
+    "NO_COLOR": "1",
+    "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+}
+TITLES = {
+    "Violated": "violated",
+    "Undetermined": "undetermined",
+    "Warnings": "warnings",
+    "Satisfied": "satisfied",
+    "Not applicable": "not_applicable",
+}
+SECTION = re.compile(
+    r"(Violated|Undetermined|Warnings|Satisfied|Not applicable) "
+    r"\((\d+)(?: of (\d+))?\)"
+)
+COUNTS = re.compile(
+    r"(\d+) violated, (\d+) undetermined, (\d+) warnings?, (\d+) satisfied, "
+    r"(\d+) not applicable"
+)
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +65,16 @@ def checked(library):
     for path in EXAMPLES:
         loaded = load_manifest(path)
         for include_all in (False, True):
-            found[path.name, include_all] = (loaded, check(
-                library, loaded, as_of=AS_OF, include_all=include_all,
-                name=f"examples/{path.name}"))
+            found[path.name, include_all] = (
+                loaded,
+                check(
+                    library,
+                    loaded,
+                    as_of=AS_OF,
+                    include_all=include_all,
+                    name=f"examples/{path.name}",
+                ),
+            )
     return found
 
 
@@ -104,8 +123,9 @@ def test_json_summary_counts_the_findings(checked, library, name, include_all) -
         # (`governing-terms`) or that had no version in force (`no-version-in-force`): --all
         # lists and counts those clauses one by one
         stands_for = {"governing-terms", "no-version-in-force"}
-        if not any(f["topic"] == "identity" and f["clause"] in stands_for
-                   for f in brief["findings"]):
+        if not any(
+            f["topic"] == "identity" and f["clause"] in stands_for for f in brief["findings"]
+        ):
             assert summary == {**brief["summary"], "listed": summary["listed"]}
     assert report["verdict"] == expected_verdict(report["findings"])
     assert report["tosguard_version"] == __version__
@@ -118,9 +138,15 @@ def test_service_answer_counts_the_findings(checked, library, name, include_all)
     from tosguard.service.checks import check_manifest
 
     path = ROOT / "examples" / name
-    body, verdict = check_manifest(library, path.read_bytes(), "json" if name.endswith(".json")
-                                   else "yaml", f"examples/{name}", date.fromisoformat(AS_OF),
-                                   include_all, 100_000)
+    body, verdict = check_manifest(
+        library,
+        path.read_bytes(),
+        "json" if name.endswith(".json") else "yaml",
+        f"examples/{name}",
+        date.fromisoformat(AS_OF),
+        include_all,
+        100_000,
+    )
     answer = json.loads(body)
     assert body.decode() == checked[name, include_all][1].to_json()
     assert verdict == answer["verdict"] == expected_verdict(answer["findings"])
@@ -138,8 +164,11 @@ def text_sections(text: str) -> dict[str, tuple[int, int | None, int]]:
         match = SECTION.match(line)
         if match:
             current = TITLES[match.group(1)]
-            sections[current] = (int(match.group(2)),
-                                 int(match.group(3)) if match.group(3) else None, 0)
+            sections[current] = (
+                int(match.group(2)),
+                int(match.group(3)) if match.group(3) else None,
+                0,
+            )
         elif current and line[:1] in ("✗", "?", "!", "✓", "·"):
             shown, total, found = sections[current]
             sections[current] = (shown, total, found + 1)
@@ -165,12 +194,14 @@ def test_text_counts_equal_the_sections(checked, name, include_all) -> None:
     unlisted = {c: summary[c] - listed[c] for c in CATEGORIES if summary[c] != listed[c]}
     note = re.search(r"^  not listed: (.*) \(--all lists every result\)$", text, re.M)
     if unlisted:
-        assert note and note.group(1) == ", ".join(f"{n} {c.replace('_', ' ')}"
-                                                   for c, n in unlisted.items())
+        assert note and note.group(1) == ", ".join(
+            f"{n} {c.replace('_', ' ')}" for c, n in unlisted.items()
+        )
     else:
         assert note is None
-    assert text.rstrip("\n").endswith(f"tosguard {__version__}, policy set revision "
-                                      f"{report.policy_revision}")
+    assert text.rstrip("\n").endswith(
+        f"tosguard {__version__}, policy set revision {report.policy_revision}"
+    )
 
 
 # ---- Markdown ---------------------------------------------------------------------------------
@@ -188,8 +219,11 @@ def test_markdown_counts_equal_the_sections(checked, name, include_all) -> None:
             found = SECTION.match(line[4:])
             assert found, line
             current = TITLES[found.group(1)]
-            sections[current] = (int(found.group(2)),
-                                 int(found.group(3)) if found.group(3) else None, 0)
+            sections[current] = (
+                int(found.group(2)),
+                int(found.group(3)) if found.group(3) else None,
+                0,
+            )
         elif current and line.startswith("| `"):
             shown, total, rows = sections[current]
             sections[current] = (shown, total, rows + 1)
@@ -218,22 +252,25 @@ def test_sarif_results_equal_the_summary(checked, library, name, include_all) ->
     assert entry["policy_set_revision"] == library.revision
     results = Counter(r["properties"]["category"] for r in run["results"])
     # SARIF lists problems: every violated, undetermined and warning result, nothing else
-    assert {c: results.get(c, 0) for c in ALWAYS_LISTED} == \
-        {c: report.summary[c] for c in ALWAYS_LISTED}
+    assert {c: results.get(c, 0) for c in ALWAYS_LISTED} == {
+        c: report.summary[c] for c in ALWAYS_LISTED
+    }
     assert set(results) <= set(ALWAYS_LISTED)
     for result in run["results"]:
         assert result["properties"]["category"] == category_of(
-            result["properties"]["status"], result["properties"]["severity"])
+            result["properties"]["status"], result["properties"]["severity"]
+        )
 
 
 # ---- JUnit ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name,include_all", CASES, ids=IDS)
 def test_junit_counts_equal_the_cases(checked, library, name, include_all) -> None:
     report = checked[name, include_all][1]
-    [suite] = xml.dom.minidom.parseString(render_junit([report])).getElementsByTagName(
-        "testsuite")
-    properties = {p.getAttribute("name"): p.getAttribute("value")
-                  for p in suite.getElementsByTagName("property")}
+    [suite] = xml.dom.minidom.parseString(render_junit([report])).getElementsByTagName("testsuite")
+    properties = {
+        p.getAttribute("name"): p.getAttribute("value")
+        for p in suite.getElementsByTagName("property")
+    }
     assert properties["verdict"] == report.verdict
     assert properties["tosguard_version"] == __version__
     assert properties["policy_set_revision"] == library.revision
@@ -241,38 +278,69 @@ def test_junit_counts_equal_the_cases(checked, library, name, include_all) -> No
     cases = suite.getElementsByTagName("testcase")
     listed = report.summary["listed"]
     assert int(suite.getAttribute("tests")) == len(cases) == len(report.findings)
-    assert int(suite.getAttribute("failures")) == len(suite.getElementsByTagName("failure")) \
-        == listed["violated"] == report.summary["violated"]
-    assert int(suite.getAttribute("errors")) == len(suite.getElementsByTagName("error")) \
-        == listed["undetermined"] == report.summary["undetermined"]
+    assert (
+        int(suite.getAttribute("failures"))
+        == len(suite.getElementsByTagName("failure"))
+        == listed["violated"]
+        == report.summary["violated"]
+    )
+    assert (
+        int(suite.getAttribute("errors"))
+        == len(suite.getElementsByTagName("error"))
+        == listed["undetermined"]
+        == report.summary["undetermined"]
+    )
     assert len(suite.getElementsByTagName("system-out")) == listed["warnings"]
 
 
 # ---- warnings never read as violated ----------------------------------------------------------
 def advisory_finding(status: str, severity: str = "warning") -> Finding:
     return Finding(
-        policy="p", provider="openai", clause="c", topic="geography", kind="prohibition",
-        status=status, severity=severity, subject="/sources/0",
-        location={"file": "m.yaml", "line": 3, "column": 5}, message="advisory", missing=(),
-        remedy="", citation={"document": "D", "section": "1", "effective": "2024-01-01",
-                             "url": "https://example.org", "quote": "q"},
-        policy_location={"file": "p.tos", "line": 1})
+        policy="p",
+        provider="openai",
+        clause="c",
+        topic="geography",
+        kind="prohibition",
+        status=status,
+        severity=severity,
+        subject="/sources/0",
+        location={"file": "m.yaml", "line": 3, "column": 5},
+        message="advisory",
+        missing=(),
+        remedy="",
+        citation={
+            "document": "D",
+            "section": "1",
+            "effective": "2024-01-01",
+            "url": "https://example.org",
+            "quote": "q",
+        },
+        policy_location={"file": "p.tos", "line": 1},
+    )
 
 
 @pytest.mark.parametrize("status", ["violated", "undetermined"])
 @pytest.mark.parametrize("severity", ["warning", "info"])
-def test_an_advisory_result_alone_is_a_warning_under_a_compliant_verdict(status,
-                                                                          severity) -> None:
+def test_an_advisory_result_alone_is_a_warning_under_a_compliant_verdict(status, severity) -> None:
     finding = advisory_finding(status, severity)
     counts = {"violated": 0, "undetermined": 0, "satisfied": 3, "not_applicable": 4}
     counts[status] += 1
     summary = summarize((finding,), counts)
-    assert summary == {"violated": 0, "undetermined": 0, "warnings": 1, "satisfied": 3,
-                       "not_applicable": 4, "listed": {"violated": 0, "undetermined": 0,
-                                                       "warnings": 1, "satisfied": 0,
-                                                       "not_applicable": 0}}
-    report = Report("m.yaml", date(2026, 11, 22), "compliant", summary, (finding,), "9.9",
-                    "rev")
+    assert summary == {
+        "violated": 0,
+        "undetermined": 0,
+        "warnings": 1,
+        "satisfied": 3,
+        "not_applicable": 4,
+        "listed": {
+            "violated": 0,
+            "undetermined": 0,
+            "warnings": 1,
+            "satisfied": 0,
+            "not_applicable": 0,
+        },
+    }
+    report = Report("m.yaml", date(2026, 11, 22), "compliant", summary, (finding,), "9.9", "rev")
     text = render_text(report)
     assert text.startswith("COMPLIANT")
     assert "0 violated, 0 undetermined, 1 warning," in text
@@ -309,8 +377,9 @@ def test_wizardcoder_warning_is_not_violated_in_any_format(tmp_path) -> None:
     base = [sys.executable, "-m", "tosguard", "check", str(manifest), "--as-of", AS_OF]
     outputs = {}
     for fmt in ("text", "json", "markdown", "sarif", "junit"):
-        result = subprocess.run([*base, "--format", fmt], cwd=ROOT, capture_output=True,
-                                env=ENV, timeout=120)
+        result = subprocess.run(
+            [*base, "--format", fmt], cwd=ROOT, capture_output=True, env=ENV, timeout=120
+        )
         assert result.returncode == 0, result.stderr.decode()
         outputs[fmt] = result.stdout.decode()
     assert outputs["text"].startswith("COMPLIANT")
@@ -325,8 +394,9 @@ def test_wizardcoder_warning_is_not_violated_in_any_format(tmp_path) -> None:
     assert 'failures="0"' in outputs["junit"] and "<failure" not in outputs["junit"]
     [result] = json.loads(outputs["sarif"])["runs"][0]["results"]
     assert result["level"] == "warning" and result["properties"]["category"] == "warnings"
-    strict = subprocess.run([*base, "--fail-on", "warning"], cwd=ROOT, capture_output=True,
-                            env=ENV, timeout=120)
+    strict = subprocess.run(
+        [*base, "--fail-on", "warning"], cwd=ROOT, capture_output=True, env=ENV, timeout=120
+    )
     assert strict.returncode == 1
 
 

@@ -19,6 +19,7 @@ def test_jobs_run_in_order_one_per_turn_of_the_loop() -> None:
                 events.append(name)
                 asyncio.get_running_loop().call_soon(events.append, f"after {name}")
                 return name.upper()
+
             return run
 
         results = await asyncio.gather(*(turns.run(job(n)) for n in ("a", "b", "c")))

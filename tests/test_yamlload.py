@@ -228,9 +228,11 @@ def test_deep_flow_nesting(name):
 
 def _deep_flow(draw) -> str:
     """A document whose flow nesting passes libyaml's own limit of 1000 levels somewhere."""
+
     def opener() -> str:
-        return draw(st.sampled_from(["[", "[", "[ ", "{k: ", '{"é k": ', "['x]', ", "[1, ",
-                                     "[a, {b: 1}, "]))
+        return draw(
+            st.sampled_from(["[", "[", "[ ", "{k: ", '{"é k": ', "['x]', ", "[1, ", "[a, {b: 1}, "])
+        )
 
     depth = draw(st.integers(1001, 1100))
     prefix = draw(st.sampled_from(["", "a: ", "a:\n  b: ", "- ", "x: 1\ny: ", "# c\nz: "]))
@@ -239,8 +241,11 @@ def _deep_flow(draw) -> str:
 
 
 @pytest.mark.skipif(not yaml.__with_libyaml__, reason="needs libyaml")
-@settings(max_examples=20, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(st.data())
 def test_nesting_past_libyamls_limit_fails_as_with_the_python_parser(parser, data):
     """libyaml stops at 1000 flow levels, reading ahead of its events; the error must be
@@ -487,8 +492,12 @@ def test_json_round_trip_with_positions(value):
 
 
 @FUZZ
-@given(st.dictionaries(st.text(max_size=8), json_values, max_size=5),
-       st.sampled_from([None, 0, 2, 4]), st.booleans(), st.sampled_from(["", "\n", "  \n "]))
+@given(
+    st.dictionaries(st.text(max_size=8), json_values, max_size=5),
+    st.sampled_from([None, 0, 2, 4]),
+    st.booleans(),
+    st.sampled_from(["", "\n", "  \n "]),
+)
 def test_lazy_json_positions_equal_the_full_scan(value, indent, ascii_only, around):
     """The top-level positions read without the full scan are those the full scan gives; a
     deeper lookup completes the map with the same positions."""
@@ -496,8 +505,12 @@ def test_lazy_json_positions_equal_the_full_scan(value, indent, ascii_only, arou
     _, lazy = load_document(text.encode(), "doc.json")
     full = yamlload._scan_json(text, yamlload.DEFAULT_MAX_DEPTH)
     top = [""] + [f"/{yamlload.escape_pointer(key)}" for key in value]
-    top += [f"{pointer}/{index}" for pointer, key in zip(top[1:], value, strict=True)
-            if isinstance(value[key], list) for index in range(len(value[key]))]
+    top += [
+        f"{pointer}/{index}"
+        for pointer, key in zip(top[1:], value, strict=True)
+        if isinstance(value[key], list)
+        for index in range(len(value[key]))
+    ]
     for pointer in top:  # answered from the partial map
         assert lazy[pointer] == full[pointer], pointer
         if pointer:

@@ -17,8 +17,7 @@ from .engine.library import Library, load_library
 from .errors import Diagnostic, Span, UsageError
 from .report.model import Report, build_report
 
-__all__ = ["Library", "Report", "check", "check_file", "check_text", "load_library",
-           "parse_date"]
+__all__ = ["Library", "Report", "check", "check_file", "check_text", "load_library", "parse_date"]
 
 
 def parse_date(value: str | date | None, what: str = "--as-of") -> date:
@@ -30,13 +29,25 @@ def parse_date(value: str | date | None, what: str = "--as-of") -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise UsageError(Diagnostic("usage-bad-date", f"`{value}` is not a date", Span(what),
-                                    "write dates as YYYY-MM-DD, e.g. 2026-11-22")) from None
+        raise UsageError(
+            Diagnostic(
+                "usage-bad-date",
+                f"`{value}` is not a date",
+                Span(what),
+                "write dates as YYYY-MM-DD, e.g. 2026-11-22",
+            )
+        ) from None
 
 
-def check(library: Library, loaded, *, as_of: str | date | None = None,
-          include_all: bool = False, name: str | None = None,
-          accept_unknown_ids: bool = False) -> Report:
+def check(
+    library: Library,
+    loaded,
+    *,
+    as_of: str | date | None = None,
+    include_all: bool = False,
+    name: str | None = None,
+    accept_unknown_ids: bool = False,
+) -> Report:
     """Evaluate a loaded manifest (:class:`tosguard.manifest.model.LoadedManifest`).
 
     ``accept_unknown_ids``: ids no loaded policy knows are warnings, not errors (the team has
@@ -53,8 +64,14 @@ def check_file(library: Library, path: str | Path, **options) -> Report:
     return check(library, loaded, name=str(path), **options)
 
 
-def check_text(library: Library, text: str | bytes, *, fmt: str | None = None,
-               name: str = "<manifest>", **options) -> Report:
+def check_text(
+    library: Library,
+    text: str | bytes,
+    *,
+    fmt: str | None = None,
+    name: str = "<manifest>",
+    **options,
+) -> Report:
     from .manifest.model import parse_manifest
 
     loaded = parse_manifest(text, name, fmt)

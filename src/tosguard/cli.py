@@ -59,22 +59,33 @@ def _library(policies: tuple[str, ...], extra: tuple[str, ...]):
     (``--extra-policies``) in their own namespace, through the one front end."""
     from .engine.frontend import load_policy_set
 
-    return load_policy_set(list(policies) or None, list(extra),
-                           use_cache=not os.environ.get("TOSGUARD_NO_CACHE"))
+    return load_policy_set(
+        list(policies) or None, list(extra), use_cache=not os.environ.get("TOSGUARD_NO_CACHE")
+    )
 
 
 error_format_option = click.option(
-    "--error-format", type=click.Choice(ERROR_FORMATS), default="human", show_default=True,
-    help="How to print errors in the input.")
+    "--error-format",
+    type=click.Choice(ERROR_FORMATS),
+    default="human",
+    show_default=True,
+    help="How to print errors in the input.",
+)
 
 extra_policies_option = click.option(
-    "--extra-policies", "extra", multiple=True, metavar="PATH",
+    "--extra-policies",
+    "extra",
+    multiple=True,
+    metavar="PATH",
     help="Your own policy file or directory, added to the library in a namespace of its own "
-         "(repeatable).")
+    "(repeatable).",
+)
 
 as_of_option = click.option(
-    "--as-of", metavar="DATE",
-    help="Evaluation date for sources with no `collected` dates (default: today).")
+    "--as-of",
+    metavar="DATE",
+    help="Evaluation date for sources with no `collected` dates (default: today).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -89,26 +100,54 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("manifests", nargs=-1, required=True, metavar="MANIFEST...")
-@click.option("--policies", "policies", multiple=True, metavar="PATH",
-              help="Policy file or directory to use instead of the shipped library "
-                   "(repeatable).")
+@click.option(
+    "--policies",
+    "policies",
+    multiple=True,
+    metavar="PATH",
+    help="Policy file or directory to use instead of the shipped library (repeatable).",
+)
 @extra_policies_option
-@click.option("--format", "fmt",
-              type=click.Choice(["text", "json", "markdown", "sarif", "junit"]),
-              default="text", show_default=True, help="Report format.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "sarif", "junit"]),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
 @as_of_option
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE.")
-@click.option("--fail-on", type=click.Choice(list(FAIL_ON)),
-              default="undetermined", show_default=True,
-              help="Lowest result that makes the exit code 1.")
-@click.option("--all", "include_all", is_flag=True,
-              help="Also list satisfied and not-applicable results.")
-@click.option("--accept-unknown-ids", is_flag=True, envvar="TOSGUARD_ACCEPT_UNKNOWN_IDS",
-              help="Report provider, licence, agreement and verification ids that no policy "
-                   "knows as warnings, not errors (also $TOSGUARD_ACCEPT_UNKNOWN_IDS=1).")
+@click.option(
+    "--fail-on",
+    type=click.Choice(list(FAIL_ON)),
+    default="undetermined",
+    show_default=True,
+    help="Lowest result that makes the exit code 1.",
+)
+@click.option(
+    "--all", "include_all", is_flag=True, help="Also list satisfied and not-applicable results."
+)
+@click.option(
+    "--accept-unknown-ids",
+    is_flag=True,
+    envvar="TOSGUARD_ACCEPT_UNKNOWN_IDS",
+    help="Report provider, licence, agreement and verification ids that no policy "
+    "knows as warnings, not errors (also $TOSGUARD_ACCEPT_UNKNOWN_IDS=1).",
+)
 @error_format_option
-def check(manifests, policies, extra, fmt, as_of, output, fail_on, include_all,
-          accept_unknown_ids, error_format) -> None:
+def check(
+    manifests,
+    policies,
+    extra,
+    fmt,
+    as_of,
+    output,
+    fail_on,
+    include_all,
+    accept_unknown_ids,
+    error_format,
+) -> None:
     """Check usage manifests against the policy library.
 
     Exit status: 0 compliant, 1 not compliant or undetermined (see --fail-on),
@@ -137,22 +176,37 @@ def check(manifests, policies, extra, fmt, as_of, output, fail_on, include_all,
         if invalid and not partial_ok:
             continue  # nothing will be written: spare the evaluation, keep reading for errors
         gc.freeze()  # the manifest lives until exit; spare the collector from rescanning it
-        report = run_check(library, loaded, as_of=day, include_all=include_all, name=path,
-                           accept_unknown_ids=accept_unknown_ids)
+        report = run_check(
+            library,
+            loaded,
+            as_of=day,
+            include_all=include_all,
+            name=path,
+            accept_unknown_ids=accept_unknown_ids,
+        )
         reports.append(report)
         if fmt == "text":
             from .report.text import plain, render_text
 
             styled = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-            outputs.append(render_text(report, loaded.source_line, loaded.manifest.sources,
-                                       click.style if styled else plain))
+            outputs.append(
+                render_text(
+                    report,
+                    loaded.source_line,
+                    loaded.manifest.sources,
+                    click.style if styled else plain,
+                )
+            )
     if invalid:
         if outputs and partial_ok:
             _write("\n".join(outputs), output)
         elif error_format == "human" and invalid < len(manifests):
             where = f"`{output}`" if output not in (None, "-") else "standard output"
-            click.echo(f"\nno report written to {where}: {invalid} of {len(manifests)} "
-                       f"manifest{'s' * (len(manifests) != 1)} invalid", err=True)
+            click.echo(
+                f"\nno report written to {where}: {invalid} of {len(manifests)} "
+                f"manifest{'s' * (len(manifests) != 1)} invalid",
+                err=True,
+            )
         sys.exit(EXIT_INVALID)
     if fmt == "json":
         if len(reports) == 1:
@@ -175,17 +229,33 @@ def check(manifests, policies, extra, fmt, as_of, output, fail_on, include_all,
 
 
 @cli.command()
-@click.option("--policies", "policies", multiple=True, metavar="PATH",
-              help="Policy file or directory to list instead of the shipped library.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]),
-              default="text", show_default=True,
-              help="Output format (markdown: with --matrix only).")
-@click.option("--matrix", is_flag=True,
-              help="Show the provider × topic matrix: what each provider forbids, requires "
-                   "or allows, with links to the clauses.")
-@click.option("--ids", is_flag=True,
-              help="List the ids a manifest may use: providers, licences (with the spellings "
-                   "each matches, case-insensitively), agreements and verifications.")
+@click.option(
+    "--policies",
+    "policies",
+    multiple=True,
+    metavar="PATH",
+    help="Policy file or directory to list instead of the shipped library.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Output format (markdown: with --matrix only).",
+)
+@click.option(
+    "--matrix",
+    is_flag=True,
+    help="Show the provider × topic matrix: what each provider forbids, requires "
+    "or allows, with links to the clauses.",
+)
+@click.option(
+    "--ids",
+    is_flag=True,
+    help="List the ids a manifest may use: providers, licences (with the spellings "
+    "each matches, case-insensitively), agreements and verifications.",
+)
 @click.option("--output", "-o", metavar="FILE", help="Write the output to FILE.")
 @error_format_option
 def policies(policies, fmt, matrix, ids, output, error_format) -> None:
@@ -198,35 +268,61 @@ def policies(policies, fmt, matrix, ids, output, error_format) -> None:
         from .tools import matrix as matrix_module
 
         built = matrix_module.build_matrix(library)
-        renderer = {"text": matrix_module.render_text, "json": matrix_module.render_json,
-                    "markdown": matrix_module.render_markdown}[fmt]
+        renderer = {
+            "text": matrix_module.render_text,
+            "json": matrix_module.render_json,
+            "markdown": matrix_module.render_markdown,
+        }[fmt]
         _write(renderer(built), output, _policy_inputs(policies))
         return
     if fmt == "markdown":
         from .errors import Diagnostic, Span, UsageError
 
-        raise UsageError(Diagnostic("usage-bad-option", "`--format markdown` needs `--matrix`",
-                                    Span("<arguments>"),
-                                    "use `tosguard policies --matrix --format markdown`"))
+        raise UsageError(
+            Diagnostic(
+                "usage-bad-option",
+                "`--format markdown` needs `--matrix`",
+                Span("<arguments>"),
+                "use `tosguard policies --matrix --format markdown`",
+            )
+        )
     from .safetext import json_safe, printable
 
     rows = library.listing()
     if fmt == "json":
         import json
 
-        text = json_safe(json.dumps({"revision": library.revision, "policies": rows}, indent=2,
-                                    ensure_ascii=False)) + "\n"
+        text = (
+            json_safe(
+                json.dumps(
+                    {"revision": library.revision, "policies": rows}, indent=2, ensure_ascii=False
+                )
+            )
+            + "\n"
+        )
     elif not rows:
         text = "No policies.\n"
     else:
         headers = ("ID", "PROVIDER", "DOCUMENT", "VERSIONS", "CLAUSES")
-        table = [(r["id"], r["provider"] or "-", printable(r["document"]),
-                  ", ".join(r["versions"]), str(r["clauses"])) for r in rows]
+        table = [
+            (
+                r["id"],
+                r["provider"] or "-",
+                printable(r["document"]),
+                ", ".join(r["versions"]),
+                str(r["clauses"]),
+            )
+            for r in rows
+        ]
         widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-                 for row in (headers, *table)]
-        text = "\n".join(lines) + (f"\n\n{len(rows)} policies, {library.clause_count} clauses "
-                                   f"(revision {library.revision})\n")
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in (headers, *table)
+        ]
+        text = "\n".join(lines) + (
+            f"\n\n{len(rows)} policies, {library.clause_count} clauses "
+            f"(revision {library.revision})\n"
+        )
     _write(text, output, _policy_inputs(policies))
 
 
@@ -239,14 +335,22 @@ def _render_ids(library, fmt: str) -> str:
     listing = library.derived("vocabulary", Vocabulary).listing()
     if fmt == "json":
         return json_safe(json.dumps(listing, indent=2, ensure_ascii=False)) + "\n"
-    lines = ["Providers: " + ", ".join(listing["providers"]), "", "Licences (matched without "
-             "regard to case; the first id is the one findings use):"]
+    lines = [
+        "Providers: " + ", ".join(listing["providers"]),
+        "",
+        "Licences (matched without regard to case; the first id is the one findings use):",
+    ]
     for licence in listing["licenses"]:
         others = [m for m in licence["matches"] if m != licence["id"].casefold()]
-        lines.append(f"  {licence['id']}  {printable(licence['document'] or '')}"
-                     + (f"  (also: {', '.join(others)})" if others else ""))
-    lines += ["", "Agreements: " + ", ".join(listing["agreements"]),
-              "Verifications: " + ", ".join(listing["verifications"])]
+        lines.append(
+            f"  {licence['id']}  {printable(licence['document'] or '')}"
+            + (f"  (also: {', '.join(others)})" if others else "")
+        )
+    lines += [
+        "",
+        "Agreements: " + ", ".join(listing["agreements"]),
+        "Verifications: " + ", ".join(listing["verifications"]),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -263,45 +367,124 @@ def schema(output) -> None:
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
-              help="Port to listen on.")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes (each loads the policy set; SIGHUP restarts them one by "
-                   "one).")
-@click.option("--policies", "policies", multiple=True, metavar="PATH",
-              help="Policy file or directory to use instead of the shipped library "
-                   "(repeatable).")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on.",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (each loads the policy set; SIGHUP restarts them one by one).",
+)
+@click.option(
+    "--policies",
+    "policies",
+    multiple=True,
+    metavar="PATH",
+    help="Policy file or directory to use instead of the shipped library (repeatable).",
+)
 @extra_policies_option
-@click.option("--max-body-bytes", default=1024 * 1024, show_default=True,
-              type=click.IntRange(1), help="Larger request bodies get 413.")
-@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.1),
-              help="Seconds a request may take before it gets 503 (408 for a slow body).")
-@click.option("--max-sources", default=2000, show_default=True, type=click.IntRange(1),
-              help="Manifests with more sources get 422.")
-@click.option("--max-findings", default=20_000, show_default=True, type=click.IntRange(1),
-              help="Reports with more findings get 422 (bounds one answer's size).")
-@click.option("--max-header-bytes", default=16 * 1024, show_default=True,
-              type=click.IntRange(1024, 1024 * 1024),
-              help="Request line and headers larger than this get 431.")
-@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1),
-              help="Seconds a request's line and headers may take to arrive (else 408).")
-@click.option("--max-connections", default=0, type=click.IntRange(0),
-              help="Open connections per worker (0: 1024, or fewer if the open-files limit "
-                   "requires); at the cap the oldest idle or slow one is closed.")
-@click.option("--api-keys-file", metavar="FILE", help="File of API keys, one a line (also "
-              "$TOSGUARD_API_KEYS, comma-separated); with keys, requests need one.")
+@click.option(
+    "--max-body-bytes",
+    default=1024 * 1024,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Larger request bodies get 413.",
+)
+@click.option(
+    "--timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds a request may take before it gets 503 (408 for a slow body).",
+)
+@click.option(
+    "--max-sources",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Manifests with more sources get 422.",
+)
+@click.option(
+    "--max-findings",
+    default=20_000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Reports with more findings get 422 (bounds one answer's size).",
+)
+@click.option(
+    "--max-header-bytes",
+    default=16 * 1024,
+    show_default=True,
+    type=click.IntRange(1024, 1024 * 1024),
+    help="Request line and headers larger than this get 431.",
+)
+@click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds a request's line and headers may take to arrive (else 408).",
+)
+@click.option(
+    "--max-connections",
+    default=0,
+    type=click.IntRange(0),
+    help="Open connections per worker (0: 1024, or fewer if the open-files limit "
+    "requires); at the cap the oldest idle or slow one is closed.",
+)
+@click.option(
+    "--api-keys-file",
+    metavar="FILE",
+    help="File of API keys, one a line (also "
+    "$TOSGUARD_API_KEYS, comma-separated); with keys, requests need one.",
+)
 @click.option("--public-metrics", is_flag=True, help="Serve /metrics without an API key.")
-@click.option("--accept-unknown-ids", is_flag=True, envvar="TOSGUARD_ACCEPT_UNKNOWN_IDS",
-              help="By default, report ids no policy knows as warnings, not errors (a request "
-                   "can still ask with accept_unknown_ids).")
-@click.option("--access-log/--no-access-log", default=True, show_default=True,
-              help="Write a JSON access-log line per request to stderr.")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option(
+    "--accept-unknown-ids",
+    is_flag=True,
+    envvar="TOSGUARD_ACCEPT_UNKNOWN_IDS",
+    help="By default, report ids no policy knows as warnings, not errors (a request "
+    "can still ask with accept_unknown_ids).",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="Write a JSON access-log line per request to stderr.",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
 @error_format_option
-def serve(host, port, workers, policies, extra, max_body_bytes, timeout, max_sources,
-          max_findings, max_header_bytes, header_timeout, max_connections, api_keys_file,
-          public_metrics, accept_unknown_ids, access_log, log_level, error_format) -> None:
+def serve(
+    host,
+    port,
+    workers,
+    policies,
+    extra,
+    max_body_bytes,
+    timeout,
+    max_sources,
+    max_findings,
+    max_header_bytes,
+    header_timeout,
+    max_connections,
+    api_keys_file,
+    public_metrics,
+    accept_unknown_ids,
+    access_log,
+    log_level,
+    error_format,
+) -> None:
     """Serve the HTTP API (needs the `serve` extra: pip install 'tosguard[serve]').
 
     Loads and compiles the policy set once, then answers POST /v1/check with the
@@ -315,38 +498,60 @@ def serve(host, port, workers, policies, extra, max_body_bytes, timeout, max_sou
     except ImportError as error:  # pragma: no cover - depends on the installed extras
         from .errors import Diagnostic, Span, UsageError
 
-        raise UsageError(Diagnostic("usage-missing-extra", f"`tosguard serve` needs "
-                                    f"`{error.name}`", Span("serve"),
-                                    "pip install 'tosguard[serve]'")) from None
+        raise UsageError(
+            Diagnostic(
+                "usage-missing-extra",
+                f"`tosguard serve` needs `{error.name}`",
+                Span("serve"),
+                "pip install 'tosguard[serve]'",
+            )
+        ) from None
     from .service.config import Settings
     from .service.server import run
 
-    settings = Settings(policies=tuple(policies), extra_policies=tuple(extra),
-                        max_body_bytes=max_body_bytes, timeout=timeout,
-                        max_sources=max_sources, max_findings=max_findings,
-                        max_header_bytes=max_header_bytes,
-                        header_timeout=header_timeout, max_connections=max_connections,
-                        api_keys_file=api_keys_file,
-                        public_metrics=public_metrics, accept_unknown_ids=accept_unknown_ids,
-                        access_log=access_log,
-                        log_level=log_level, workers=workers,
-                        use_cache=not os.environ.get("TOSGUARD_NO_CACHE"))
+    settings = Settings(
+        policies=tuple(policies),
+        extra_policies=tuple(extra),
+        max_body_bytes=max_body_bytes,
+        timeout=timeout,
+        max_sources=max_sources,
+        max_findings=max_findings,
+        max_header_bytes=max_header_bytes,
+        header_timeout=header_timeout,
+        max_connections=max_connections,
+        api_keys_file=api_keys_file,
+        public_metrics=public_metrics,
+        accept_unknown_ids=accept_unknown_ids,
+        access_log=access_log,
+        log_level=log_level,
+        workers=workers,
+        use_cache=not os.environ.get("TOSGUARD_NO_CACHE"),
+    )
     run(settings, host, port)
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option("--extra-policies", "context", multiple=True, metavar="PATH",
-              help="The library the linted files build on: read for its definitions and "
-                   "clauses, only its errors reported; the linted files are then user "
-                   "policies over it, as `check --policies PATH --extra-policies FILES` "
-                   "loads them (repeatable).")
-@click.option("--with-library", is_flag=True,
-              help="Lint the files as user policies over the shipped library, as "
-                   "`check --extra-policies FILES` loads them.")
+@click.option(
+    "--extra-policies",
+    "context",
+    multiple=True,
+    metavar="PATH",
+    help="The library the linted files build on: read for its definitions and "
+    "clauses, only its errors reported; the linted files are then user "
+    "policies over it, as `check --policies PATH --extra-policies FILES` "
+    "loads them (repeatable).",
+)
+@click.option(
+    "--with-library",
+    is_flag=True,
+    help="Lint the files as user policies over the shipped library, as "
+    "`check --extra-policies FILES` loads them.",
+)
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
-@click.option("--no-provenance", is_flag=True,
-              help="Do not check quotes against the stored source texts.")
+@click.option(
+    "--no-provenance", is_flag=True, help="Do not check quotes against the stored source texts."
+)
 @error_format_option
 def lint(paths, context, with_library, strict, no_provenance, error_format) -> None:
     """Check policy files (or directories of them) without running them.
@@ -362,14 +567,23 @@ def lint(paths, context, with_library, strict, no_provenance, error_format) -> N
     from .safetext import json_safe
     from .tools.lint import lint_paths
 
-    result = lint_paths(paths, context, provenance=not no_provenance,
-                        with_library=with_library)
+    result = lint_paths(paths, context, provenance=not no_provenance, with_library=with_library)
     if error_format == "json":
         errors, warnings = result.counts()  # those the cap left out included
-        click.echo(json_safe(json.dumps({
-            "files": len(result.files), "errors": errors, "warnings": warnings,
-            "diagnostics": [d.as_dict() for d in result.diagnostics]},
-            indent=2, ensure_ascii=False)))
+        click.echo(
+            json_safe(
+                json.dumps(
+                    {
+                        "files": len(result.files),
+                        "errors": errors,
+                        "warnings": warnings,
+                        "diagnostics": [d.as_dict() for d in result.diagnostics],
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                )
+            )
+        )
     elif error_format == "plain":
         if result.diagnostics:
             click.echo(render_plain(result.diagnostics))
@@ -385,8 +599,12 @@ def lint(paths, context, with_library, strict, no_provenance, error_format) -> N
 @cli.command("fmt")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if a file would change.")
-@click.option("--diff", "show_diff", is_flag=True,
-              help="Write nothing; print the changes as a unified diff (exit 1 if any).")
+@click.option(
+    "--diff",
+    "show_diff",
+    is_flag=True,
+    help="Write nothing; print the changes as a unified diff (exit 1 if any).",
+)
 @error_format_option
 def fmt_command(paths, check, show_diff, error_format) -> None:
     """Rewrite policy files in the canonical layout, keeping every comment.
@@ -430,9 +648,11 @@ def fmt_command(paths, check, show_diff, error_format) -> None:
     same = len(results) - len(changed) - len({r.display for r in results if r.diagnostics})
     verb = "would be reformatted" if dry else "reformatted"
     if talk:
-        click.echo(f"{len(changed)} file{'s' * (len(changed) != 1)} {verb}, {same} unchanged"
-                   + (f", {len(broken)} error{'s' * (len(broken) != 1)}" if broken else ""),
-                   err=True)
+        click.echo(
+            f"{len(changed)} file{'s' * (len(changed) != 1)} {verb}, {same} unchanged"
+            + (f", {len(broken)} error{'s' * (len(broken) != 1)}" if broken else ""),
+            err=True,
+        )
     if broken:
         sys.exit(EXIT_INVALID)
     sys.exit(EXIT_FAIL if dry and changed else EXIT_OK)
@@ -440,14 +660,29 @@ def fmt_command(paths, check, show_diff, error_format) -> None:
 
 @cli.command("test")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option("--policies", "policies", multiple=True, metavar="PATH",
-              help="Policies to test (default: the .tos files under PATH, else the shipped "
-                   "library; repeatable).")
+@click.option(
+    "--policies",
+    "policies",
+    multiple=True,
+    metavar="PATH",
+    help="Policies to test (default: the .tos files under PATH, else the shipped "
+    "library; repeatable).",
+)
 @extra_policies_option
-@click.option("--coverage-min", type=click.FloatRange(0, 100), metavar="N",
-              help="Fail when fewer than N percent of the clause outcomes are exercised.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit"]), default="text",
-              show_default=True, help="Result format (junit: JUnit XML for CI).")
+@click.option(
+    "--coverage-min",
+    type=click.FloatRange(0, 100),
+    metavar="N",
+    help="Fail when fewer than N percent of the clause outcomes are exercised.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "junit"]),
+    default="text",
+    show_default=True,
+    help="Result format (junit: JUnit XML for CI).",
+)
 @click.option("--output", "-o", metavar="FILE", help="Write the results to FILE.")
 @error_format_option
 def test_command(paths, policies, extra, coverage_min, fmt, output, error_format) -> None:
@@ -473,20 +708,33 @@ def test_command(paths, policies, extra, coverage_min, fmt, output, error_format
     if problems:
         raise PolicyError(problems)
     if not tests:
-        raise UsageError(Diagnostic("usage-no-tests", "no policy tests found under "
-                                    + ", ".join(f"`{p}`" for p in paths), Span("<arguments>"),
-                                    "policy tests are YAML files in a `tests/` directory"))
+        raise UsageError(
+            Diagnostic(
+                "usage-no-tests",
+                "no policy tests found under " + ", ".join(f"`{p}`" for p in paths),
+                Span("<arguments>"),
+                "policy tests are YAML files in a `tests/` directory",
+            )
+        )
     if not policies:
-        policies = tuple(p for p in paths if Path(p).suffix == ".tos"
-                         or (Path(p).is_dir() and any(Path(p).rglob("*.tos"))))
+        policies = tuple(
+            p
+            for p in paths
+            if Path(p).suffix == ".tos" or (Path(p).is_dir() and any(Path(p).rglob("*.tos")))
+        )
     library = _library(policies, extra)
     results = policytest.run_tests(library, tests)
     cover = policytest.coverage(library, results)
-    render = {"text": policytest.render_text, "json": policytest.render_json,
-              "junit": policytest.render_junit}[fmt]
-    read = chain(tree(paths, (".tos", ".yaml", ".yml")),
-                 (Path(t.file).parent / t.manifest_file for t in tests if t.manifest_file),
-                 _policy_inputs(policies, extra))
+    render = {
+        "text": policytest.render_text,
+        "json": policytest.render_json,
+        "junit": policytest.render_junit,
+    }[fmt]
+    read = chain(
+        tree(paths, (".tos", ".yaml", ".yml")),
+        (Path(t.file).parent / t.manifest_file for t in tests if t.manifest_file),
+        _policy_inputs(policies, extra),
+    )
     _write(render(results, cover, coverage_min), output, read)
     below = coverage_min is not None and cover.percent < coverage_min
     sys.exit(EXIT_FAIL if below or not all(r.passed for r in results) else EXIT_OK)
@@ -494,20 +742,35 @@ def test_command(paths, policies, extra, coverage_min, fmt, output, error_format
 
 @cli.command("explain")
 @click.argument("manifest", metavar="MANIFEST")
-@click.option("--clause", "clause", required=True, metavar="POLICY/CLAUSE",
-              help="The clause to explain (a clause id alone when only one policy has it).")
-@click.option("--subject", metavar="SUBJECT",
-              help="Only this subject: /sources/N, N, a source id, /model or /organization.")
-@click.option("--policies", "policies", multiple=True, metavar="PATH",
-              help="Policy file or directory to use instead of the shipped library.")
+@click.option(
+    "--clause",
+    "clause",
+    required=True,
+    metavar="POLICY/CLAUSE",
+    help="The clause to explain (a clause id alone when only one policy has it).",
+)
+@click.option(
+    "--subject",
+    metavar="SUBJECT",
+    help="Only this subject: /sources/N, N, a source id, /model or /organization.",
+)
+@click.option(
+    "--policies",
+    "policies",
+    multiple=True,
+    metavar="PATH",
+    help="Policy file or directory to use instead of the shipped library.",
+)
 @extra_policies_option
 @as_of_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.option("--output", "-o", metavar="FILE", help="Write the explanation to FILE.")
 @error_format_option
-def explain_command(manifest, clause, subject, policies, extra, as_of, fmt, output,
-                    error_format) -> None:
+def explain_command(
+    manifest, clause, subject, policies, extra, as_of, fmt, output, error_format
+) -> None:
     """Explain why a clause came out as it did for each subject of a manifest.
 
     Shows the policy version selected and why, the value of every sub-condition (true,
@@ -523,8 +786,11 @@ def explain_command(manifest, clause, subject, policies, extra, as_of, fmt, outp
     day = parse_date(as_of)
     loaded = load_manifest(manifest)
     explanation = explain(_library(policies, extra), loaded, clause, as_of=day, subject=subject)
-    _write(explanation.to_json() if fmt == "json" else render_text(explanation), output,
-           chain([manifest], _policy_inputs(policies, extra)))
+    _write(
+        explanation.to_json() if fmt == "json" else render_text(explanation),
+        output,
+        chain([manifest], _policy_inputs(policies, extra)),
+    )
     sys.exit(EXIT_OK)
 
 
@@ -532,13 +798,24 @@ def explain_command(manifest, clause, subject, policies, extra, as_of, fmt, outp
 @click.argument("old", metavar="OLD")
 @click.argument("new", metavar="NEW")
 @click.argument("more", nargs=-1, metavar="[MANIFEST...]")
-@click.option("--manifests", "manifests", multiple=True, metavar="MANIFEST...",
-              help="Manifests (files or directories) to evaluate under OLD and under NEW.")
-@click.option("--extra-policies", "extra", multiple=True, metavar="PATH",
-              help="Policies both sides build on, e.g. shared definitions (repeatable).")
+@click.option(
+    "--manifests",
+    "manifests",
+    multiple=True,
+    metavar="MANIFEST...",
+    help="Manifests (files or directories) to evaluate under OLD and under NEW.",
+)
+@click.option(
+    "--extra-policies",
+    "extra",
+    multiple=True,
+    metavar="PATH",
+    help="Policies both sides build on, e.g. shared definitions (repeatable).",
+)
 @as_of_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.option("--output", "-o", metavar="FILE", help="Write the comparison to FILE.")
 @error_format_option
 def diff_command(old, new, more, manifests, extra, as_of, fmt, output, error_format) -> None:
@@ -556,15 +833,25 @@ def diff_command(old, new, more, manifests, extra, as_of, fmt, output, error_for
     from .tools.diff import render_text, run
 
     if more and not manifests:
-        raise UsageError(Diagnostic("usage-arguments", f"unexpected argument `{more[0]}`",
-                                    Span("<arguments>"), "name manifests after `--manifests`"))
+        raise UsageError(
+            Diagnostic(
+                "usage-arguments",
+                f"unexpected argument `{more[0]}`",
+                Span("<arguments>"),
+                "name manifests after `--manifests`",
+            )
+        )
     found = []
     for given in (*manifests, *more):
         path = Path(given)
-        found += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml", ".json")) \
-            if path.is_dir() else [path]
-    result = run([old], [new], manifests=[str(p) for p in found], as_of=parse_date(as_of),
-                 extra=extra)
+        found += (
+            sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
+            if path.is_dir()
+            else [path]
+        )
+    result = run(
+        [old], [new], manifests=[str(p) for p in found], as_of=parse_date(as_of), extra=extra
+    )
     read = chain(tree([old, new, *extra], (".tos",)), found)
     _write(result.to_json() if fmt == "json" else render_text(result), output, read)
     sys.exit(EXIT_FAIL if result.changed else EXIT_OK)
@@ -624,9 +911,12 @@ def _main(argv: list[str] | None) -> None:
     except SystemExit:
         raise
     except Exception as error:  # a bug: say so plainly, without a traceback
-        click.echo(f"error[internal]: {type(error).__name__}: {error}\n"
-                   "  = help: this is a bug in tosguard; please report it with the input "
-                   "that caused it (set TOSGUARD_DEBUG=1 for a traceback)", err=True)
+        click.echo(
+            f"error[internal]: {type(error).__name__}: {error}\n"
+            "  = help: this is a bug in tosguard; please report it with the input "
+            "that caused it (set TOSGUARD_DEBUG=1 for a traceback)",
+            err=True,
+        )
         if os.environ.get("TOSGUARD_DEBUG"):
             raise
         sys.exit(EXIT_INTERNAL)

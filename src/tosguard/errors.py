@@ -85,13 +85,19 @@ class Diagnostic:
 
     def __post_init__(self) -> None:
         if len(self.source_line) > 2 * SOURCE_WINDOW:
-            window = _window(self.source_line, 0, len(self.source_line),
-                             self.span.column - self.source_column + 1)
+            window = _window(
+                self.source_line,
+                0,
+                len(self.source_line),
+                self.span.column - self.source_column + 1,
+            )
             object.__setattr__(self, "source_line", window["source_line"])
-            object.__setattr__(self, "source_column",
-                               self.source_column + window["source_column"] - 1)
-            object.__setattr__(self, "source_length",
-                               max(self.source_length, window["source_length"]))
+            object.__setattr__(
+                self, "source_column", self.source_column + window["source_column"] - 1
+            )
+            object.__setattr__(
+                self, "source_length", max(self.source_length, window["source_length"])
+            )
         if len(self.message) > MAX_TEXT:
             object.__setattr__(self, "message", self.message[: MAX_TEXT - 1] + "…")
         if len(self.help) > MAX_TEXT:
@@ -125,14 +131,22 @@ class TosguardError(Exception):
     #: The code of the diagnostic that counts the ones left out is ``<prefix>-too-many-errors``.
     code_prefix = ""
 
-    def __init__(self, diagnostics: Diagnostic | Sequence[Diagnostic], *, omitted: int = 0,
-                 first_omitted: Span | None = None):
+    def __init__(
+        self,
+        diagnostics: Diagnostic | Sequence[Diagnostic],
+        *,
+        omitted: int = 0,
+        first_omitted: Span | None = None,
+    ):
         if isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
-        self.diagnostics: list[Diagnostic] = capped(diagnostics, omitted, first_omitted,
-                                                    self.code_prefix)
-        self.total = sum(d.errors + d.warnings if isinstance(d, OmittedDiagnostic) else 1
-                         for d in self.diagnostics)
+        self.diagnostics: list[Diagnostic] = capped(
+            diagnostics, omitted, first_omitted, self.code_prefix
+        )
+        self.total = sum(
+            d.errors + d.warnings if isinstance(d, OmittedDiagnostic) else 1
+            for d in self.diagnostics
+        )
         super().__init__(render_plain(self.diagnostics))
 
 
@@ -154,8 +168,10 @@ class UsageError(TosguardError):
     code_prefix = "usage"
 
 
-TOO_MANY_HELP = ("fix the errors shown and run again to see the rest; many errors of one kind "
-                 "are often one mistake repeated")
+TOO_MANY_HELP = (
+    "fix the errors shown and run again to see the rest; many errors of one kind "
+    "are often one mistake repeated"
+)
 
 
 @dataclass(frozen=True)
@@ -181,8 +197,12 @@ def counts(diagnostics: Iterable[Diagnostic]) -> tuple[int, int]:
     return errors, warnings
 
 
-def capped(diagnostics: Iterable[Diagnostic], omitted: int = 0,
-           first_omitted: Span | None = None, code_prefix: str = "") -> list[Diagnostic]:
+def capped(
+    diagnostics: Iterable[Diagnostic],
+    omitted: int = 0,
+    first_omitted: Span | None = None,
+    code_prefix: str = "",
+) -> list[Diagnostic]:
     """``diagnostics`` sorted by location, the first :data:`MAX_REPORTED` of them, and, when
     there are more (or ``omitted`` errors were left out before), one more diagnostic that
     counts the rest, at the place of the first of them.
@@ -210,15 +230,24 @@ def capped(diagnostics: Iterable[Diagnostic], omitted: int = 0,
     rest_warnings = sum(1 for d in rest if d.severity == "warning")
     errors += len(rest) - rest_warnings
     warnings += rest_warnings
-    counts = [f"{n:,} more {word}{'' if n == 1 else 's'}"
-              for n, word in ((errors, "error"), (warnings, "warning")) if n]
+    counts = [
+        f"{n:,} more {word}{'' if n == 1 else 's'}"
+        for n, word in ((errors, "error"), (warnings, "warning"))
+        if n
+    ]
     span = first_omitted or (shown[-1].span if shown else Span(""))
     prefix = f"{code_prefix}-" if code_prefix else ""
-    shown.append(OmittedDiagnostic(
-        f"{prefix}too-many-errors",
-        f"{' and '.join(counts)} not shown (only the first {MAX_REPORTED} are reported)",
-        Span(span.file, span.line, span.column), TOO_MANY_HELP,
-        severity="error" if errors else "warning", errors=errors, warnings=warnings))
+    shown.append(
+        OmittedDiagnostic(
+            f"{prefix}too-many-errors",
+            f"{' and '.join(counts)} not shown (only the first {MAX_REPORTED} are reported)",
+            Span(span.file, span.line, span.column),
+            TOO_MANY_HELP,
+            severity="error" if errors else "warning",
+            errors=errors,
+            warnings=warnings,
+        )
+    )
     return shown
 
 
@@ -250,8 +279,9 @@ class DiagnosticSink:
         errors = (previous.errors if previous else 0) + (not warning)
         warnings = (previous.warnings if previous else 0) + warning
         span = min(previous.span, diagnostic.span) if previous else diagnostic.span
-        self._overflow = OmittedDiagnostic("too-many-errors", "", span, errors=errors,
-                                           warnings=warnings)
+        self._overflow = OmittedDiagnostic(
+            "too-many-errors", "", span, errors=errors, warnings=warnings
+        )
         if previous is not None:  # it is last but for a rare omitted one added since
             if self.diagnostics and self.diagnostics[-1] is previous:
                 self.diagnostics.pop()  # not `remove`: 1,000 comparisons per counted one
@@ -329,7 +359,7 @@ class LineTable:
     def line(self, line: int) -> str:
         """The text of 1-based ``line`` (empty when out of range)."""
         bounds = self.bounds(line)
-        return self.text[bounds[0]:bounds[1]] if bounds else ""
+        return self.text[bounds[0] : bounds[1]] if bounds else ""
 
     def window(self, line: int, column: int) -> dict[str, Any]:
         """The ``source_line`` fields of a :class:`Diagnostic` at ``line`` and ``column``."""
@@ -382,8 +412,11 @@ def _window(text: str, start: int, end: int, column: int) -> dict[str, Any]:
         return {"source_line": text[start:end]}
     index = min(max(column - 1, 0), length)
     first = max(0, min(index - SOURCE_WINDOW, length - 2 * SOURCE_WINDOW))
-    return {"source_line": text[start + first : start + first + 2 * SOURCE_WINDOW],
-            "source_column": first + 1, "source_length": length}
+    return {
+        "source_line": text[start + first : start + first + 2 * SOURCE_WINDOW],
+        "source_column": first + 1,
+        "source_length": length,
+    }
 
 
 # ---- rendering --------------------------------------------------------------------------------
@@ -394,8 +427,10 @@ def render_human(diagnostics: Sequence[Diagnostic]) -> str:
     column whatever precedes it on the line: tabs, wide characters or escapes."""
     blocks = []
     for d in diagnostics:
-        lines = [f"{d.severity}[{d.code}]: {printable(d.message)}",
-                 f"  --> {printable(str(d.span))}"]
+        lines = [
+            f"{d.severity}[{d.code}]: {printable(d.message)}",
+            f"  --> {printable(str(d.span))}",
+        ]
         if d.source_line:
             number = str(d.span.line)
             pad = " " * len(number)
@@ -487,5 +522,6 @@ def render_plain(diagnostics: Sequence[Diagnostic]) -> str:
 
 def render_json(diagnostics: Sequence[Diagnostic]) -> str:
     """``{"errors": [...]}``; control characters are JSON escapes (:func:`json_safe`)."""
-    return json_safe(json.dumps({"errors": [d.as_dict() for d in diagnostics]}, indent=2,
-                                ensure_ascii=False))
+    return json_safe(
+        json.dumps({"errors": [d.as_dict() for d in diagnostics]}, indent=2, ensure_ascii=False)
+    )

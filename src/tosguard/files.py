@@ -39,8 +39,9 @@ _HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 # ---- inputs -----------------------------------------------------------------------------------
-def tree(paths: Iterable[str | os.PathLike[str]], suffixes: tuple[str, ...],
-         *, recursive: bool = True) -> Iterator[Path]:
+def tree(
+    paths: Iterable[str | os.PathLike[str]], suffixes: tuple[str, ...], *, recursive: bool = True
+) -> Iterator[Path]:
     """The files a command reads from ``paths``: each file as given, and for a directory the
     files under it (or directly in it) with one of ``suffixes``. Paths that do not exist are
     skipped (the command itself reports them)."""
@@ -53,8 +54,9 @@ def tree(paths: Iterable[str | os.PathLike[str]], suffixes: tuple[str, ...],
             yield path
 
 
-def refuse_input_as_output(output: str, inputs: Iterable[str | os.PathLike[str]],
-                           option: str = "--output") -> None:
+def refuse_input_as_output(
+    output: str, inputs: Iterable[str | os.PathLike[str]], option: str = "--output"
+) -> None:
     """Raise :class:`UsageError` (``usage-output-is-input``) when ``output`` is one of
     ``inputs``: the same file by device and inode, as the kernel resolves both paths (so through
     symlinks, hard links, ``..`` and ``/dev/stdout`` redirected to an input). Only metadata is
@@ -71,11 +73,14 @@ def refuse_input_as_output(output: str, inputs: Iterable[str | os.PathLike[str]]
             continue
         if (found.st_dev, found.st_ino) == (wanted.st_dev, wanted.st_ino):
             same = "" if os.fspath(given) == output else f" (`{os.fspath(given)}`)"
-            raise UsageError(Diagnostic(
-                "usage-output-is-input",
-                f"`{option} {output}` would overwrite an input of this command{same}",
-                Span(output),
-                "write the output to another file: tosguard never overwrites a file it reads"))
+            raise UsageError(
+                Diagnostic(
+                    "usage-output-is-input",
+                    f"`{option} {output}` would overwrite an input of this command{same}",
+                    Span(output),
+                    "write the output to another file: tosguard never overwrites a file it reads",
+                )
+            )
 
 
 def resolve(path: str | os.PathLike[str], *, follow_symlinks: bool = True) -> str | None:
@@ -96,8 +101,7 @@ def resolve(path: str | os.PathLike[str], *, follow_symlinks: bool = True) -> st
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path))
         directory = os.path.realpath(head or os.curdir, strict=True)
         if not os.path.isdir(directory):
-            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR),
-                                     os.fspath(path))
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), os.fspath(path))
         if directory == "/proc" or directory.startswith("/proc/"):
             return None
         candidate = os.path.join(directory, name)
@@ -121,8 +125,12 @@ def resolve(path: str | os.PathLike[str], *, follow_symlinks: bool = True) -> st
 
 
 # ---- writing ----------------------------------------------------------------------------------
-def write_output(output: str, data: bytes, inputs: Iterable[str | os.PathLike[str]] = (),
-                 option: str = "--output") -> None:
+def write_output(
+    output: str,
+    data: bytes,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+    option: str = "--output",
+) -> None:
     """Write a command's output file: refuse an input, then write atomically (or straight
     into a device or pipe such as ``/dev/stdout``). Raises :class:`UsageError`."""
     refuse_input_as_output(output, inputs, option)
@@ -132,9 +140,14 @@ def write_output(output: str, data: bytes, inputs: Iterable[str | os.PathLike[st
         raise UsageError(write_failure(output, error, "usage-output")) from None
 
 
-def write_atomically(path: str | os.PathLike[str], data: bytes, *,
-                     follow_symlinks: bool = True, expect: os.stat_result | None = None,
-                     mode: int | None = None) -> None:
+def write_atomically(
+    path: str | os.PathLike[str],
+    data: bytes,
+    *,
+    follow_symlinks: bool = True,
+    expect: os.stat_result | None = None,
+    mode: int | None = None,
+) -> None:
     """Replace the file at ``path`` with ``data``, atomically.
 
     With ``follow_symlinks`` (the default) a symlink at ``path`` stays a link and the file it
@@ -169,8 +182,9 @@ def write_atomically(path: str | os.PathLike[str], data: bytes, *,
     handle: int | None = None
     try:
         with hold_signals():  # the name is known before a signal can strike
-            handle, temporary = tempfile.mkstemp(prefix=f".{name[:200]}.", suffix=".tmp",
-                                                 dir=directory)
+            handle, temporary = tempfile.mkstemp(
+                prefix=f".{name[:200]}.", suffix=".tmp", dir=directory
+            )
         _write_all(handle, data)
         os.fsync(handle)
         if current is not None and stat.S_ISREG(current.st_mode):
@@ -196,8 +210,13 @@ def write_atomically(path: str | os.PathLike[str], data: bytes, *,
     _sync_directory(directory)
 
 
-def rewrite_in_place(path: str | os.PathLike[str], data: bytes, original: bytes, *,
-                     expect: os.stat_result | None = None) -> None:
+def rewrite_in_place(
+    path: str | os.PathLike[str],
+    data: bytes,
+    original: bytes,
+    *,
+    expect: os.stat_result | None = None,
+) -> None:
     """Write ``data`` over the file at ``path`` (which holds ``original``), keeping its inode:
     its hard links, owner, mode and extended attributes stay as they are.
 
@@ -216,8 +235,9 @@ def rewrite_in_place(path: str | os.PathLike[str], data: bytes, original: bytes,
             current = os.fstat(handle)
             _check_unchanged(current, expect, path)
             if _read_all(handle) != original:
-                raise BlockingIOError(errno.EAGAIN, "the file changed since it was read",
-                                      os.fspath(path))
+                raise BlockingIOError(
+                    errno.EAGAIN, "the file changed since it was read", os.fspath(path)
+                )
             started = False
             try:
                 if len(data) > current.st_size:
@@ -236,8 +256,9 @@ def rewrite_in_place(path: str | os.PathLike[str], data: bytes, original: bytes,
             os.close(handle)
 
 
-def rewrite(path: str | os.PathLike[str], data: bytes, original: bytes, *,
-            expect: os.stat_result) -> None:
+def rewrite(
+    path: str | os.PathLike[str], data: bytes, original: bytes, *, expect: os.stat_result
+) -> None:
     """Replace a file the user edits (``fmt``), keeping what is not its text: atomically, by
     :func:`write_atomically`, unless renaming would lose something — hard links (more than one
     link), or an owner or group the user may not give to a new file — in which case it is
@@ -252,8 +273,9 @@ def can_keep_owner(found: os.stat_result) -> bool:
     """Whether a new file can be given ``found``'s owner and group by this user."""
     if not hasattr(os, "geteuid") or os.geteuid() == 0:
         return True
-    return found.st_uid == os.geteuid() and (found.st_gid == os.getegid()
-                                              or found.st_gid in os.getgroups())
+    return found.st_uid == os.geteuid() and (
+        found.st_gid == os.getegid() or found.st_gid in os.getgroups()
+    )
 
 
 def write_failure(path: str | os.PathLike[str], error: OSError, code: str) -> Diagnostic:
@@ -273,8 +295,9 @@ def write_failure(path: str | os.PathLike[str], error: OSError, code: str) -> Di
     }
     help = helps.get(error.errno or 0, "check that the directory exists and is writable")
     kept = "; it was left as it was" if os.path.lexists(path) else ""
-    return Diagnostic(code, f"cannot write `{os.fspath(path)}`: {reason}{kept}",
-                      Span(os.fspath(path)), help)
+    return Diagnostic(
+        code, f"cannot write `{os.fspath(path)}`: {reason}{kept}", Span(os.fspath(path)), help
+    )
 
 
 @contextlib.contextmanager
@@ -300,8 +323,9 @@ def private_dir(path: Path, *, create: bool = True) -> Path | None:
         if create:
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
         found = os.stat(path)
-        if not stat.S_ISDIR(found.st_mode) \
-                or (hasattr(os, "geteuid") and found.st_uid != os.geteuid()):
+        if not stat.S_ISDIR(found.st_mode) or (
+            hasattr(os, "geteuid") and found.st_uid != os.geteuid()
+        ):
             return None
         if found.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
             os.chmod(path, stat.S_IMODE(found.st_mode) & ~(stat.S_IWGRP | stat.S_IWOTH))
@@ -319,8 +343,9 @@ def private_file(path: Path) -> bool:
         return True
     except OSError:
         return False
-    return stat.S_ISREG(found.st_mode) \
-        and (not hasattr(os, "geteuid") or found.st_uid == os.geteuid())
+    return stat.S_ISREG(found.st_mode) and (
+        not hasattr(os, "geteuid") or found.st_uid == os.geteuid()
+    )
 
 
 def read_private(path: Path, limit: int | None = None) -> bytes | None:
@@ -333,8 +358,9 @@ def read_private(path: Path, limit: int | None = None) -> bytes | None:
         return None
     try:
         found = os.fstat(handle)
-        if not stat.S_ISREG(found.st_mode) \
-                or (hasattr(os, "geteuid") and found.st_uid != os.geteuid()):
+        if not stat.S_ISREG(found.st_mode) or (
+            hasattr(os, "geteuid") and found.st_uid != os.geteuid()
+        ):
             return None
         with os.fdopen(os.dup(handle), "rb") as stream:
             return stream.read() if limit is None else stream.read(limit)
@@ -407,13 +433,13 @@ def _keep_owner(handle: int, current: os.stat_result) -> bool:
     return (found.st_uid, found.st_gid) == (current.st_uid, current.st_gid)
 
 
-def _check_unchanged(current: os.stat_result | None, expect: os.stat_result | None,
-                     path: str | os.PathLike[str]) -> None:
+def _check_unchanged(
+    current: os.stat_result | None, expect: os.stat_result | None, path: str | os.PathLike[str]
+) -> None:
     if expect is None:
         return
     if current is None or _identity(current) != _identity(expect):
-        raise BlockingIOError(errno.EAGAIN, "the file changed since it was read",
-                              os.fspath(path))
+        raise BlockingIOError(errno.EAGAIN, "the file changed since it was read", os.fspath(path))
 
 
 def _identity(found: os.stat_result) -> tuple[int, ...]:

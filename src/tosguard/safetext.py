@@ -142,8 +142,10 @@ def wide_encoding(data: bytes) -> WideEncoding | None:
     if whole:
         lanes = [whole[offset::4].count(0) for offset in range(4)]
         quarter = len(whole) // 4
-        for zeros, name in (((1, 2, 3), "UTF-32 (little-endian)"),
-                            ((0, 1, 2), "UTF-32 (big-endian)")):
+        for zeros, name in (
+            ((1, 2, 3), "UTF-32 (little-endian)"),
+            ((0, 1, 2), "UTF-32 (big-endian)"),
+        ):
             others = sum(lanes) - sum(lanes[i] for i in zeros)
             if all(lanes[i] * 2 >= quarter for i in zeros) and others * 20 <= quarter:
                 return WideEncoding(name, False)

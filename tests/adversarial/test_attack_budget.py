@@ -30,8 +30,9 @@ ALL = {"all": "true"}  # every result listed: what makes bare sources costly
 
 def bare_sources(count: int, prefix: str = "s") -> bytes:
     """Sources that declare nothing but an id: every document may govern each one."""
-    return ("tosguard: 1\nsources:\n" + "".join(f"- id: {prefix}{i:x}\n" for i in range(count))
-            ).encode()
+    return (
+        "tosguard: 1\nsources:\n" + "".join(f"- id: {prefix}{i:x}\n" for i in range(count))
+    ).encode()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -86,8 +87,12 @@ def test_a_small_costly_manifest_gives_the_loop_back_and_stops_at_the_limit(tmp_
     gets one finding, not one per clause, the costly form lists every result (`all`)."""
     body = bare_sources(1300)
     assert len(body) <= 16 * 1024
-    with serving(tmp_path, "--timeout", str(TIMEOUT), "--max-findings", "100000000",
-                 "--no-access-log") as server, Prober(server.url) as prober:
+    with (
+        serving(
+            tmp_path, "--timeout", str(TIMEOUT), "--max-findings", "100000000", "--no-access-log"
+        ) as server,
+        Prober(server.url) as prober,
+    ):
         time.sleep(0.2)
         started = time.monotonic()
         response = server.client.post("/v1/check", content=body, headers=YAML, params=ALL)
@@ -104,8 +109,11 @@ def test_checks_that_outgrow_the_loop_move_to_a_thread_and_are_counted(tmp_path)
         response = server.client.post("/v1/check", content=bare_sources(300), headers=YAML)
         assert response.status_code == 200, response.text
         metrics = server.client.get("/metrics").text
-    moved = [line for line in metrics.splitlines()
-             if line.startswith("tosguard_checks_moved_to_pool_total")]
+    moved = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("tosguard_checks_moved_to_pool_total")
+    ]
     assert moved and float(moved[0].split()[-1]) >= 1
 
 
@@ -113,14 +121,23 @@ def test_work_past_the_limit_stops_and_frees_its_memory(tmp_path):
     """Five 29 KB manifests: threads ran on after their 503, 1.4 GB peak, 328 MB kept."""
     body = bare_sources(1900, prefix="source-")
     assert len(body) > 16 * 1024
-    with serving(tmp_path, "--timeout", str(TIMEOUT), "--max-findings", "100000000",
-                 "--no-access-log") as server, Prober(server.url) as prober:
+    with (
+        serving(
+            tmp_path, "--timeout", str(TIMEOUT), "--max-findings", "100000000", "--no-access-log"
+        ) as server,
+        Prober(server.url) as prober,
+    ):
         pid = server.process.pid
         started = time.monotonic()
         with ThreadPoolExecutor(5) as pool:
-            answers = list(pool.map(
-                lambda _: httpx.post(server.url + "/v1/check", content=body, headers=YAML,
-                                     params=ALL, timeout=30), range(5)))
+            answers = list(
+                pool.map(
+                    lambda _: httpx.post(
+                        server.url + "/v1/check", content=body, headers=YAML, params=ALL, timeout=30
+                    ),
+                    range(5),
+                )
+            )
         elapsed = time.monotonic() - started
         assert [a.status_code for a in answers] == [503] * 5
         assert elapsed < TIMEOUT + 2.0
@@ -131,8 +148,9 @@ def test_work_past_the_limit_stops_and_frees_its_memory(tmp_path):
 
 def test_a_report_over_the_findings_limit_is_refused_not_built(tmp_path):
     with serving(tmp_path, "--max-findings", "500", "--no-access-log") as server:
-        response = server.client.post("/v1/check", content=bare_sources(200), headers=YAML,
-                                      params=ALL)
+        response = server.client.post(
+            "/v1/check", content=bare_sources(200), headers=YAML, params=ALL
+        )
         assert response.status_code == 422
         problem = response.json()
         assert problem["type"] == "urn:tosguard:problem:report-too-large"
@@ -145,23 +163,28 @@ def test_policy_text_that_expands_forever_cannot_disable_validation(tmp_path):
     """`define dN = dN-1 and dN-1` (1.3 KB) kept a thread busy forever; two such requests and
     every later validation and large check got 503 until restart."""
     hostile = doubling(40).encode()
-    regex = (b'define r = source.kind matches regex "^(.?){14}(.?){14}Z" or source.kind == '
-             b'"model-output"\n')
+    regex = (
+        b'define r = source.kind matches regex "^(.?){14}(.?){14}Z" or source.kind == '
+        b'"model-output"\n'
+    )
     # a limit generous enough for a busy machine: the attack was a thread busy forever
-    with serving(tmp_path, "--timeout", "15", "--no-access-log") as server, \
-            Prober(server.url) as prober:
+    with (
+        serving(tmp_path, "--timeout", "15", "--no-access-log") as server,
+        Prober(server.url) as prober,
+    ):
         for _ in range(3):
-            response = server.client.post("/v1/policies/validate", content=hostile,
-                                          headers=TEXT)
+            response = server.client.post("/v1/policies/validate", content=hostile, headers=TEXT)
             assert response.status_code == 200, response.text
             result = response.json()
             assert not result["valid"]
             assert [d["code"] for d in result["diagnostics"]] == ["policy-too-complex"]
         response = server.client.post("/v1/policies/validate", content=regex, headers=TEXT)
         assert response.status_code == 200 and response.json()["valid"], response.text
-        big = server.client.post("/v1/check", content=bare_sources(40, prefix="source-number-"
-                                                                    "with-a-long-id-"),
-                                 headers=YAML)
+        big = server.client.post(
+            "/v1/check",
+            content=bare_sources(40, prefix="source-number-with-a-long-id-"),
+            headers=YAML,
+        )
         assert big.status_code == 200, big.text
         assert_work_stopped(server.process.pid)
     assert max(prober.latencies) < 1.0

@@ -52,7 +52,16 @@ if yaml.__with_libyaml__:
 
 # Characters that act on a terminal or reorder text; none may reach the output raw.
 RAW_CONTROLS = [chr(c) for c in (*range(0, 9), *range(11, 32), *range(0x7F, 0xA0))] + [
-    "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"]
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+]
 
 
 def errors_of(data: bytes | str, name: str = "m.yaml") -> list[Diagnostic]:
@@ -95,8 +104,9 @@ def peak_rss_mb(code: str) -> float:
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         sys.stdout.write(str(peak))
     """)
-    done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-"], input=script, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     return int(done.stdout.strip().splitlines()[-1]) / 1024
 
@@ -116,8 +126,9 @@ def test_32000_invalid_values_on_one_line_give_one_error():
     assert len(diagnostic.source_line) <= 2 * errors.SOURCE_WINDOW
 
 
-@pytest.mark.parametrize(("items", "bound"), [(32_000, 150), ((1 << 20) // 2 - 30, 400)],
-                         ids=["64KB", "1MiB"])
+@pytest.mark.parametrize(
+    ("items", "bound"), [(32_000, 150), ((1 << 20) // 2 - 30, 400)], ids=["64KB", "1MiB"]
+)
 def test_peak_memory_of_a_line_of_invalid_values_is_bounded(items, bound):
     # Before: 2.3 GB for the 64 KB line; a MemoryError for the 1 MiB one. Now about 40 MB and
     # 100 MB, of which the loaded document (half a million values with their positions) is most.
@@ -136,8 +147,9 @@ def test_peak_memory_of_a_line_of_invalid_values_is_bounded(items, bound):
 
 def many_errors(count: int) -> str:
     """A manifest with ``count`` errors, one per source, on lines 3 … count + 2."""
-    return "tosguard: 1\nsources:\n" + "".join(f"  - {{id: s{i}, use: [x]}}\n"
-                                                for i in range(count))
+    return "tosguard: 1\nsources:\n" + "".join(
+        f"  - {{id: s{i}, use: [x]}}\n" for i in range(count)
+    )
 
 
 def test_errors_are_capped_in_document_order_with_a_count_of_the_rest():
@@ -184,8 +196,9 @@ def test_diagnostics_keep_a_window_of_a_long_line():
     line = "x" * (1 << 20)
     tracemalloc.start()
     try:
-        kept = [Diagnostic("c", "m", Span("f", 1, 500_000 + n), source_line=line)
-                for n in range(2_000)]
+        kept = [
+            Diagnostic("c", "m", Span("f", 1, 500_000 + n), source_line=line) for n in range(2_000)
+        ]
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -240,22 +253,29 @@ def test_duplicate_ids_are_capped_and_their_help_worked_out_only_when_shown():
 
 def test_positions_of_capped_errors_are_those_of_their_diagnostics():
     text = "tosguard: 1\nbogus: 1\nsources:\n" + "".join(
-        f"  - {{id: s{i}, kind: nope, zzz: 1, access: {{route: x}}}}\n" for i in range(60))
+        f"  - {{id: s{i}, kind: nope, zzz: 1, access: {{route: x}}}}\n" for i in range(60)
+    )
     found = errors_of(text)
     assert len(found) == MAX_REPORTED + 1
     shown = found[:MAX_REPORTED]
     assert shown == sorted(shown, key=Diagnostic.sort_key)
     assert shown[0].code == "manifest-unknown-key" and shown[0].span.line == 2
     # the first one left out comes after the last one shown
-    assert (found[-1].span.line, found[-1].span.column) >= (shown[-1].span.line,
-                                                             shown[-1].span.column)
+    assert (found[-1].span.line, found[-1].span.column) >= (
+        shown[-1].span.line,
+        shown[-1].span.column,
+    )
 
 
 def test_the_service_lists_at_most_101_problems():
     with service_client() as client:
-        body = (b'{"tosguard": 1, "sources": [' + b",".join([b"1"] * 100_000) + b"]}")
-        response = client.post("/v1/check", content=body, params={"name": "m.json"},
-                               headers={"content-type": "application/json"})
+        body = b'{"tosguard": 1, "sources": [' + b",".join([b"1"] * 100_000) + b"]}"
+        response = client.post(
+            "/v1/check",
+            content=body,
+            params={"name": "m.json"},
+            headers={"content-type": "application/json"},
+        )
     assert response.status_code == 422, response.text
     problem = response.json()
     assert len(problem["errors"]) == MAX_REPORTED + 1
@@ -284,8 +304,9 @@ def test_a_policy_with_many_errors_is_capped_with_bounded_lines():
 def test_caret_under_the_column_with_tabs_wide_characters_and_escapes():
     line = "\tname: 日本語\x1b[2J bad"
     column = line.index("bad") + 1
-    text = render_human([Diagnostic("c", "m", Span("f", 7, column, 7, column + 3),
-                                    source_line=line)])
+    text = render_human(
+        [Diagnostic("c", "m", Span("f", 7, column, 7, column + 3), source_line=line)]
+    )
     shown, caret = text.splitlines()[3:5]
     assert shown == "7 |     name: 日本語\\u{1b}[2J bad"
     # a tab to 4 columns, "name: ", three wide characters, the escape, "[2J "
@@ -296,9 +317,13 @@ def test_caret_in_the_window_of_a_very_long_line():
     text = "tosguard: 1\nsources: [" + "{id: a}, " * 30_000 + "{id: b, kind: bad}]\n"
     found = errors_of(text)
     assert [d.code for d in found] == ["manifest-duplicate-id"] * MAX_REPORTED + [
-        "manifest-too-many-errors"]
-    kind = errors_of(text.replace("{id: a}, ", "{id: a}, ", 1).replace(
-        "{id: a}, " * 30_000, "".join(f"{{id: a{i}}}, " for i in range(30_000))))
+        "manifest-too-many-errors"
+    ]
+    kind = errors_of(
+        text.replace("{id: a}, ", "{id: a}, ", 1).replace(
+            "{id: a}, " * 30_000, "".join(f"{{id: a{i}}}, " for i in range(30_000))
+        )
+    )
     (diagnostic,) = kind
     assert diagnostic.code == "manifest-invalid-value"
     assert len(diagnostic.source_line) == 2 * errors.SOURCE_WINDOW
@@ -306,7 +331,7 @@ def test_caret_in_the_window_of_a_very_long_line():
     shown, caret = lines[3], lines[4]
     assert shown.startswith("2 | …")
     assert len(shown) <= 4 + errors.SHOWN_WIDTH + 2
-    assert shown[caret.index("^"):].startswith("bad}]")
+    assert shown[caret.index("^") :].startswith("bad}]")
 
 
 # ---- item 11: terminal escapes ---------------------------------------------------------------
@@ -314,8 +339,13 @@ HOSTILE_KEY = b'tosguard: 1\nsources: []\n"\\e]0;PWNED\\a\\e[2J\\u009b31m\\u202e
 
 
 def run_cli(*args: str, stdin: bytes | None = None, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tosguard", *args], capture_output=True,
-                          input=stdin, timeout=120, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "tosguard", *args],
+        capture_output=True,
+        input=stdin,
+        timeout=120,
+        cwd=cwd,
+    )
 
 
 @pytest.mark.parametrize("error_format", ["human", "plain", "json"])
@@ -335,8 +365,10 @@ def test_a_hostile_key_is_escaped_in_every_error_format(tmp_path, error_format):
 
 
 def test_nul_bytes_are_reported_with_their_place_and_never_echoed(tmp_path):
-    for name, data, where in (("m.yaml", b"tosguard: 1\nsources: [a\x00b]\n", ":2:12"),
-                              ("m.json", b'{"tosguard": 1,\n "sources": ["a\x00"]}', ":2:16")):
+    for name, data, where in (
+        ("m.yaml", b"tosguard: 1\nsources: [a\x00b]\n", ":2:12"),
+        ("m.json", b'{"tosguard": 1,\n "sources": ["a\x00"]}', ":2:16"),
+    ):
         path = tmp_path / name
         path.write_bytes(data)
         for error_format in ("human", "plain"):
@@ -349,12 +381,12 @@ def test_nul_bytes_are_reported_with_their_place_and_never_echoed(tmp_path):
                 assert "\\u{0}" in err
 
 
-@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be",
-                                      "utf-16"])
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be", "utf-16"])
 @pytest.mark.parametrize("name", ["m.yaml", "m.json"])
 def test_utf16_and_utf32_are_recognised(encoding, name):
-    text = '{"tosguard": 1, "sources": []}' if name.endswith(".json") else \
-        "tosguard: 1\nsources: []\n"
+    text = (
+        '{"tosguard": 1, "sources": []}' if name.endswith(".json") else "tosguard: 1\nsources: []\n"
+    )
     (diagnostic,) = errors_of(text.encode(encoding), name)
     family = encoding[:6].upper()
     order = "big-endian" if encoding.endswith("be") else "little-endian"
@@ -401,12 +433,16 @@ def test_the_report_escapes_what_it_echoes_from_the_manifest(tmp_path, fmt):
 def test_the_report_json_is_the_same_from_the_service(tmp_path):
     path = tmp_path / "m\x1b[2J\u202e\x9b.yaml"  # the file name is echoed in the report
     path.write_bytes(HOSTILE_SOURCE)
-    result = CliRunner().invoke(cli, ["check", str(path), "--format", "json",
-                                      "--as-of", "2026-01-01"])
+    result = CliRunner().invoke(
+        cli, ["check", str(path), "--format", "json", "--as-of", "2026-01-01"]
+    )
     with service_client() as client:
-        response = client.post("/v1/check", content=HOSTILE_SOURCE,
-                               params={"name": str(path), "as_of": "2026-01-01"},
-                               headers={"content-type": "application/yaml"})
+        response = client.post(
+            "/v1/check",
+            content=HOSTILE_SOURCE,
+            params={"name": str(path), "as_of": "2026-01-01"},
+            headers={"content-type": "application/yaml"},
+        )
     assert response.content == result.stdout_bytes
     assert b"m\\u001b[2J\\u202e\\u009b.yaml" in response.content
     assert json.loads(response.content)["manifest"] == str(path)
@@ -428,13 +464,19 @@ def test_problem_documents_escape_controls_losslessly():
 def test_explain_and_lint_text_escape_input(tmp_path):
     path = tmp_path / "m.yaml"
     path.write_bytes(HOSTILE_SOURCE)
-    done = run_cli("explain", str(path), "--clause", "openai-services-agreement/competing-models",
-                   "--as-of", "2026-01-01")
+    done = run_cli(
+        "explain",
+        str(path),
+        "--clause",
+        "openai-services-agreement/competing-models",
+        "--as-of",
+        "2026-01-01",
+    )
     assert done.returncode in (0, 1), done.stderr
     assert_no_raw_controls(done.stdout.decode())
     assert "evil\\u{1b}" in done.stdout.decode()
     policy = tmp_path / "p.tos"
-    policy.write_text('set s = countries { XQ } # \u202e\x1b[2J\n', encoding="utf-8")
+    policy.write_text("set s = countries { XQ } # \u202e\x1b[2J\n", encoding="utf-8")
     done = run_cli("lint", "--no-provenance", str(policy))
     assert done.returncode == 2
     assert_no_raw_controls(done.stdout.decode() + done.stderr.decode())
@@ -464,17 +506,22 @@ def parser(request, monkeypatch):
     return request.param
 
 
-@pytest.mark.parametrize(("text", "where"), [
-    ("tosguard: 1\n" + "k" * 1100 + ": 1\n", (2, 1)),
-    ('tosguard: 1\n"' + "k" * 1100 + '": 1\n', (2, 1)),
-    ("tosguard: 1\nx: {a: 1, " + "k" * 1100 + ": 1}\n", (2, 11)),
-    ("tosguard: 1\nsources:\n  - " + "k" * 1100 + ": 1\n", (3, 5)),
-], ids=["block", "quoted", "flow", "list-item"])
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("tosguard: 1\n" + "k" * 1100 + ": 1\n", (2, 1)),
+        ('tosguard: 1\n"' + "k" * 1100 + '": 1\n', (2, 1)),
+        ("tosguard: 1\nx: {a: 1, " + "k" * 1100 + ": 1}\n", (2, 11)),
+        ("tosguard: 1\nsources:\n  - " + "k" * 1100 + ": 1\n", (3, 5)),
+    ],
+    ids=["block", "quoted", "flow", "list-item"],
+)
 def test_a_key_past_yamls_limit_is_said_so(parser, text, where):
     (diagnostic,) = errors_of(text)
     assert diagnostic.code == "manifest-syntax"
     assert diagnostic.message.startswith(
-        "the key is longer than YAML's 1024-character limit for implicit keys")
+        "the key is longer than YAML's 1024-character limit for implicit keys"
+    )
     assert (diagnostic.span.line, diagnostic.span.column) == where
     assert "explicit key" in diagnostic.help
 
@@ -498,18 +545,23 @@ def test_a_key_without_a_colon_is_still_a_missing_colon(parser):
 
 
 def test_an_explicit_long_key_is_accepted(parser):
-    loaded = parse_manifest("tosguard: 1\nsources: []\nfacts:\n  ? " + "k" * 1100
-                            + "\n  : 1\n", "m.yaml")
+    loaded = parse_manifest(
+        "tosguard: 1\nsources: []\nfacts:\n  ? " + "k" * 1100 + "\n  : 1\n", "m.yaml"
+    )
     assert loaded.manifest.facts == {"k" * 1100: 1}
 
 
-@pytest.mark.parametrize(("text", "name", "where"), [
-    ('{"tosguard": 1,\n "sources": [{"id": "a\\ud800"}]}', "m.json", (2, 21)),
-    ('{"tosguard": 1, "sources": [], "\\udc00": 1}', "m.json", (1, 32)),
-    ('{"tosguard": 1, "sources": [], "facts": {"a": ["x", "\\ud83d"]}}', "m.json", (1, 53)),
-    ('tosguard: 1\nsources:\n  - id: "a\\ud800"\n', "m.yaml", (3, 9)),
-    ('tosguard: 1\nsources: []\nfacts: {"\\uDFFF": 1}\n', "m.yaml", (3, 9)),
-], ids=["json-value", "json-key", "json-deep", "yaml-value", "yaml-key"])
+@pytest.mark.parametrize(
+    ("text", "name", "where"),
+    [
+        ('{"tosguard": 1,\n "sources": [{"id": "a\\ud800"}]}', "m.json", (2, 21)),
+        ('{"tosguard": 1, "sources": [], "\\udc00": 1}', "m.json", (1, 32)),
+        ('{"tosguard": 1, "sources": [], "facts": {"a": ["x", "\\ud83d"]}}', "m.json", (1, 53)),
+        ('tosguard: 1\nsources:\n  - id: "a\\ud800"\n', "m.yaml", (3, 9)),
+        ('tosguard: 1\nsources: []\nfacts: {"\\uDFFF": 1}\n', "m.yaml", (3, 9)),
+    ],
+    ids=["json-value", "json-key", "json-deep", "yaml-value", "yaml-key"],
+)
 def test_a_lone_surrogate_is_an_encoding_error_at_its_string(parser, text, name, where):
     (diagnostic,) = errors_of(text, name)
     assert diagnostic.code == "manifest-encoding"
@@ -520,16 +572,23 @@ def test_a_lone_surrogate_is_an_encoding_error_at_its_string(parser, text, name,
 
 
 def test_surrogate_pairs_are_characters_in_json_and_not_in_yaml(parser):
-    loaded = parse_manifest('{"tosguard": 1, "sources": [], "facts": {"a": "\\ud83d\\ude00"}}',
-                            "m.json")
+    loaded = parse_manifest(
+        '{"tosguard": 1, "sources": [], "facts": {"a": "\\ud83d\\ude00"}}', "m.json"
+    )
     assert loaded.manifest.facts == {"a": "😀"}
     (diagnostic,) = errors_of('tosguard: 1\nsources: []\nfacts: {a: "\\ud83d\\ude00"}\n')
     assert diagnostic.code == "manifest-encoding" and "\\U0001F600" in diagnostic.help
 
 
 def test_every_diagnostic_renders_without_raw_controls():
-    cases = [HOSTILE_KEY, b"a: \x1b[31m\n", "tosguard: 1\n\u202e: 1\n".encode(),
-             b'{"\\u001b": 1}', b"\x00\x01\x02", "a: b\nc\u0085d: e\n".encode()]
+    cases = [
+        HOSTILE_KEY,
+        b"a: \x1b[31m\n",
+        "tosguard: 1\n\u202e: 1\n".encode(),
+        b'{"\\u001b": 1}',
+        b"\x00\x01\x02",
+        "a: b\nc\u0085d: e\n".encode(),
+    ]
     for data in cases:
         for name in ("m.yaml", "m.json"):
             try:

@@ -42,8 +42,9 @@ IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 POLICY = (
     'policy mine {\n  provider openai\n  document "Mine"\n  service api\n'
     '  effective 2020-01-01\n  url "https://example.org"\n'
-    '  clause any-openai {\n    topic distillation\n    kind prohibition\n'
-    '    when source.records > 0\n    cite { section "1" quote "q" }\n  }\n}\n')
+    "  clause any-openai {\n    topic distillation\n    kind prohibition\n"
+    '    when source.records > 0\n    cite { section "1" quote "q" }\n  }\n}\n'
+)
 UNFORMATTED = 'set s={"a","b"}  # keep me\n'
 FORMATTED = 'set s = {"a", "b"}  # keep me\n'
 OLD_REPORT = b'{"old": "report", "valid": true}\n'
@@ -62,18 +63,27 @@ def work(tmp_path: Path) -> Path:
     (tmp_path / "pol").mkdir()
     (tmp_path / "pol" / "mine.tos").write_text(POLICY, encoding="utf-8")
     (tmp_path / "pol" / "tests").mkdir()
-    (tmp_path / "pol" / "tests" / "t.yaml").write_text(textwrap.dedent("""\
+    (tmp_path / "pol" / "tests" / "t.yaml").write_text(
+        textwrap.dedent("""\
         description: mine fires on any OpenAI source
         as_of: 2026-01-01
         manifest_file: ../../m.yaml
         must:
           - {clause: mine/any-openai, status: violated}
-        """), encoding="utf-8")
+        """),
+        encoding="utf-8",
+    )
     return tmp_path
 
 
-def tosguard(*args: str, cwd: Path, cache: Path, stdin: bytes | None = None,
-             limit: int | None = None, umask: int | None = None) -> subprocess.CompletedProcess:
+def tosguard(
+    *args: str,
+    cwd: Path,
+    cache: Path,
+    stdin: bytes | None = None,
+    limit: int | None = None,
+    umask: int | None = None,
+) -> subprocess.CompletedProcess:
     def before() -> None:
         if limit is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
@@ -81,10 +91,15 @@ def tosguard(*args: str, cwd: Path, cache: Path, stdin: bytes | None = None,
             os.umask(umask)
 
     environment = {**os.environ, "NO_COLOR": "1", "TOSGUARD_CACHE_DIR": str(cache)}
-    result = subprocess.run([sys.executable, "-m", "tosguard", *args], cwd=cwd, input=stdin,
-                            capture_output=True, env=environment, timeout=TIMEOUT,
-                            preexec_fn=before if limit is not None or umask is not None
-                            else None)
+    result = subprocess.run(
+        [sys.executable, "-m", "tosguard", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        env=environment,
+        timeout=TIMEOUT,
+        preexec_fn=before if limit is not None or umask is not None else None,
+    )
     assert b"Traceback" not in result.stderr, result.stderr.decode()
     return result
 
@@ -106,8 +121,18 @@ def temporaries(directory: Path) -> list[str]:
 
 
 # ---- item 7: --output never overwrites an input -----------------------------------------------
-@pytest.mark.parametrize("spelling", ["m.yaml", "./m.yaml", "sub/../m.yaml", "link.yaml",
-                                      "sub/link-up.yaml", "hard.yaml", "{abs}/m.yaml"])
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "m.yaml",
+        "./m.yaml",
+        "sub/../m.yaml",
+        "link.yaml",
+        "sub/link-up.yaml",
+        "hard.yaml",
+        "{abs}/m.yaml",
+    ],
+)
 def test_output_that_is_the_manifest_is_refused(work: Path, cache: Path, spelling: str) -> None:
     (work / "sub").mkdir()
     (work / "link.yaml").symlink_to("m.yaml")
@@ -115,8 +140,18 @@ def test_output_that_is_the_manifest_is_refused(work: Path, cache: Path, spellin
     os.link(work / "m.yaml", work / "hard.yaml")
     before = snapshot(work)
     output = spelling.format(abs=work)
-    result = tosguard("check", "m.yaml", "--policies", "pol", "--format", "json", "-o", output,
-                      cwd=work, cache=cache)
+    result = tosguard(
+        "check",
+        "m.yaml",
+        "--policies",
+        "pol",
+        "--format",
+        "json",
+        "-o",
+        output,
+        cwd=work,
+        cache=cache,
+    )
     assert result.returncode == 2
     assert "error[usage-output-is-input]" in result.stderr.decode()
     assert "help: write the output to another file" in result.stderr.decode()
@@ -124,34 +159,40 @@ def test_output_that_is_the_manifest_is_refused(work: Path, cache: Path, spellin
     assert snapshot(work) == before
 
 
-def test_dot_dot_through_a_missing_directory_is_not_resolved_as_text(work: Path,
-                                                                       cache: Path) -> None:
+def test_dot_dot_through_a_missing_directory_is_not_resolved_as_text(
+    work: Path, cache: Path
+) -> None:
     """`missing/../link.yaml` does not exist for the kernel; read as text it is `link.yaml`,
     the manifest. The write must fail as `open` would, not land on the manifest."""
     (work / "link.yaml").symlink_to("m.yaml")
     before = snapshot(work)
-    result = tosguard("check", "m.yaml", "--policies", "pol", "-o", "missing/../link.yaml",
-                      cwd=work, cache=cache)
+    result = tosguard(
+        "check", "m.yaml", "--policies", "pol", "-o", "missing/../link.yaml", cwd=work, cache=cache
+    )
     assert result.returncode == 2
     assert "error[usage-output]: cannot write `missing/../link.yaml`" in result.stderr.decode()
     assert snapshot(work) == before
 
 
-@pytest.mark.parametrize("command,output", [
-    (["check", "m.yaml", "--policies", "pol"], "pol/mine.tos"),
-    (["check", "m.yaml", "--policies", "pol", "--format", "sarif"], "pol/mine.tos"),
-    (["check", "m.yaml", "--extra-policies", "pol"], "pol/mine.tos"),
-    (["policies", "--policies", "pol", "--format", "json"], "pol/mine.tos"),
-    (["policies", "--policies", "pol", "--matrix"], "pol/mine.tos"),
-    (["explain", "m.yaml", "--clause", "mine/any-openai", "--policies", "pol"], "m.yaml"),
-    (["diff", "pol/mine.tos", "pol/mine.tos"], "pol/mine.tos"),
-    (["diff", "pol", "pol", "--manifests", "."], "m.yaml"),
-    (["test", "pol"], "pol/tests/t.yaml"),
-    (["test", "pol"], "m.yaml"),  # named by the test's manifest_file only
-    (["test", "pol"], "pol/mine.tos"),
-])
-def test_every_command_refuses_to_overwrite_its_inputs(work: Path, cache: Path,
-                                                       command: list[str], output: str) -> None:
+@pytest.mark.parametrize(
+    "command,output",
+    [
+        (["check", "m.yaml", "--policies", "pol"], "pol/mine.tos"),
+        (["check", "m.yaml", "--policies", "pol", "--format", "sarif"], "pol/mine.tos"),
+        (["check", "m.yaml", "--extra-policies", "pol"], "pol/mine.tos"),
+        (["policies", "--policies", "pol", "--format", "json"], "pol/mine.tos"),
+        (["policies", "--policies", "pol", "--matrix"], "pol/mine.tos"),
+        (["explain", "m.yaml", "--clause", "mine/any-openai", "--policies", "pol"], "m.yaml"),
+        (["diff", "pol/mine.tos", "pol/mine.tos"], "pol/mine.tos"),
+        (["diff", "pol", "pol", "--manifests", "."], "m.yaml"),
+        (["test", "pol"], "pol/tests/t.yaml"),
+        (["test", "pol"], "m.yaml"),  # named by the test's manifest_file only
+        (["test", "pol"], "pol/mine.tos"),
+    ],
+)
+def test_every_command_refuses_to_overwrite_its_inputs(
+    work: Path, cache: Path, command: list[str], output: str
+) -> None:
     before = snapshot(work)
     result = tosguard(*command, "--output", output, cwd=work, cache=cache)
     assert result.returncode == 2, result.stderr.decode()
@@ -159,17 +200,21 @@ def test_every_command_refuses_to_overwrite_its_inputs(work: Path, cache: Path,
     assert snapshot(work) == before
 
 
-@pytest.mark.parametrize("command", [
-    ["check", "m.yaml", "--policies", "pol", "--format", "json"],
-    ["policies", "--policies", "pol", "--format", "json"],
-    ["policies", "--policies", "pol"],
-    ["schema"],
-    ["explain", "m.yaml", "--clause", "mine/any-openai", "--policies", "pol"],
-    ["diff", "pol", "pol"],
-    ["test", "pol"],
-])
-def test_every_command_writes_its_output_file_and_nothing_else(work: Path, cache: Path,
-                                                               command: list[str]) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["check", "m.yaml", "--policies", "pol", "--format", "json"],
+        ["policies", "--policies", "pol", "--format", "json"],
+        ["policies", "--policies", "pol"],
+        ["schema"],
+        ["explain", "m.yaml", "--clause", "mine/any-openai", "--policies", "pol"],
+        ["diff", "pol", "pol"],
+        ["test", "pol"],
+    ],
+)
+def test_every_command_writes_its_output_file_and_nothing_else(
+    work: Path, cache: Path, command: list[str]
+) -> None:
     """`policies` without `--matrix` used to print to standard output and ignore `-o`."""
     (work / "out.txt").write_bytes(OLD_REPORT)
     os.chmod(work / "out.txt", 0o640)
@@ -188,8 +233,9 @@ def test_a_new_output_file_gets_the_umask_mode(work: Path, cache: Path) -> None:
     json.loads((work / "new.json").read_text(encoding="utf-8"))
 
 
-def test_output_through_a_symlink_replaces_the_target_and_keeps_the_link(work: Path,
-                                                                         cache: Path) -> None:
+def test_output_through_a_symlink_replaces_the_target_and_keeps_the_link(
+    work: Path, cache: Path
+) -> None:
     (work / "reports").mkdir()
     (work / "reports" / "r.json").write_bytes(OLD_REPORT)
     (work / "latest.json").symlink_to("reports/r.json")
@@ -223,13 +269,17 @@ def test_output_to_a_pipe_is_written_into_not_replaced(work: Path, cache: Path) 
 def run_with_stdout(work: Path, cache: Path, stdout: Path, *args: str):
     environment = {**os.environ, "NO_COLOR": "1", "TOSGUARD_CACHE_DIR": str(cache)}
     with open(stdout, "ab") as stream:
-        return subprocess.run([sys.executable, "-m", "tosguard", *args], cwd=work,
-                              stdout=stream, stderr=subprocess.PIPE, env=environment,
-                              timeout=TIMEOUT)
+        return subprocess.run(
+            [sys.executable, "-m", "tosguard", *args],
+            cwd=work,
+            stdout=stream,
+            stderr=subprocess.PIPE,
+            env=environment,
+            timeout=TIMEOUT,
+        )
 
 
-def test_output_through_proc_fd_links_is_written_into_not_replaced(work: Path,
-                                                                   cache: Path) -> None:
+def test_output_through_proc_fd_links_is_written_into_not_replaced(work: Path, cache: Path) -> None:
     """`-o /dev/stdout` (here a link of our own to `/proc/self/fd/1`, so that a regression
     could only damage `tmp_path`): the link names an open file, not a path to replace. Once,
     `/dev/stdout` itself was replaced by a regular file. Standard output behind `>>` keeps
@@ -248,8 +298,9 @@ def test_output_through_proc_fd_links_to_an_input_is_refused(work: Path, cache: 
     """`check m.yaml -o /dev/stdout >> m.yaml`: standard output is the manifest."""
     (work / "stdout.json").symlink_to("/proc/self/fd/1")
     before = (work / "m.yaml").read_bytes()
-    result = run_with_stdout(work, cache, work / "m.yaml", "check", "m.yaml", "--policies",
-                             "pol", "-o", "stdout.json")
+    result = run_with_stdout(
+        work, cache, work / "m.yaml", "check", "m.yaml", "--policies", "pol", "-o", "stdout.json"
+    )
     assert result.returncode == 2
     assert b"usage-output-is-input" in result.stderr
     assert (work / "m.yaml").read_bytes() == before
@@ -262,20 +313,34 @@ def test_file_size_limit_leaves_the_old_report(work: Path, cache: Path) -> None:
     result = tosguard("schema", "-o", "report.json", cwd=work, cache=cache, limit=4096)
     assert result.returncode == 2
     message = result.stderr.decode()
-    assert "error[usage-output]: cannot write `report.json`: File too large; it was left as " \
-           "it was" in message
+    assert (
+        "error[usage-output]: cannot write `report.json`: File too large; it was left as "
+        "it was" in message
+    )
     assert "help: the output is larger than the file-size limit" in message
     assert (work / "report.json").read_bytes() == OLD_REPORT
     assert temporaries(work) == []
 
 
-def test_file_size_limit_on_a_report_and_on_the_caches(work: Path, cache: Path,
-                                                       tmp_path_factory) -> None:
+def test_file_size_limit_on_a_report_and_on_the_caches(
+    work: Path, cache: Path, tmp_path_factory
+) -> None:
     """Under the limit the compiled-library cache cannot be written either: that is quiet."""
     fresh = tmp_path_factory.mktemp("fresh-cache")
     (work / "report.json").write_bytes(OLD_REPORT)
-    result = tosguard("check", str(EXAMPLES / "acme.yaml"), "--format", "json", "--as-of",
-                      AS_OF, "-o", "report.json", cwd=work, cache=fresh, limit=4096)
+    result = tosguard(
+        "check",
+        str(EXAMPLES / "acme.yaml"),
+        "--format",
+        "json",
+        "--as-of",
+        AS_OF,
+        "-o",
+        "report.json",
+        cwd=work,
+        cache=fresh,
+        limit=4096,
+    )
     assert result.returncode == 2
     assert result.stderr.decode().count("error[") == 1
     assert "File too large" in result.stderr.decode()
@@ -306,9 +371,14 @@ def stalled_run(cwd: Path, cache: Path, *args: str) -> subprocess.Popen:
     """Run the CLI with its first fsync held until the test writes a line to its stdin; returns
     once the process says it is there."""
     environment = {**os.environ, "NO_COLOR": "1", "TOSGUARD_CACHE_DIR": str(cache)}
-    process = subprocess.Popen([sys.executable, "-c", STALL, *args], cwd=cwd, env=environment,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-c", STALL, *args],
+        cwd=cwd,
+        env=environment,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert process.stdout is not None
     with selectors.DefaultSelector() as selector:
         selector.register(process.stdout, selectors.EVENT_READ)
@@ -323,8 +393,9 @@ def stalled_run(cwd: Path, cache: Path, *args: str) -> subprocess.Popen:
 
 @pytest.mark.parametrize("signum,status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 @pytest.mark.parametrize("existing", [True, False])
-def test_signal_during_the_write_keeps_the_old_file(work: Path, cache: Path, signum: int,
-                                                    status: int, existing: bool) -> None:
+def test_signal_during_the_write_keeps_the_old_file(
+    work: Path, cache: Path, signum: int, status: int, existing: bool
+) -> None:
     if existing:
         (work / "report.json").write_bytes(OLD_REPORT)
     process = stalled_run(work, cache, "schema", "-o", "report.json")
@@ -351,8 +422,9 @@ def test_sigterm_during_fmt_keeps_the_old_file(work: Path, cache: Path) -> None:
     assert temporaries(work) == []
 
 
-def test_sigterm_during_an_in_place_rewrite_waits_for_the_whole_text(work: Path,
-                                                                     cache: Path) -> None:
+def test_sigterm_during_an_in_place_rewrite_waits_for_the_whole_text(
+    work: Path, cache: Path
+) -> None:
     """A hard-linked file is rewritten in place with SIGTERM held off: the signal lands after
     the write, and the file holds the whole new text, never a part."""
     path = work / "p.tos"
@@ -369,8 +441,9 @@ def test_sigterm_during_an_in_place_rewrite_waits_for_the_whole_text(work: Path,
     assert path.stat().st_nlink == 2
 
 
-def test_write_failure_removes_the_temporary_and_keeps_the_file(tmp_path: Path,
-                                                                monkeypatch) -> None:
+def test_write_failure_removes_the_temporary_and_keeps_the_file(
+    tmp_path: Path, monkeypatch
+) -> None:
     """ENOSPC at fsync (a full disk seen late, as on NFS): the old file stays, no debris."""
     target = tmp_path / "report.json"
     target.write_bytes(OLD_REPORT)
@@ -388,12 +461,18 @@ def test_write_failure_removes_the_temporary_and_keeps_the_file(tmp_path: Path,
     assert os.listdir(tmp_path) == ["report.json"]
 
 
-@pytest.mark.parametrize("output,reason", [("missing/report.json", "No such file"),
-                                           ("pol", "Is a directory"),
-                                           ("pol/", "Is a directory"),
-                                           ("m.yaml/x.json", "Not a directory")])
-def test_unwritable_outputs_are_diagnostics(work: Path, cache: Path, output: str,
-                                            reason: str) -> None:
+@pytest.mark.parametrize(
+    "output,reason",
+    [
+        ("missing/report.json", "No such file"),
+        ("pol", "Is a directory"),
+        ("pol/", "Is a directory"),
+        ("m.yaml/x.json", "Not a directory"),
+    ],
+)
+def test_unwritable_outputs_are_diagnostics(
+    work: Path, cache: Path, output: str, reason: str
+) -> None:
     result = tosguard("schema", "-o", output, cwd=work, cache=cache)
     assert result.returncode == 2
     message = result.stderr.decode()
@@ -403,36 +482,71 @@ def test_unwritable_outputs_are_diagnostics(work: Path, cache: Path, output: str
 
 # ---- item 7: an invalid manifest means no report ----------------------------------------------
 @pytest.mark.parametrize("fmt", ["json", "sarif", "junit", "markdown", "text"])
-def test_an_invalid_manifest_among_several_writes_no_report(work: Path, cache: Path,
-                                                            fmt: str) -> None:
+def test_an_invalid_manifest_among_several_writes_no_report(
+    work: Path, cache: Path, fmt: str
+) -> None:
     (work / "bad.yaml").write_text("tosguard: 1\nbogus: 1\n", encoding="utf-8")
     (work / "report.out").write_bytes(OLD_REPORT)
-    result = tosguard("check", "m.yaml", "bad.yaml", "--policies", "pol", "--format", fmt,
-                      "-o", "report.out", cwd=work, cache=cache)
+    result = tosguard(
+        "check",
+        "m.yaml",
+        "bad.yaml",
+        "--policies",
+        "pol",
+        "--format",
+        fmt,
+        "-o",
+        "report.out",
+        cwd=work,
+        cache=cache,
+    )
     assert result.returncode == 2
     assert (work / "report.out").read_bytes() == OLD_REPORT
     assert "bad.yaml:2:1" in result.stderr.decode()
-    assert "no report written to `report.out`: 1 of 2 manifests invalid" in \
-        result.stderr.decode()
+    assert "no report written to `report.out`: 1 of 2 manifests invalid" in result.stderr.decode()
     (work / "report.out").unlink()
-    result = tosguard("check", "bad.yaml", "m.yaml", "--policies", "pol", "--format", fmt,
-                      "-o", "report.out", cwd=work, cache=cache)
+    result = tosguard(
+        "check",
+        "bad.yaml",
+        "m.yaml",
+        "--policies",
+        "pol",
+        "--format",
+        fmt,
+        "-o",
+        "report.out",
+        cwd=work,
+        cache=cache,
+    )
     assert result.returncode == 2 and not (work / "report.out").exists()
 
 
 @pytest.mark.parametrize("fmt", ["json", "sarif", "junit", "markdown"])
-def test_an_invalid_manifest_means_no_machine_report_on_stdout(work: Path, cache: Path,
-                                                               fmt: str) -> None:
+def test_an_invalid_manifest_means_no_machine_report_on_stdout(
+    work: Path, cache: Path, fmt: str
+) -> None:
     (work / "bad.yaml").write_text("tosguard: 1\nbogus: 1\n", encoding="utf-8")
-    result = tosguard("check", "m.yaml", "bad.yaml", "--policies", "pol", "--format", fmt,
-                      "--error-format", "json", cwd=work, cache=cache)
+    result = tosguard(
+        "check",
+        "m.yaml",
+        "bad.yaml",
+        "--policies",
+        "pol",
+        "--format",
+        fmt,
+        "--error-format",
+        "json",
+        cwd=work,
+        cache=cache,
+    )
     assert result.returncode == 2
     assert result.stdout == b""
     assert json.loads(result.stderr)["errors"][0]["code"] == "manifest-missing-key"
 
 
-def test_an_invalid_manifest_still_shows_the_text_reports_of_the_others(work: Path,
-                                                                       cache: Path) -> None:
+def test_an_invalid_manifest_still_shows_the_text_reports_of_the_others(
+    work: Path, cache: Path
+) -> None:
     (work / "bad.yaml").write_text("tosguard: 1\nbogus: 1\n", encoding="utf-8")
     result = tosguard("check", "m.yaml", "bad.yaml", "--policies", "pol", cwd=work, cache=cache)
     assert result.returncode == 2
@@ -492,8 +606,9 @@ def test_fmt_keeps_hard_links(tmp_path: Path, cache: Path) -> None:
     assert temporaries(tmp_path) == []
 
 
-def test_in_place_rewrite_puts_the_old_text_back_when_the_write_fails(tmp_path: Path,
-                                                                      monkeypatch) -> None:
+def test_in_place_rewrite_puts_the_old_text_back_when_the_write_fails(
+    tmp_path: Path, monkeypatch
+) -> None:
     path = tmp_path / "p.tos"
     path.write_bytes(b"x" * 10)
     before = os.stat(path)
@@ -513,11 +628,16 @@ def test_in_place_rewrite_puts_the_old_text_back_when_the_write_fails(tmp_path: 
     assert path.read_bytes() == b"x" * 10
 
 
-@pytest.mark.parametrize("data,byte,where", [(b'set s = {"caf\xe9"}\n', "e9", "1:14"),
-                                             (b'set t = {"a"}\nset s = {"\xff"}\n', "ff",
-                                              "2:11")])
-def test_fmt_decodes_stdin_as_it_decodes_files(tmp_path: Path, cache: Path, data: bytes,
-                                               byte: str, where: str) -> None:
+@pytest.mark.parametrize(
+    "data,byte,where",
+    [
+        (b'set s = {"caf\xe9"}\n', "e9", "1:14"),
+        (b'set t = {"a"}\nset s = {"\xff"}\n', "ff", "2:11"),
+    ],
+)
+def test_fmt_decodes_stdin_as_it_decodes_files(
+    tmp_path: Path, cache: Path, data: bytes, byte: str, where: str
+) -> None:
     """`fmt -` used to accept invalid UTF-8 and write `"caf\\udce9"`."""
     from_stdin = tosguard("fmt", "-", cwd=tmp_path, cache=cache, stdin=data)
     (tmp_path / "p.tos").write_bytes(data)
@@ -542,8 +662,10 @@ def test_fmt_keeps_a_bom_on_stdin_and_in_files(tmp_path: Path, cache: Path) -> N
     assert tosguard("fmt", "p.tos", cwd=tmp_path, cache=cache).returncode == 0
     assert path.read_bytes() == b"\xef\xbb\xbf" + FORMATTED.encode()
     again = tosguard("fmt", "--check", "p.tos", cwd=tmp_path, cache=cache)
-    assert again.returncode == 0 and "0 files would be reformatted, 1 unchanged" in \
-        again.stderr.decode()
+    assert (
+        again.returncode == 0
+        and "0 files would be reformatted, 1 unchanged" in again.stderr.decode()
+    )
 
 
 def test_fmt_check_and_diff_on_stdin(tmp_path: Path, cache: Path) -> None:
@@ -552,8 +674,7 @@ def test_fmt_check_and_diff_on_stdin(tmp_path: Path, cache: Path) -> None:
     assert checked.returncode == 1 and checked.stdout == b""
     shown = tosguard("fmt", "--diff", "-", cwd=tmp_path, cache=cache, stdin=data)
     assert shown.returncode == 1 and b'+set s = {"a", "b"}' in shown.stdout
-    clean = tosguard("fmt", "--check", "-", cwd=tmp_path, cache=cache,
-                     stdin=FORMATTED.encode())
+    clean = tosguard("fmt", "--check", "-", cwd=tmp_path, cache=cache, stdin=FORMATTED.encode())
     assert clean.returncode == 0
 
 
@@ -565,15 +686,20 @@ def test_fmt_check_and_diff_never_write(tmp_path: Path, cache: Path, flag: str) 
     result = tosguard("fmt", flag, "p.tos", cwd=tmp_path, cache=cache)
     assert result.returncode == 1
     after = os.stat(path)
-    assert (after.st_ino, after.st_mtime_ns, after.st_size) == \
-        (before.st_ino, before.st_mtime_ns, before.st_size)
+    assert (after.st_ino, after.st_mtime_ns, after.st_size) == (
+        before.st_ino,
+        before.st_mtime_ns,
+        before.st_size,
+    )
     assert os.listdir(tmp_path) == ["p.tos"]
 
 
 def test_fmt_never_writes_a_file_that_fails_to_parse(tmp_path: Path, cache: Path) -> None:
-    broken = {"syntax.tos": b"policy p { efective 2024-01-01 }\n",
-              "encoding.tos": b'set s={"caf\xe9"}\n',
-              "nul.tos": b'set s={"a"}\x00\n'}
+    broken = {
+        "syntax.tos": b"policy p { efective 2024-01-01 }\n",
+        "encoding.tos": b'set s={"caf\xe9"}\n',
+        "nul.tos": b'set s={"a"}\x00\n',
+    }
     for name, data in broken.items():
         (tmp_path / name).write_bytes(data)
     result = tosguard("fmt", ".", cwd=tmp_path, cache=cache)
@@ -610,8 +736,9 @@ def test_fmt_does_not_hang_on_a_fifo(tmp_path: Path, cache: Path) -> None:
 
 
 # ---- caches: never written through a planted symlink ------------------------------------------
-def test_library_cache_is_not_written_through_a_planted_symlink(tmp_path: Path,
-                                                                monkeypatch) -> None:
+def test_library_cache_is_not_written_through_a_planted_symlink(
+    tmp_path: Path, monkeypatch
+) -> None:
     """The temporary name used to be predictable (`library-<revision>.<pid>.tmp`) and was
     opened following symlinks: a link planted there redirected the write into any file."""
     directory = tmp_path / "cache"
@@ -647,8 +774,7 @@ def test_a_cache_directory_of_another_user_is_not_used(tmp_path: Path, monkeypat
     assert os.listdir(directory) == []
 
 
-def test_a_cache_directory_writable_by_others_is_made_private(tmp_path: Path,
-                                                              monkeypatch) -> None:
+def test_a_cache_directory_writable_by_others_is_made_private(tmp_path: Path, monkeypatch) -> None:
     directory = tmp_path / "cache"
     directory.mkdir()
     os.chmod(directory, 0o777)

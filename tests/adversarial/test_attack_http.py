@@ -69,8 +69,10 @@ from tosguard.service.state import load_policy_set  # noqa: E402
 
 PROBLEM = "application/problem+json"
 KEY = "attack-test-key-0123456789abcdef"
-MANIFEST = (b"tosguard: 1\nsources:\n  - {id: a, kind: model-output, provider: acme, "
-            b"service: api, use: [distillation]}\n")
+MANIFEST = (
+    b"tosguard: 1\nsources:\n  - {id: a, kind: model-output, provider: acme, "
+    b"service: api, use: [distillation]}\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +93,13 @@ def serve_refusal(*args: str, env: dict | None = None) -> subprocess.CompletedPr
     """`tosguard serve ARGS`, expected to refuse to start: bounded, so that a server that does
     start (the attack succeeding) fails the test instead of hanging it."""
     try:
-        return subprocess.run([*tosguard_command(), "serve", "--port", str(free_port()), *args],
-                              capture_output=True, timeout=60, cwd=ROOT,
-                              env={**os.environ, **(env or {})})
+        return subprocess.run(
+            [*tosguard_command(), "serve", "--port", str(free_port()), *args],
+            capture_output=True,
+            timeout=60,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+        )
     except subprocess.TimeoutExpired:
         raise AssertionError("`tosguard serve` started instead of refusing") from None
 
@@ -159,12 +165,18 @@ def test_a_reload_that_reads_an_empty_key_file_keeps_the_keys(shipped, tmp_path,
 # ---- item 12: small HTTP defects ----------------------------------------------------------------
 def test_a_trailing_slash_is_a_404_naming_the_path_and_never_reflects_the_host(shipped) -> None:
     with TestClient(create_app(Settings(), policy_set=shipped)) as client:
-        for method, path, right in [("POST", "/v1/check/", "/v1/check"),
-                                    ("GET", "/healthz/", "/healthz"),
-                                    ("GET", "/v1/policies/", "/v1/policies")]:
-            response = client.request(method, path, content=MANIFEST, follow_redirects=False,
-                                      headers={"host": "evil.example",
-                                               "content-type": "application/yaml"})
+        for method, path, right in [
+            ("POST", "/v1/check/", "/v1/check"),
+            ("GET", "/healthz/", "/healthz"),
+            ("GET", "/v1/policies/", "/v1/policies"),
+        ]:
+            response = client.request(
+                method,
+                path,
+                content=MANIFEST,
+                follow_redirects=False,
+                headers={"host": "evil.example", "content-type": "application/yaml"},
+            )
             problem = assert_problem(response, 404, "not-found")
             assert "location" not in response.headers
             assert "evil.example" not in response.text + json.dumps(dict(response.headers))
@@ -196,18 +208,32 @@ def test_what_the_openapi_document_admits_is_answered(shipped) -> None:
         string = next(s for s in as_of["schema"]["anyOf"] if s.get("type") == "string")
         assert as_of["schema"]["format"] == "date" and string["pattern"] == DATE_PATTERN
         for day in ("0001-01-01", "9999-12-31", "2024-02-29", "2000-02-29"):
-            response = client.post("/v1/check", params={"as_of": day}, content=MANIFEST,
-                                   headers={"content-type": "application/yaml"})
+            response = client.post(
+                "/v1/check",
+                params={"as_of": day},
+                content=MANIFEST,
+                headers={"content-type": "application/yaml"},
+            )
             assert response.status_code == 200, (day, response.text)
         for day in ("0000-00-00", "2026-13-01", "2026-02-29", "1900-02-29", "2026-04-31"):
-            response = client.post("/v1/check", params={"as_of": day}, content=MANIFEST,
-                                   headers={"content-type": "application/yaml"})
+            response = client.post(
+                "/v1/check",
+                params={"as_of": day},
+                content=MANIFEST,
+                headers={"content-type": "application/yaml"},
+            )
             assert_problem(response, 400, "invalid-parameter")
         validate = document["paths"]["/v1/policies/validate"]["post"]
         body = validate["requestBody"]["content"]["text/plain"]["schema"]
         assert body == {"type": "string", "minLength": 1}
-        assert client.post("/v1/policies/validate", content=POLICY.encode(),
-                           headers={"content-type": "text/plain"}).status_code == 200
+        assert (
+            client.post(
+                "/v1/policies/validate",
+                content=POLICY.encode(),
+                headers={"content-type": "text/plain"},
+            ).status_code
+            == 200
+        )
 
 
 def problem_in(raw: bytes, status: int, kind: str) -> dict:
@@ -231,8 +257,11 @@ def policies(tmp_path) -> Path:
 @pytest.mark.slow
 def test_malformed_http_gets_a_problem_document(tmp_path, policies) -> None:
     with serve_process(tmp_path, "--policies", str(policies)) as server:
-        for garbage in (b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n",
-                        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64):
+        for garbage in (
+            b"GARBAGE\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n",
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64,
+        ):
             problem = problem_in(exchange(server.port, garbage), 400, "malformed-request")
             assert problem["errors"][0]["code"] == "http-malformed"
 
@@ -246,8 +275,9 @@ def head_of(size: int, path: str = "/healthz") -> bytes:
 
 @pytest.mark.slow
 def test_a_head_over_the_limit_gets_431(tmp_path, policies) -> None:
-    with serve_process(tmp_path, "--policies", str(policies),
-                       "--max-header-bytes", "4096") as server:
+    with serve_process(
+        tmp_path, "--policies", str(policies), "--max-header-bytes", "4096"
+    ) as server:
         assert status_of(exchange(server.port, head_of(4096))) == 200
         problem = problem_in(exchange(server.port, head_of(4097)), 431, "header-too-large")
         assert "4096 bytes" in problem["detail"]
@@ -257,7 +287,7 @@ def test_a_head_over_the_limit_gets_431(tmp_path, policies) -> None:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
             with contextlib.suppress(OSError):
                 for start in range(0, len(big), 1000):
-                    sock.sendall(big[start:start + 1000])
+                    sock.sendall(big[start : start + 1000])
             problem_in(sock.recv(65536), 431, "header-too-large")
 
 
@@ -273,8 +303,10 @@ def test_endless_headers_keep_memory_bounded(tmp_path, policies) -> None:
 
         def attack() -> None:
             answer = b""
-            with contextlib.suppress(OSError), \
-                    socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock,
+            ):
                 sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Endless: ")
                 with contextlib.suppress(OSError):  # until the server stops reading
                     for _ in range(per_connection // len(chunk)):
@@ -323,6 +355,7 @@ def read_response(sock: socket.socket, timeout: float) -> bytes:
         data = sock.recv(65536)
         assert data, f"closed after {received!r}"
         return data
+
     while b"\r\n\r\n" not in received:
         received += more()
     head, _, body = received.partition(b"\r\n\r\n")
@@ -346,8 +379,9 @@ def drip(sock: socket.socket, data: bytes, interval: float, stop: threading.Even
 @pytest.mark.slow
 def test_slow_headers_are_cut_off_after_the_header_timeout(tmp_path, policies) -> None:
     timeout, bound = 1.0, 10.0  # generous: a busy machine may be late, never early
-    with serve_process(tmp_path, "--policies", str(policies), "--header-timeout",
-                       str(timeout)) as server:
+    with serve_process(
+        tmp_path, "--policies", str(policies), "--header-timeout", str(timeout)
+    ) as server:
         stop = threading.Event()
         sockets = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(4)]
         try:
@@ -398,9 +432,21 @@ def test_the_connection_cap_fits_under_the_open_files_limit() -> None:
 @pytest.mark.slow
 def test_serve_refuses_a_connection_cap_over_the_open_files_limit(tmp_path, policies) -> None:
     result = subprocess.run(
-        [*tosguard_command(), "serve", "--port", str(free_port()), "--policies", str(policies),
-         "--max-connections", "1000"], capture_output=True, timeout=60, cwd=ROOT,
-        preexec_fn=low_open_files_limit(256))
+        [
+            *tosguard_command(),
+            "serve",
+            "--port",
+            str(free_port()),
+            "--policies",
+            str(policies),
+            "--max-connections",
+            "1000",
+        ],
+        capture_output=True,
+        timeout=60,
+        cwd=ROOT,
+        preexec_fn=low_open_files_limit(256),
+    )
     assert result.returncode == 2, result.stderr.decode()
     assert b"error[usage-max-connections]" in result.stderr
     assert b"help: give at most 208" in result.stderr  # 256 less the 48 the worker keeps
@@ -409,27 +455,29 @@ def test_serve_refuses_a_connection_cap_over_the_open_files_limit(tmp_path, poli
 def low_open_files_limit(limit: int):
     def lower() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
     return lower
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="descriptor limits as on Linux")
-def test_probes_are_answered_with_more_slow_connections_than_descriptors(tmp_path,
-                                                                         policies) -> None:
+def test_probes_are_answered_with_more_slow_connections_than_descriptors(
+    tmp_path, policies
+) -> None:
     """`ulimit -n 128` and 300 slow connections (the red team: `nofile=256`, 300 connections,
     every probe failed for 20 s)."""
     limit, slow = 128, 300
     assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] > slow + 64, "the test needs fds"
-    with serve_process(tmp_path, "--policies", str(policies),
-                       preexec_fn=low_open_files_limit(limit)) as server:
+    with serve_process(
+        tmp_path, "--policies", str(policies), preexec_fn=low_open_files_limit(limit)
+    ) as server:
         held: list[socket.socket] = []
         try:
             for number in range(slow):
                 with contextlib.suppress(OSError):
                     sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
                     held.append(sock)
-                    sock.sendall(f"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow-{number}: "
-                                 .encode())
+                    sock.sendall(f"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow-{number}: ".encode())
             time.sleep(0.5)  # let the server take them all
             for _ in range(5):
                 started = time.monotonic()
@@ -444,33 +492,44 @@ def test_probes_are_answered_with_more_slow_connections_than_descriptors(tmp_pat
 
 
 # ---- the red team's second round: chunked framing, slow bodies, unread answers, log text -------
-def post_head(path: str = "/v1/check", *, length: int | None = None, key: bool = False,
-              close: bool = False) -> bytes:
+def post_head(
+    path: str = "/v1/check", *, length: int | None = None, key: bool = False, close: bool = False
+) -> bytes:
     """The head of a YAML POST, with a Content-Length (``length``) or else chunked."""
     framing = f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked"
     extra = (f"X-API-Key: {KEY}\r\n" if key else "") + ("Connection: close\r\n" if close else "")
-    return (f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/yaml\r\n{extra}"
-            f"{framing}\r\n\r\n").encode()
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/yaml\r\n{extra}"
+        f"{framing}\r\n\r\n"
+    ).encode()
 
 
 def chunked(body: bytes, size: int, trailers: bytes = b"") -> bytes:
     """``body`` as chunks of ``size`` bytes, then the last chunk, ``trailers`` and the end."""
-    chunks = [body[i:i + size] for i in range(0, len(body), size)]
+    chunks = [body[i : i + size] for i in range(0, len(body), size)]
     return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n" + trailers + b"\r\n"
 
 
-def endless_trailer(port: int, head: bytes, budget: int, seconds: float,
-                    answers: list[bytes], answered_first: bool = False) -> None:
+def endless_trailer(
+    port: int,
+    head: bytes,
+    budget: int,
+    seconds: float,
+    answers: list[bytes],
+    answered_first: bool = False,
+) -> None:
     """The red team's attack: after a chunked request head, the last chunk and a trailer field
     that never ends, sent 64 KiB at a time for as long as the server takes it (at most
     ``budget`` bytes and ``seconds`` seconds); what the server answered meanwhile is added to
     ``answers``. ``answered_first``: the head alone first, the rest once the answer began."""
     answer = bytearray()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+
         def read() -> None:
             with contextlib.suppress(OSError):
                 while data := sock.recv(65536):
                     answer.extend(data)
+
         reader = threading.Thread(target=read)
         reader.start()
         sock.sendall(head)
@@ -501,8 +560,11 @@ def probe_while(server, busy: threading.Thread) -> tuple[float, int]:
 
 
 def access_entries(server) -> list[dict]:
-    return [entry for line in server.logs().splitlines()
-            if (entry := json.loads(line))["logger"] == "tosguard.access"]
+    return [
+        entry
+        for line in server.logs().splitlines()
+        if (entry := json.loads(line))["logger"] == "tosguard.access"
+    ]
 
 
 @pytest.mark.slow
@@ -514,15 +576,18 @@ def test_chunked_trailers_are_held_to_the_header_limit(tmp_path, policies) -> No
     (401) little more is parsed, and nothing more answered."""
     keys = tmp_path / "keys"
     keys.write_text(KEY + "\n")
-    with serve_process(tmp_path, "--policies", str(policies), "--api-keys-file",
-                       str(keys)) as server:
+    with serve_process(
+        tmp_path, "--policies", str(policies), "--api-keys-file", str(keys)
+    ) as server:
         # with a key the app waits for the body: the trailer is refused at the limit; without
         # one the app answers at once (401), and answers nothing more
         for key in (True, False):
             before = rss_bytes(server.process.pid)
             answers: list[bytes] = []
-            attack = threading.Thread(target=endless_trailer, args=(
-                server.port, post_head(key=key), 48 << 20, 15, answers, not key))
+            attack = threading.Thread(
+                target=endless_trailer,
+                args=(server.port, post_head(key=key), 48 << 20, 15, answers, not key),
+            )
             attack.start()
             slowest, peak = probe_while(server, attack)
             if key:
@@ -537,8 +602,9 @@ def test_chunked_trailers_are_held_to_the_header_limit(tmp_path, policies) -> No
 
         # within the limit: a body in many small chunks, with trailers, is checked as usual
         body = MANIFEST + b"#" * 3000 + b"\n"
-        raw = exchange(server.port, post_head(key=True, close=True)
-                       + chunked(body, 3, b"X-A: 1\r\nX-B: 2\r\n"))
+        raw = exchange(
+            server.port, post_head(key=True, close=True) + chunked(body, 3, b"X-A: 1\r\nX-B: 2\r\n")
+        )
         assert status_of(raw) == 200 and b'"verdict": "non_compliant"' in raw, raw[:300]
 
         # a malformed chunk while the app waits for the body: the parser's 400, and the app,
@@ -547,8 +613,9 @@ def test_chunked_trailers_are_held_to_the_header_limit(tmp_path, policies) -> No
             sock.sendall(post_head(key=True))
             time.sleep(0.3)
             sock.sendall(b"zz\r\n")
-            problem = problem_in(read_until_closed(sock, time.monotonic() + 10)[0], 400,
-                                 "malformed-request")
+            problem = problem_in(
+                read_until_closed(sock, time.monotonic() + 10)[0], 400, "malformed-request"
+            )
             assert "chunk size" in problem["errors"][0]["message"]
         # a client gone before its body arrived: 499 in the access log, no error
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
@@ -572,16 +639,25 @@ def test_chunked_trailers_are_held_to_the_header_limit(tmp_path, policies) -> No
         def logged() -> list[dict] | None:
             entries = [e for e in access_entries(server) if e["path"] == "/v1/check"]
             return entries if len(entries) >= 7 else None
+
         entries = wait_until(logged, what="the access-log lines")
         assert sorted((e["status"], e.get("problem") or "") for e in entries) == [
-            (200, ""), (400, "malformed-request"), (401, ""), (401, ""), (401, ""),
-            (431, "header-too-large"), (499, "")]
+            (200, ""),
+            (400, "malformed-request"),
+            (401, ""),
+            (401, ""),
+            (401, ""),
+            (431, "header-too-large"),
+            (499, ""),
+        ]
     assert "internal error" not in server.logs()
 
 
 BIG_MANIFEST = b"tosguard: 1\nsources:\n" + b"".join(
     b"  - {id: s%d, kind: model-output, provider: acme, service: api, use: [distillation]}\n"
-    % number for number in range(2000))
+    % number
+    for number in range(2000)
+)
 
 
 @pytest.fixture
@@ -591,8 +667,9 @@ def big_answers(tmp_path) -> Path:
     directory = tmp_path / "big-answers"
     directory.mkdir()
     remedy = "Do not distil Acme output. " * 400
-    (directory / "acme.tos").write_text(POLICY.replace('"Do not distil Acme output."',
-                                                       f'"{remedy}"'))
+    (directory / "acme.tos").write_text(
+        POLICY.replace('"Do not distil Acme output."', f'"{remedy}"')
+    )
     return directory
 
 
@@ -677,8 +754,10 @@ class SlowBodies(ThreadGroup):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            with contextlib.suppress(OSError), \
-                    socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock,
+            ):
                 sock.sendall(post_head(length=100_000))
                 with self.lock:
                     self.connected += 1
@@ -697,8 +776,9 @@ def test_slow_bodies_do_not_hold_the_connection_cap(tmp_path, big_answers) -> No
     when no connection waits for a head; a request fully received, here one whose client is
     slow to take its 23 MB answer, is never closed for another."""
     cap = 16
-    with serve_process(tmp_path, "--policies", str(big_answers), "--max-connections", str(cap),
-                       "--timeout", "60") as server:
+    with serve_process(
+        tmp_path, "--policies", str(big_answers), "--max-connections", str(cap), "--timeout", "60"
+    ) as server:
         unread = unread_request(server.port, BIG_MANIFEST)
         with unread, SlowBodies(server.port, cap - 1) as attackers:
             wait_until(lambda: attackers.connected >= cap - 1, what="the slow bodies")
@@ -721,14 +801,21 @@ def test_slow_bodies_do_not_hold_the_connection_cap(tmp_path, big_answers) -> No
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc, SO_RCVBUF as on Linux")
 def test_an_answer_the_client_does_not_take_is_dropped_after_the_write_timeout(
-        tmp_path, big_answers) -> None:
+    tmp_path, big_answers
+) -> None:
     """Three clients ask for a 23 MB report and never read it: before, the server held the
     answers (105 MB) as long as the connections lived. Now each is aborted once writing has
     been paused for the write timeout (the request's --timeout) and its buffer freed. glibc's
     fixed mmap threshold makes freed buffers leave the resident set, so that it can be seen."""
     timeout = 5
-    with serve_process(tmp_path, "--policies", str(big_answers), "--timeout", str(timeout),
-                       env={"MALLOC_MMAP_THRESHOLD_": "131072"}) as server:
+    with serve_process(
+        tmp_path,
+        "--policies",
+        str(big_answers),
+        "--timeout",
+        str(timeout),
+        env={"MALLOC_MMAP_THRESHOLD_": "131072"},
+    ) as server:
         pid = server.process.pid
         before = rss_bytes(pid)
         clients = [unread_request(server.port, BIG_MANIFEST) for _ in range(3)]
@@ -736,10 +823,16 @@ def test_an_answer_the_client_does_not_take_is_dropped_after_the_write_timeout(
             held = rss_bytes(pid) - before
             assert held > 40 << 20, f"the answers hold only {held >> 20} MiB"
             assert established(server.port) == 3
-            wait_until(lambda: established(server.port) == 0, timeout=timeout + 30,
-                       what="the server to drop the connections")
-            wait_until(lambda: rss_bytes(pid) - before < held * 0.4, timeout=10,
-                       what=f"the memory to be freed (held {held >> 20} MiB)")
+            wait_until(
+                lambda: established(server.port) == 0,
+                timeout=timeout + 30,
+                what="the server to drop the connections",
+            )
+            wait_until(
+                lambda: rss_bytes(pid) - before < held * 0.4,
+                timeout=10,
+                what=f"the memory to be freed (held {held >> 20} MiB)",
+            )
             for sock in clients:  # what the kernel had taken is all they can read
                 assert len(read_until_closed(sock, time.monotonic() + 10)[0]) < 20 << 20
         finally:
@@ -750,8 +843,11 @@ def test_an_answer_the_client_does_not_take_is_dropped_after_the_write_timeout(
             sock.sendall(post_head(length=len(BIG_MANIFEST)) + BIG_MANIFEST)
             answer = read_whole(sock, timeout=30, pause=0.01)
             assert status_of(answer) == 200 and len(answer) > 20 << 20
-        aborted = [e for e in map(json.loads, server.logs().splitlines())
-                   if e["message"] == "connection aborted: the client did not read its answer"]
+        aborted = [
+            e
+            for e in map(json.loads, server.logs().splitlines())
+            if e["message"] == "connection aborted: the client did not read its answer"
+        ]
         assert len(aborted) == 3 and all(e["unsent_bytes"] > 1 << 20 for e in aborted)
 
 
@@ -760,11 +856,15 @@ def test_log_lines_escape_c1_and_bidirectional_controls(tmp_path, policies) -> N
     """A path with U+202E (right-to-left override), U+009B (CSI, a C1 control) and DEL reached
     stderr raw; every log line now writes them as JSON escapes."""
     with serve_process(tmp_path, "--policies", str(policies)) as server:
-        raw = exchange(server.port, b"GET /x%E2%80%AEy%C2%9Bz%7F HTTP/1.1\r\nHost: t\r\n"
-                       b"Connection: close\r\n\r\n")
+        raw = exchange(
+            server.port,
+            b"GET /x%E2%80%AEy%C2%9Bz%7F HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        )
         assert status_of(raw) == 404
-        wait_until(lambda: any(e["status"] == 404 for e in access_entries(server)),
-                   what="the access-log line")
+        wait_until(
+            lambda: any(e["status"] == 404 for e in access_entries(server)),
+            what="the access-log line",
+        )
     data = server.log.read_bytes()
     for char in ("\u202e", "\x9b", "\x7f"):
         assert char.encode() not in data, char
@@ -776,8 +876,9 @@ def test_log_lines_escape_c1_and_bidirectional_controls(tmp_path, policies) -> N
 def test_every_log_line_is_escaped_in_one_place() -> None:
     from tosguard.service.logs import JsonFormatter
 
-    record = logging.LogRecord("tosguard.service", logging.ERROR, __file__, 1,
-                               "bad \x1b[2J \x9b \u2066 \udcff", None, None)
+    record = logging.LogRecord(
+        "tosguard.service", logging.ERROR, __file__, 1, "bad \x1b[2J \x9b \u2066 \udcff", None, None
+    )
     record.fields = {"path": "/\u202e"}
     line = JsonFormatter().format(record)
     for char in ("\x1b", "\x9b", "\u2066", "\udcff", "\u202e"):
@@ -799,10 +900,8 @@ class Clients(ThreadGroup):
         self.answered = self.closes = 0
         self.failures: list[str] = []
         self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self.run, args=(True,))
-                        for _ in range(keep_alive)]
-        self.threads += [threading.Thread(target=self.run, args=(False,))
-                         for _ in range(one_shot)]
+        self.threads = [threading.Thread(target=self.run, args=(True,)) for _ in range(keep_alive)]
+        self.threads += [threading.Thread(target=self.run, args=(False,)) for _ in range(one_shot)]
 
     def run(self, keep_alive: bool) -> None:
         headers = {"content-type": "application/yaml"}
@@ -827,8 +926,9 @@ class Clients(ThreadGroup):
 
 
 @pytest.mark.slow
-def test_a_stopping_worker_answers_the_next_request_on_an_idle_connection(tmp_path,
-                                                                         policies) -> None:
+def test_a_stopping_worker_answers_the_next_request_on_an_idle_connection(
+    tmp_path, policies
+) -> None:
     """uvicorn closed idle keep-alive connections the moment it began to stop, under a client
     that may just have sent a request on one; a draining worker answers it."""
     with serve_process(tmp_path, "--policies", str(policies)) as server:
@@ -839,9 +939,10 @@ def test_a_stopping_worker_answers_the_next_request_on_an_idle_connection(tmp_pa
                 assert b"connection: close" not in read_response(sock, 10).lower()
             server.process.send_signal(signal.SIGTERM)
             time.sleep(0.3)  # the worker is draining now
-            idle.sendall(b"POST /v1/check HTTP/1.1\r\nHost: t\r\nContent-Type: "
-                         b"application/yaml\r\nContent-Length: %d\r\n\r\n%s"
-                         % (len(MANIFEST), MANIFEST))
+            idle.sendall(
+                b"POST /v1/check HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                b"application/yaml\r\nContent-Length: %d\r\n\r\n%s" % (len(MANIFEST), MANIFEST)
+            )
             answer = read_response(idle, 10)
             assert answer.startswith(b"HTTP/1.1 200") and b"connection: close" in answer.lower()
             assert read_until_closed(idle, time.monotonic() + 10)[0] == b""
@@ -855,11 +956,13 @@ def test_a_stopping_worker_answers_the_next_request_on_an_idle_connection(tmp_pa
 def test_rolling_restarts_lose_no_request(tmp_path, policies) -> None:
     """Two workers under keep-alive and connection-per-request load, two SIGHUPs: every
     request gets its answer (the red team: 12 failed in 40,874 over 3 SIGHUPs)."""
-    with serve_process(tmp_path, "--policies", str(policies), "--no-access-log",
-                       workers=2) as server:
+    with serve_process(
+        tmp_path, "--policies", str(policies), "--no-access-log", workers=2
+    ) as server:
         supervisor = server.process.pid
-        workers = wait_until(lambda: len(found := worker_pids(supervisor)) == 2 and found,
-                             what="two workers")
+        workers = wait_until(
+            lambda: len(found := worker_pids(supervisor)) == 2 and found, what="two workers"
+        )
         listening = listening_inodes(server.port)
         assert len(listening) == 2 and socket_inodes(supervisor) >= listening
         with Clients(server.port, keep_alive=6, one_shot=2) as clients:
@@ -870,6 +973,7 @@ def test_rolling_restarts_lose_no_request(tmp_path, policies) -> None:
                 def replaced(old: set[int] = workers) -> set[int] | None:
                     now = worker_pids(supervisor)
                     return now if len(now) == 2 and not now & old else None
+
                 workers = wait_until(replaced, timeout=120, what="both workers replaced")
             answered = clients.answered
             wait_until(lambda: clients.answered > answered + 50, what="answers after")

@@ -31,9 +31,11 @@ HEADER = POLICY_HEADER
 
 
 def clause(condition: str, name: str = "c") -> str:
-    return (f"  clause {name} {{\n    topic distillation\n    kind prohibition\n"
-            f"    when {condition}\n    remedy \"r\"\n"
-            "    cite { section \"1\" quote \"q\" }\n  }\n")
+    return (
+        f"  clause {name} {{\n    topic distillation\n    kind prohibition\n"
+        f'    when {condition}\n    remedy "r"\n'
+        '    cite { section "1" quote "q" }\n  }\n'
+    )
 
 
 def policy(*body: str, defines: str = "") -> str:
@@ -50,14 +52,16 @@ def doubling(n: int) -> str:
 def chain(n: int) -> str:
     """`d2 = d1`, `d3 = d2`, …: as deep as it is long."""
     return "define d1 = model.commercial\n" + "".join(
-        f"define d{i} = d{i - 1}\n" for i in range(2, n + 1))
+        f"define d{i} = d{i - 1}\n" for i in range(2, n + 1)
+    )
 
 
 def tosguard(*args: str, cwd: Path = ROOT, stdin: bytes | None = None):
     executable = shutil.which("tosguard")
     command = [executable] if executable else [sys.executable, "-m", "tosguard"]
-    return subprocess.run([*command, *args], cwd=cwd, input=stdin, capture_output=True,
-                          timeout=TIMEOUT)
+    return subprocess.run(
+        [*command, *args], cwd=cwd, input=stdin, capture_output=True, timeout=TIMEOUT
+    )
 
 
 def codes(result) -> list[str]:
@@ -69,15 +73,20 @@ def codes(result) -> list[str]:
 HOSTILE = {
     "doubling": (policy(clause("d40"), defines=doubling(40)), "policy-too-complex"),
     "chain": (policy(clause("d3000"), defines=chain(3000)), "policy-too-complex"),
-    "cycle": (policy(clause("a"), defines="define a = b and b\ndefine b = c or a\n"
-                     "define c = a\n"), "policy-cyclic-definition"),
+    "cycle": (
+        policy(clause("a"), defines="define a = b and b\ndefine b = c or a\ndefine c = a\n"),
+        "policy-cyclic-definition",
+    ),
     "not-500": (policy(clause("not " * 500 + "model.commercial")), "policy-too-deep"),
-    "quantifiers-2000": (policy(clause("any source where (" * 2000 + "source.records > 1"
-                                       + ")" * 2000)), "policy-too-deep"),
-    "parens-and-nots": (policy(clause("(not " * 300 + "model.commercial" + ")" * 300)),
-                        "policy-too-deep"),
-    "backreference": (policy(clause('model.name matches regex "(a)\\\\1"')),
-                      "policy-bad-regex"),
+    "quantifiers-2000": (
+        policy(clause("any source where (" * 2000 + "source.records > 1" + ")" * 2000)),
+        "policy-too-deep",
+    ),
+    "parens-and-nots": (
+        policy(clause("(not " * 300 + "model.commercial" + ")" * 300)),
+        "policy-too-deep",
+    ),
+    "backreference": (policy(clause('model.name matches regex "(a)\\\\1"')), "policy-bad-regex"),
 }
 
 
@@ -115,8 +124,7 @@ def test_check_with_it_reports_it(hostile):
 
 def test_check_with_it_as_an_extra_reports_it(hostile_sample):
     path, code = hostile_sample
-    result = tosguard("check", str(ACME), "--extra-policies", str(path), "--error-format",
-                      "json")
+    result = tosguard("check", str(ACME), "--extra-policies", str(path), "--error-format", "json")
     assert result.returncode == 2, result.stderr
     assert code in codes(result)
 
@@ -157,18 +165,20 @@ def test_the_too_complex_predicate_is_named_once_where_it_starts():
 
 
 def test_the_cycle_is_shown_at_the_reference_that_closes_it():
-    found = lint_text(policy(clause("a"), defines="define a = b and b\ndefine b = c or a\n"
-                             "define c = a\n"), "p.tos").errors
-    assert [(d.code, d.span.line, d.span.column) for d in found] == \
-        [("policy-cyclic-definition", 2, 17)]
+    found = lint_text(
+        policy(clause("a"), defines="define a = b and b\ndefine b = c or a\ndefine c = a\n"),
+        "p.tos",
+    ).errors
+    assert [(d.code, d.span.line, d.span.column) for d in found] == [
+        ("policy-cyclic-definition", 2, 17)
+    ]
     assert "(a → b → a)" in found[0].message
 
 
 def test_a_flat_conjunction_is_one_level():
     """20,000 `and`s once overflowed the stack; now 5,000 are fine and 20,000 are too many
     tests, said as such."""
-    assert not lint_text(policy(clause(" and ".join(["model.commercial"] * 5_000))),
-                         "p.tos").errors
+    assert not lint_text(policy(clause(" and ".join(["model.commercial"] * 5_000))), "p.tos").errors
     found = lint_text(policy(clause(" and ".join(["model.commercial"] * 20_000))), "p.tos")
     assert [d.code for d in found.errors] == ["policy-too-complex"]
 
@@ -182,12 +192,13 @@ def test_a_policy_at_every_limit_runs_everywhere(tmp_path):
     path = tmp_path / "limits.tos"
     path.write_text(text, encoding="utf-8")
     assert not lint_text(text, "limits.tos").errors
-    for args in (("lint", str(path), "--no-provenance"),
-                 ("fmt", "--check", str(path)),
-                 ("check", str(ACME), "--policies", str(path)),
-                 ("explain", str(ACME), "--clause", "acme-terms/limits", "--policies",
-                  str(path)),
-                 ("diff", str(path), str(path))):
+    for args in (
+        ("lint", str(path), "--no-provenance"),
+        ("fmt", "--check", str(path)),
+        ("check", str(ACME), "--policies", str(path)),
+        ("explain", str(ACME), "--clause", "acme-terms/limits", "--policies", str(path)),
+        ("diff", str(path), str(path)),
+    ):
         result = tosguard(*args)
         assert result.returncode in (0, 1), (args, result.stderr)
         assert b"Traceback" not in result.stderr and b"internal" not in result.stderr
@@ -199,15 +210,21 @@ def test_generated_functions_evaluate_a_policy_at_the_limits(tmp_path):
 
     path = tmp_path / "limits.tos"
     nested = "not " * (MAX_NESTING - 2) + "model.commercial"
-    path.write_text(policy(clause(f"d60 and ({nested}) and source.use contains "
-                                  '"distillation"', "limits"),
-                           defines=chain(60)), encoding="utf-8")
-    manifest = parse_manifest(b"tosguard: 1\nmodel: {name: m, commercial: true}\nsources:\n"
-                              b"  - {id: a, kind: model-output, provider: acme, service: api,"
-                              b" use: [distillation]}\n", "m.yaml")
+    path.write_text(
+        policy(
+            clause(f'd60 and ({nested}) and source.use contains "distillation"', "limits"),
+            defines=chain(60),
+        ),
+        encoding="utf-8",
+    )
+    manifest = parse_manifest(
+        b"tosguard: 1\nmodel: {name: m, commercial: true}\nsources:\n"
+        b"  - {id: a, kind: model-output, provider: acme, service: api,"
+        b" use: [distillation]}\n",
+        "m.yaml",
+    )
     slow = check(load_library([path], use_cache=False), manifest, as_of="2026-01-01")
-    fast = check(load_library([path], use_cache=False).accelerate(), manifest,
-                 as_of="2026-01-01")
+    fast = check(load_library([path], use_cache=False).accelerate(), manifest, as_of="2026-01-01")
     assert slow.to_json() == fast.to_json()
 
 
@@ -217,24 +234,27 @@ def test_a_backtracking_regex_against_a_long_name_is_linear(tmp_path):
     path = tmp_path / "redos.tos"
     path.write_text(policy(clause('source.model matches regex "^(a+)+$"')), encoding="utf-8")
     manifest = tmp_path / "m.yaml"
-    manifest.write_text("tosguard: 1\nsources:\n  - {id: a, kind: model-output, provider: acme,"
-                        f" service: api, model: {'a' * 4000}b}}\n", encoding="utf-8")
+    manifest.write_text(
+        "tosguard: 1\nsources:\n  - {id: a, kind: model-output, provider: acme,"
+        f" service: api, model: {'a' * 4000}b}}\n",
+        encoding="utf-8",
+    )
     result = tosguard("check", str(manifest), "--policies", str(path), "--format", "json")
     assert result.returncode in (0, 1), result.stderr
 
 
 def test_lint_runs_a_backtracking_regex_against_the_vocabulary_in_linear_time():
     """Lint tests patterns against vocabulary values; `(.?){14}(.?){14}Z` froze a worker."""
-    text = policy(clause('source.kind matches regex "^(.?){14}(.?){14}Z" or '
-                         'source.kind == "model-output"'))
+    text = policy(
+        clause('source.kind matches regex "^(.?){14}(.?){14}Z" or source.kind == "model-output"')
+    )
     assert not lint_text(text, "p.tos").errors
     text = policy(clause('source.kind matches regex "^(.?){14}(.?){14}Z"'))
     assert [d.code for d in lint_text(text, "p.tos").errors] == ["policy-never-holds"]
 
 
 # ---- empty and partial policy sets ------------------------------------------------------------
-@pytest.mark.parametrize("shape", ["empty-directory", "dev-null", "text-files",
-                                   "definitions-only"])
+@pytest.mark.parametrize("shape", ["empty-directory", "dev-null", "text-files", "definitions-only"])
 def test_check_against_no_policy_is_refused(tmp_path, shape):
     target = tmp_path / "policies"
     target.mkdir()
@@ -303,11 +323,14 @@ def test_a_reload_of_an_emptied_directory_keeps_the_set_in_use(tmp_path):
 
 
 # ---- policy test files ------------------------------------------------------------------------
-@pytest.mark.parametrize("attack,code_in_message", [
-    ("a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\n", "aliases"),
-    ("tests:\n  - manifest: " + "[" * 5000 + "]" * 5000 + "\n", "nested"),
-    ("tests:\n  - {as_of: 2026-01-01, as_of: 2026-01-02}\n", "duplicate"),
-])
+@pytest.mark.parametrize(
+    "attack,code_in_message",
+    [
+        ("a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\n", "aliases"),
+        ("tests:\n  - manifest: " + "[" * 5000 + "]" * 5000 + "\n", "nested"),
+        ("tests:\n  - {as_of: 2026-01-01, as_of: 2026-01-02}\n", "duplicate"),
+    ],
+)
 def test_policy_test_files_are_read_strictly(tmp_path, attack, code_in_message):
     """`tosguard test` read test files with PyYAML's recursive loader: alias bombs expanded and
     deep nesting overflowed the stack."""
@@ -315,8 +338,9 @@ def test_policy_test_files_are_read_strictly(tmp_path, attack, code_in_message):
     tests.mkdir()
     (tests / "attack.yaml").write_text(attack, encoding="utf-8")
     (tmp_path / "p.tos").write_text(policy(clause("model.commercial")), encoding="utf-8")
-    result = tosguard("test", str(tests), "--policies", str(tmp_path / "p.tos"),
-                      "--error-format", "json")
+    result = tosguard(
+        "test", str(tests), "--policies", str(tmp_path / "p.tos"), "--error-format", "json"
+    )
     assert result.returncode == 2, result.stdout
     [error] = json.loads(result.stderr)["errors"]
     assert error["code"] == "test-syntax" and code_in_message in error["message"]
@@ -348,7 +372,8 @@ def bounded(seconds: float = 10):
 
 def doubling_from(n: int) -> str:
     return "define d0 = model.commercial\n" + "".join(
-        f"define d{i} = d{i - 1} and d{i - 1}\n" for i in range(1, n + 1))
+        f"define d{i} = d{i - 1} and d{i - 1}\n" for i in range(1, n + 1)
+    )
 
 
 def test_many_clauses_sharing_a_large_predicate_are_refused_as_a_whole(tmp_path):
@@ -382,11 +407,14 @@ def test_large_sets_tested_against_each_other_lint_in_linear_time():
     membership test against a list took 8.6 s for 62 KB."""
     big = ", ".join(f'"v{i}"' for i in range(4000))
     other = ", ".join(f'"w{i}"' for i in range(4000))
-    defines = (f"set big = {{{big}}}\nset big2 = {{{other}}}\n"
-               "define d = model.name in big and model.name not in big2\n")
+    defines = (
+        f"set big = {{{big}}}\nset big2 = {{{other}}}\n"
+        "define d = model.name in big and model.name not in big2\n"
+    )
     with bounded():
-        assert not lint_text(policy(*[clause("d", f"c{i}") for i in range(30)],
-                                    defines=defines), "p.tos").errors
+        assert not lint_text(
+            policy(*[clause("d", f"c{i}") for i in range(30)], defines=defines), "p.tos"
+        ).errors
 
 
 def test_a_set_of_wrong_values_tested_forty_times_reports_each_value_once():
@@ -394,8 +422,7 @@ def test_a_set_of_wrong_values_tested_forty_times_reports_each_value_once():
     import tracemalloc
 
     values = ", ".join(str(i) for i in range(20_000))
-    text = policy(clause(" and ".join(["model.name in s"] * 40)),
-                  defines=f"set s = {{{values}}}\n")
+    text = policy(clause(" and ".join(["model.name in s"] * 40)), defines=f"set s = {{{values}}}\n")
     tracemalloc.start()
     try:
         with bounded():
@@ -412,8 +439,11 @@ def test_a_set_of_wrong_values_tested_forty_times_reports_each_value_once():
 def test_a_long_chain_written_backwards_is_measured_in_linear_time():
     """`define d0 = d1`, `d1 = d2`, … 10,000 deep, in that order: the expansion rescanned its
     chain at every step (18 s)."""
-    text = "".join(f"define d{i} = d{i + 1}\n" for i in range(10_000)) + \
-        "define d10000 = model.commercial\n" + policy(clause("d0"))
+    text = (
+        "".join(f"define d{i} = d{i + 1}\n" for i in range(10_000))
+        + "define d10000 = model.commercial\n"
+        + policy(clause("d0"))
+    )
     with bounded():
         found = lint_text(text, "p.tos").errors
     assert {d.code for d in found} == {"policy-too-complex"}
@@ -421,8 +451,9 @@ def test_a_long_chain_written_backwards_is_measured_in_linear_time():
 
 def test_regular_expressions_that_fail_to_compile_fail_once():
     """Sixty patterns that RE2 refuses as too large: 65 ms each, every time they were seen."""
-    text = policy(*[clause(f'model.name matches regex "\\\\pL{{{1000 + i}}}"', f"c{i}")
-                    for i in range(60)])
+    text = policy(
+        *[clause(f'model.name matches regex "\\\\pL{{{1000 + i}}}"', f"c{i}") for i in range(60)]
+    )
     with bounded():
         found = lint_text(text, "p.tos").errors
         again = lint_text(text, "p.tos").errors

@@ -28,16 +28,18 @@ RUNS = {"manifest": 3000, "check": 400, "policy": 150}
 
 def mutated(seeds: list[Path]) -> st.SearchStrategy[bytes]:
     """A seed with a few bytes replaced, inserted or cut, or bytes from nowhere."""
+
     def mutate(seed: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
         data = bytearray(seed)
         for position, cut, insert in edits:
             at = position % (len(data) + 1)
-            data[at:at + cut] = insert
+            data[at : at + cut] = insert
         return bytes(data)
 
     edit = st.tuples(st.integers(0, 1 << 16), st.integers(0, 8), st.binary(max_size=8))
-    from_seed = st.builds(mutate, st.sampled_from([p.read_bytes() for p in seeds]),
-                          st.lists(edit, max_size=4))
+    from_seed = st.builds(
+        mutate, st.sampled_from([p.read_bytes() for p in seeds]), st.lists(edit, max_size=4)
+    )
     return st.one_of(from_seed, st.binary(max_size=512))
 
 
@@ -49,8 +51,12 @@ def test_harness_accepts_its_seeds(name):
 
 @pytest.mark.parametrize("name", sorted(harnesses.HARNESSES))
 def test_harness_under_hypothesis(name):
-    @settings(max_examples=150 if name != "policy" else 40, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=150 if name != "policy" else 40,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(mutated(SEEDS[name]))
     def run(data: bytes) -> None:
         harnesses.HARNESSES[name](data)
@@ -63,9 +69,21 @@ def test_harness_under_hypothesis(name):
 @pytest.mark.parametrize("name", sorted(harnesses.HARNESSES))
 def test_harness_under_atheris(name, tmp_path):
     result = subprocess.run(
-        [sys.executable, str(ROOT / "fuzz" / "run.py"), name, f"-runs={RUNS[name]}",
-         "-max_total_time=60", "-timeout=20", f"-artifact_prefix={tmp_path}/"],
-        capture_output=True, timeout=300, cwd=tmp_path)
+        [
+            sys.executable,
+            str(ROOT / "fuzz" / "run.py"),
+            name,
+            f"-runs={RUNS[name]}",
+            "-max_total_time=60",
+            "-timeout=20",
+            f"-artifact_prefix={tmp_path}/",
+        ],
+        capture_output=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     crashes = sorted(tmp_path.glob("crash-*")) + sorted(tmp_path.glob("timeout-*"))
     assert result.returncode == 0 and not crashes, (
-        result.stderr.decode(errors="replace")[-4000:], [c.read_bytes()[:500] for c in crashes])
+        result.stderr.decode(errors="replace")[-4000:],
+        [c.read_bytes()[:500] for c in crashes],
+    )

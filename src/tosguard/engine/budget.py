@@ -33,8 +33,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-__all__ = ["Budget", "FindingsLimitExceeded", "LimitExceeded", "SliceSpent",
-           "TimeLimitExceeded", "active", "checkpoint", "current"]
+__all__ = [
+    "Budget",
+    "FindingsLimitExceeded",
+    "LimitExceeded",
+    "SliceSpent",
+    "TimeLimitExceeded",
+    "active",
+    "checkpoint",
+    "current",
+]
 
 #: Iterations of a tight loop between two checks of the clock.
 EVERY = 256
@@ -67,8 +75,14 @@ class Budget:
 
     __slots__ = ("deadline", "slice_end", "max_findings")
 
-    def __init__(self, *, deadline: float | None = None, timeout: float | None = None,
-                 slice_seconds: float | None = None, max_findings: int | None = None):
+    def __init__(
+        self,
+        *,
+        deadline: float | None = None,
+        timeout: float | None = None,
+        slice_seconds: float | None = None,
+        max_findings: int | None = None,
+    ):
         now = time.monotonic()
         if timeout is not None:
             deadline = now + timeout if deadline is None else min(deadline, now + timeout)
@@ -89,7 +103,6 @@ class Budget:
     def check_findings(self, count: int) -> None:
         if self.max_findings is not None and count > self.max_findings:
             raise FindingsLimitExceeded(self.max_findings)
-
 
 
 _CURRENT: ContextVar[Budget | None] = ContextVar("tosguard_budget", default=None)

@@ -144,8 +144,9 @@ class _Writer:
 
     def _inset(self, cond: ir.InSet) -> str:
         value, values = self.name("v"), self.constant(cond.values)
-        test = (f"({values}.issuperset({value}) if isinstance({value}, list) "
-                f"else {value} in {values})")
+        test = (
+            f"({values}.issuperset({value}) if isinstance({value}, list) else {value} in {values})"
+        )
         if cond.negated:
             test = f"(not {test})"
         return f"(None if ({value} := {self.value(cond.operand)}) is None else {test})"

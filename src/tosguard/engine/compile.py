@@ -63,8 +63,9 @@ class _Compiler:
             return lines[span.line - 1][span.column - 1 : span.end_column - 1]
         first = lines[span.line - 1][span.column - 1 :]
         middle = lines[span.line : span.end_line - 1]
-        last = lines[span.end_line - 1][: span.end_column - 1] if span.end_line <= len(lines) \
-            else ""
+        last = (
+            lines[span.end_line - 1][: span.end_column - 1] if span.end_line <= len(lines) else ""
+        )
         return " ".join(part.strip() for part in (first, *middle, last) if part.strip())
 
     def operand(self, node) -> Operand:
@@ -95,13 +96,15 @@ class _Compiler:
             case ast.Compare():
                 return Compare(text, node.op, self.operand(node.left), self.operand(node.right))
             case ast.InSet():
-                return InSet(text, self.operand(node.operand), self.values(node.values),
-                             node.negated)
+                return InSet(
+                    text, self.operand(node.operand), self.values(node.values), node.negated
+                )
             case ast.Contains(mode="one"):
                 return Contains(text, self.operand(node.operand), self.operand(node.value))
             case ast.Contains():
-                return ContainsSet(text, self.operand(node.operand), self.values(node.values),
-                                   node.mode)
+                return ContainsSet(
+                    text, self.operand(node.operand), self.values(node.values), node.mode
+                )
             case ast.Matches():
                 return Matches(text, self.operand(node.operand), node.pattern, node.regex)
             case ast.Declared():
@@ -109,8 +112,9 @@ class _Compiler:
             case ast.Quantifier(origins=True):
                 return Origins(text, node.quantifier, self.cond(node.body))
             case ast.Quantifier():
-                return Quantifier(text, node.quantifier, node.other, self.cond(node.body),
-                                  self.counter())
+                return Quantifier(
+                    text, node.quantifier, node.other, self.cond(node.body), self.counter()
+                )
             case ast.NameRef(name="governed", library=False):
                 return Governed(text)
             case ast.NameRef(name=name):
@@ -146,8 +150,9 @@ def compile_files(files: list[ast.PolicyFile], display: dict[str, str]) -> list[
         for policy in file.policies:
             budgets.checkpoint()
             names = policy_names(policy, namespaces.of(file), file.text, sink)
-            compiled.append(_compile_policy(policy, _Compiler(names, texts),
-                                            display.get(file.path, file.path)))
+            compiled.append(
+                _compile_policy(policy, _Compiler(names, texts), display.get(file.path, file.path))
+            )
     _attach_exceptions(compiled)
     return compiled
 
@@ -157,18 +162,27 @@ def _default_governs(policy: ast.Policy) -> ast.Condition:
     ``source.kind in {model-output, model-weights} and source.provider == P and
     source.service in S``. Human-written data, crawls and datasets need an explicit
     ``governs``."""
+
     def literals(*values: str) -> ast.SetLiteral:
         return ast.SetLiteral(items=tuple(ast.Literal(value=v) for v in values))
 
     items: list = [
-        ast.InSet(operand=ast.Path(parts=("source", "kind")),
-                  values=literals("model-output", "model-weights")),
-        ast.Compare(op="==", left=ast.Path(parts=("source", "provider")),
-                    right=ast.Literal(value=policy.provider or "")),
+        ast.InSet(
+            operand=ast.Path(parts=("source", "kind")),
+            values=literals("model-output", "model-weights"),
+        ),
+        ast.Compare(
+            op="==",
+            left=ast.Path(parts=("source", "provider")),
+            right=ast.Literal(value=policy.provider or ""),
+        ),
     ]
     if policy.services:
-        items.append(ast.InSet(operand=ast.Path(parts=("source", "service")),
-                               values=literals(*policy.services)))
+        items.append(
+            ast.InSet(
+                operand=ast.Path(parts=("source", "service")), values=literals(*policy.services)
+            )
+        )
     return ast.And(items=tuple(items))
 
 
@@ -177,31 +191,47 @@ def _compile_policy(policy: ast.Policy, compiler: _Compiler, display: str) -> Po
     governs = compiler.cond(governs_ast)
     if policy.governs is None:
         services = ", ".join(f'"{s}"' for s in policy.services)
-        governs.text = ('source.kind in {"model-output", "model-weights"} and '
-                        f'source.provider == "{policy.provider}"'
-                        + (f" and source.service in {{{services}}}" if services else ""))
+        governs.text = (
+            'source.kind in {"model-output", "model-weights"} and '
+            f'source.provider == "{policy.provider}"'
+            + (f" and source.service in {{{services}}}" if services else "")
+        )
     clauses = [_compile_clause(policy, clause, compiler, display) for clause in policy.clauses]
     topics = {clause.id: clause.topic for clause in clauses}
     for clause in clauses:  # an exception without a topic takes the topic of what it lifts
         if not clause.topic and clause.lifts:
-            clause.topic = topics.get(clause.lifts[0][1], "") if clause.lifts[0][0] == policy.id \
-                else ""
+            clause.topic = (
+                topics.get(clause.lifts[0][1], "") if clause.lifts[0][0] == policy.id else ""
+            )
     return PolicyIR(
-        id=policy.id, provider=policy.provider or "", document=policy.document or "",
-        services=policy.services, version=policy.version or str(policy.effective),
-        effective=policy.effective or date.min, ends=policy.ends, url=policy.url or "",
-        licenses=policy.licenses, applies_from=policy.applies_from, governs=governs,
-        clauses=clauses, file=display, line=policy.span.line,
+        id=policy.id,
+        provider=policy.provider or "",
+        document=policy.document or "",
+        services=policy.services,
+        version=policy.version or str(policy.effective),
+        effective=policy.effective or date.min,
+        ends=policy.ends,
+        url=policy.url or "",
+        licenses=policy.licenses,
+        applies_from=policy.applies_from,
+        governs=governs,
+        clauses=clauses,
+        file=display,
+        line=policy.span.line,
         keys=index_keys(governs),
     )
 
 
-def _compile_clause(policy: ast.Policy, clause: ast.Clause, compiler: _Compiler,
-                    display: str) -> ClauseIR:
+def _compile_clause(
+    policy: ast.Policy, clause: ast.Clause, compiler: _Compiler, display: str
+) -> ClauseIR:
     citation = clause.citation or ast.Citation()
     kind = clause.kind or "prohibition"
     return ClauseIR(
-        policy=policy.id, id=clause.id, topic=clause.topic or "", kind=kind,
+        policy=policy.id,
+        id=clause.id,
+        topic=clause.topic or "",
+        kind=kind,
         scope=clause.scope or "source",
         severity=clause.severity or ("info" if kind == "permission" else "error"),
         when=compiler.cond(clause.when) if clause.when is not None else None,
@@ -217,7 +247,8 @@ def _compile_clause(policy: ast.Policy, clause: ast.Clause, compiler: _Compiler,
             quote=citation.quote or "",
             unverified=citation.unverified or "",
         ),
-        file=display, line=clause.span.line,
+        file=display,
+        line=clause.span.line,
         lifts=tuple((ref.policy or policy.id, ref.clause) for ref in clause.lifts),
     )
 
@@ -250,8 +281,12 @@ def index_keys(governs: Cond) -> dict[str, frozenset]:
     keys: dict[str, frozenset] = {}
     conjuncts = governs.items if isinstance(governs, And) else (governs,)
     for item in conjuncts:
-        if isinstance(item, Compare) and item.op == "==" and isinstance(item.left, Path) \
-                and isinstance(item.right, Lit):
+        if (
+            isinstance(item, Compare)
+            and item.op == "=="
+            and isinstance(item.left, Path)
+            and isinstance(item.right, Lit)
+        ):
             path, values = item.left, frozenset((item.right.value,))
         elif isinstance(item, InSet) and not item.negated and isinstance(item.operand, Path):
             path, values = item.operand, item.values

@@ -99,8 +99,11 @@ def segments(document: Document, start: date, end: date) -> list[Segment]:
         if begins > end:
             break
         if ends >= start:
-            found.append(Segment(version, start if start > begins else begins,
-                                 end if end < ends else ends, False))
+            found.append(
+                Segment(
+                    version, start if start > begins else begins, end if end < ends else ends, False
+                )
+            )
     return found
 
 
@@ -166,8 +169,14 @@ class Evaluator:
     the report shows are kept; the others are counted.
     """
 
-    def __init__(self, library: Library, manifest, as_of: date, include_all: bool = False,
-                 accept_unknown_ids: bool = False):
+    def __init__(
+        self,
+        library: Library,
+        manifest,
+        as_of: date,
+        include_all: bool = False,
+        accept_unknown_ids: bool = False,
+    ):
         self.library = library
         vocabulary = library.derived("vocabulary", Vocabulary)
         self.declared = manifest  # as written
@@ -209,21 +218,24 @@ class Evaluator:
                 by_licence = bool(document.licences) and source.license is not None
                 for segment in self._segments(document, start, end):
                     env = self._env(segment.version)
-                    governed = True if by_licence else \
-                        segment.version.governs_closure(self.fast)(env.at(index))
+                    governed = (
+                        True
+                        if by_licence
+                        else segment.version.governs_closure(self.fast)(env.at(index))
+                    )
                     env.governed[index] = governed
                     if governed is not False:
                         env.memo["early"].append(segment.early)
                         env.memo["decided"] |= governed is True and not segment.early
-                    here.append(_Applied(segment.version, env, governed, segment.early,
-                                         document))
+                    here.append(_Applied(segment.version, env, governed, segment.early, document))
             applied.append(here)
         return applied
 
     # -- identity: one notice per source whose terms cannot be told
     def _notice_identities(self, applied: list[list[_Applied]]) -> None:
-        named = {n.subject for n in self.notices if n.code in ("unknown-provider",
-                                                               "unknown-license")}
+        named = {
+            n.subject for n in self.notices if n.code in ("unknown-provider", "unknown-license")
+        }
         budget = self.budget
         for index, here in enumerate(applied):
             if budget is not None:
@@ -234,9 +246,12 @@ class Evaluator:
             undecided = [item for item in here if item.governed is None and not item.early]
             if undecided:
                 self.notices.append(self._undecided_notice(index, source, undecided))
-            elif not self.library.partial and subject not in named \
-                    and source.kind not in UNGOVERNED_KINDS \
-                    and not any(item.governed for item in here):
+            elif (
+                not self.library.partial
+                and subject not in named
+                and source.kind not in UNGOVERNED_KINDS
+                and not any(item.governed for item in here)
+            ):
                 self.notices.append(_ungoverned_notice(subject, source))
             early: dict[str, _Applied] = {}
             for item in here:
@@ -254,15 +269,18 @@ class Evaluator:
             found |= missing(item.version.governs, item.env.at(index))
         paths = tuple(sorted(found, key=_pointer_key))
         titles = list(documents.values())
-        shown = ", ".join(titles[:3]) + (f" and {len(titles) - 3} more" if len(titles) > 3
-                                         else "")
+        shown = ", ".join(titles[:3]) + (f" and {len(titles) - 3} more" if len(titles) > 3 else "")
         declare = ", ".join(f"`{p}`" for p in paths) or "its identity"
         return Notice(
-            "governing-terms", subject, subject,
+            "governing-terms",
+            subject,
+            subject,
             f"cannot tell which terms govern source `{source.id}`: {shown} may govern it",
             f"Declare {declare}: {'it decides' if len(paths) == 1 else 'they decide'} which "
             "terms govern this source (`tosguard "
-            "explain` and `--all` show every clause that might apply).", paths)
+            "explain` and `--all` show every clause that might apply).",
+            paths,
+        )
 
     def _early_notice(self, index: int, source, item: _Applied) -> Notice:
         version = item.version
@@ -275,33 +293,39 @@ class Evaluator:
             if status in said:
                 said[status].append(clause.id)
         if said["violated"] or said["undetermined"]:
-            would = "; ".join(f"{status}: " + ", ".join(f"`{c}`" for c in clauses)
-                              for status, clauses in said.items() if clauses)
+            would = "; ".join(
+                f"{status}: " + ", ".join(f"`{c}`" for c in clauses)
+                for status, clauses in said.items()
+                if clauses
+            )
         else:
             would = "no clause violated"
         return Notice(
-            "no-version-in-force", subject, f"{subject}/collected" if source.collected
-            else subject,
+            "no-version-in-force",
+            subject,
+            f"{subject}/collected" if source.collected else subject,
             f"the library holds no version of {version.document} in force on {start} "
             f"(source `{source.id}`); the earliest it holds, effective {version.effective}, "
             f"would say: {would}",
             f"Add the version of {version.document} in force on {start} to the policy set; if "
             "the earliest version's text applied from an earlier date, declare it with "
             "`applies from`; or correct `collected`.",
-            policy=version.id, provider=version.provider or None,
-            policy_location={"file": version.file, "line": version.line})
+            policy=version.id,
+            provider=version.provider or None,
+            policy_location={"file": version.file, "line": version.line},
+        )
 
     def _env(self, version: PolicyIR) -> Env:
         env = self.envs.get(id(version))
         if env is None:
-            env = Env(self.manifest, governs=version.governs, shared=self.shared,
-                      budget=self.budget)
+            env = Env(
+                self.manifest, governs=version.governs, shared=self.shared, budget=self.budget
+            )
             env.memo["version"] = version
             env.memo["early"] = []
             env.memo["decided"] = False  # governs some source for certain, in force
             self.envs[id(version)] = env
-            self.source_clauses[id(version)] = [c for c in version.clauses
-                                                if c.scope == "source"]
+            self.source_clauses[id(version)] = [c for c in version.clauses if c.scope == "source"]
         return env
 
     def _segments(self, document: Document, start: date, end: date) -> list[Segment]:
@@ -329,22 +353,29 @@ class Evaluator:
                 if (item.governed is None or item.early) and not self.include_all:
                     continue  # the source's one notice stands for these
                 for clause in clauses:
-                    self._evaluate(clause, item.version, env, item.governed, subject,
-                                   item.early)
+                    self._evaluate(clause, item.version, env, item.governed, subject, item.early)
 
     def environment(self, version: PolicyIR) -> Env:
         """The environment of a version after :meth:`prepare` (``governed`` filled in for the
         sources it was applied to; empty when it applied to none)."""
-        return self.envs.get(id(version)) or Env(self.manifest, governs=version.governs,
-                                                 shared=self.shared)
+        return self.envs.get(id(version)) or Env(
+            self.manifest, governs=version.governs, shared=self.shared
+        )
 
     def early(self, version: PolicyIR) -> bool:
         """Whether ``version`` governs only sources from before its effective date."""
         flags = self.environment(version).memo.get("early") or []
         return bool(flags) and all(flags)
 
-    def outcome(self, clause: ClauseIR, version: PolicyIR, env: Env, governed: bool | None,
-                subject: str, early: bool) -> Outcome:
+    def outcome(
+        self,
+        clause: ClauseIR,
+        version: PolicyIR,
+        env: Env,
+        governed: bool | None,
+        subject: str,
+        early: bool,
+    ) -> Outcome:
         """One clause for one subject, with its missing paths: what explain shows."""
         status, note = self._status(clause, env, governed)
         found = self._missing(clause, env, version) if status == "undetermined" else ()
@@ -366,22 +397,41 @@ class Evaluator:
                     subject = "/model" if clause.scope == "model" else "/organization"
                     self._evaluate(clause, version, env, True, subject, early)
 
-    def _evaluate(self, clause: ClauseIR, version: PolicyIR, env: Env, governed: bool | None,
-                  subject: str, early: bool) -> None:
+    def _evaluate(
+        self,
+        clause: ClauseIR,
+        version: PolicyIR,
+        env: Env,
+        governed: bool | None,
+        subject: str,
+        early: bool,
+    ) -> None:
         status, note = self._status(clause, env, governed)
         found = self._missing(clause, env, version) if status == "undetermined" else ()
         status, note = _shown(status, note, early, version)
         self.counts[status] += 1
-        if self.include_all or status in ("violated", "undetermined") or (
-                clause.kind == "obligation" and status != "not_applicable"):
+        if (
+            self.include_all
+            or status in ("violated", "undetermined")
+            or (clause.kind == "obligation" and status != "not_applicable")
+        ):
             self.outcomes.append(Outcome(clause, version, subject, status, found, note, early))
             if self.budget is not None:
                 self.budget.check_findings(len(self.outcomes))
 
     def _list_not_applicable(self, clauses, version, subject, early) -> None:
         for clause in clauses:
-            self.outcomes.append(Outcome(clause, version, subject, "not_applicable", (),
-                                         "the policy does not govern this subject", early))
+            self.outcomes.append(
+                Outcome(
+                    clause,
+                    version,
+                    subject,
+                    "not_applicable",
+                    (),
+                    "the policy does not govern this subject",
+                    early,
+                )
+            )
         if self.budget is not None:
             self.budget.check_findings(len(self.outcomes))
 
@@ -417,9 +467,17 @@ class Evaluator:
                 if self.include_all:
                     for clause in clauses:
                         subject = "/model" if clause.scope == "model" else "/organization"
-                        self.outcomes.append(Outcome(
-                            clause, segment.version, subject, "not_applicable", (),
-                            "the policy governs no source of this manifest", segment.early))
+                        self.outcomes.append(
+                            Outcome(
+                                clause,
+                                segment.version,
+                                subject,
+                                "not_applicable",
+                                (),
+                                "the policy governs no source of this manifest",
+                                segment.early,
+                            )
+                        )
 
     def _list_unindexed(self, index: int, source, interval: tuple[date, date]) -> None:
         """With ``--all``: the not-applicable results of documents the index ruled out."""
@@ -429,8 +487,9 @@ class Evaluator:
                 continue
             for segment in self._segments(document, *interval):
                 clauses = [c for c in segment.version.clauses if c.scope == "source"]
-                self._list_not_applicable(clauses, segment.version, f"/sources/{index}",
-                                          segment.early)
+                self._list_not_applicable(
+                    clauses, segment.version, f"/sources/{index}", segment.early
+                )
 
     def _status(self, clause: ClauseIR, env: Env, governed: bool | None) -> tuple[str, str]:
         """The clause's status for the subject in ``env``, and a note on what decided it."""
@@ -453,8 +512,11 @@ class Evaluator:
             elif waived is True:
                 note = f"waived by agreement `{waived_by}`"
             elif clause.waivers:
-                note = ("no agreement that waives it is declared (" + " or ".join(
-                    f"`{w}`" for w in clause.waivers) + " in `organization.agreements`)")
+                note = (
+                    "no agreement that waives it is declared ("
+                    + " or ".join(f"`{w}`" for w in clause.waivers)
+                    + " in `organization.agreements`)"
+                )
             breach = _and(breach, _and(_not(lifted), _not(waived)))
         if breach is True:
             return "violated", note
@@ -470,8 +532,12 @@ class Evaluator:
             when, _ = exception.closures(self.fast)
             value = when(env) if when else True
             if value is True:
-                return True, f"{exception.policy}/{exception.id}" \
-                    if exception.policy != clause.policy else exception.id
+                return (
+                    True,
+                    f"{exception.policy}/{exception.id}"
+                    if exception.policy != clause.policy
+                    else exception.id,
+                )
             if value is None:
                 result = None
         return result, ""
@@ -516,16 +582,29 @@ def _shown(status: str, note: str, early: bool, version: PolicyIR) -> tuple[str,
 
 
 def _ungoverned_notice(subject: str, source) -> Notice:
-    described = ", ".join(f"{name} `{value}`" for name, value in (
-        ("kind", source.kind), ("provider", source.provider), ("service", source.service),
-        ("licence", source.license)) if value is not None) or "nothing declared"
+    described = (
+        ", ".join(
+            f"{name} `{value}`"
+            for name, value in (
+                ("kind", source.kind),
+                ("provider", source.provider),
+                ("service", source.service),
+                ("licence", source.license),
+            )
+            if value is not None
+        )
+        or "nothing declared"
+    )
     return Notice(
-        "no-governing-terms", subject, subject,
+        "no-governing-terms",
+        subject,
+        subject,
         f"no policy in the set governs source `{source.id}` ({described}): tosguard cannot "
         "tell what its terms allow",
         "Check the source's `kind`, `provider`, `service` and `license`; if they are right, "
         "add a policy for the terms that govern it (or declare `kind: human` for data your "
-        "own people wrote).")
+        "own people wrote).",
+    )
 
 
 def _source_clause_count(version: PolicyIR) -> int:
@@ -548,6 +627,11 @@ def _not(a: bool | None) -> bool | None:
     return None if a is None else not a
 
 
-def evaluate(library: Library, manifest, as_of: date, include_all: bool = False,
-             accept_unknown_ids: bool = False) -> Evaluation:
+def evaluate(
+    library: Library,
+    manifest,
+    as_of: date,
+    include_all: bool = False,
+    accept_unknown_ids: bool = False,
+) -> Evaluation:
     return Evaluator(library, manifest, as_of, include_all, accept_unknown_ids).run()

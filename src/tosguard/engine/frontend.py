@@ -46,8 +46,9 @@ class PolicySources:
         return [display for _, display, _ in (*self.library, *self.user)]
 
 
-def read_policy_sources(paths: Sequence[str | Path] | None = None,
-                        extra: Sequence[str | Path] = ()) -> PolicySources:
+def read_policy_sources(
+    paths: Sequence[str | Path] | None = None, extra: Sequence[str | Path] = ()
+) -> PolicySources:
     """The files under ``paths`` (default: the shipped library) as the library, and those
     under ``extra`` as the user's. A file named on both sides is the library's (read once)."""
     library = read_policy_files(paths)
@@ -69,8 +70,7 @@ def parse_sources(sources: PolicySources) -> tuple[list[ast.PolicyFile], list[Di
     return files, diagnostics
 
 
-def parse_policy_data(data: bytes | str, display: str, *, user: bool = False
-                      ) -> ast.PolicyFile:
+def parse_policy_data(data: bytes | str, display: str, *, user: bool = False) -> ast.PolicyFile:
     """One file's bytes decoded (or its text) and parsed, marked as a user file or the
     library's; raises :class:`PolicyError`."""
     from ..language.parse import decode_policy, parse_policy_text
@@ -94,20 +94,28 @@ def refuse_empty_set(files: list[ast.PolicyFile], names: Sequence[str]) -> None:
     if any(file.policies for file in files):
         return
     shown = ", ".join(f"`{name}`" for name in names[:3])
-    raise PolicyError(Diagnostic(
-        "policy-empty-set", f"the policy files ({shown}{', …' if len(names) > 3 else ''})"
-        " hold no `policy`: nothing could be checked against them",
-        Span(names[0] if names else "<policies>"),
-        "a policy set needs at least one `policy … { … }`; an empty set would pass "
-        "every manifest"))
+    raise PolicyError(
+        Diagnostic(
+            "policy-empty-set",
+            f"the policy files ({shown}{', …' if len(names) > 3 else ''})"
+            " hold no `policy`: nothing could be checked against them",
+            Span(names[0] if names else "<policies>"),
+            "a policy set needs at least one `policy … { … }`; an empty set would pass "
+            "every manifest",
+        )
+    )
 
 
 def errors_in(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
     return [d for d in diagnostics if d.severity == "error"]
 
 
-def compile_checked(files: list[ast.PolicyFile], revision: str, displays: list[str],
-                    warnings: Sequence[Diagnostic] = ()) -> Library:
+def compile_checked(
+    files: list[ast.PolicyFile],
+    revision: str,
+    displays: list[str],
+    warnings: Sequence[Diagnostic] = (),
+) -> Library:
     """The library compiled from files :func:`analyse` found without errors."""
     from .compile import compile_files
 
@@ -134,8 +142,12 @@ def compile_policy_set(sources: PolicySources, *, use_cache: bool = True) -> Lib
     return library
 
 
-def load_policy_set(paths: Sequence[str | Path] | None = None,
-                    extra: Sequence[str | Path] = (), *, use_cache: bool = True) -> Library:
+def load_policy_set(
+    paths: Sequence[str | Path] | None = None,
+    extra: Sequence[str | Path] = (),
+    *,
+    use_cache: bool = True,
+) -> Library:
     """Read and compile the library under ``paths`` (default: the shipped one) with the user's
     policies under ``extra``."""
     return compile_policy_set(read_policy_sources(paths, extra), use_cache=use_cache)

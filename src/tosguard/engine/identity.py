@@ -25,13 +25,21 @@ from ..errors import did_you_mean
 from .ir import Cond, Contains, ContainsSet, InSet, Lit, Path
 
 # The codes of notices (findings of topic `identity`); `no-version-in-force` is per document.
-NOTICE_CODES = ("unknown-provider", "unknown-license", "unknown-agreement",
-                "unknown-verification", "governing-terms", "no-governing-terms")
+NOTICE_CODES = (
+    "unknown-provider",
+    "unknown-license",
+    "unknown-agreement",
+    "unknown-verification",
+    "governing-terms",
+    "no-governing-terms",
+)
 DOCUMENT_NOTICE_CODES = ("no-version-in-force",)
 # Kinds of source that no model provider's terms govern unless a policy names the kind.
 UNGOVERNED_KINDS = frozenset({"human", "web-crawl"})
-CLAIM_PATHS = {"agreements": ("organization", ("agreements",)),
-               "verifications": ("organization", ("verified_with",))}
+CLAIM_PATHS = {
+    "agreements": ("organization", ("agreements",)),
+    "verifications": ("organization", ("verified_with",)),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +90,7 @@ class Vocabulary:
                 agreements.update(clause.waivers)
                 for condition in _conditions_of(clause):
                     agreements.update(_literals_tested(condition, CLAIM_PATHS["agreements"]))
-                    verifications.update(
-                        _literals_tested(condition, CLAIM_PATHS["verifications"]))
+                    verifications.update(_literals_tested(condition, CLAIM_PATHS["verifications"]))
         self.agreements = frozenset(agreements)
         self.verifications = frozenset(verifications)
         self._suggestions: dict[tuple[str, str], str] = {}  # a manifest repeats its ids
@@ -95,9 +102,14 @@ class Vocabulary:
             aliases.setdefault(canonical, []).append(alias)
         return {
             "providers": sorted(self.providers),
-            "licenses": [{"id": canonical, "document": self.licence_documents.get(canonical),
-                          "matches": sorted(aliases[canonical])}
-                         for canonical in sorted(aliases, key=str.casefold)],
+            "licenses": [
+                {
+                    "id": canonical,
+                    "document": self.licence_documents.get(canonical),
+                    "matches": sorted(aliases[canonical]),
+                }
+                for canonical in sorted(aliases, key=str.casefold)
+            ],
             "agreements": sorted(self.agreements),
             "verifications": sorted(self.verifications),
         }
@@ -119,10 +131,13 @@ class Vocabulary:
         if what == "licence":
             help = did_you_mean(value.casefold(), self.licences)
             if help.startswith("did you mean `"):
-                return f"did you mean `{self.licences[help[len('did you mean `'):-2]]}`?"
+                return f"did you mean `{self.licences[help[len('did you mean `') : -2]]}`?"
             return ""
-        known = {"provider": self.providers, "agreement": self.agreements,
-                 "verification": self.verifications}[what]
+        known = {
+            "provider": self.providers,
+            "agreement": self.agreements,
+            "verification": self.verifications,
+        }[what]
         help = did_you_mean(value, known)
         return help if help.startswith("did you mean") else ""
 
@@ -169,14 +184,15 @@ def canonical_manifest(manifest, vocabulary: Vocabulary):
     update: dict = {"sources": sources} if changed else {}
     model = manifest.model
     if model is not None and model.downstream_licenses:
-        spelled = [vocabulary.canonical_licence(name) or name
-                   for name in model.downstream_licenses]
+        spelled = [vocabulary.canonical_licence(name) or name for name in model.downstream_licenses]
         if spelled != model.downstream_licenses:
             update["model"] = model.model_copy(update={"downstream_licenses": spelled})
     organization = manifest.organization
     claims: dict[str, list[str]] = {
-        name: [] for name in ("agreements", "verified_with")
-        if organization is None or getattr(organization, name) is None}
+        name: []
+        for name in ("agreements", "verified_with")
+        if organization is None or getattr(organization, name) is None
+    }
     if claims:
         if organization is None:
             from ..manifest.model import Organization
@@ -194,38 +210,58 @@ def unknown_ids(manifest, vocabulary: Vocabulary, accept: bool = False) -> list[
     found: list[Notice] = []
     for index, source in enumerate(manifest.sources):
         if source.provider is not None and source.provider not in vocabulary.providers:
-            found.append(_unknown_source_id(vocabulary, severity, index, source, "provider",
-                                            "which terms govern it"))
-        if source.license is not None \
-                and vocabulary.canonical_licence(source.license) is None:
-            found.append(_unknown_source_id(vocabulary, severity, index, source, "license",
-                                            "what it allows"))
+            found.append(
+                _unknown_source_id(
+                    vocabulary, severity, index, source, "provider", "which terms govern it"
+                )
+            )
+        if source.license is not None and vocabulary.canonical_licence(source.license) is None:
+            found.append(
+                _unknown_source_id(vocabulary, severity, index, source, "license", "what it allows")
+            )
     organization = manifest.organization
     if organization is not None:
-        for name, known, what in (("agreements", vocabulary.agreements, "agreement"),
-                                  ("verified_with", vocabulary.verifications, "verification")):
+        for name, known, what in (
+            ("agreements", vocabulary.agreements, "agreement"),
+            ("verified_with", vocabulary.verifications, "verification"),
+        ):
             for position, value in enumerate(getattr(organization, name) or ()):
                 if value not in known:
-                    found.append(Notice(
-                        f"unknown-{what}", "/organization",
-                        f"/organization/{name}/{position}",
-                        _unknown(f"no policy knows the {what} `{value}`: it lifts nothing",
-                                 vocabulary.suggestion(what, value)),
-                        _fix(what), severity=severity))
+                    found.append(
+                        Notice(
+                            f"unknown-{what}",
+                            "/organization",
+                            f"/organization/{name}/{position}",
+                            _unknown(
+                                f"no policy knows the {what} `{value}`: it lifts nothing",
+                                vocabulary.suggestion(what, value),
+                            ),
+                            _fix(what),
+                            severity=severity,
+                        )
+                    )
     return found
 
 
-def _unknown_source_id(vocabulary: Vocabulary, severity: str, index: int, source,
-                       field: str, consequence: str) -> Notice:
+def _unknown_source_id(
+    vocabulary: Vocabulary, severity: str, index: int, source, field: str, consequence: str
+) -> Notice:
     """``no policy covers provider `opnai` (source `gpt`): …; did you mean `openai`?``"""
     value = getattr(source, field)
     what = "licence" if field == "license" else field
     subject = f"/sources/{index}"
     return Notice(
-        f"unknown-{field}", subject, f"{subject}/{field}",
-        _unknown(f"no policy covers {what} `{value}` (source `{source.id}`): tosguard cannot "
-                 f"tell {consequence}", vocabulary.suggestion(what, value)),
-        _fix(what), severity=severity)
+        f"unknown-{field}",
+        subject,
+        f"{subject}/{field}",
+        _unknown(
+            f"no policy covers {what} `{value}` (source `{source.id}`): tosguard cannot "
+            f"tell {consequence}",
+            vocabulary.suggestion(what, value),
+        ),
+        _fix(what),
+        severity=severity,
+    )
 
 
 def _unknown(message: str, suggestion: str) -> str:
@@ -234,6 +270,8 @@ def _unknown(message: str, suggestion: str) -> str:
 
 
 def _fix(what: str) -> str:
-    return (f"Use an id a loaded policy declares (`tosguard policies --ids` lists them), add a "
-            f"policy that covers this {what}, or accept unknown ids knowingly with "
-            "`--accept-unknown-ids`.")
+    return (
+        f"Use an id a loaded policy declares (`tosguard policies --ids` lists them), add a "
+        f"policy that covers this {what}, or accept unknown ids knowingly with "
+        "`--accept-unknown-ids`."
+    )

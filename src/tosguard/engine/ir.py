@@ -26,11 +26,29 @@ class Env:
     governed-ness of each source under the policy version being evaluated, and a memo for
     quantifiers (their bodies never depend on the outer source, so each is computed once)."""
 
-    __slots__ = ("manifest", "model", "organization", "facts", "sources", "source", "index",
-                 "governed", "governs", "memo", "shared", "budget")
+    __slots__ = (
+        "manifest",
+        "model",
+        "organization",
+        "facts",
+        "sources",
+        "source",
+        "index",
+        "governed",
+        "governs",
+        "memo",
+        "shared",
+        "budget",
+    )
 
-    def __init__(self, manifest, governed: dict[int, bool | None] | None = None,
-                 governs: Cond | None = None, shared: dict | None = None, budget=None):
+    def __init__(
+        self,
+        manifest,
+        governed: dict[int, bool | None] | None = None,
+        governs: Cond | None = None,
+        shared: dict | None = None,
+        budget=None,
+    ):
         self.manifest = manifest
         self.model = manifest.model
         self.organization = manifest.organization
@@ -64,8 +82,7 @@ def _state_without_closures(obj) -> tuple[None, dict]:
     return (None, state)
 
 
-_CLOSURE_SLOTS = frozenset({"fn_", "fast_", "fns", "fast_fns", "governs_fn",
-                            "fast_governs_fn"})
+_CLOSURE_SLOTS = frozenset({"fn_", "fast_", "fns", "fast_fns", "governs_fn", "fast_governs_fn"})
 
 # Source fields whose equality constraints in a policy's `governs` index the library.
 INDEX_FIELDS = ("provider", "license", "service", "kind")
@@ -244,8 +261,14 @@ class Not(Cond):
         return not_
 
 
-_ORDER = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
-          ">": operator.gt, ">=": operator.ge}
+_ORDER = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 @dataclass(slots=True)
@@ -346,6 +369,7 @@ class ContainsSet(Cond):
     def build(self):
         get, values = self.operand.getter(), self.values
         if self.mode == "any":
+
             def contains_any(env):
                 container = get(env)
                 if container is None:
@@ -660,12 +684,16 @@ class ClauseIR:
             if getattr(self, "fast_fns", None) is None:
                 from .codegen import function
 
-                self.fast_fns = (function(self.when) if self.when else None,
-                                 function(self.require) if self.require else None)
+                self.fast_fns = (
+                    function(self.when) if self.when else None,
+                    function(self.require) if self.require else None,
+                )
             return self.fast_fns
         if getattr(self, "fns", None) is None:
-            self.fns = (self.when.compiled() if self.when else None,
-                        self.require.compiled() if self.require else None)
+            self.fns = (
+                self.when.compiled() if self.when else None,
+                self.require.compiled() if self.require else None,
+            )
         return self.fns
 
 
@@ -707,5 +735,3 @@ class PolicyIR:
     @property
     def label(self) -> str:
         return f"{self.id}@{self.effective}"
-
-

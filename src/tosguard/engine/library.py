@@ -122,12 +122,18 @@ class Library:
             from ..errors import UsageError, did_you_mean
 
             name = sorted(unknown)[0]
-            raise UsageError(Diagnostic("usage-unknown-policy", f"no policy `{name}` in the "
-                                        "library", Span("<arguments>"),
-                                        did_you_mean(name, self.documents)))
+            raise UsageError(
+                Diagnostic(
+                    "usage-unknown-policy",
+                    f"no policy `{name}` in the library",
+                    Span("<arguments>"),
+                    did_you_mean(name, self.documents),
+                )
+            )
         kept = [p for p in self.policies if p.id in wanted]
-        restricted = Library(kept, self.revision + ":" + ",".join(sorted(wanted)), self.files,
-                             self.warnings)
+        restricted = Library(
+            kept, self.revision + ":" + ",".join(sorted(wanted)), self.files, self.warnings
+        )
         restricted.fast = self.fast  # the same clause objects, functions already built
         # ids stay those of the whole set, and a source outside the chosen documents is not
         # "governed by nothing": it was left out on purpose
@@ -137,14 +143,17 @@ class Library:
 
     def listing(self) -> list[dict]:
         """One row per document: what ``tosguard policies`` and ``GET /v1/policies`` show."""
-        return [{
-            "id": document.id,
-            "provider": document.provider or None,
-            "document": document.versions[-1].document,
-            "versions": [v.effective.isoformat() for v in document.versions],
-            "clauses": sum(len(v.clauses) for v in document.versions),
-            "files": [v.file for v in document.versions],
-        } for document in self.documents.values()]
+        return [
+            {
+                "id": document.id,
+                "provider": document.provider or None,
+                "document": document.versions[-1].document,
+                "versions": [v.effective.isoformat() for v in document.versions],
+                "clauses": sum(len(v.clauses) for v in document.versions),
+                "files": [v.file for v in document.versions],
+            }
+            for document in self.documents.values()
+        ]
 
     @property
     def clause_count(self) -> int:
@@ -192,17 +201,28 @@ def policy_files(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
             for directory, error in unreadable:
                 shown = _display(directory, path, str(given)) if directory != path else str(given)
                 looped = error.errno == 0
-                problems.append(Diagnostic(
-                    "policy-io", f"cannot read the directory `{shown}`: "
-                    f"{error.strerror or error}", Span(shown),
-                    "remove the link, so that each directory is read once" if looped else
-                    "make it readable, or leave it out: a policy set must not load in part"))
+                problems.append(
+                    Diagnostic(
+                        "policy-io",
+                        f"cannot read the directory `{shown}`: {error.strerror or error}",
+                        Span(shown),
+                        "remove the link, so that each directory is read once"
+                        if looped
+                        else "make it readable, or leave it out: a policy set must not load in "
+                        "part",
+                    )
+                )
         elif path.exists():
             found.append((path, str(given)))
         else:
-            problems.append(Diagnostic("policy-io", f"cannot read `{given}`: no such file or "
-                                       "directory", Span(str(given)),
-                                       "pass a .tos file or a directory of them"))
+            problems.append(
+                Diagnostic(
+                    "policy-io",
+                    f"cannot read `{given}`: no such file or directory",
+                    Span(str(given)),
+                    "pass a .tos file or a directory of them",
+                )
+            )
     if problems:
         raise PolicyError(problems)
     return found
@@ -228,9 +248,17 @@ def _files_under(root: Path) -> tuple[list[Path], list[tuple[Path, OSError]]]:
             directories[:] = []
             continue
         if (info.st_dev, info.st_ino) in seen:
-            unreadable.append((Path(top), OSError(0, "it is reached twice, through a "
-                                                     "symbolic link (a loop, or two links to "
-                                                     "one directory)")))
+            unreadable.append(
+                (
+                    Path(top),
+                    OSError(
+                        0,
+                        "it is reached twice, through a "
+                        "symbolic link (a loop, or two links to "
+                        "one directory)",
+                    ),
+                )
+            )
             directories[:] = []
             continue
         seen.add((info.st_dev, info.st_ino))
@@ -250,8 +278,12 @@ def default_paths() -> list[Path]:
     return [policies_dir()]
 
 
-def load_library(paths: Sequence[str | Path] | None = None, extra: Sequence[str | Path] = (),
-                 *, use_cache: bool = True) -> Library:
+def load_library(
+    paths: Sequence[str | Path] | None = None,
+    extra: Sequence[str | Path] = (),
+    *,
+    use_cache: bool = True,
+) -> Library:
     """Load, check and compile the policies under ``paths`` (default: the shipped library),
     with the user's policies under ``extra`` in their own namespace
     (:mod:`tosguard.engine.frontend`).
@@ -263,8 +295,7 @@ def load_library(paths: Sequence[str | Path] | None = None, extra: Sequence[str 
     return load_policy_set(paths, extra, use_cache=use_cache)
 
 
-def read_policy_files(paths: Sequence[str | Path] | None = None
-                      ) -> list[tuple[Path, str, bytes]]:
+def read_policy_files(paths: Sequence[str | Path] | None = None) -> list[tuple[Path, str, bytes]]:
     """``(path, display name, bytes)`` of every policy file under ``paths`` (default: the
     shipped library); a directory without any, or one that cannot be read, is an error."""
     given = list(paths) if paths is not None else default_paths()
@@ -293,16 +324,26 @@ def _refuse_empty_paths(given: Sequence[str | Path], files: list[tuple[Path, str
     """A directory given as policies that holds no ``.tos`` file is an error, not an empty
     contribution: a mistyped path must not silently check against fewer terms."""
     if not given:
-        raise PolicyError(Diagnostic("policy-empty-set", "no policy paths were given",
-                                     Span("<policies>"), "name a .tos file or a directory "
-                                     "of them"))
+        raise PolicyError(
+            Diagnostic(
+                "policy-empty-set",
+                "no policy paths were given",
+                Span("<policies>"),
+                "name a .tos file or a directory of them",
+            )
+        )
     problems = []
     for path in given:
         if Path(path).is_dir() and not any(_under(file, Path(path)) for file, _ in files):
-            problems.append(Diagnostic(
-                "policy-empty-set", f"no policy files (`*{POLICY_SUFFIX}`) under `{path}`",
-                Span(str(path)), "point at a .tos file or a directory of them; an empty set "
-                "would pass every manifest"))
+            problems.append(
+                Diagnostic(
+                    "policy-empty-set",
+                    f"no policy files (`*{POLICY_SUFFIX}`) under `{path}`",
+                    Span(str(path)),
+                    "point at a .tos file or a directory of them; an empty set "
+                    "would pass every manifest",
+                )
+            )
     if problems:
         raise PolicyError(problems)
 
@@ -320,13 +361,19 @@ def _read(path: Path, display: str) -> bytes:
         with open(path, "rb") as handle:
             return handle.read(MAX_POLICY_BYTES + 1)  # longer: refused as too large
     except OSError as error:
-        raise PolicyError(Diagnostic("policy-io", f"cannot read `{display}`: "
-                                     f"{error.strerror or error}", Span(display),
-                                     "check the path and its permissions")) from None
+        raise PolicyError(
+            Diagnostic(
+                "policy-io",
+                f"cannot read `{display}`: {error.strerror or error}",
+                Span(display),
+                "check the path and its permissions",
+            )
+        ) from None
 
 
-def revision_of(contents: list[tuple[Path, str, bytes]],
-                user: list[tuple[Path, str, bytes]] = ()) -> str:  # type: ignore[assignment]
+def revision_of(
+    contents: Sequence[tuple[Path, str, bytes]], user: Sequence[tuple[Path, str, bytes]] = ()
+) -> str:
     """The revision of a policy set: its files' names and contents, each in its namespace,
     the grammar and the tosguard version."""
     digest = hashlib.sha256(__version__.encode() + CACHE_FORMAT)
@@ -356,14 +403,17 @@ def read_cache(revision: str) -> tuple[list[PolicyIR], list[Diagnostic]] | None:
         found = pickle.loads(data)
     except Exception:  # a stale or corrupt cache is rebuilt, never fatal
         return None
-    if not (isinstance(found, tuple) and len(found) == 2 and isinstance(found[0], list)
-            and isinstance(found[1], list)):
+    if not (
+        isinstance(found, tuple)
+        and len(found) == 2
+        and isinstance(found[0], list)
+        and isinstance(found[1], list)
+    ):
         return None
     return found[0], found[1]
 
 
-def write_cache(revision: str, policies: list[PolicyIR],
-                warnings: list[Diagnostic] = ()) -> None:  # type: ignore[assignment]
+def write_cache(revision: str, policies: list[PolicyIR], warnings: list[Diagnostic] = ()) -> None:  # type: ignore[assignment]
     """Atomically, in the user's private cache directory; a symlink planted at the name is
     replaced, never followed. Failures only cost the next run a rebuild."""
     from ..files import private_dir, write_private
@@ -388,7 +438,8 @@ _write_cache = write_cache
 
 def _prune_cache(directory: Path, keep: int = 8) -> None:
     """Keep the most recently written compiled libraries; older revisions are dead weight."""
-    caches = sorted(directory.glob("library-*.pickle"), key=lambda p: p.stat().st_mtime,
-                    reverse=True)
+    caches = sorted(
+        directory.glob("library-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True
+    )
     for stale in caches[keep:]:
         stale.unlink(missing_ok=True)

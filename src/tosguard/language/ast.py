@@ -136,8 +136,9 @@ class Or(Node):
     items: tuple[Condition, ...]
 
 
-Condition = (And | Or | Not | Compare | InSet | Contains | Matches | Declared | Quantifier
-             | NameRef | Const)
+Condition = (
+    And | Or | Not | Compare | InSet | Contains | Matches | Declared | Quantifier | NameRef | Const
+)
 
 Quantifier.model_rebuild()
 Not.model_rebuild()
@@ -245,11 +246,19 @@ def without_spans(node):
     False
     """
     if isinstance(node, Node):
-        skip = {"span", "fields", "path", "text", "user"} if isinstance(node, PolicyFile) \
+        skip = (
+            {"span", "fields", "path", "text", "user"}
+            if isinstance(node, PolicyFile)
             else {"span", "fields"}
-        return (type(node).__name__,
-                tuple((name, without_spans(getattr(node, name)))
-                      for name in type(node).model_fields if name not in skip))
+        )
+        return (
+            type(node).__name__,
+            tuple(
+                (name, without_spans(getattr(node, name)))
+                for name in type(node).model_fields
+                if name not in skip
+            ),
+        )
     if isinstance(node, (tuple, list)):
         return tuple(without_spans(item) for item in node)
     if isinstance(node, (bool, int, float)):

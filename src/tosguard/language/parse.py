@@ -118,8 +118,9 @@ def parser() -> Lark:
 
 
 # ---- public entry points ----------------------------------------------------------------------
-def parse_policy_text(text: str, path: str = "<policy>", *,
-                      comments: list[Comment] | None = None) -> ast.PolicyFile:
+def parse_policy_text(
+    text: str, path: str = "<policy>", *, comments: list[Comment] | None = None
+) -> ast.PolicyFile:
     """Parse the text of one policy file, raising :class:`PolicyError` on any problem.
 
     When ``comments`` is a list, the file's comments are appended to it, in order.
@@ -170,8 +171,9 @@ def decode_policy(data: bytes, name: str) -> str:
         )
     wide = wide_encoding(data)
     if wide is not None:
-        raise PolicyError(Diagnostic("policy-encoding", wide.message(), Span(name, 1, 1),
-                                     wide.help))
+        raise PolicyError(
+            Diagnostic("policy-encoding", wide.message(), Span(name, 1, 1), wide.help)
+        )
     try:
         return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as error:
@@ -194,8 +196,13 @@ def _parse_tree(text: str, path: str, sink: DiagnosticSink):
         index = text.index("\x00")
         line = text.count("\n", 0, index) + 1
         column = index - (text.rfind("\n", 0, index) + 1) + 1
-        sink.error("policy-syntax", "NUL character in policy text", Span(path, line, column),
-                   "policy files are plain UTF-8 text", **source_window(text, line, column))
+        sink.error(
+            "policy-syntax",
+            "NUL character in policy text",
+            Span(path, line, column),
+            "policy files are plain UTF-8 text",
+            **source_window(text, line, column),
+        )
         return None
     try:
         tree = parser().parse(text)
@@ -237,8 +244,15 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str, path: str) -> Diagnost
 
 
 # Tokens after which a condition must follow.
-_CONDITION_OPENERS = {"AND": "and", "OR": "or", "NOT": "not", "WHEN": "when",
-                      "REQUIRE": "require", "GOVERNS": "governs", "WHERE": "where"}
+_CONDITION_OPENERS = {
+    "AND": "and",
+    "OR": "or",
+    "NOT": "not",
+    "WHEN": "when",
+    "REQUIRE": "require",
+    "GOVERNS": "governs",
+    "WHERE": "where",
+}
 
 
 def _incomplete_condition(error: UnexpectedToken) -> tuple[str, str, Token] | None:
@@ -246,25 +260,38 @@ def _incomplete_condition(error: UnexpectedToken) -> tuple[str, str, Token] | No
     field was read as a predicate name, so point at the operator left dangling instead."""
     interactive = getattr(error, "interactive_parser", None)
     stack = list(interactive.parser_state.value_stack) if interactive is not None else []
-    if stack and isinstance(stack[-1], Token) and stack[-1].type == "ID" \
-            and _is_keyword(str(stack[-1])) and error.token.type != "COMPARE":
+    if (
+        stack
+        and isinstance(stack[-1], Token)
+        and stack[-1].type == "ID"
+        and _is_keyword(str(stack[-1]))
+        and error.token.type != "COMPARE"
+    ):
         stack.pop()
     if not stack or not isinstance(stack[-1], Token) or stack[-1].type not in _CONDITION_OPENERS:
         return None
     opener = stack[-1]
     word = _CONDITION_OPENERS[opener.type]
     if opener.type in ("AND", "OR"):
-        return (f"the condition ends after `{word}`",
-                f"add the other half of the condition, or remove `{word}`", opener)
-    return (f"a condition is missing after `{word}`",
-            f'write the condition after `{word}`, e.g. `{word} source.kind == "model-output"`',
-            opener)
+        return (
+            f"the condition ends after `{word}`",
+            f"add the other half of the condition, or remove `{word}`",
+            opener,
+        )
+    return (
+        f"a condition is missing after `{word}`",
+        f'write the condition after `{word}`, e.g. `{word} source.kind == "model-output"`',
+        opener,
+    )
 
 
 @cache
 def _keywords() -> frozenset[str]:
-    return frozenset(str(t.pattern.value) for t in parser().terminals
-                     if t.pattern.type == "str" and str(t.pattern.value).isalpha())
+    return frozenset(
+        str(t.pattern.value)
+        for t in parser().terminals
+        if t.pattern.type == "str" and str(t.pattern.value).isalpha()
+    )
 
 
 def _is_keyword(word: str) -> bool:
@@ -272,8 +299,13 @@ def _is_keyword(word: str) -> bool:
 
 
 # Operators of other languages, and what this one writes instead.
-_FOREIGN_OPERATORS = {"&&": "write `and`", "&": "write `and`", "||": "write `or`",
-                      "|": "write `or`", "!": "write `not`, or `!=` to compare"}
+_FOREIGN_OPERATORS = {
+    "&&": "write `and`",
+    "&": "write `and`",
+    "||": "write `or`",
+    "|": "write `or`",
+    "!": "write `not`, or `!=` to compare",
+}
 
 
 def _unexpected_character(text: str, error: UnexpectedCharacters) -> tuple[str, str]:
@@ -281,16 +313,24 @@ def _unexpected_character(text: str, error: UnexpectedCharacters) -> tuple[str, 
     char = text[position] if position < len(text) else ""
     following = text[position : position + 2]
     if char == '"':
-        return "unterminated string", 'close the string with `"` on the same line; join long ' \
-            "quotes by writing several strings one after the other"
+        return (
+            "unterminated string",
+            'close the string with `"` on the same line; join long '
+            "quotes by writing several strings one after the other",
+        )
     if char == "=" and following != "==":
         return "unexpected `=` in a condition", "use `==` to compare values"
     if char in "“”":
-        return f"typographic quote `{char}` outside a string", \
-            'strings are written in straight quotes: "…"; typographic quotes may appear inside them'
+        return (
+            f"typographic quote `{char}` outside a string",
+            'strings are written in straight quotes: "…"; typographic quotes may appear '
+            "inside them",
+        )
     if char == "'":
-        return "strings are written in double quotes, not `'`", \
-            'write `"x"`; a `\'` may appear inside a string'
+        return (
+            "strings are written in double quotes, not `'`",
+            'write `"x"`; a `\'` may appear inside a string',
+        )
     if char in "&|!":
         operator = following if following in _FOREIGN_OPERATORS else char
         return f"unexpected `{operator}` in a condition", _FOREIGN_OPERATORS[operator]
@@ -328,8 +368,9 @@ def _known_mistake(error: UnexpectedToken) -> tuple[str, str] | None:
         return None
     reset = _COMMENTS.set(None)  # the examples' comments are not the file's
     try:
-        label = error.match_examples(parser().parse, state_examples(),
-                                     token_type_match_fallback=True, use_accepts=True)
+        label = error.match_examples(
+            parser().parse, state_examples(), token_type_match_fallback=True, use_accepts=True
+        )
     except budgets.LimitExceeded:
         raise
     except Exception:  # pragma: no cover - a broken table must not hide the real error
@@ -408,8 +449,12 @@ def _unclosed_block(text: str, path: str) -> Diagnostic:
             stack.pop()
     end_line = text.count("\n") + 1
     if not stack:
-        return Diagnostic("policy-syntax", "unexpected end of file", Span(path, end_line, 1),
-                          "the last definition is incomplete")
+        return Diagnostic(
+            "policy-syntax",
+            "unexpected end of file",
+            Span(path, end_line, 1),
+            "the last definition is incomplete",
+        )
     index, char = stack[-1]
     line = text.count("\n", 0, index) + 1
     column = index - (text.rfind("\n", 0, index) + 1) + 1
@@ -435,8 +480,9 @@ def _span(path: str, meta) -> Span:
 
 
 def _token_span(path: str, token: Token) -> Span:
-    return Span(path, token.line or 0, token.column or 0, token.end_line or 0,
-                token.end_column or 0)
+    return Span(
+        path, token.line or 0, token.column or 0, token.end_line or 0, token.end_column or 0
+    )
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -474,12 +520,15 @@ class _AstBuilder(Transformer):
             value = _unquote(token)
             if not value.isprintable() and _SURROGATE.search(value):
                 char = _SURROGATE.search(value).group()  # type: ignore[union-attr]
-                self.sink.error("policy-encoding", f"the string holds the lone surrogate "
-                                f"U+{ord(char):04X}, which is not a character",
-                                _token_span(self.file_name, token),
-                                "write the character itself (a `\\u` escape of a surrogate "
-                                "must be one of a pair)",
-                                **source_at(self.source, _token_span(self.file_name, token)))
+                self.sink.error(
+                    "policy-encoding",
+                    f"the string holds the lone surrogate "
+                    f"U+{ord(char):04X}, which is not a character",
+                    _token_span(self.file_name, token),
+                    "write the character itself (a `\\u` escape of a surrogate "
+                    "must be one of a pair)",
+                    **source_at(self.source, _token_span(self.file_name, token)),
+                )
             parts.append(value)
         return ("text", "".join(parts), self._s(meta))
 
@@ -488,9 +537,13 @@ class _AstBuilder(Transformer):
             return date.fromisoformat(str(token))
         except ValueError as error:
             span = _token_span(self.file_name, token)
-            self.sink.error("policy-bad-date", f"invalid date `{token}`: {error}", span,
-                            "write dates as YYYY-MM-DD with a real month and day",
-                            **source_at(self.source, span))
+            self.sink.error(
+                "policy-bad-date",
+                f"invalid date `{token}`: {error}",
+                span,
+                "write dates as YYYY-MM-DD with a real month and day",
+                **source_at(self.source, span),
+            )
             return None
 
     def string_lit(self, meta, children):
@@ -534,9 +587,13 @@ class _AstBuilder(Transformer):
         span = self._s(meta)
         if str(qualifier) != LIBRARY:
             at = _token_span(self.file_name, qualifier)
-            self.sink.error("policy-unknown-name", f"unknown set `{qualifier}.{name}`", at,
-                            f"a set of the library is written `library.{name}`; a set of "
-                            f"your own, `{name}`", **source_at(self.source, at))
+            self.sink.error(
+                "policy-unknown-name",
+                f"unknown set `{qualifier}.{name}`",
+                at,
+                f"a set of the library is written `library.{name}`; a set of your own, `{name}`",
+                **source_at(self.source, at),
+            )
         return ast.SetName(name=str(name), library=True, span=span)
 
     def set_literal(self, meta, items):
@@ -592,8 +649,9 @@ class _AstBuilder(Transformer):
         return ast.Declared(operand=c[0], negated=True, span=self._s(meta))
 
     def quantifier(self, meta, c):
-        return ast.Quantifier(quantifier=str(c[0]), other=c[1] is not None, body=c[2],
-                              span=self._s(meta))
+        return ast.Quantifier(
+            quantifier=str(c[0]), other=c[1] is not None, body=c[2], span=self._s(meta)
+        )
 
     def origin_quantifier(self, meta, c):
         return ast.Quantifier(quantifier=str(c[0]), origins=True, body=c[1], span=self._s(meta))
@@ -715,8 +773,9 @@ class _AstBuilder(Transformer):
 
     def cite(self, meta, items):
         values, spans = self._collect_fields(items, "cite")
-        return self._field("citation", meta, ast.Citation(**values, fields=spans,
-                                                          span=self._s(meta)))
+        return self._field(
+            "citation", meta, ast.Citation(**values, fields=spans, span=self._s(meta))
+        )
 
     # -- blocks
     def _collect_fields(self, items, block: str) -> tuple[dict, dict]:
@@ -726,9 +785,12 @@ class _AstBuilder(Transformer):
             _, name, value, span = item
             if name in values:
                 self.sink.error(
-                    "policy-duplicate-field", f"`{_display(name)}` given twice in this {block}",
-                    span, f"first given at line {spans[name].line}; keep one",
-                    **source_at(self.source, span))
+                    "policy-duplicate-field",
+                    f"`{_display(name)}` given twice in this {block}",
+                    span,
+                    f"first given at line {spans[name].line}; keep one",
+                    **source_at(self.source, span),
+                )
                 continue
             values[name] = value
             spans[name] = span
@@ -741,14 +803,17 @@ class _AstBuilder(Transformer):
     def exception(self, meta, c):
         values, spans = self._collect_fields(c[2:], "exception")
         if "lifts" in values:
-            self.sink.error("policy-duplicate-field", "`lifts` given twice in this exception",
-                            spans["lifts"], "name the lifted clauses once, after the exception id",
-                            **source_at(self.source, spans["lifts"]))
+            self.sink.error(
+                "policy-duplicate-field",
+                "`lifts` given twice in this exception",
+                spans["lifts"],
+                "name the lifted clauses once, after the exception id",
+                **source_at(self.source, spans["lifts"]),
+            )
         values["lifts"] = c[1]
         values.setdefault("kind", "permission")
         spans.setdefault("kind", self._s(meta))
-        return ast.Clause(id=str(c[0]), exception=True, fields=spans, span=self._s(meta),
-                          **values)
+        return ast.Clause(id=str(c[0]), exception=True, fields=spans, span=self._s(meta), **values)
 
     def policy(self, meta, c):
         fields = [x for x in c[1:] if isinstance(x, tuple)]
@@ -756,8 +821,15 @@ class _AstBuilder(Transformer):
         sets = tuple(x for x in c[1:] if isinstance(x, ast.SetDef))
         defines = tuple(x for x in c[1:] if isinstance(x, ast.Define))
         clauses = tuple(x for x in c[1:] if isinstance(x, ast.Clause))
-        return ast.Policy(id=str(c[0]), sets=sets, defines=defines, clauses=clauses,
-                          fields=spans, span=self._s(meta), **values)
+        return ast.Policy(
+            id=str(c[0]),
+            sets=sets,
+            defines=defines,
+            clauses=clauses,
+            fields=spans,
+            span=self._s(meta),
+            **values,
+        )
 
     def start(self, meta, items):
         return ast.PolicyFile(
@@ -781,8 +853,13 @@ def _flatten(kind, children) -> tuple:
 
 
 def _display(field: str) -> str:
-    return {"services": "service", "waivers": "waived by", "citation": "cite",
-            "licenses": "license", "applies_from": "applies from"}.get(field, field)
+    return {
+        "services": "service",
+        "waivers": "waived by",
+        "citation": "cite",
+        "licenses": "license",
+        "applies_from": "applies from",
+    }.get(field, field)
 
 
 # ---- nesting ----------------------------------------------------------------------------------
@@ -825,10 +902,12 @@ def _too_deep(tree: Tree, path: str, text: str) -> Diagnostic | None:
             if depth > MAX_NESTING:
                 span = _span(path, node.meta)
                 return Diagnostic(
-                    "policy-too-deep", f"the condition nests more than {MAX_NESTING} levels of "
-                    "`and`, `or`, `not` and quantifiers", span,
+                    "policy-too-deep",
+                    f"the condition nests more than {MAX_NESTING} levels of "
+                    "`and`, `or`, `not` and quantifiers",
+                    span,
                     "name parts of it with `define name = <condition>` and use the names",
-                    **source_at(text, span))
-        stack.extend((child, depth) for child in reversed(node.children)
-                     if isinstance(child, Tree))
+                    **source_at(text, span),
+                )
+        stack.extend((child, depth) for child in reversed(node.children) if isinstance(child, Tree))
     return None

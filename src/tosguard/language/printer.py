@@ -52,13 +52,39 @@ HEADER_PAD = 9  # len("effective")
 CLAUSE_PAD = 8  # len("severity")
 COUNTRIES_PER_LINE = 16
 
-HEADER_FIELDS = ("provider", "document", "services", "version", "effective", "ends", "url",
-                 "licenses", "applies_from", "governs")
-CLAUSE_FIELDS = ("topic", "kind", "scope", "severity", "when", "require", "lifts", "waivers",
-                 "message", "remedy", "citation")
+HEADER_FIELDS = (
+    "provider",
+    "document",
+    "services",
+    "version",
+    "effective",
+    "ends",
+    "url",
+    "licenses",
+    "applies_from",
+    "governs",
+)
+CLAUSE_FIELDS = (
+    "topic",
+    "kind",
+    "scope",
+    "severity",
+    "when",
+    "require",
+    "lifts",
+    "waivers",
+    "message",
+    "remedy",
+    "citation",
+)
 CITE_FIELDS = ("document", "section", "url", "effective", "quote", "unverified")
-KEYWORDS = {"services": "service", "waivers": "waived by", "citation": "cite",
-            "licenses": "license", "applies_from": "applies from"}
+KEYWORDS = {
+    "services": "service",
+    "waivers": "waived by",
+    "citation": "cite",
+    "licenses": "license",
+    "applies_from": "applies from",
+}
 BLOCKS = ("file", "policy", "clause", "cite")
 
 
@@ -101,8 +127,7 @@ def quote(value: str) -> str:
         code = ord(char)
         if char in _ESCAPES:
             out.append(_ESCAPES[char])
-        elif code < 0x20 or code == 0x7F or 0xD800 <= code <= 0xDFFF \
-                or char in "\x85\u2028\u2029":
+        elif code < 0x20 or code == 0x7F or 0xD800 <= code <= 0xDFFF or char in "\x85\u2028\u2029":
             out.append(f"\\u{code:04x}")
         else:
             out.append(char)
@@ -110,8 +135,15 @@ def quote(value: str) -> str:
     return "".join(out)
 
 
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b",
-            "\f": "\\f"}
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\n": "\\n",
+    "\t": "\\t",
+    "\r": "\\r",
+    "\b": "\\b",
+    "\f": "\\f",
+}
 
 
 def _verify(tree: ast.PolicyFile, comments: list[Comment], formatted: str, path: str) -> None:
@@ -127,9 +159,14 @@ def _verify(tree: ast.PolicyFile, comments: list[Comment], formatted: str, path:
         elif Counter(c.text for c in again) != Counter(c.text for c in comments):
             problem = "the output lost or changed a comment"
     if problem:
-        raise PolicyError(Diagnostic(
-            "fmt-internal", f"cannot format `{path}`: {problem}", Span(path),
-            "this is a bug in tosguard fmt; the file was left unchanged; please report it"))
+        raise PolicyError(
+            Diagnostic(
+                "fmt-internal",
+                f"cannot format `{path}`: {problem}",
+                Span(path),
+                "this is a bug in tosguard fmt; the file was left unchanged; please report it",
+            )
+        )
 
 
 # ---- literals and conditions ------------------------------------------------------------------
@@ -161,9 +198,14 @@ def _set_ref(node) -> str:
 
 def _is_truthy(node) -> bool:
     """``model.commercial`` alone means ``model.commercial == true``: print it that way."""
-    return (isinstance(node, ast.Compare) and node.op == "==" and isinstance(node.left, ast.Path)
-            and len(node.left.parts) > 1 and isinstance(node.right, ast.Literal)
-            and node.right.value is True)
+    return (
+        isinstance(node, ast.Compare)
+        and node.op == "=="
+        and isinstance(node.left, ast.Path)
+        and len(node.left.parts) > 1
+        and isinstance(node.right, ast.Literal)
+        and node.right.value is True
+    )
 
 
 def _needs_parens(node, context: str) -> bool:
@@ -212,15 +254,18 @@ def _flat_bare(node) -> str:
             return _operand(node.left)
         return f"{_operand(node.left)} {node.op} {_operand(node.right)}"
     if isinstance(node, ast.InSet):
-        return f"{_operand(node.operand)} {'not in' if node.negated else 'in'} " \
-               f"{_set_ref(node.values)}"
+        return (
+            f"{_operand(node.operand)} {'not in' if node.negated else 'in'} {_set_ref(node.values)}"
+        )
     if isinstance(node, ast.Contains):
         if node.mode == "one":
             return f"{_operand(node.operand)} contains {_operand(node.value)}"
         return f"{_operand(node.operand)} contains {node.mode} {_set_ref(node.values)}"
     if isinstance(node, ast.Matches):
-        return f"{_operand(node.operand)} matches {'regex ' if node.regex else ''}" \
-               f"{quote(node.pattern)}"
+        return (
+            f"{_operand(node.operand)} matches {'regex ' if node.regex else ''}"
+            f"{quote(node.pattern)}"
+        )
     if isinstance(node, ast.Declared):
         return f"{_operand(node.operand)} is {'not ' if node.negated else ''}declared"
     raise TypeError(f"cannot format {type(node).__name__}")  # pragma: no cover
@@ -375,8 +420,9 @@ def _policy_unit(policy: ast.Policy) -> _Unit:
     for name in HEADER_FIELDS:
         value = getattr(policy, name)
         if value is not None and value != ():
-            unit.children.append(_Unit("field", value, policy.fields.get(name, Span("")),
-                                       name, pad=HEADER_PAD))
+            unit.children.append(
+                _Unit("field", value, policy.fields.get(name, Span("")), name, pad=HEADER_PAD)
+            )
     for item in _by_position([*policy.sets, *policy.defines, *policy.clauses]):
         unit.children.append(_item_unit(item))
     return unit
@@ -396,9 +442,15 @@ def _clause_unit(clause: ast.Clause) -> _Unit:
             present = [n for n in CITE_FIELDS if getattr(value, n) is not None]
             pad = max((len(n) for n in present), default=0)
             for cite_name in present:
-                cite.children.append(_Unit("field", getattr(value, cite_name),
-                                           value.fields.get(cite_name, Span("")), cite_name,
-                                           pad=pad))
+                cite.children.append(
+                    _Unit(
+                        "field",
+                        getattr(value, cite_name),
+                        value.fields.get(cite_name, Span("")),
+                        cite_name,
+                        pad=pad,
+                    )
+                )
             unit.children.append(cite)
         else:
             unit.children.append(_Unit("field", value, span, name, pad=CLAUSE_PAD))
@@ -416,17 +468,22 @@ def _attach_comments(root: _Unit, comments: list[Comment], text: str) -> None:
         unit.blank = blank_before(unit.span.line)
     for comment in comments:
         position = (comment.line, comment.column)
-        before = lines[comment.line - 1][: comment.column - 1] if comment.line <= len(lines) \
-            else ""
+        before = lines[comment.line - 1][: comment.column - 1] if comment.line <= len(lines) else ""
         if before.strip():
-            closed = [u for u in units if u.kind in BLOCKS and u.span.end_line == comment.line
-                      and u.end <= position]
+            closed = [
+                u
+                for u in units
+                if u.kind in BLOCKS and u.span.end_line == comment.line and u.end <= position
+            ]
             if closed:  # after a closing brace: it stays after that brace
                 holder = min(closed, key=lambda u: u.start)
                 holder.closing = _join(holder.closing, comment.text)
                 continue
-            holders = [u for u in units if u.span.line <= comment.line <= u.span.end_line
-                       and u.start < position]
+            holders = [
+                u
+                for u in units
+                if u.span.line <= comment.line <= u.span.end_line and u.start < position
+            ]
             if holders:
                 holder = max(holders, key=lambda u: u.start)
                 if comment.line == holder.span.line:
@@ -439,8 +496,11 @@ def _attach_comments(root: _Unit, comments: list[Comment], text: str) -> None:
         note = _Note(comment.text, blank_before(comment.line))
         block = root
         while True:
-            inner = [c for c in block.children if c.kind in BLOCKS and c.span.line
-                     and c.start < position < c.end]
+            inner = [
+                c
+                for c in block.children
+                if c.kind in BLOCKS and c.span.line and c.start < position < c.end
+            ]
             if not inner:
                 break
             block = inner[0]
@@ -500,8 +560,9 @@ class _Printer:
     def _unit(self, unit: _Unit, indent: str, blank: bool) -> None:
         keep_blanks = unit.kind in ("policy", "clause", "set", "define")
         for index, note in enumerate(unit.leading):
-            self._line(indent + note.text,
-                       blank=blank if index == 0 else (note.blank and keep_blanks))
+            self._line(
+                indent + note.text, blank=blank if index == 0 else (note.blank and keep_blanks)
+            )
         if unit.leading:
             blank = unit.blank and keep_blanks
         start = len(self.out)
@@ -555,11 +616,14 @@ class _Printer:
             if len(codes) <= COUNTRIES_PER_LINE and len(one_line) <= WIDTH:
                 self._line(one_line, blank)
                 return
-            rows = [codes[i : i + COUNTRIES_PER_LINE]
-                    for i in range(0, len(codes), COUNTRIES_PER_LINE)]
+            rows = [
+                codes[i : i + COUNTRIES_PER_LINE] for i in range(0, len(codes), COUNTRIES_PER_LINE)
+            ]
             lines = [head + "{"]
-            lines += [indent + INDENT + ", ".join(row) + ("," if i < len(rows) - 1 else "")
-                      for i, row in enumerate(rows)]
+            lines += [
+                indent + INDENT + ", ".join(row) + ("," if i < len(rows) - 1 else "")
+                for i, row in enumerate(rows)
+            ]
             self._lines([*lines, indent + "}"], blank)
             return
         head = f"{indent}set {node.name} = "
@@ -642,9 +706,14 @@ class FileResult:
     def unified_diff(self) -> str:
         import difflib
 
-        return "".join(difflib.unified_diff(
-            self.original.splitlines(keepends=True), self.formatted.splitlines(keepends=True),
-            f"{self.display} (original)", f"{self.display} (formatted)"))
+        return "".join(
+            difflib.unified_diff(
+                self.original.splitlines(keepends=True),
+                self.formatted.splitlines(keepends=True),
+                f"{self.display} (original)",
+                f"{self.display} (formatted)",
+            )
+        )
 
 
 def format_data(data: bytes, display: str, path=None) -> FileResult:
@@ -683,9 +752,20 @@ def format_paths(paths, *, write: bool) -> list[FileResult]:
             try:
                 target, data, status = _read_policy(path)
             except OSError as error:
-                results.append(FileResult(display, path, diagnostics=[Diagnostic(
-                    "policy-io", f"cannot read `{display}`: {error.strerror or error}",
-                    Span(display), "check the path and its permissions")]))
+                results.append(
+                    FileResult(
+                        display,
+                        path,
+                        diagnostics=[
+                            Diagnostic(
+                                "policy-io",
+                                f"cannot read `{display}`: {error.strerror or error}",
+                                Span(display),
+                                "check the path and its permissions",
+                            )
+                        ],
+                    )
+                )
                 continue
             if (status.st_dev, status.st_ino) in seen or target in seen:
                 continue  # by inode for hard links, by path for a file already replaced
@@ -717,8 +797,9 @@ def _read_policy(path):
     if resolved is None:
         raise OSError(errno.EINVAL, "not a regular file")
     target = Path(resolved)
-    handle = os.open(target, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
-                     | getattr(os, "O_CLOEXEC", 0))
+    handle = os.open(
+        target, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    )
     with os.fdopen(handle, "rb") as stream:
         status = os.fstat(handle)
         if not stat.S_ISREG(status.st_mode):

@@ -108,8 +108,9 @@ class Namespaces:
 def global_names(files: Iterable[ast.PolicyFile], sink: DiagnosticSink) -> Names:
     """The file-level definitions of ``files`` as one library namespace (for tools and tests
     that look at library files only; the checker uses :func:`namespace_names`)."""
-    return namespace_names([f.model_copy(update={"user": False}) if f.user else f
-                            for f in files], sink).library
+    return namespace_names(
+        [f.model_copy(update={"user": False}) if f.user else f for f in files], sink
+    ).library
 
 
 def namespace_names(files: Iterable[ast.PolicyFile], sink: DiagnosticSink) -> Namespaces:
@@ -136,9 +137,13 @@ def policy_names(policy: ast.Policy, library: Names, text: str, sink: Diagnostic
 def _declare(names: Names, sets, defines, text: str, sink: DiagnosticSink) -> None:
     for item in (*sets, *defines):
         if item.name in names.sets or item.name in names.defines or item.name in BUILTIN_NAMES:
-            sink.error("policy-duplicate-name", f"`{item.name}` is defined twice", item.span,
-                       "give each set and predicate its own name",
-                       **source_at(text, item.span))
+            sink.error(
+                "policy-duplicate-name",
+                f"`{item.name}` is defined twice",
+                item.span,
+                "give each set and predicate its own name",
+                **source_at(text, item.span),
+            )
             continue
         if isinstance(item, ast.SetDef):
             names.sets[item.name] = item
@@ -243,9 +248,10 @@ class Expansion:
             stack.pop()
             cost = self._measure(current.condition, self.scope(current))
             self.costs[id(current)] = cost
-            if _over(cost) and all(not _over(self.costs.get(id(d), (0, 0)))
-                                   for d in self._uses(current.condition,
-                                                       self.scope(current))):
+            if _over(cost) and all(
+                not _over(self.costs.get(id(d), (0, 0)))
+                for d in self._uses(current.condition, self.scope(current))
+            ):
                 self._report(current.span, f"predicate `{current.name}`", cost)
         return self.costs[id(define)]
 
@@ -268,8 +274,9 @@ class Expansion:
                 return _capped(tests, depth + 1)
         return (1, 1)
 
-    def _references(self, node, names: Names | None = None
-                    ) -> Iterator[tuple[ast.NameRef, ast.Define]]:
+    def _references(
+        self, node, names: Names | None = None
+    ) -> Iterator[tuple[ast.NameRef, ast.Define]]:
         """The predicates ``node`` names directly, each with the reference; names looked up
         from ``names`` (default: this scope)."""
         pending = [node]
@@ -280,8 +287,9 @@ class Expansion:
                     pending.extend(reversed(items))
                 case ast.Not(item=inner) | ast.Quantifier(body=inner):
                     pending.append(inner)
-                case ast.NameRef(name=name, library=library) \
-                        if library or name not in BUILTIN_NAMES:
+                case ast.NameRef(name=name, library=library) if (
+                    library or name not in BUILTIN_NAMES
+                ):
                     define = self.resolve(item, names)
                     if define is not None:
                         yield item, define
@@ -291,9 +299,13 @@ class Expansion:
 
     def _cycle(self, members: list[ast.Define], ref: ast.NameRef, used: ast.Define) -> None:
         chain = " → ".join([*(d.name for d in members), used.name])
-        self.sink.error("policy-cyclic-definition", f"`{used.name}` is defined in terms of "
-                        f"itself ({chain})", ref.span, "break the cycle",
-                        **source_at(self.text_of(ref.span.file), ref.span))
+        self.sink.error(
+            "policy-cyclic-definition",
+            f"`{used.name}` is defined in terms of itself ({chain})",
+            ref.span,
+            "break the cycle",
+            **source_at(self.text_of(ref.span.file), ref.span),
+        )
 
     def _report(self, span: Span, what: str, cost: _Cost) -> None:
         tests, depth = cost
@@ -301,11 +313,14 @@ class Expansion:
             detail = f"more than {MAX_EXPANDED_TESTS:,} tests"
         else:
             detail = f"more than {MAX_EXPANDED_DEPTH} levels"
-        self.sink.error("policy-too-complex", f"{what} stands for {detail} once the predicates "
-                        "it uses are written out", span,
-                        "a predicate used several times by the next one doubles the work at "
-                        "each step; simplify the predicates, or test each fact once",
-                        **source_at(self.text_of(span.file), span))
+        self.sink.error(
+            "policy-too-complex",
+            f"{what} stands for {detail} once the predicates it uses are written out",
+            span,
+            "a predicate used several times by the next one doubles the work at "
+            "each step; simplify the predicates, or test each fact once",
+            **source_at(self.text_of(span.file), span),
+        )
 
 
 class _FileTotal:
@@ -321,10 +336,15 @@ class _FileTotal:
         self.tests += cost[0]
         if before <= MAX_FILE_TESTS < self.tests:
             self.sink.error(
-                "policy-too-complex", f"the conditions of `{self.path}` stand for more than "
+                "policy-too-complex",
+                f"the conditions of `{self.path}` stand for more than "
                 f"{MAX_FILE_TESTS:,} tests in all once the predicates they use are written "
-                "out", span, "a file is checked, compiled and linted as a whole: split it, or "
-                "simplify the predicates its clauses share", **source_at(self.text, span))
+                "out",
+                span,
+                "a file is checked, compiled and linted as a whole: split it, or "
+                "simplify the predicates its clauses share",
+                **source_at(self.text, span),
+            )
 
 
 def _capped(tests: int, depth: int) -> _Cost:
@@ -338,16 +358,19 @@ def check_library(files: list[ast.PolicyFile]) -> list[Diagnostic]:
     sink = DiagnosticSink()
     texts = {f.path: f.text for f in files}
     namespaces = namespace_names(files, sink)
-    expansions = {id(names): Expansion(names, lambda path: texts.get(path, ""), sink)
-                  for names in (namespaces.library, namespaces.user)}
+    expansions = {
+        id(names): Expansion(names, lambda path: texts.get(path, ""), sink)
+        for names in (namespaces.library, namespaces.user)
+    }
     for file in files:
         names = namespaces.of(file)
         for set_def in file.sets:
             _check_set(set_def, file.text, sink)
         for define in file.defines:
             budgets.checkpoint()
-            _ConditionChecker(names, file.text, sink, source_context=True,
-                              expansion=expansions[id(names)]).check_define(define)
+            _ConditionChecker(
+                names, file.text, sink, source_context=True, expansion=expansions[id(names)]
+            ).check_define(define)
     _check_versions([(p, f) for f in files for p in f.policies], texts, sink)
     _check_licence_ids([p for f in files for p in f.policies], texts, sink)
     clause_ids = {(p.id, c.id) for f in files for p in f.policies for c in p.clauses}
@@ -370,14 +393,23 @@ def _check_versions(policies: list[tuple[ast.Policy, ast.PolicyFile]], texts, si
     for policy, file in policies:
         taken = library_ids.get(policy.id)
         if file.user and taken is not None:
-            span = Span(policy.span.file, policy.span.line, policy.span.column,
-                        policy.span.line, policy.span.column + len("policy"))
-            sink.error("policy-duplicate-id", f"policy id `{policy.id}` is already a document "
-                       f"of the library ({taken.span.file}:{taken.span.line})", span,
-                       "give your policy an id of its own (e.g. `acme-" + policy.id + "`); to "
-                       "make room in a library clause, write an `exception … lifts "
-                       f"{policy.id}/<clause>` in a policy of yours",
-                       **source_at(texts[policy.span.file], span))
+            span = Span(
+                policy.span.file,
+                policy.span.line,
+                policy.span.column,
+                policy.span.line,
+                policy.span.column + len("policy"),
+            )
+            sink.error(
+                "policy-duplicate-id",
+                f"policy id `{policy.id}` is already a document "
+                f"of the library ({taken.span.file}:{taken.span.line})",
+                span,
+                "give your policy an id of its own (e.g. `acme-" + policy.id + "`); to "
+                "make room in a library clause, write an `exception … lifts "
+                f"{policy.id}/<clause>` in a policy of yours",
+                **source_at(texts[policy.span.file], span),
+            )
             continue
         key = (policy.id, policy.effective)
         if key in seen:
@@ -387,12 +419,12 @@ def _check_versions(policies: list[tuple[ast.Policy, ast.PolicyFile]], texts, si
                 f"policy `{policy.id}` has two versions effective {policy.effective}",
                 policy.span,
                 f"the other is at {first.span}; give each version its own effective date",
-                **source_at(texts[policy.span.file], policy.span))
+                **source_at(texts[policy.span.file], policy.span),
+            )
         seen[key] = policy
         by_id.setdefault(policy.id, []).append(policy)
     for versions in by_id.values():
-        dated = sorted((p for p in versions if p.effective),
-                       key=lambda p: p.effective or date.min)
+        dated = sorted((p for p in versions if p.effective), key=lambda p: p.effective or date.min)
         for earlier, later in zip(dated, dated[1:], strict=False):
             if earlier.ends and later.effective and earlier.ends >= later.effective:
                 span = earlier.fields.get("ends", earlier.span)
@@ -400,8 +432,10 @@ def _check_versions(policies: list[tuple[ast.Policy, ast.PolicyFile]], texts, si
                     "policy-overlapping-versions",
                     f"version {earlier.effective} of `{earlier.id}` ends {earlier.ends}, after "
                     f"the next version takes effect ({later.effective})",
-                    span, f"end it on {later.effective - timedelta(days=1)} or drop `ends`",
-                    **source_at(texts[span.file], span))
+                    span,
+                    f"end it on {later.effective - timedelta(days=1)} or drop `ends`",
+                    **source_at(texts[span.file], span),
+                )
         for later in dated[1:]:
             if later.applies_from:
                 span = later.fields.get("applies_from", later.span)
@@ -409,16 +443,21 @@ def _check_versions(policies: list[tuple[ast.Policy, ast.PolicyFile]], texts, si
                     "policy-bad-dates",
                     f"only the earliest version of `{later.id}` can apply before its effective "
                     f"date; this one takes effect {later.effective}, after {dated[0].effective}",
-                    span, "move `applies from` to the earliest version, or drop it",
-                    **source_at(texts[span.file], span))
+                    span,
+                    "move `applies from` to the earliest version, or drop it",
+                    **source_at(texts[span.file], span),
+                )
         providers = {p.provider for p in versions if p.provider}
         if len(providers) > 1:
             policy = versions[-1]
-            sink.error("policy-provider-mismatch",
-                       f"versions of `{policy.id}` name different providers: "
-                       + ", ".join(f"`{p}`" for p in sorted(providers)),
-                       policy.span, "all versions of one document have one provider",
-                       **source_at(texts[policy.span.file], policy.span))
+            sink.error(
+                "policy-provider-mismatch",
+                f"versions of `{policy.id}` name different providers: "
+                + ", ".join(f"`{p}`" for p in sorted(providers)),
+                policy.span,
+                "all versions of one document have one provider",
+                **source_at(texts[policy.span.file], policy.span),
+            )
 
 
 def _check_licence_ids(policies: list[ast.Policy], texts, sink) -> None:
@@ -431,22 +470,29 @@ def _check_licence_ids(policies: list[ast.Policy], texts, sink) -> None:
         for licence in policy.licenses:
             key = licence.casefold()
             if key in seen:
-                sink.error("policy-duplicate-license", f"`{licence}` is listed twice in the "
-                           f"`license` line of `{policy.id}`", span,
-                           "ids are compared without regard to case: list each once",
-                           **source_at(texts[span.file], span))
+                sink.error(
+                    "policy-duplicate-license",
+                    f"`{licence}` is listed twice in the `license` line of `{policy.id}`",
+                    span,
+                    "ids are compared without regard to case: list each once",
+                    **source_at(texts[span.file], span),
+                )
             seen.add(key)
             first = owner.setdefault(key, policy)
             if first.id != policy.id:
-                sink.error("policy-duplicate-license",
-                           f"licence id `{licence}` is claimed by `{first.id}` and `{policy.id}`",
-                           span, f"the other is at {first.fields.get('licenses', first.span)}; "
-                           "a licence id must name one document",
-                           **source_at(texts[span.file], span))
+                sink.error(
+                    "policy-duplicate-license",
+                    f"licence id `{licence}` is claimed by `{first.id}` and `{policy.id}`",
+                    span,
+                    f"the other is at {first.fields.get('licenses', first.span)}; "
+                    "a licence id must name one document",
+                    **source_at(texts[span.file], span),
+                )
 
 
-def _check_policy(policy, file: ast.PolicyFile, library: Names, clause_ids, sink, texts,
-                  total: _FileTotal) -> None:
+def _check_policy(
+    policy, file: ast.PolicyFile, library: Names, clause_ids, sink, texts, total: _FileTotal
+) -> None:
     text = file.text
 
     def error(code, message, span, help=""):
@@ -455,32 +501,59 @@ def _check_policy(policy, file: ast.PolicyFile, library: Names, clause_ids, sink
     # a licence, or an organization's own policy, may govern without a provider
     for name in ("document", "effective", "url"):
         if getattr(policy, name) is None:
-            error("policy-missing-field", f"policy `{policy.id}` has no `{name}`",
-                  policy.span, f"add `{name} …` to the policy header")
+            error(
+                "policy-missing-field",
+                f"policy `{policy.id}` has no `{name}`",
+                policy.span,
+                f"add `{name} …` to the policy header",
+            )
     if policy.provider is None and policy.governs is None:
-        error("policy-missing-field", f"policy `{policy.id}` has neither `provider` nor "
-              "`governs`", policy.span, "a licence or an organization's own policy says which "
-              "sources it governs, e.g. `governs source.kind == \"dataset\"`; a provider's "
-              "terms name the provider with `provider …`")
+        error(
+            "policy-missing-field",
+            f"policy `{policy.id}` has neither `provider` nor `governs`",
+            policy.span,
+            "a licence or an organization's own policy says which "
+            'sources it governs, e.g. `governs source.kind == "dataset"`; a provider\'s '
+            "terms name the provider with `provider …`",
+        )
     if policy.provider and not PROVIDER_ID.match(policy.provider):
-        error("policy-bad-provider", f"provider id `{policy.provider}` is not a lowercase id",
-              policy.fields["provider"], "write provider ids like `openai` or `my-lab`")
+        error(
+            "policy-bad-provider",
+            f"provider id `{policy.provider}` is not a lowercase id",
+            policy.fields["provider"],
+            "write provider ids like `openai` or `my-lab`",
+        )
     services = path_values()["source.service"]
     for service in policy.services:
         if service not in services:
-            error("policy-unknown-value", f"`{service}` is not a service",
-                  policy.fields["services"], did_you_mean(service, services))
+            error(
+                "policy-unknown-value",
+                f"`{service}` is not a service",
+                policy.fields["services"],
+                did_you_mean(service, services),
+            )
     if policy.ends and policy.effective and policy.ends < policy.effective:
-        error("policy-bad-dates", f"`ends {policy.ends}` is before `effective {policy.effective}`",
-              policy.fields["ends"], "a version must end on or after the day it takes effect")
+        error(
+            "policy-bad-dates",
+            f"`ends {policy.ends}` is before `effective {policy.effective}`",
+            policy.fields["ends"],
+            "a version must end on or after the day it takes effect",
+        )
     if policy.applies_from and policy.effective and policy.applies_from >= policy.effective:
-        error("policy-bad-dates", f"`applies from {policy.applies_from}` is not before "
-              f"`effective {policy.effective}`", policy.fields["applies_from"],
-              "`applies from` names an earlier date from which the text applies; drop it if "
-              "the text applies from its effective date")
+        error(
+            "policy-bad-dates",
+            f"`applies from {policy.applies_from}` is not before `effective {policy.effective}`",
+            policy.fields["applies_from"],
+            "`applies from` names an earlier date from which the text applies; drop it if "
+            "the text applies from its effective date",
+        )
     if policy.governs is None and not policy.services and policy.provider:
-        error("policy-missing-field", f"policy `{policy.id}` says neither `service` nor `governs`",
-              policy.span, "add `service api` (or another service), or a `governs` condition")
+        error(
+            "policy-missing-field",
+            f"policy `{policy.id}` says neither `service` nor `governs`",
+            policy.span,
+            "add `service api` (or another service), or a `governs` condition",
+        )
 
     names = policy_names(policy, library, text, sink)
     expansion = Expansion(names, lambda path: texts.get(path, ""), sink)
@@ -488,27 +561,42 @@ def _check_policy(policy, file: ast.PolicyFile, library: Names, clause_ids, sink
         _check_set(set_def, text, sink)
     for define in policy.defines:
         budgets.checkpoint()
-        _ConditionChecker(names, text, sink, source_context=True,
-                          expansion=expansion).check_define(define)
+        _ConditionChecker(names, text, sink, source_context=True, expansion=expansion).check_define(
+            define
+        )
     if policy.governs is not None:
-        total.add(expansion.check_condition(policy.governs, f"the `governs` of `{policy.id}`"),
-                  policy.governs.span)
-        _ConditionChecker(names, text, sink, source_context=True, in_governs=True,
-                          expansion=expansion).check(policy.governs)
+        total.add(
+            expansion.check_condition(policy.governs, f"the `governs` of `{policy.id}`"),
+            policy.governs.span,
+        )
+        _ConditionChecker(
+            names, text, sink, source_context=True, in_governs=True, expansion=expansion
+        ).check(policy.governs)
 
     seen: dict[str, ast.Clause] = {}
     for clause in policy.clauses:
         if clause.id in seen:
-            error("policy-duplicate-clause", f"clause id `{clause.id}` is used twice in "
-                  f"`{policy.id}`", clause.span,
-                  f"the first is at line {seen[clause.id].span.line}; clause ids must be unique")
+            error(
+                "policy-duplicate-clause",
+                f"clause id `{clause.id}` is used twice in `{policy.id}`",
+                clause.span,
+                f"the first is at line {seen[clause.id].span.line}; clause ids must be unique",
+            )
         seen[clause.id] = clause
         budgets.checkpoint()
         _check_clause(policy, clause, names, file, clause_ids, sink, expansion, total)
 
 
-def _check_clause(policy, clause: ast.Clause, names, file: ast.PolicyFile, clause_ids, sink,
-                  expansion: Expansion, total: _FileTotal) -> None:
+def _check_clause(
+    policy,
+    clause: ast.Clause,
+    names,
+    file: ast.PolicyFile,
+    clause_ids,
+    sink,
+    expansion: Expansion,
+    total: _FileTotal,
+) -> None:
     text = file.text
 
     def error(code, message, span, help=""):
@@ -516,58 +604,103 @@ def _check_clause(policy, clause: ast.Clause, names, file: ast.PolicyFile, claus
 
     where = f"clause `{clause.id}`"
     fields = clause.fields
-    for name, vocab in (("topic", TOPICS), ("kind", KINDS), ("scope", SCOPES),
-                        ("severity", SEVERITIES)):
+    for name, vocab in (
+        ("topic", TOPICS),
+        ("kind", KINDS),
+        ("scope", SCOPES),
+        ("severity", SEVERITIES),
+    ):
         value = getattr(clause, name)
         if value is None or value in vocab:
             continue
         if name == "topic" and file.user:
             _own_topic(value, fields[name], text, sink)
         else:
-            error("policy-unknown-value", f"for {where}, `{value}` is not a {name}",
-                  fields[name], did_you_mean(value, vocab))
+            error(
+                "policy-unknown-value",
+                f"for {where}, `{value}` is not a {name}",
+                fields[name],
+                did_you_mean(value, vocab),
+            )
     if clause.topic is None and not clause.lifts:
-        error("policy-missing-field", f"{where} has no `topic`", clause.span,
-              "add `topic …` with one of the spec's topics, e.g. `topic competing-models`")
+        error(
+            "policy-missing-field",
+            f"{where} has no `topic`",
+            clause.span,
+            "add `topic …` with one of the spec's topics, e.g. `topic competing-models`",
+        )
     if clause.kind is None:
-        error("policy-missing-field", f"{where} has no `kind`", clause.span,
-              "add `kind prohibition`, `kind obligation` or `kind permission`")
+        error(
+            "policy-missing-field",
+            f"{where} has no `kind`",
+            clause.span,
+            "add `kind prohibition`, `kind obligation` or `kind permission`",
+        )
     if clause.kind == "obligation" and clause.require is None:
-        error("policy-missing-field", f"obligation {where} has no `require`", clause.span,
-              "say what must hold with `require <condition>`")
+        error(
+            "policy-missing-field",
+            f"obligation {where} has no `require`",
+            clause.span,
+            "say what must hold with `require <condition>`",
+        )
     if clause.kind in ("prohibition", "permission") and clause.when is None:
-        error("policy-missing-field", f"{where} has no `when`", clause.span,
-              "say when it applies with `when <condition>`")
+        error(
+            "policy-missing-field",
+            f"{where} has no `when`",
+            clause.span,
+            "say when it applies with `when <condition>`",
+        )
     if clause.kind != "obligation" and clause.require is not None:
-        error("policy-misplaced-field", f"`require` is only for obligations ({where} is "
-              f"{_a(clause.kind)})", fields["require"], "fold the requirement into `when`")
+        error(
+            "policy-misplaced-field",
+            f"`require` is only for obligations ({where} is {_a(clause.kind)})",
+            fields["require"],
+            "fold the requirement into `when`",
+        )
     if clause.lifts and clause.kind != "permission":
-        error("policy-misplaced-field", f"only permissions lift other clauses ({where} is "
-              f"{_a(clause.kind)})", fields.get("lifts", clause.span),
-              "use `kind permission` or write it as `exception … lifts …`")
+        error(
+            "policy-misplaced-field",
+            f"only permissions lift other clauses ({where} is {_a(clause.kind)})",
+            fields.get("lifts", clause.span),
+            "use `kind permission` or write it as `exception … lifts …`",
+        )
     for ref in clause.lifts:
         target = (ref.policy or policy.id, ref.clause)
         if target not in clause_ids:
             candidates = [c for p, c in clause_ids if p == target[0]]
-            error("policy-unknown-clause", f"exception `{clause.id}` lifts `{ref}`, which does "
-                  "not exist", ref.span, did_you_mean(ref.clause, candidates)
-                  or "name a clause of this policy, or `policy-id/clause-id`")
+            error(
+                "policy-unknown-clause",
+                f"exception `{clause.id}` lifts `{ref}`, which does not exist",
+                ref.span,
+                did_you_mean(ref.clause, candidates)
+                or "name a clause of this policy, or `policy-id/clause-id`",
+            )
         elif target == (policy.id, clause.id):
-            error("policy-unknown-clause", f"exception `{clause.id}` lifts itself", ref.span,
-                  "name the prohibition it makes an exception to")
+            error(
+                "policy-unknown-clause",
+                f"exception `{clause.id}` lifts itself",
+                ref.span,
+                "name the prohibition it makes an exception to",
+            )
     for agreement in clause.waivers:
         if not agreement.strip():
-            error("policy-bad-value", "empty agreement id in `waived by`",
-                  fields["waivers"], "name the agreement, e.g. `waived by \"openai-consent\"`")
+            error(
+                "policy-bad-value",
+                "empty agreement id in `waived by`",
+                fields["waivers"],
+                'name the agreement, e.g. `waived by "openai-consent"`',
+            )
 
     _check_citation(policy, clause, text, sink)
     scope = clause.scope or "source"
-    checker = _ConditionChecker(names, text, sink, source_context=scope == "source",
-                                expansion=expansion)
+    checker = _ConditionChecker(
+        names, text, sink, source_context=scope == "source", expansion=expansion
+    )
     for name, condition in (("when", clause.when), ("require", clause.require)):
         if condition is not None:
-            total.add(expansion.check_condition(condition, f"the `{name}` of {where}"),
-                      condition.span)
+            total.add(
+                expansion.check_condition(condition, f"the `{name}` of {where}"), condition.span
+            )
             checker.check(condition)
 
 
@@ -575,36 +708,58 @@ def _own_topic(topic: str, span: Span, text: str, sink: DiagnosticSink) -> None:
     """A user policy's topic outside the vocabulary: an organization's own topic, if it is a
     lowercase id; one close to a vocabulary topic is likely a typo, and is said to be."""
     if not PROVIDER_ID.match(topic):
-        sink.error("policy-bad-value", f"topic `{topic}` is not a lowercase id", span,
-                   "write topics like `competing-models` or `data-retention`",
-                   **source_at(text, span))
+        sink.error(
+            "policy-bad-value",
+            f"topic `{topic}` is not a lowercase id",
+            span,
+            "write topics like `competing-models` or `data-retention`",
+            **source_at(text, span),
+        )
         return
     close = did_you_mean(topic, TOPICS)
     if close.startswith("did you mean"):
-        sink.add(Diagnostic("policy-own-topic", f"`{topic}` is not a topic of the vocabulary; "
-                            "it is taken as a topic of your own", span,
-                            f"{close} (`tosguard policies --matrix` shows the vocabulary's)",
-                            **source_at(text, span), severity="warning"))
+        sink.add(
+            Diagnostic(
+                "policy-own-topic",
+                f"`{topic}` is not a topic of the vocabulary; it is taken as a topic of your own",
+                span,
+                f"{close} (`tosguard policies --matrix` shows the vocabulary's)",
+                **source_at(text, span),
+                severity="warning",
+            )
+        )
 
 
 def _check_citation(policy, clause, text, sink) -> None:
     citation = clause.citation
     where = f"clause `{clause.id}`"
     if citation is None:
-        sink.error("policy-missing-citation", f"{where} has no citation", clause.span,
-                   "add `cite { section \"…\" quote \"…\" }` with the verbatim words it rests on",
-                   **source_at(text, clause.span))
+        sink.error(
+            "policy-missing-citation",
+            f"{where} has no citation",
+            clause.span,
+            'add `cite { section "…" quote "…" }` with the verbatim words it rests on',
+            **source_at(text, clause.span),
+        )
         return
     for name in ("section", "quote"):
         if not getattr(citation, name):
-            sink.error("policy-missing-citation", f"the citation of {where} has no `{name}`",
-                       citation.span, f"add `{name} \"…\"` inside `cite {{ … }}`",
-                       **source_at(text, citation.span))
+            sink.error(
+                "policy-missing-citation",
+                f"the citation of {where} has no `{name}`",
+                citation.span,
+                f'add `{name} "…"` inside `cite {{ … }}`',
+                **source_at(text, citation.span),
+            )
     for name in ("document", "url", "effective"):
         if not getattr(citation, name) and not getattr(policy, name):
-            sink.error("policy-missing-citation", f"the citation of {where} has no `{name}`",
-                       citation.span, f"add `{name} …` to the citation or to the policy header",
-                       **source_at(text, citation.span))
+            sink.error(
+                "policy-missing-citation",
+                f"the citation of {where} has no `{name}`",
+                citation.span,
+                f"add `{name} …` to the citation or to the policy header",
+                **source_at(text, citation.span),
+            )
 
 
 def _check_set(set_def: ast.SetDef, text: str, sink: DiagnosticSink) -> None:
@@ -612,22 +767,38 @@ def _check_set(set_def: ast.SetDef, text: str, sink: DiagnosticSink) -> None:
     for item in set_def.items:
         key = (type(item.value), item.value)  # `1` and `true` are different entries
         if key in seen:
-            sink.error("policy-duplicate-value", f"`{_shown(item.value)}` appears twice in set "
-                       f"`{set_def.name}`", item.span, "remove the repeated entry",
-                       **source_at(text, item.span))
+            sink.error(
+                "policy-duplicate-value",
+                f"`{_shown(item.value)}` appears twice in set `{set_def.name}`",
+                item.span,
+                "remove the repeated entry",
+                **source_at(text, item.span),
+            )
         seen.add(key)
         if set_def.countries and not is_country(str(item.value)):
-            sink.error("policy-bad-country", f"`{item.value}` is not an ISO 3166-1 alpha-2 "
-                       "country code", item.span, suggest_country(str(item.value)),
-                       **source_at(text, item.span))
+            sink.error(
+                "policy-bad-country",
+                f"`{item.value}` is not an ISO 3166-1 alpha-2 country code",
+                item.span,
+                suggest_country(str(item.value)),
+                **source_at(text, item.span),
+            )
 
 
 # ---- conditions -------------------------------------------------------------------------------
 class _ConditionChecker:
     """Walks a condition, checking names, paths and literal values against the manifest."""
 
-    def __init__(self, names: Names, text: str, sink: DiagnosticSink, *, source_context: bool,
-                 expansion: Expansion, in_governs: bool = False):
+    def __init__(
+        self,
+        names: Names,
+        text: str,
+        sink: DiagnosticSink,
+        *,
+        source_context: bool,
+        expansion: Expansion,
+        in_governs: bool = False,
+    ):
         self.names = names
         self.expansion = expansion
         self.text = text
@@ -675,11 +846,19 @@ class _ConditionChecker:
 
     def _check_quantifier(self, node: ast.Quantifier) -> None:
         if node.origins and not self.source_context:
-            self.error("policy-bad-quantifier", "`origin` needs a current source",
-                       node.span, "`any origin where` is for clauses with `scope source`")
+            self.error(
+                "policy-bad-quantifier",
+                "`origin` needs a current source",
+                node.span,
+                "`any origin where` is for clauses with `scope source`",
+            )
         if node.other and not self.source_context:
-            self.error("policy-bad-quantifier", "`other` needs a current source",
-                       node.span, "`any other source` is for clauses with `scope source`")
+            self.error(
+                "policy-bad-quantifier",
+                "`other` needs a current source",
+                node.span,
+                "`any other source` is for clauses with `scope source`",
+            )
         saved = self.source_context
         self.source_context = True
         try:
@@ -690,22 +869,37 @@ class _ConditionChecker:
     def _check_nameref(self, node: ast.NameRef) -> None:
         if node.name == "governed" and not node.library:
             if self.in_governs:
-                self.error("policy-bad-name", "`governed` cannot be used inside `governs`",
-                           node.span, "`governs` is what defines `governed`")
+                self.error(
+                    "policy-bad-name",
+                    "`governed` cannot be used inside `governs`",
+                    node.span,
+                    "`governs` is what defines `governed`",
+                )
             elif not self.source_context:
-                self.error("policy-bad-name", "`governed` needs a current source", node.span,
-                           "use it in a `scope source` clause or inside `any source where (…)`")
+                self.error(
+                    "policy-bad-name",
+                    "`governed` needs a current source",
+                    node.span,
+                    "use it in a `scope source` clause or inside `any source where (…)`",
+                )
             return
         define = self.expansion.resolve(node, self.names)
         if define is None:
-            known = self.names.root.defines if node.library else \
-                [*self.names.all_defines(), *BUILTIN_NAMES]
+            known = (
+                self.names.root.defines
+                if node.library
+                else [*self.names.all_defines(), *BUILTIN_NAMES]
+            )
             hint = did_you_mean(node.name, known)
             if self.names.set(node.name, node.library):
                 hint = f"`{node.written}` is a set; test membership with `… in {node.written}`"
             where = "the library has no predicate" if node.library else "unknown predicate"
-            self.error("policy-unknown-name", f"{where} `{node.written}`", node.span,
-                       hint or "define it with `define name = <condition>`")
+            self.error(
+                "policy-unknown-name",
+                f"{where} `{node.written}`",
+                node.span,
+                hint or "define it with `define name = <condition>`",
+            )
             return
         if define.name in self.expanding or not self.expansion.expandable(define):
             return  # a cycle, or too large to walk: reported once by the expansion
@@ -729,8 +923,12 @@ class _ConditionChecker:
             if isinstance(path, ast.Path) and isinstance(literal, ast.Literal):
                 self._literal_fits(path, literal, node.op)
         if node.op not in ("==", "!=") and "list" in (left_type, right_type):
-            self.error("policy-type-mismatch", f"`{node.op}` cannot compare lists", node.span,
-                       "use `contains` to test list membership")
+            self.error(
+                "policy-type-mismatch",
+                f"`{node.op}` cannot compare lists",
+                node.span,
+                "use `contains` to test list membership",
+            )
 
     def _check_inset(self, node: ast.InSet) -> None:
         self._operand(node.operand)
@@ -742,12 +940,18 @@ class _ConditionChecker:
     def _check_contains(self, node: ast.Contains) -> None:
         kind = self._operand(node.operand)
         if kind not in ("list", "str", "any"):
-            self.error("policy-type-mismatch", f"`contains` needs a list or text, and "
-                       f"`{_text(node.operand)}` is a {kind}", node.span,
-                       "compare with `==` or `in` instead")
+            self.error(
+                "policy-type-mismatch",
+                f"`contains` needs a list or text, and `{_text(node.operand)}` is a {kind}",
+                node.span,
+                "compare with `==` or `in` instead",
+            )
         path = node.operand if isinstance(node.operand, ast.Path) else None
-        values = [node.value] if node.value is not None else \
-            list(self._set_items(node.values, path, "contains"))
+        values = (
+            [node.value]
+            if node.value is not None
+            else list(self._set_items(node.values, path, "contains"))
+        )
         for value in values:
             if isinstance(value, ast.Path):
                 self._operand(value)
@@ -757,20 +961,26 @@ class _ConditionChecker:
     def _check_matches(self, node: ast.Matches) -> None:
         kind = self._operand(node.operand)
         if kind not in ("str", "any"):
-            self.error("policy-type-mismatch", f"`matches` needs text, and "
-                       f"`{_text(node.operand)}` is a {kind}", node.span,
-                       "match on a name such as `model.name`")
+            self.error(
+                "policy-type-mismatch",
+                f"`matches` needs text, and `{_text(node.operand)}` is a {kind}",
+                node.span,
+                "match on a name such as `model.name`",
+            )
         problem = check_pattern(node.pattern, node.regex) if node.regex else ""
         if problem:
-            self.error("policy-bad-regex", f"invalid regular expression: {problem}", node.span,
-                       "regular expressions use RE2 syntax, which runs in linear time: no "
-                       "backreferences or lookaround")
+            self.error(
+                "policy-bad-regex",
+                f"invalid regular expression: {problem}",
+                node.span,
+                "regular expressions use RE2 syntax, which runs in linear time: no "
+                "backreferences or lookaround",
+            )
 
     def _check_declared(self, node: ast.Declared) -> None:
         self._operand(node.operand)
 
-    def _set_items(self, ref, path: ast.Path | None = None,
-                   op: str = "") -> Iterator[ast.Literal]:
+    def _set_items(self, ref, path: ast.Path | None = None, op: str = "") -> Iterator[ast.Literal]:
         """The values of a set, to check against ``path``: a named set's only the first time
         it is tested against that path with that operator (a set of 20,000 values tested in
         forty places is checked once, not 800,000 times)."""
@@ -779,13 +989,18 @@ class _ConditionChecker:
             return
         found = self.names.set(ref.name, ref.library)
         if found is None:
-            hint = did_you_mean(ref.name, self.names.root.sets if ref.library
-                                else self.names.all_sets())
+            hint = did_you_mean(
+                ref.name, self.names.root.sets if ref.library else self.names.all_sets()
+            )
             if self.names.define(ref.name, ref.library):
                 hint = f"`{ref.written}` is a predicate, not a set"
             where = "the library has no set" if ref.library else "unknown set"
-            self.error("policy-unknown-name", f"{where} `{ref.written}`", ref.span,
-                       hint or "define it with `set name = { … }`")
+            self.error(
+                "policy-unknown-name",
+                f"{where} `{ref.written}`",
+                ref.span,
+                hint or "define it with `set name = { … }`",
+            )
             return
         if path is not None:
             tested = (path.dotted, id(found), op)
@@ -803,27 +1018,42 @@ class _ConditionChecker:
         if root not in PATH_ROOTS:
             help = _path_help(operand.dotted) or (
                 "`library.name` is a predicate or a set of the library, not a value"
-                if root == "library" and len(parts) == 2 else
-                f'to compare with the text `{root}`, write it in double quotes: `"{root}"`'
-                if len(parts) == 1 else
-                "paths start with `source.`, `model.`, `organization.` or `facts.`")
-            self.error("policy-unknown-path", f"unknown manifest path `{operand.dotted}`",
-                       operand.span, help)
+                if root == "library" and len(parts) == 2
+                else f'to compare with the text `{root}`, write it in double quotes: `"{root}"`'
+                if len(parts) == 1
+                else "paths start with `source.`, `model.`, `organization.` or `facts.`"
+            )
+            self.error(
+                "policy-unknown-path",
+                f"unknown manifest path `{operand.dotted}`",
+                operand.span,
+                help,
+            )
             return "unknown"
         if root == "facts":
             if len(parts) < 2:
-                self.error("policy-unknown-path", "`facts` needs a field name", operand.span,
-                           "name the fact, e.g. `facts.eu_entity`")
+                self.error(
+                    "policy-unknown-path",
+                    "`facts` needs a field name",
+                    operand.span,
+                    "name the fact, e.g. `facts.eu_entity`",
+                )
             return "any"
         if root == "source" and not self.source_context:
-            self.error("policy-no-source", f"`{operand.dotted}` names a source, but this "
-                       "clause is not about one source", operand.span,
-                       "use `any source where (…)`, or give the clause `scope source`")
+            self.error(
+                "policy-no-source",
+                f"`{operand.dotted}` names a source, but this clause is not about one source",
+                operand.span,
+                "use `any source where (…)`, or give the clause `scope source`",
+            )
         kind = known_paths().get(operand.dotted)
         if kind is None:
-            self.error("policy-unknown-path", f"unknown manifest path `{operand.dotted}`",
-                       operand.span, _path_help(operand.dotted)
-                       or "see `tosguard schema` for the manifest's fields")
+            self.error(
+                "policy-unknown-path",
+                f"unknown manifest path `{operand.dotted}`",
+                operand.span,
+                _path_help(operand.dotted) or "see `tosguard schema` for the manifest's fields",
+            )
             return "unknown"
         return kind
 
@@ -835,23 +1065,42 @@ class _ConditionChecker:
         literal_kind = _literal_type(value)
         element = "str" if kind in ("list", "country", "list[country]") else kind
         if kind == "date" and literal_kind != "date":
-            self.error("policy-type-mismatch", f"`{path.dotted}` is a date, and `{value}` is "
-                       "not", literal.span, "write dates as YYYY-MM-DD")
+            self.error(
+                "policy-type-mismatch",
+                f"`{path.dotted}` is a date, and `{value}` is not",
+                literal.span,
+                "write dates as YYYY-MM-DD",
+            )
             return
-        if element != literal_kind and not (element in ("int", "float") and
-                                             literal_kind in ("int", "float")):
-            self.error("policy-type-mismatch", f"`{path.dotted}` is a {kind}, and `{value}` is "
-                       f"a {literal_kind}", literal.span,
-                       "write text in double quotes, numbers bare, dates as YYYY-MM-DD")
+        if element != literal_kind and not (
+            element in ("int", "float") and literal_kind in ("int", "float")
+        ):
+            self.error(
+                "policy-type-mismatch",
+                f"`{path.dotted}` is a {kind}, and `{value}` is a {literal_kind}",
+                literal.span,
+                "write text in double quotes, numbers bare, dates as YYYY-MM-DD",
+            )
             return
         allowed = path_values().get(path.dotted)
         if allowed and value not in allowed:
-            self.error("policy-unknown-value", f"`{value}` is not a value of `{path.dotted}`",
-                       literal.span, did_you_mean(str(value), allowed))
-        if path.parts[-1] in COUNTRY_PATHS_SUFFIX and isinstance(value, str) \
-                and not is_country(value):
-            self.error("policy-bad-country", f"`{value}` is not an ISO 3166-1 alpha-2 country "
-                       "code", literal.span, suggest_country(value))
+            self.error(
+                "policy-unknown-value",
+                f"`{value}` is not a value of `{path.dotted}`",
+                literal.span,
+                did_you_mean(str(value), allowed),
+            )
+        if (
+            path.parts[-1] in COUNTRY_PATHS_SUFFIX
+            and isinstance(value, str)
+            and not is_country(value)
+        ):
+            self.error(
+                "policy-bad-country",
+                f"`{value}` is not an ISO 3166-1 alpha-2 country code",
+                literal.span,
+                suggest_country(value),
+            )
 
 
 def _a(kind: str | None) -> str:

@@ -642,12 +642,16 @@ def _known_part(value: Any, model: type[BaseModel], skip: frozenset[str] = froze
         return value
     known = _fields(model)
     nested = _nested_models(model)
-    return {key: _known_part(item, nested[key]) if key in nested and key not in skip else item
-            for key, item in value.items() if key in known}
+    return {
+        key: _known_part(item, nested[key]) if key in nested and key not in skip else item
+        for key, item in value.items()
+        if key in known
+    }
 
 
-def _unknown_keys(value: Any, model: type[BaseModel], loc: tuple[Any, ...],
-                  skip: frozenset[str] = frozenset()) -> Iterator[dict[str, Any]]:
+def _unknown_keys(
+    value: Any, model: type[BaseModel], loc: tuple[Any, ...], skip: frozenset[str] = frozenset()
+) -> Iterator[dict[str, Any]]:
     """An ``extra_forbidden`` error for each key :func:`_known_part` leaves out."""
     if value.__class__ is not dict:
         return
@@ -655,8 +659,12 @@ def _unknown_keys(value: Any, model: type[BaseModel], loc: tuple[Any, ...],
     nested = _nested_models(model)
     for key, item in value.items():
         if key not in known:
-            yield {"type": "extra_forbidden", "loc": (*loc, key),
-                   "msg": "Extra inputs are not permitted", "input": item}
+            yield {
+                "type": "extra_forbidden",
+                "loc": (*loc, key),
+                "msg": "Extra inputs are not permitted",
+                "input": item,
+            }
         elif key in nested and key not in skip:
             yield from _unknown_keys(item, nested[key], (*loc, key))
 
@@ -667,8 +675,14 @@ def _validation_errors(value: Any, first: ValidationError | None) -> Iterator[An
     if first is not None and first.error_count() <= _PIECE:
         errors = first.errors(include_url=False)
         yield from errors
-        failed = next((e["loc"][1] for e in errors if len(e["loc"]) >= 2
-                       and e["loc"][0] == "sources" and isinstance(e["loc"][1], int)), None)
+        failed = next(
+            (
+                e["loc"][1]
+                for e in errors
+                if len(e["loc"]) >= 2 and e["loc"][0] == "sources" and isinstance(e["loc"][1], int)
+            ),
+            None,
+        )
         if failed is not None:  # the first validation stopped at this source
             yield from _source_errors(value["sources"], failed + 1)
         return
@@ -905,11 +919,12 @@ class _ErrorContext:
         errors (``first``: the first validation's, if it ran), of which only the first
         :data:`~tosguard.errors.MAX_REPORTED` by position become diagnostics."""
         entries: Iterator[tuple[int, int, bool, Any]] = (
-            (*self._where(problem), False, problem)
-            for problem in _raw_reference_problems(value)
+            (*self._where(problem), False, problem) for problem in _raw_reference_problems(value)
         )
-        entries = itertools.chain(entries, (
-            (*self._where(error), True, error) for error in _validation_errors(value, first)))
+        entries = itertools.chain(
+            entries,
+            ((*self._where(error), True, error) for error in _validation_errors(value, first)),
+        )
         counted = itertools.count()
 
         def numbered() -> Iterator[tuple[int, int, int, bool, Any]]:
@@ -923,8 +938,10 @@ class _ErrorContext:
         chosen = heapq.nsmallest(MAX_REPORTED + 1, numbered())
         total = next(counted)
         shown = chosen[:MAX_REPORTED]
-        diagnostics = [self.from_pydantic(item) if kind else self.reference(*item)
-                       for _, _, _, kind, item in shown]
+        diagnostics = [
+            self.from_pydantic(item) if kind else self.reference(*item)
+            for _, _, _, kind, item in shown
+        ]
         first_omitted = None
         if total > len(shown):
             line, column = chosen[MAX_REPORTED][:2]

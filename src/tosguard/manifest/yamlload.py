@@ -163,8 +163,9 @@ class PositionMap(Mapping[str, tuple[int, int]]):
 
     __slots__ = ("_root", "_complete")
 
-    def __init__(self, root: _Entry | None = None,
-                 complete: Callable[[], PositionMap] | None = None):
+    def __init__(
+        self, root: _Entry | None = None, complete: Callable[[], PositionMap] | None = None
+    ):
         self._root = root
         # Set when the tree is partial: entries whose children are _DEFERRED were not read;
         # the first lookup that needs them reads the whole document with `complete`.
@@ -484,8 +485,9 @@ def _load_yaml(text: str, max_depth: int, json_numbers: bool = False) -> tuple[A
     except yaml.MarkedYAMLError as err:
         if _is_nesting_limit(err):
             raise _nesting_failure(text, err, max_depth, json_numbers) from None
-        raise _long_key_failure(text, err) or _escape_failure(text, err) or _syntax_failure(err) \
-            from None
+        raise (
+            _long_key_failure(text, err) or _escape_failure(text, err) or _syntax_failure(err)
+        ) from None
     except yaml.YAMLError as err:
         raise _reader_failure(err, text) from None
     except ValueError as err:
@@ -513,8 +515,9 @@ def _is_nesting_limit(err: yaml.MarkedYAMLError) -> bool:
     return (err.problem or "").startswith(_LIBYAML_NESTING) and err.problem_mark is not None
 
 
-def _nesting_failure(text: str, err: yaml.MarkedYAMLError, max_depth: int,
-                     json_numbers: bool) -> _Failure:
+def _nesting_failure(
+    text: str, err: yaml.MarkedYAMLError, max_depth: int, json_numbers: bool
+) -> _Failure:
     """tosguard's own depth error where libyaml stopped at its nesting limit first.
 
     libyaml refuses flow nesting deeper than 1000, and because every ``[`` may start an implicit
@@ -539,9 +542,14 @@ def _nesting_failure(text: str, err: yaml.MarkedYAMLError, max_depth: int,
 
 
 def _too_deep(max_depth: int, line: int, column: int, pointer: str = "") -> _Failure:
-    return _Failure("manifest-too-deep",
-                    f"the document is nested more than {max_depth} levels deep", line, column,
-                    help=_DEPTH_HELP, pointer=pointer)
+    return _Failure(
+        "manifest-too-deep",
+        f"the document is nested more than {max_depth} levels deep",
+        line,
+        column,
+        help=_DEPTH_HELP,
+        pointer=pointer,
+    )
 
 
 def _syntax_failure(err: yaml.MarkedYAMLError) -> _Failure:
@@ -646,8 +654,7 @@ _YAML_SURROGATE_HELP = (
     "YAML has no surrogate pairs"
 )
 _JSON_SURROGATE_HELP = (
-    "write the character itself, or both halves of its surrogate pair, e.g. "
-    "`\\ud83d\\ude00` for 😀"
+    "write the character itself, or both halves of its surrogate pair, e.g. `\\ud83d\\ude00` for 😀"
 )
 
 
@@ -676,8 +683,7 @@ def _escape_failure(text: str, err: yaml.MarkedYAMLError) -> _Failure | None:
         return None
     code = int(next(group for group in escape.groups() if group), 16)
     if 0xD800 <= code <= 0xDFFF:
-        return _surrogate_failure(chr(code), start.line + 1, start.column + 1,
-                                  _YAML_SURROGATE_HELP)
+        return _surrogate_failure(chr(code), start.line + 1, start.column + 1, _YAML_SURROGATE_HELP)
     return _escape_range_failure(text, backslash + 2)
 
 
@@ -724,8 +730,9 @@ def _refuse_surrogates(value: Any, positions: PositionMap, help: str) -> None:
                 pending.append((child_pointer, child, False))
                 pending.append((child_pointer, key, True))
         elif item.__class__ is list:
-            pending.extend((f"{pointer}/{index}", item[index], False)
-                           for index in range(len(item) - 1, -1, -1))
+            pending.extend(
+                (f"{pointer}/{index}", item[index], False) for index in range(len(item) - 1, -1, -1)
+            )
 
 
 def _reader_failure(err: yaml.YAMLError, text: str) -> _Failure:
@@ -819,8 +826,7 @@ def _build(
                     pointer=_pointer(stack, token),
                 )
             if current is not None and len(stack) + 1 >= max_depth:
-                raise _too_deep(max_depth, mark.line + 1, mark.column + 1,
-                                _pointer(stack, token))
+                raise _too_deep(max_depth, mark.line + 1, mark.column + 1, _pointer(stack, token))
             if cls is mapping_start:
                 value, children = {}, {}
             else:
@@ -1004,8 +1010,11 @@ def _json_positions(text: str, value: Any, max_depth: int) -> PositionMap | None
     if a lookup needs it (an error, ``explain``), with the full reader. None where this does
     not apply (not an object, line breaks other than ``\\n``, nesting near ``max_depth``):
     the callers' full readers then give the positions or the error."""
-    if value.__class__ is not dict or _OTHER_BREAKS.search(text) \
-            or _deeper_than(value, max_depth - 2):
+    if (
+        value.__class__ is not dict
+        or _OTHER_BREAKS.search(text)
+        or _deeper_than(value, max_depth - 2)
+    ):
         return None
     line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
 
@@ -1054,8 +1063,11 @@ def _deeper_than(value: Any, depth: int) -> bool:
         if level > depth:
             return True
         children = item.values() if item.__class__ is dict else item
-        pending.extend((child, level + 1) for child in children
-                       if child.__class__ is dict or child.__class__ is list)
+        pending.extend(
+            (child, level + 1)
+            for child in children
+            if child.__class__ is dict or child.__class__ is list
+        )
     return False
 
 

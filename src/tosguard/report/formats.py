@@ -37,8 +37,11 @@ def _totals(report: Report) -> dict[str, int]:
 def render_markdown(report: Report) -> str:
     verdict = report.verdict.replace("_", "-").upper()
     summary = report.summary
-    lines = [f"## tosguard: **{verdict}** — `{report.manifest}`", "",
-             f"As of {report.as_of.isoformat()}: {', '.join(count_words(summary))}."]
+    lines = [
+        f"## tosguard: **{verdict}** — `{report.manifest}`",
+        "",
+        f"As of {report.as_of.isoformat()}: {', '.join(count_words(summary))}.",
+    ]
     unlisted = unlisted_words(summary)
     if unlisted:
         lines.append(f"Not listed: {', '.join(unlisted)} (`--all` lists every result).")
@@ -50,8 +53,12 @@ def render_markdown(report: Report) -> str:
         heading = section_title(title, len(group), summary.get(category))
         if category == "warnings":
             heading += ": advisory, they do not change the verdict"
-        lines += [f"### {heading}", "",
-                  "| clause | severity | subject | finding | cites |", "|---|---|---|---|---|"]
+        lines += [
+            f"### {heading}",
+            "",
+            "| clause | severity | subject | finding | cites |",
+            "|---|---|---|---|---|",
+        ]
         lines += [_markdown_row(f) for f in group]
         lines.append("")
         for f in group:
@@ -60,20 +67,27 @@ def render_markdown(report: Report) -> str:
         lines.append("")
     if not report.findings:
         lines += ["No findings.", ""]
-    lines.append(f"<sub>tosguard {report.tosguard_version}, policy set revision "
-                 f"`{report.policy_revision}`</sub>")
+    lines.append(
+        f"<sub>tosguard {report.tosguard_version}, policy set revision "
+        f"`{report.policy_revision}`</sub>"
+    )
     return printable("\n".join(lines).rstrip() + "\n", layout=True)
 
 
 def _markdown_row(f: Finding) -> str:
     cite = f.citation
     where = f"{f.location['file']}:{f.location['line']}"
-    source = "—" if cite is None else \
-        f"[{_cell(cite['document'])}, {_cell(cite['section'])}]({cite['url']}) " \
+    source = (
+        "—"
+        if cite is None
+        else f"[{_cell(cite['document'])}, {_cell(cite['section'])}]({cite['url']}) "
         f"({cite['effective']}): “{_cell(cite['quote'])}”"
+    )
     missing = f" Missing: {', '.join(f'`{m}`' for m in f.missing)}." if f.missing else ""
-    return (f"| `{f.rule}` | {f.severity} | `{f.subject}` ({where}) | "
-            f"{_cell(f.message)}{missing} | {source} |")
+    return (
+        f"| `{f.rule}` | {f.severity} | `{f.subject}` ({where}) | "
+        f"{_cell(f.message)}{missing} | {source} |"
+    )
 
 
 def _cell(text: str) -> str:
@@ -101,13 +115,25 @@ def render_sarif(reports: list[Report]) -> str:
     if len(revisions) == 1:  # one policy set checked every manifest (as in one CLI run)
         properties["policy_set_revision"] = revisions[0]
     properties["reports"] = [
-        {"manifest": printable(r.manifest), "as_of": r.as_of.isoformat(), "verdict": r.verdict,
-         "tosguard_version": r.tosguard_version, "policy_set_revision": r.policy_revision,
-         "summary": _totals(r)} for r in reports]
+        {
+            "manifest": printable(r.manifest),
+            "as_of": r.as_of.isoformat(),
+            "verdict": r.verdict,
+            "tosguard_version": r.tosguard_version,
+            "policy_set_revision": r.policy_revision,
+            "summary": _totals(r),
+        }
+        for r in reports
+    ]
     run = {
-        "tool": {"driver": {"name": "tosguard", "version": __version__,
-                            "informationUri": "https://github.com/tosguard/tosguard",
-                            "rules": [rules[k] for k in sorted(rules)]}},
+        "tool": {
+            "driver": {
+                "name": "tosguard",
+                "version": __version__,
+                "informationUri": "https://github.com/tosguard/tosguard",
+                "rules": [rules[k] for k in sorted(rules)],
+            }
+        },
         "results": results,
         "properties": properties,
     }
@@ -118,10 +144,13 @@ def render_sarif(reports: list[Report]) -> str:
 def _sarif_rule(f: Finding) -> dict:
     cite = f.citation
     if cite is None:  # a notice: it rests on the policy set as a whole, not on one clause
-        return {"id": f.rule, "name": f.clause,
-                "shortDescription": {"text": printable(f"tosguard: {f.clause}")},
-                "help": {"text": printable(f.remedy)},
-                "properties": {"topic": f.topic, "provider": f.provider}}
+        return {
+            "id": f.rule,
+            "name": f.clause,
+            "shortDescription": {"text": printable(f"tosguard: {f.clause}")},
+            "help": {"text": printable(f.remedy)},
+            "properties": {"topic": f.topic, "provider": f.provider},
+        }
     return {
         "id": f.rule,
         "name": f.clause,
@@ -129,8 +158,7 @@ def _sarif_rule(f: Finding) -> dict:
         "fullDescription": {"text": printable(cite["quote"])},
         "helpUri": cite["url"],
         "help": {"text": printable(f.remedy or cite["quote"])},
-        "properties": {"topic": f.topic, "provider": f.provider,
-                       "effective": cite["effective"]},
+        "properties": {"topic": f.topic, "provider": f.provider, "effective": cite["effective"]},
     }
 
 
@@ -140,16 +168,24 @@ def _sarif_result(f: Finding, rule_id: str) -> dict:
         "level": SARIF_LEVELS.get(f.severity, "note") if f.status == "violated" else "warning",
         "kind": "fail" if f.status == "violated" else "review",
         "message": {"text": printable(f.message)},
-        "locations": [{
-            "physicalLocation": {
-                "artifactLocation": {"uri": f.location["file"]},
-                "region": {"startLine": max(f.location["line"], 1),
-                           "startColumn": max(f.location["column"], 1)},
-            },
-            "logicalLocations": [{"fullyQualifiedName": f.subject}],
-        }],
-        "properties": {"status": f.status, "severity": f.severity, "category": f.category,
-                       "missing": list(f.missing)},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": f.location["file"]},
+                    "region": {
+                        "startLine": max(f.location["line"], 1),
+                        "startColumn": max(f.location["column"], 1),
+                    },
+                },
+                "logicalLocations": [{"fullyQualifiedName": f.subject}],
+            }
+        ],
+        "properties": {
+            "status": f.status,
+            "severity": f.severity,
+            "category": f.category,
+            "missing": list(f.missing),
+        },
     }
 
 
@@ -165,39 +201,61 @@ def render_junit(reports: list[Report]) -> str:
         cases = [_junit_case(f) for f in report.findings]
         failures = sum(f.category == "violated" for f in report.findings)
         errors = sum(f.category == "undetermined" for f in report.findings)
-        properties = [("verdict", report.verdict),
-                      *((f"summary.{key}", str(value)) for key, value in _totals(report).items()),
-                      ("tosguard_version", report.tosguard_version),
-                      ("policy_set_revision", report.policy_revision)]
+        properties = [
+            ("verdict", report.verdict),
+            *((f"summary.{key}", str(value)) for key, value in _totals(report).items()),
+            ("tosguard_version", report.tosguard_version),
+            ("policy_set_revision", report.policy_revision),
+        ]
         suites.append(
-            f"  <testsuite name={quoteattr(report.manifest)} tests=\"{len(cases)}\" "
-            f"failures=\"{failures}\" errors=\"{errors}\" "
-            f"timestamp=\"{report.as_of.isoformat()}T00:00:00\">\n"
+            f'  <testsuite name={quoteattr(report.manifest)} tests="{len(cases)}" '
+            f'failures="{failures}" errors="{errors}" '
+            f'timestamp="{report.as_of.isoformat()}T00:00:00">\n'
             "    <properties>\n"
-            + "".join(f"      <property name=\"{name}\" value={quoteattr(value)}/>\n"
-                      for name, value in properties)
-            + "    </properties>\n" + "".join(cases) + "  </testsuite>\n")
-    return printable('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="tosguard">\n'
-                     + "".join(suites) + "</testsuites>\n", layout=True)
+            + "".join(
+                f'      <property name="{name}" value={quoteattr(value)}/>\n'
+                for name, value in properties
+            )
+            + "    </properties>\n"
+            + "".join(cases)
+            + "  </testsuite>\n"
+        )
+    return printable(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="tosguard">\n'
+        + "".join(suites)
+        + "</testsuites>\n",
+        layout=True,
+    )
 
 
 def _junit_case(f: Finding) -> str:
     name = quoteattr(f"{f.rule} {f.subject}")
     head = f"    <testcase classname={quoteattr(f.policy or 'tosguard')} name={name}"
     cite = f.citation
-    cited = "" if cite is None else \
-        f"\n{cite['document']}, {cite['section']} ({cite['effective']}): “{cite['quote']}”" \
+    cited = (
+        ""
+        if cite is None
+        else f"\n{cite['document']}, {cite['section']} ({cite['effective']}): “{cite['quote']}”"
         f"\n{cite['url']}"
-    detail = escape(f"{f.message}{cited}"
-                    + (f"\nremedy: {f.remedy}" if f.remedy else "")
-                    + (f"\nmissing: {', '.join(f.missing)}" if f.missing else ""))
+    )
+    detail = escape(
+        f"{f.message}{cited}"
+        + (f"\nremedy: {f.remedy}" if f.remedy else "")
+        + (f"\nmissing: {', '.join(f.missing)}" if f.missing else "")
+    )
     if f.category == "warnings":
-        return f"{head}>\n      <system-out>warning ({f.status}): {detail}</system-out>\n" \
-               "    </testcase>\n"
+        return (
+            f"{head}>\n      <system-out>warning ({f.status}): {detail}</system-out>\n"
+            "    </testcase>\n"
+        )
     if f.status == "violated":
-        return f"{head}>\n      <failure message={quoteattr(f.message)} type=\"{f.severity}\">" \
-               f"{detail}</failure>\n    </testcase>\n"
+        return (
+            f'{head}>\n      <failure message={quoteattr(f.message)} type="{f.severity}">'
+            f"{detail}</failure>\n    </testcase>\n"
+        )
     if f.status == "undetermined":
-        return f"{head}>\n      <error message={quoteattr(f.message)} type=\"undetermined\">" \
-               f"{detail}</error>\n    </testcase>\n"
+        return (
+            f'{head}>\n      <error message={quoteattr(f.message)} type="undetermined">'
+            f"{detail}</error>\n    </testcase>\n"
+        )
     return f"{head}/>\n"

@@ -26,6 +26,7 @@ _int_repr = int.__repr__
 
 __all__ = ["INDENT", "FragmentCache", "dumps", "encode_string", "write"]
 
+
 def encode_string(text: str) -> str:
     """``text`` as a JSON string: json.dumps's escapes, and :func:`json_safe`'s."""
     encoded = encode_basestring(text)

@@ -85,22 +85,30 @@ class Finding:
         """Append the JSON of :meth:`as_dict`, indented for nesting ``level`` deep (the
         parts that come from the clause are encoded once and reused)."""
         pad = INDENT * (level + 1)
-        out.append(_FRAGMENTS.get((level, self.policy, self.provider, self.clause, self.topic),
-                                  lambda: self._head_json(level)))
-        out.append(f",\n{pad}\"status\": ")
+        out.append(
+            _FRAGMENTS.get(
+                (level, self.policy, self.provider, self.clause, self.topic),
+                lambda: self._head_json(level),
+            )
+        )
+        out.append(f',\n{pad}"status": ')
         out.append(encode_string(self.status))
-        out.append(f",\n{pad}\"severity\": ")
+        out.append(f',\n{pad}"severity": ')
         out.append(encode_string(self.severity))
-        out.append(f",\n{pad}\"subject\": ")
+        out.append(f',\n{pad}"subject": ')
         out.append(encode_string(self.subject))
-        out.append(f",\n{pad}\"location\": ")
+        out.append(f',\n{pad}"location": ')
         write(self.location, out, level + 1)
-        out.append(f",\n{pad}\"message\": ")
+        out.append(f',\n{pad}"message": ')
         out.append(encode_string(self.message))
-        out.append(f",\n{pad}\"missing\": ")
+        out.append(f',\n{pad}"missing": ')
         write(self.missing, out, level + 1)
-        key = (level, self.remedy, tuple((self.citation or {}).items()),
-               tuple((self.policy_location or {}).items()))
+        key = (
+            level,
+            self.remedy,
+            tuple((self.citation or {}).items()),
+            tuple((self.policy_location or {}).items()),
+        )
         try:
             out.append(_FRAGMENTS.get(key, lambda: self._tail_json(level)))
         except TypeError:  # an unhashable value: encode it afresh
@@ -108,15 +116,31 @@ class Finding:
 
     def _head_json(self, level: int) -> str:
         pad = INDENT * (level + 1)
-        return "".join((INDENT * level, "{\n", pad, '"policy": ', _string_or_null(self.policy),
-                        ",\n", pad, '"provider": ', _string_or_null(self.provider),
-                        ",\n", pad, '"clause": ', encode_string(self.clause),
-                        ",\n", pad, '"topic": ', encode_string(self.topic)))
+        return "".join(
+            (
+                INDENT * level,
+                "{\n",
+                pad,
+                '"policy": ',
+                _string_or_null(self.policy),
+                ",\n",
+                pad,
+                '"provider": ',
+                _string_or_null(self.provider),
+                ",\n",
+                pad,
+                '"clause": ',
+                encode_string(self.clause),
+                ",\n",
+                pad,
+                '"topic": ',
+                encode_string(self.topic),
+            )
+        )
 
     def _tail_json(self, level: int) -> str:
         pad = INDENT * (level + 1)
-        out = [",\n", pad, '"remedy": ', encode_string(self.remedy), ",\n", pad,
-               '"citation": ']
+        out = [",\n", pad, '"remedy": ', encode_string(self.remedy), ",\n", pad, '"citation": ']
         write(self.citation, out, level + 1)
         out += [",\n", pad, '"policy_location": ']
         write(self.policy_location, out, level + 1)
@@ -174,12 +198,17 @@ class Report:
     def json_text(self, level: int) -> str:
         """The JSON of :meth:`as_dict`, nested ``level`` levels deep (no final newline)."""
         pad = INDENT * level
-        out = [f'{{\n{pad}  "tosguard": {REPORT_FORMAT},\n{pad}  "tosguard_version": ',
-               encode_string(self.tosguard_version), f',\n{pad}  "policy_set_revision": ',
-               encode_string(self.policy_revision), f',\n{pad}  "manifest": ',
-               encode_string(self.manifest),
-               f',\n{pad}  "as_of": "{self.as_of.isoformat()}",\n{pad}  "verdict": ',
-               encode_string(self.verdict), f',\n{pad}  "summary": ']
+        out = [
+            f'{{\n{pad}  "tosguard": {REPORT_FORMAT},\n{pad}  "tosguard_version": ',
+            encode_string(self.tosguard_version),
+            f',\n{pad}  "policy_set_revision": ',
+            encode_string(self.policy_revision),
+            f',\n{pad}  "manifest": ',
+            encode_string(self.manifest),
+            f',\n{pad}  "as_of": "{self.as_of.isoformat()}",\n{pad}  "verdict": ',
+            encode_string(self.verdict),
+            f',\n{pad}  "summary": ',
+        ]
         write(self.summary, out, level + 1)
         out.append(f',\n{pad}  "findings": ')
         if self.findings:
@@ -246,14 +275,15 @@ def summarize(findings, counts: dict[str, int]) -> dict:
     for finding in findings:
         listed[finding.category] += 1
     summary: dict = {name: listed[name] for name in ALWAYS_LISTED}
-    for name in CATEGORIES[len(ALWAYS_LISTED):]:
+    for name in CATEGORIES[len(ALWAYS_LISTED) :]:
         summary[name] = counts.get(name, 0)
     summary["listed"] = listed
     return summary
 
 
-def build_report(evaluation: Evaluation, loaded, as_of: date, manifest_name: str,
-                 policy_revision: str) -> Report:
+def build_report(
+    evaluation: Evaluation, loaded, as_of: date, manifest_name: str, policy_revision: str
+) -> Report:
     places: dict[str, tuple[int, int]] = {}  # subjects recur: each is looked up once
     budget = current_budget()
     built = []
@@ -263,13 +293,20 @@ def build_report(evaluation: Evaluation, loaded, as_of: date, manifest_name: str
         built.append(_finding(outcome, loaded, manifest_name, places))
     built += [_notice_finding(notice, loaded, manifest_name) for notice in evaluation.notices]
     findings = tuple(sorted(built, key=_finding_key))
-    return Report(manifest_name, as_of, verdict_of(findings),
-                  summarize(findings, evaluation.counts), findings, __version__,
-                  policy_revision)
+    return Report(
+        manifest_name,
+        as_of,
+        verdict_of(findings),
+        summarize(findings, evaluation.counts),
+        findings,
+        __version__,
+        policy_revision,
+    )
 
 
-def _finding(outcome: Outcome, loaded, manifest_name: str,
-             places: dict[str, tuple[int, int]]) -> Finding:
+def _finding(
+    outcome: Outcome, loaded, manifest_name: str, places: dict[str, tuple[int, int]]
+) -> Finding:
     clause, version = outcome.clause, outcome.version
     place = places.get(outcome.subject)
     if place is None:
@@ -303,11 +340,21 @@ def _finding(outcome: Outcome, loaded, manifest_name: str,
 def _notice_finding(notice: Notice, loaded, manifest_name: str) -> Finding:
     span = loaded.span(notice.pointer)
     return Finding(
-        policy=notice.policy, provider=notice.provider, clause=notice.code, topic="identity",
-        kind="identity", status=notice.status, severity=notice.severity, subject=notice.subject,
+        policy=notice.policy,
+        provider=notice.provider,
+        clause=notice.code,
+        topic="identity",
+        kind="identity",
+        status=notice.status,
+        severity=notice.severity,
+        subject=notice.subject,
         location={"file": manifest_name, "line": span.line, "column": span.column},
-        message=notice.message, missing=notice.missing, remedy=notice.remedy, citation=None,
-        policy_location=notice.policy_location)
+        message=notice.message,
+        missing=notice.missing,
+        remedy=notice.remedy,
+        citation=None,
+        policy_location=notice.policy_location,
+    )
 
 
 def message_for(outcome: Outcome) -> str:
@@ -337,8 +384,9 @@ def message_for(outcome: Outcome) -> str:
     if clause.citation.unverified:
         text += f" [unverified citation: {clause.citation.unverified}]"
     if outcome.early:
-        text += (" (the library holds no version of this document in force then: shown as "
-                 "undetermined)")
+        text += (
+            " (the library holds no version of this document in force then: shown as undetermined)"
+        )
     return text
 
 
@@ -349,6 +397,13 @@ def _subject_key(subject: str) -> tuple:
 
 
 def _finding_key(f: Finding) -> tuple:
-    return (CATEGORY_ORDER[f.category], STATUS_ORDER[f.status],
-            SEVERITY_ORDER.get(f.severity, 3), _subject_key(f.subject), f.kind != "identity",
-            f.policy or "", (f.citation or {}).get("effective") or "", f.clause)
+    return (
+        CATEGORY_ORDER[f.category],
+        STATUS_ORDER[f.status],
+        SEVERITY_ORDER.get(f.severity, 3),
+        _subject_key(f.subject),
+        f.kind != "identity",
+        f.policy or "",
+        (f.citation or {}).get("effective") or "",
+        f.clause,
+    )

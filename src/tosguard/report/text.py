@@ -26,8 +26,11 @@ Style = Callable[..., str]
 VERDICTS = {
     "compliant": ("COMPLIANT", "green", "no error-severity clause is violated or undetermined"),
     "non_compliant": ("NON-COMPLIANT", "red", "at least one error-severity clause is violated"),
-    "undetermined": ("UNDETERMINED", "yellow",
-                     "the manifest does not declare every fact an error-severity clause needs"),
+    "undetermined": (
+        "UNDETERMINED",
+        "yellow",
+        "the manifest does not declare every fact an error-severity clause needs",
+    ),
 }
 #: category (a summary key), section title, colour, mark
 GROUPS = (
@@ -44,14 +47,20 @@ def plain(text: str, **_: object) -> str:
     return text
 
 
-def render_text(report: Report, source_line: Callable[[int], str] | None = None,
-                sources: list | None = None, style: Style = plain) -> str:
+def render_text(
+    report: Report,
+    source_line: Callable[[int], str] | None = None,
+    sources: list | None = None,
+    style: Style = plain,
+) -> str:
     """``source_line(n)`` gives line ``n`` of the manifest (e.g. ``LoadedManifest.source_line``)
     so each finding can show the line it is about."""
     lines: list[str] = []
     label, colour, why = VERDICTS[report.verdict]
-    lines.append(style(f"{label}", fg=colour, bold=True) + f"  {printable(report.manifest)}"
-                 f"  (as of {report.as_of.isoformat()})")
+    lines.append(
+        style(f"{label}", fg=colour, bold=True) + f"  {printable(report.manifest)}"
+        f"  (as of {report.as_of.isoformat()})"
+    )
     summary = report.summary
     lines.append(f"  {why}")
     lines.extend(summary_lines(summary))
@@ -67,8 +76,16 @@ def render_text(report: Report, source_line: Callable[[int], str] | None = None,
         lines.append(style(heading, fg=group_colour, bold=True))
         for finding in group:
             lines.append("")
-            lines.extend(_finding_lines(finding, mark if finding.status != "undetermined"
-                                        else "?", group_colour, shown_line, sources, style))
+            lines.extend(
+                _finding_lines(
+                    finding,
+                    mark if finding.status != "undetermined" else "?",
+                    group_colour,
+                    shown_line,
+                    sources,
+                    style,
+                )
+            )
     if not report.findings:
         lines.append("")
         lines.append("No findings. Use --all to list satisfied and not-applicable clauses.")
@@ -93,8 +110,11 @@ def unlisted_words(summary: dict) -> list[str]:
     """How many results of each category the summary counts but the findings do not list
     (``9 satisfied``), for the categories where any are left out (none with ``--all``)."""
     listed = summary.get("listed", {})
-    return [f"{summary.get(c, 0) - listed.get(c, 0)} {c.replace('_', ' ')}"
-            for c in CATEGORIES if listed.get(c, 0) != summary.get(c, 0)]
+    return [
+        f"{summary.get(c, 0) - listed.get(c, 0)} {c.replace('_', ' ')}"
+        for c in CATEGORIES
+        if listed.get(c, 0) != summary.get(c, 0)
+    ]
 
 
 def summary_lines(summary: dict) -> list[str]:
@@ -115,20 +135,30 @@ def section_title(title: str, shown: int, total: int | None) -> str:
 
 def provenance(report: Report) -> str:
     """What produced the report: the tosguard version and the policy-set revision."""
-    return (f"tosguard {report.tosguard_version}, policy set revision "
-            f"{printable(report.policy_revision)}")
+    return (
+        f"tosguard {report.tosguard_version}, policy set revision "
+        f"{printable(report.policy_revision)}"
+    )
 
 
-def _finding_lines(f: Finding, mark: str, colour: str, shown_line: _ShownLines, sources,
-                   style: Style) -> list[str]:
+def _finding_lines(
+    f: Finding, mark: str, colour: str, shown_line: _ShownLines, sources, style: Style
+) -> list[str]:
     p = printable  # policy and clause ids, severities and topics are checked words: not escaped
-    head = (style(mark, fg=colour, bold=True) + " " + style(f.rule, bold=True)
-            + f"  [{f.severity}, {f.topic}]")
+    head = (
+        style(mark, fg=colour, bold=True)
+        + " "
+        + style(f.rule, bold=True)
+        + f"  [{f.severity}, {f.topic}]"
+    )
     out = [head]
     out += _wrap(p(f.message), "    ")
     where = f"{f.location['file']}:{f.location['line']}:{f.location['column']}"
-    out.append("    " + style("at ", fg="bright_black") + p(f"{_subject_name(f.subject, sources)}"
-               f" ({where})"))
+    out.append(
+        "    "
+        + style("at ", fg="bright_black")
+        + p(f"{_subject_name(f.subject, sources)} ({where})")
+    )
     text = shown_line(f.location["line"])
     if text:
         number = str(f.location["line"])
@@ -137,16 +167,23 @@ def _finding_lines(f: Finding, mark: str, colour: str, shown_line: _ShownLines, 
         out.append("    " + style("missing: ", fg="yellow") + p(", ".join(f.missing)))
     cite = f.citation
     if cite is not None:
-        out.append("    " + style("cites ", fg="bright_black") + p(f"{cite['document']}, "
-                   f"{cite['section']} (effective {cite['effective']})"))
+        out.append(
+            "    "
+            + style("cites ", fg="bright_black")
+            + p(f"{cite['document']}, {cite['section']} (effective {cite['effective']})")
+        )
         out += _wrap(p(f"“{cite['quote']}”"), "      ", style=lambda t: style(t, italic=True))
         out.append("      " + style(p(cite["url"]), fg="blue"))
     if f.remedy:
-        out += _wrap(p(f"remedy: {f.remedy}"), "    ",
-                     first_style=lambda t: style(t, fg="cyan"))
+        out += _wrap(p(f"remedy: {f.remedy}"), "    ", first_style=lambda t: style(t, fg="cyan"))
     if f.policy_location is not None:
-        out.append("    " + style(p(f"policy {f.policy_location['file']}:"
-                                    f"{f.policy_location['line']}"), fg="bright_black"))
+        out.append(
+            "    "
+            + style(
+                p(f"policy {f.policy_location['file']}:{f.policy_location['line']}"),
+                fg="bright_black",
+            )
+        )
     return out
 
 
@@ -175,18 +212,26 @@ def _subject_name(subject: str, sources) -> str:
         index = int(subject.split("/")[2])
         if index < len(sources):
             return f"source `{sources[index].id}`"
-    return {"/model": "the trained model", "/organization": "the organization"}.get(subject,
-                                                                                   subject)
+    return {"/model": "the trained model", "/organization": "the organization"}.get(
+        subject, subject
+    )
 
 
-def _wrap(text: str, indent: str, style: Style | None = None,
-          first_style: Style | None = None) -> list[str]:
-    wrapped = textwrap.wrap(text, width=WIDTH, initial_indent=indent, subsequent_indent=indent,
-                            break_long_words=False, break_on_hyphens=False) or [indent]
+def _wrap(
+    text: str, indent: str, style: Style | None = None, first_style: Style | None = None
+) -> list[str]:
+    wrapped = textwrap.wrap(
+        text,
+        width=WIDTH,
+        initial_indent=indent,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [indent]
     if style:
-        wrapped = [indent + style(line[len(indent):]) for line in wrapped]
+        wrapped = [indent + style(line[len(indent) :]) for line in wrapped]
     if first_style and wrapped:
-        first = wrapped[0][len(indent):]
+        first = wrapped[0][len(indent) :]
         head, _, rest = first.partition(" ")
         wrapped[0] = indent + first_style(head) + (" " + rest if rest else "")
     return wrapped

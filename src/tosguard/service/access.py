@@ -43,6 +43,7 @@ class ProtocolAnswer(NamedTuple):
     kind: str
     request_id: str
 
+
 access_log = logging.getLogger(ACCESS_LOGGER)
 service_log = logging.getLogger(SERVICE_LOGGER)
 
@@ -78,8 +79,10 @@ def context(scope) -> Context:
 
 async def send_problem(send, error: ProblemError, instance: str, request_id: str) -> None:
     body = problems.body(error, instance, request_id)
-    headers = [(b"content-type", problems.PROBLEM_MEDIA_TYPE.encode()),
-               (b"content-length", str(len(body)).encode())]
+    headers = [
+        (b"content-type", problems.PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
     headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -90,8 +93,16 @@ class StartupFailure(Exception):
 
 
 class ServiceMiddleware:
-    def __init__(self, app, *, keys: ApiKeys, metrics: Metrics, timeout: float,
-                 public_paths: frozenset[str], access_log_enabled: bool = True):
+    def __init__(
+        self,
+        app,
+        *,
+        keys: ApiKeys,
+        metrics: Metrics,
+        timeout: float,
+        public_paths: frozenset[str],
+        access_log_enabled: bool = True,
+    ):
         self.app = app
         self.keys = keys
         self.metrics = metrics
@@ -155,8 +166,10 @@ class ServiceMiddleware:
                 ctx.key_id = self.keys.match(offered_key(scope["headers"]))
                 if ctx.key_id is None:
                     raise ProblemError(
-                        "unauthorized", "send an API key as `Authorization: Bearer KEY` or "
-                        "`X-API-Key: KEY`", headers={"WWW-Authenticate": 'Bearer realm="tosguard"'})
+                        "unauthorized",
+                        "send an API key as `Authorization: Bearer KEY` or `X-API-Key: KEY`",
+                        headers={"WWW-Authenticate": 'Bearer realm="tosguard"'},
+                    )
             await self.app(scope, counting_receive, tagged_send)
         except ProblemError as error:
             if started:
@@ -165,13 +178,21 @@ class ServiceMiddleware:
         except ClientDisconnect:  # gone before its body arrived: nothing to answer, no error
             status = CLIENT_CLOSED
         except Exception as error:
-            service_log.error("internal error", exc_info=error,
-                              extra={"fields": {"request_id": request_id, "path": path}})
+            service_log.error(
+                "internal error",
+                exc_info=error,
+                extra={"fields": {"request_id": request_id, "path": path}},
+            )
             if started:
                 raise
-            await send_problem(tagged_send, ProblemError(
-                "internal", "an internal error occurred; it has been logged with the request "
-                "id"), path, request_id)
+            await send_problem(
+                tagged_send,
+                ProblemError(
+                    "internal", "an internal error occurred; it has been logged with the request id"
+                ),
+                path,
+                request_id,
+            )
         finally:
             self.metrics.in_progress.dec()
             elapsed = time.monotonic() - ctx.started
@@ -184,18 +205,23 @@ class ServiceMiddleware:
             if self.access_log_enabled and access_log.isEnabledFor(logging.INFO):
                 client = scope.get("client")
                 problem = {"problem": answered.kind} if answered is not None else {}
-                access_log.info("request", extra={"fields": {
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "path": path,
-                    "route": template,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                    "request_bytes": received,
-                    "response_bytes": sent,
-                    "client": client[0] if client else None,
-                    "key_id": ctx.key_id,
-                    "verdict": ctx.verdict,
-                    "revision": ctx.revision,
-                    **problem,
-                }})
+                access_log.info(
+                    "request",
+                    extra={
+                        "fields": {
+                            "request_id": request_id,
+                            "method": scope["method"],
+                            "path": path,
+                            "route": template,
+                            "status": status,
+                            "duration_ms": round(elapsed * 1000, 2),
+                            "request_bytes": received,
+                            "response_bytes": sent,
+                            "client": client[0] if client else None,
+                            "key_id": ctx.key_id,
+                            "verdict": ctx.verdict,
+                            "revision": ctx.revision,
+                            **problem,
+                        }
+                    },
+                )

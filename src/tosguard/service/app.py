@@ -82,23 +82,27 @@ class Service:
     def policy_set(self) -> PolicySet:
         current = self.state.current
         if current is None:
-            raise ProblemError("not-ready", "the policy set is not loaded yet",
-                               headers={"Retry-After": "1"})
+            raise ProblemError(
+                "not-ready", "the policy set is not loaded yet", headers={"Retry-After": "1"}
+            )
         return current
 
     def pool(self) -> ThreadPoolExecutor:
         if self.executor is None:
-            self.executor = ThreadPoolExecutor(max(1, self.settings.eval_threads),
-                                               thread_name_prefix="tosguard-eval")
+            self.executor = ThreadPoolExecutor(
+                max(1, self.settings.eval_threads), thread_name_prefix="tosguard-eval"
+            )
         return self.executor
 
     def budget(self, request: Request, *, sliced: bool = False) -> Budget:
         """The request's budget: its time limit (the work stops there, see
         :mod:`tosguard.engine.budget`), the findings one report may hold, and for work on the event
         loop the slice after which it moves to a thread."""
-        return Budget(deadline=context(request.scope).deadline,
-                      max_findings=self.settings.max_findings,
-                      slice_seconds=self.settings.inline_slice if sliced else None)
+        return Budget(
+            deadline=context(request.scope).deadline,
+            max_findings=self.settings.max_findings,
+            slice_seconds=self.settings.inline_slice if sliced else None,
+        )
 
     async def in_pool(self, request: Request, job, budget: Budget):
         """Run ``job(budget)`` in the evaluation pool within the request's time limit; the
@@ -131,8 +135,11 @@ class Service:
             raise self.timeout_problem() from None
 
     def timeout_problem(self) -> ProblemError:
-        return ProblemError("timeout", f"the request was not answered within the time limit "
-                            f"of {self.settings.timeout:g} s", headers={"Retry-After": "1"})
+        return ProblemError(
+            "timeout",
+            f"the request was not answered within the time limit of {self.settings.timeout:g} s",
+            headers={"Retry-After": "1"},
+        )
 
     def loaded(self, policy_set: PolicySet) -> None:
         library = policy_set.library
@@ -140,20 +147,25 @@ class Service:
         # The set's files parsed, the context policy text is validated in: a second of work
         # on a busy machine, done now in the background rather than within the time limit of
         # the first validation request.
-        threading.Thread(target=parse_in_background, args=(policy_set,),
-                         name="tosguard-parse-set", daemon=True).start()
+        threading.Thread(
+            target=parse_in_background, args=(policy_set,), name="tosguard-parse-set", daemon=True
+        ).start()
 
     def record_reload(self, result: ReloadResult) -> None:
         self.metrics.reloads.labels("success" if result.ok else "failure").inc()
-        fields = {"revision": result.revision, "previous": result.previous,
-                  "changed": result.changed}
+        fields = {
+            "revision": result.revision,
+            "previous": result.previous,
+            "changed": result.changed,
+        }
         if result.ok:
             self.loaded(self.policy_set)
             log.info("policy set reloaded", extra={"fields": fields})
         else:
             fields["errors"] = [d.as_dict() for d in result.diagnostics]
-            log.error("policy set reload failed; the previous set is kept",
-                      extra={"fields": fields})
+            log.error(
+                "policy set reload failed; the previous set is kept", extra={"fields": fields}
+            )
 
     def reload(self) -> ReloadResult:
         """Reload the policy set and re-read the API keys (blocking: run it in a thread).
@@ -165,14 +177,18 @@ class Service:
             try:
                 keys = ApiKeys.load(self.settings.api_keys_file)
             except UsageError as error:
-                log.error("the API keys could not be re-read; the keys in use are kept",
-                          extra={"fields": {"errors": [d.as_dict() for d in error.diagnostics]}})
+                log.error(
+                    "the API keys could not be re-read; the keys in use are kept",
+                    extra={"fields": {"errors": [d.as_dict() for d in error.diagnostics]}},
+                )
             else:
                 if keys.enabled == self.middleware.keys.enabled:
                     self.middleware.keys = keys
                 else:
-                    log.error("a reload cannot turn API keys on or off; restart the service",
-                              extra={"fields": {}})
+                    log.error(
+                        "a reload cannot turn API keys on or off; restart the service",
+                        extra={"fields": {}},
+                    )
         return result
 
     def reload_in_background(self) -> None:
@@ -186,8 +202,10 @@ def parse_in_background(policy_set: PolicySet) -> None:
     try:
         policy_set.parsed_files()
     except Exception as error:  # it compiled, so it parses; if not, validation will say so
-        log.error("the policy set's files could not be parsed for validation",
-                  extra={"fields": {"error": f"{type(error).__name__}: {error}"}})
+        log.error(
+            "the policy set's files could not be parsed for validation",
+            extra={"fields": {"error": f"{type(error).__name__}: {error}"}},
+        )
 
 
 async def read_body(request: Request) -> bytes:
@@ -196,33 +214,50 @@ async def read_body(request: Request) -> bytes:
         with anyio.fail_after(ctx.remaining()):
             return await request.body()
     except TimeoutError:
-        raise ProblemError("body-timeout", "the request body did not arrive within the time "
-                           "limit", headers={"Connection": "close"}) from None
+        raise ProblemError(
+            "body-timeout",
+            "the request body did not arrive within the time limit",
+            headers={"Connection": "close"},
+        ) from None
 
 
 def usage_problem(error: UsageError, what: str) -> ProblemError:
-    return ProblemError("invalid-parameter", f"invalid `{what}`",
-                        diagnostic_items(error.diagnostics))
+    return ProblemError(
+        "invalid-parameter", f"invalid `{what}`", diagnostic_items(error.diagnostics)
+    )
 
 
 def split_ids(values: list[str] | None) -> list[str]:
     return [part.strip() for value in values or () for part in value.split(",") if part.strip()]
 
 
-def create_app(settings: Settings | None = None, *,
-               policy_set: PolicySet | None = None, handle_sighup: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    policy_set: PolicySet | None = None,
+    handle_sighup: bool = False,
+) -> FastAPI:
     """The app for one worker. ``policy_set``: an already loaded set (tests and single-worker
     ``serve`` pass one); otherwise the configured paths are loaded at start-up."""
     settings = settings or Settings.from_env()
-    state = PolicyState(settings.library_paths(), settings.extra_policies,
-                        use_cache=settings.use_cache, initial=policy_set)
+    state = PolicyState(
+        settings.library_paths(),
+        settings.extra_policies,
+        use_cache=settings.use_cache,
+        initial=policy_set,
+    )
     metrics = Metrics()
     keys = ApiKeys.load(settings.api_keys_file)
     service = Service(settings, state, metrics)
     public = PUBLIC_PATHS | ({"/metrics"} if settings.public_metrics else set())
-    middleware = ServiceMiddleware(None, keys=keys, metrics=metrics, timeout=settings.timeout,
-                                   public_paths=frozenset(public),
-                                   access_log_enabled=settings.access_log)
+    middleware = ServiceMiddleware(
+        None,
+        keys=keys,
+        metrics=metrics,
+        timeout=settings.timeout,
+        public_paths=frozenset(public),
+        access_log_enabled=settings.access_log,
+    )
     service.middleware = middleware
 
     @asynccontextmanager
@@ -232,18 +267,26 @@ def create_app(settings: Settings | None = None, *,
                 await anyio.to_thread.run_sync(state.load)
             except Exception as error:
                 diagnostics = getattr(error, "diagnostics", [])
-                log.error("the policy set could not be loaded; not serving",
-                          extra={"fields": {"errors": [d.as_dict() for d in diagnostics]
-                                            or str(error)}})
+                log.error(
+                    "the policy set could not be loaded; not serving",
+                    extra={"fields": {"errors": [d.as_dict() for d in diagnostics] or str(error)}},
+                )
                 middleware.startup_failure = "the policy set could not be loaded (errors above)"
                 raise StartupFailure(middleware.startup_failure) from None
         service.loaded(service.policy_set)
         gc.collect()
         gc.freeze()  # what start-up built lives as long as the worker: the collector skips it
-        log.info("policy set loaded", extra={"fields": {
-            "revision": service.policy_set.revision, "pid": os.getpid(),
-            "policies": len(service.policy_set.library.documents),
-            "clauses": service.policy_set.library.clause_count}})
+        log.info(
+            "policy set loaded",
+            extra={
+                "fields": {
+                    "revision": service.policy_set.revision,
+                    "pid": os.getpid(),
+                    "policies": len(service.policy_set.library.documents),
+                    "clauses": service.policy_set.library.clause_count,
+                }
+            },
+        )
         loop = asyncio.get_running_loop()
         hup = False
         if handle_sighup and hasattr(signal, "SIGHUP"):
@@ -281,8 +324,12 @@ def create_app(settings: Settings | None = None, *,
     # ---- errors ---------------------------------------------------------------------------
     async def problem_response(request: Request, error: ProblemError) -> Response:
         body = problems.body(error, request.url.path, context(request.scope).request_id)
-        return Response(body, status_code=error.status, headers=error.headers,
-                        media_type=problems.PROBLEM_MEDIA_TYPE)
+        return Response(
+            body,
+            status_code=error.status,
+            headers=error.headers,
+            media_type=problems.PROBLEM_MEDIA_TYPE,
+        )
 
     @app.exception_handler(ProblemError)
     async def on_problem(request: Request, error: ProblemError) -> Response:
@@ -291,11 +338,17 @@ def create_app(settings: Settings | None = None, *,
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, error: StarletteHTTPException) -> Response:
         kind = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code)
-        detail = {404: f"no such resource `{request.url.path}`",
-                  405: f"`{request.method}` is not allowed on `{request.url.path}`"}
-        problem = ProblemError(kind or "invalid-request", detail.get(error.status_code, ""),
-                               not_found_items(app, request) if error.status_code == 404
-                               else (), headers=error.headers, status=error.status_code)
+        detail = {
+            404: f"no such resource `{request.url.path}`",
+            405: f"`{request.method}` is not allowed on `{request.url.path}`",
+        }
+        problem = ProblemError(
+            kind or "invalid-request",
+            detail.get(error.status_code, ""),
+            not_found_items(app, request) if error.status_code == 404 else (),
+            headers=error.headers,
+            status=error.status_code,
+        )
         return await problem_response(request, problem)
 
     @app.exception_handler(RequestValidationError)
@@ -305,11 +358,17 @@ def create_app(settings: Settings | None = None, *,
             loc = [str(p) for p in entry.get("loc", ())]
             where = loc[0] if loc else "request"
             field = ".".join(loc[1:]) or where
-            errors.append(item(f"service-invalid-{where}", f"invalid {where} parameter "
-                               f"`{field}`: {entry.get('msg', 'invalid value')}",
-                               pointer="/" + "/".join(loc)))
-        return await problem_response(request, ProblemError(
-            "invalid-parameter", "the request's parameters are invalid", errors))
+            errors.append(
+                item(
+                    f"service-invalid-{where}",
+                    f"invalid {where} parameter `{field}`: {entry.get('msg', 'invalid value')}",
+                    pointer="/" + "/".join(loc),
+                )
+            )
+        return await problem_response(
+            request,
+            ProblemError("invalid-parameter", "the request's parameters are invalid", errors),
+        )
 
     # ---- check ----------------------------------------------------------------------------
     @app.post(
@@ -317,29 +376,50 @@ def create_app(settings: Settings | None = None, *,
         tags=["check"],
         summary="Check a usage manifest",
         response_class=Response,
-        responses={200: {"model": models.Report, "description": "The report (format 1), "
-                                                                "the CLI's JSON byte for byte",
-                         "headers": openapi.CHECK_HEADERS},
-                   **problems.responses(400, 408, 413, 415, 422, 503)},
+        responses={
+            200: {
+                "model": models.Report,
+                "description": "The report (format 1), the CLI's JSON byte for byte",
+                "headers": openapi.CHECK_HEADERS,
+            },
+            **problems.responses(400, 408, 413, 415, 422, 503),
+        },
         openapi_extra={"requestBody": openapi.manifest_request_body()},
     )
     async def check(
         request: Request,
-        as_of: Annotated[str | None, Query(
-            pattern=openapi.DATE_PATTERN, json_schema_extra={"format": "date"},
-            description="Evaluation date for sources without `collected` dates (default: "
-            "today, on the server's clock).")] = None,
-        policies: Annotated[list[str] | None, Query(
-            description="Only these policy ids (repeat, or separate with commas).")] = None,
-        include_all: Annotated[bool, Query(
-            alias="all", description="Also list satisfied and not-applicable results.")] = False,
-        accept_unknown_ids: Annotated[bool | None, Query(
-            description="Report provider, licence, agreement and verification ids that no "
-            "policy knows as warnings, not errors (default: the service's setting, normally "
-            "false).")] = None,
-        name: Annotated[str, Query(
-            max_length=MAX_NAME, description="The manifest's name in the report, as the CLI "
-            "uses the path given to it.")] = "<request>",
+        as_of: Annotated[
+            str | None,
+            Query(
+                pattern=openapi.DATE_PATTERN,
+                json_schema_extra={"format": "date"},
+                description="Evaluation date for sources without `collected` dates (default: "
+                "today, on the server's clock).",
+            ),
+        ] = None,
+        policies: Annotated[
+            list[str] | None,
+            Query(description="Only these policy ids (repeat, or separate with commas)."),
+        ] = None,
+        include_all: Annotated[
+            bool, Query(alias="all", description="Also list satisfied and not-applicable results.")
+        ] = False,
+        accept_unknown_ids: Annotated[
+            bool | None,
+            Query(
+                description="Report provider, licence, agreement and verification ids that no "
+                "policy knows as warnings, not errors (default: the service's setting, normally "
+                "false)."
+            ),
+        ] = None,
+        name: Annotated[
+            str,
+            Query(
+                max_length=MAX_NAME,
+                description="The manifest's name in the report, as the CLI "
+                "uses the path given to it.",
+            ),
+        ] = "<request>",
     ) -> Response:
         fmt = checks.manifest_format(request.headers.get("content-type"))
         data = await read_body(request)
@@ -355,10 +435,18 @@ def create_app(settings: Settings | None = None, *,
                 library = current.restrict(ids)
             except UsageError as error:
                 raise usage_problem(error, "policies") from None
-        accept = settings.accept_unknown_ids if accept_unknown_ids is None \
-            else accept_unknown_ids
-        job = partial(checks.check_manifest, library, data, fmt, name, day, include_all,
-                      settings.max_sources, accept_unknown_ids=accept)
+        accept = settings.accept_unknown_ids if accept_unknown_ids is None else accept_unknown_ids
+        job = partial(
+            checks.check_manifest,
+            library,
+            data,
+            fmt,
+            name,
+            day,
+            include_all,
+            settings.max_sources,
+            accept_unknown_ids=accept,
+        )
         ctx = context(request.scope)
         ctx.revision = current.revision
         if len(data) <= settings.inline_max_bytes:
@@ -367,26 +455,43 @@ def create_app(settings: Settings | None = None, *,
             body, verdict = await service.in_pool(request, job, service.budget(request))
         ctx.verdict = verdict
         metrics.checks.labels(verdict).inc()
-        return Response(body, media_type="application/json",
-                        headers={"X-Tosguard-Verdict": verdict,
-                                 "X-Tosguard-Revision": current.revision})
+        return Response(
+            body,
+            media_type="application/json",
+            headers={"X-Tosguard-Verdict": verdict, "X-Tosguard-Revision": current.revision},
+        )
 
     # ---- the library ----------------------------------------------------------------------
-    @app.get("/v1/policies", tags=["policies"], summary="List the policy library",
-             response_model=models.PolicyList)
+    @app.get(
+        "/v1/policies",
+        tags=["policies"],
+        summary="List the policy library",
+        response_model=models.PolicyList,
+    )
     async def list_policies() -> dict:
         return catalog.policy_rows(service.policy_set.library)
 
-    @app.get("/v1/policies/{policy_id}", tags=["policies"], summary="One policy, all versions",
-             response_model=models.PolicyDetail, responses=problems.responses(404))
+    @app.get(
+        "/v1/policies/{policy_id}",
+        tags=["policies"],
+        summary="One policy, all versions",
+        response_model=models.PolicyDetail,
+        responses=problems.responses(404),
+    )
     async def get_policy(policy_id: Annotated[str, Path(max_length=200)]) -> dict:
         return catalog.policy_detail(service.policy_set.library, policy_id)
 
-    @app.get("/v1/policies/{policy_id}/clauses/{clause_id}", tags=["policies"],
-             summary="One clause: condition, citation and verbatim quote, per version",
-             response_model=models.ClauseDetail, responses=problems.responses(404))
-    async def get_clause(policy_id: Annotated[str, Path(max_length=200)],
-                         clause_id: Annotated[str, Path(max_length=200)]) -> dict:
+    @app.get(
+        "/v1/policies/{policy_id}/clauses/{clause_id}",
+        tags=["policies"],
+        summary="One clause: condition, citation and verbatim quote, per version",
+        response_model=models.ClauseDetail,
+        responses=problems.responses(404),
+    )
+    async def get_clause(
+        policy_id: Annotated[str, Path(max_length=200)],
+        clause_id: Annotated[str, Path(max_length=200)],
+    ) -> dict:
         return catalog.clause_detail(service.policy_set.library, policy_id, clause_id)
 
     @app.post(
@@ -399,60 +504,110 @@ def create_app(settings: Settings | None = None, *,
     )
     async def validate(
         request: Request,
-        name: Annotated[str, Query(max_length=MAX_NAME, description="The file name "
-                                   "diagnostics refer to; a library file of the same name "
-                                   "is replaced.")] = "policy.tos",
-        context_: Annotated[Literal["library", "none"], Query(
-            alias="context", description="`library`: check the text as one more file of the "
-            "loaded set, so it may use the set's named sets and predicates; `none`: alone."
-        )] = "library",
+        name: Annotated[
+            str,
+            Query(
+                max_length=MAX_NAME,
+                description="The file name "
+                "diagnostics refer to; a library file of the same name "
+                "is replaced.",
+            ),
+        ] = "policy.tos",
+        context_: Annotated[
+            Literal["library", "none"],
+            Query(
+                alias="context",
+                description="`library`: check the text as one more file of the "
+                "loaded set, so it may use the set's named sets and predicates; `none`: alone.",
+            ),
+        ] = "library",
     ) -> JSONResponse:
         kind = checks.media_type(request.headers.get("content-type"))
         if kind and kind not in checks.POLICY_TYPES:
-            raise ProblemError("unsupported-media-type", f"policy text is sent as `text/plain`, "
-                               f"not `{kind}`", [item("service-media-type", f"unsupported "
-                                                      f"content type `{kind}`",
-                                                      help="set `Content-Type: text/plain`")])
+            raise ProblemError(
+                "unsupported-media-type",
+                f"policy text is sent as `text/plain`, not `{kind}`",
+                [
+                    item(
+                        "service-media-type",
+                        f"unsupported content type `{kind}`",
+                        help="set `Content-Type: text/plain`",
+                    )
+                ],
+            )
         data = await read_body(request)
         if not data:
-            raise ProblemError("invalid-request", "the request has no policy text",
-                               [item("service-empty-body", "the body is empty",
-                                     help="send the text of a policy file as the body")])
+            raise ProblemError(
+                "invalid-request",
+                "the request has no policy text",
+                [
+                    item(
+                        "service-empty-body",
+                        "the body is empty",
+                        help="send the text of a policy file as the body",
+                    )
+                ],
+            )
         current = service.policy_set
         job = partial(checks.validate_policy, current, data, name, context_)
         diagnostics, used = await service.in_pool(request, job, service.budget(request))
         return JSONResponse(checks.validation_result(diagnostics, name, used, current.revision))
 
     # ---- operations -----------------------------------------------------------------------
-    @app.post("/v1/admin/reload", tags=["operations"], summary="Reload the policy set",
-              response_model=models.ReloadOutcome,
-              responses=problems.responses(403, 409))
+    @app.post(
+        "/v1/admin/reload",
+        tags=["operations"],
+        summary="Reload the policy set",
+        response_model=models.ReloadOutcome,
+        responses=problems.responses(403, 409),
+    )
     async def reload() -> dict:
         if not middleware.keys.enabled:
-            raise ProblemError("reload-disabled", "reloading over HTTP needs API keys "
-                               "(`--api-keys-file`); send SIGHUP to the server instead",
-                               [item("service-reload-disabled", "no API keys are configured",
-                                     help="configure API keys, or `kill -HUP <pid>`")])
+            raise ProblemError(
+                "reload-disabled",
+                "reloading over HTTP needs API keys "
+                "(`--api-keys-file`); send SIGHUP to the server instead",
+                [
+                    item(
+                        "service-reload-disabled",
+                        "no API keys are configured",
+                        help="configure API keys, or `kill -HUP <pid>`",
+                    )
+                ],
+            )
         result = await anyio.to_thread.run_sync(service.reload)
         service.record_reload(result)
         if not result.ok:
-            raise ProblemError("reload-failed", f"the new policy set has errors; the set in use "
-                               f"(revision {result.revision}) is kept",
-                               diagnostic_items(result.diagnostics))
+            raise ProblemError(
+                "reload-failed",
+                f"the new policy set has errors; the set in use "
+                f"(revision {result.revision}) is kept",
+                diagnostic_items(result.diagnostics),
+            )
         supervisor = os.environ.get(SUPERVISOR_ENV)
         if settings.workers > 1 and supervisor and supervisor == str(os.getppid()):
             os.kill(int(supervisor), signal.SIGHUP)  # the supervisor restarts the others
         library = service.policy_set.library
-        return {"revision": result.revision, "previous": result.previous,
-                "changed": result.changed, "policies": len(library.documents),
-                "clauses": library.clause_count, "workers": settings.workers}
+        return {
+            "revision": result.revision,
+            "previous": result.previous,
+            "changed": result.changed,
+            "policies": len(library.documents),
+            "clauses": library.clause_count,
+            "workers": settings.workers,
+        }
 
     @app.get("/healthz", tags=["operations"], summary="Liveness", response_model=models.Health)
     async def healthz() -> dict:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: the policy set in use",
-             response_model=models.Ready, responses=problems.responses(503))
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: the policy set in use",
+        response_model=models.Ready,
+        responses=problems.responses(503),
+    )
     async def readyz() -> dict:
         current = service.policy_set
         last = state.last_reload
@@ -465,15 +620,28 @@ def create_app(settings: Settings | None = None, *,
             "workers": settings.workers,
             "reloads": state.reload_count,
             "reload_failures": state.failure_count,
-            "last_reload": None if last is None else {
-                "ok": last.ok, "at": last.at, "revision": last.revision,
-                "errors": len(last.diagnostics)},
+            "last_reload": None
+            if last is None
+            else {
+                "ok": last.ok,
+                "at": last.at,
+                "revision": last.revision,
+                "errors": len(last.diagnostics),
+            },
         }
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics",
-             response_class=Response,
-             responses={200: {"description": "Prometheus text exposition format",
-                              "content": {"text/plain": {"schema": {"type": "string"}}}}})
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "Prometheus text exposition format",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    )
     async def metrics_endpoint() -> Response:
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
@@ -492,12 +660,22 @@ def not_found_items(app: FastAPI, request: Request) -> list[dict]:
     if path != "/" and twin:
         scope = {**request.scope, "path": twin}
         if any(route.matches(scope)[0] is not Match.NONE for route in app.router.routes):
-            return [item("service-trailing-slash", f"`{path}` is not a path of this service",
-                         help=f"send the request to `{twin}`")]
+            return [
+                item(
+                    "service-trailing-slash",
+                    f"`{path}` is not a path of this service",
+                    help=f"send the request to `{twin}`",
+                )
+            ]
     paths = [getattr(route, "path", "{") for route in app.router.routes]
     fixed = [p for p in paths if "{" not in p and p != "/openapi.json"]
-    return [item("service-unknown-path", f"`{path}` is not a path of this service",
-                 help=did_you_mean(path, fixed) or "see `/openapi.json` for the paths")]
+    return [
+        item(
+            "service-unknown-path",
+            f"`{path}` is not a path of this service",
+            help=did_you_mean(path, fixed) or "see `/openapi.json` for the paths",
+        )
+    ]
 
 
 def create_app_from_env() -> FastAPI:

@@ -30,8 +30,10 @@ from ..errors import Diagnostic, Span, UsageError
 from .config import API_KEYS_ENV
 
 MIN_KEY_LENGTH = 16
-NO_KEYS_HELP = ("write one key per line (`#` starts a comment), or leave out `--api-keys-file` "
-                "to serve without keys")
+NO_KEYS_HELP = (
+    "write one key per line (`#` starts a comment), or leave out `--api-keys-file` "
+    "to serve without keys"
+)
 
 
 def key_id(key: str | bytes) -> str:
@@ -70,37 +72,61 @@ class ApiKeys:
                 text = Path(path).read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as error:
                 reason = getattr(error, "strerror", None) or str(error)
-                raise UsageError(Diagnostic("serve-api-keys", f"cannot read `{path}`: {reason}",
-                                            Span(path), "give a readable UTF-8 file with one "
-                                            "key per line")) from None
+                raise UsageError(
+                    Diagnostic(
+                        "serve-api-keys",
+                        f"cannot read `{path}`: {reason}",
+                        Span(path),
+                        "give a readable UTF-8 file with one key per line",
+                    )
+                ) from None
             lines = text.splitlines()
-            from_file = [(line.strip(), f"{path}:{number}")
-                         for number, line in enumerate(lines, 1)
-                         if line.strip() and not line.strip().startswith("#")]
+            from_file = [
+                (line.strip(), f"{path}:{number}")
+                for number, line in enumerate(lines, 1)
+                if line.strip() and not line.strip().startswith("#")
+            ]
             if not from_file:
                 what = {0: "it is empty", 1: "its only line is blank or a comment"}.get(
-                    len(lines), f"its {len(lines)} lines are blank or comments")
-                raise UsageError(Diagnostic(
-                    "serve-api-keys-empty", f"the API key file `{path}` holds no key: {what}",
-                    Span(path, 1, 1) if lines else Span(path), NO_KEYS_HELP,
-                    source_line=lines[0] if lines else ""))
+                    len(lines), f"its {len(lines)} lines are blank or comments"
+                )
+                raise UsageError(
+                    Diagnostic(
+                        "serve-api-keys-empty",
+                        f"the API key file `{path}` holds no key: {what}",
+                        Span(path, 1, 1) if lines else Span(path),
+                        NO_KEYS_HELP,
+                        source_line=lines[0] if lines else "",
+                    )
+                )
             keys += from_file
         if API_KEYS_ENV in env:
-            from_env = [(part.strip(), f"${API_KEYS_ENV}")
-                        for part in env[API_KEYS_ENV].split(",") if part.strip()]
+            from_env = [
+                (part.strip(), f"${API_KEYS_ENV}")
+                for part in env[API_KEYS_ENV].split(",")
+                if part.strip()
+            ]
             if not from_env:
-                raise UsageError(Diagnostic(
-                    "serve-api-keys-empty", f"`${API_KEYS_ENV}` is set but holds no key",
-                    Span(f"${API_KEYS_ENV}"), "set it to keys separated by commas, or unset it "
-                    "to serve without keys"))
+                raise UsageError(
+                    Diagnostic(
+                        "serve-api-keys-empty",
+                        f"`${API_KEYS_ENV}` is set but holds no key",
+                        Span(f"${API_KEYS_ENV}"),
+                        "set it to keys separated by commas, or unset it to serve without keys",
+                    )
+                )
             keys += from_env
         for key, where in keys:
             if len(key) < MIN_KEY_LENGTH:
-                raise UsageError(Diagnostic(
-                    "serve-api-keys", f"the API key at {where} is shorter than "
-                    f"{MIN_KEY_LENGTH} characters", Span(where),
-                    "generate one with `python -c 'import secrets; "
-                    "print(secrets.token_urlsafe(32))'`"))
+                raise UsageError(
+                    Diagnostic(
+                        "serve-api-keys",
+                        f"the API key at {where} is shorter than {MIN_KEY_LENGTH} characters",
+                        Span(where),
+                        "generate one with `python -c 'import secrets; "
+                        "print(secrets.token_urlsafe(32))'`",
+                    )
+                )
         return cls(tuple(sorted({hashlib.sha256(k.encode()).digest() for k, _ in keys})))
 
 

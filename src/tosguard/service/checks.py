@@ -42,62 +42,113 @@ def manifest_format(content_type: str | None) -> str:
         fmt = "yaml"
     if fmt is None:
         shown = f"`{kind}`" if kind else "no content type"
-        raise ProblemError("unsupported-media-type", f"a manifest is sent as "
-                           f"`application/json` or `application/yaml`, not {shown}",
-                           [item("service-media-type", f"unsupported content type {shown}",
-                                 help="set `Content-Type: application/yaml` (or "
-                                      "`application/json`)")])
+        raise ProblemError(
+            "unsupported-media-type",
+            f"a manifest is sent as `application/json` or `application/yaml`, not {shown}",
+            [
+                item(
+                    "service-media-type",
+                    f"unsupported content type {shown}",
+                    help="set `Content-Type: application/yaml` (or `application/json`)",
+                )
+            ],
+        )
     return fmt
 
 
-def check_manifest(library: Library, data: bytes, fmt: str, name: str, day: date,
-                   include_all: bool, max_sources: int,
-                   budget: Budget | None = None, *,
-                   accept_unknown_ids: bool = False) -> tuple[bytes, str]:
+def check_manifest(
+    library: Library,
+    data: bytes,
+    fmt: str,
+    name: str,
+    day: date,
+    include_all: bool,
+    max_sources: int,
+    budget: Budget | None = None,
+    *,
+    accept_unknown_ids: bool = False,
+) -> tuple[bytes, str]:
     """Parse, validate and evaluate a manifest; the report's JSON (exactly the CLI's bytes)
     and its verdict. The work stops with :class:`tosguard.engine.budget.LimitExceeded` when
     ``budget`` is spent; a report over its findings limit is a 422."""
     with budgets.active(budget):
-        return _check_manifest(library, data, fmt, name, day, include_all, max_sources,
-                               accept_unknown_ids)
+        return _check_manifest(
+            library, data, fmt, name, day, include_all, max_sources, accept_unknown_ids
+        )
 
 
-def _check_manifest(library: Library, data: bytes, fmt: str, name: str, day: date,
-                    include_all: bool, max_sources: int,
-                    accept_unknown_ids: bool) -> tuple[bytes, str]:
+def _check_manifest(
+    library: Library,
+    data: bytes,
+    fmt: str,
+    name: str,
+    day: date,
+    include_all: bool,
+    max_sources: int,
+    accept_unknown_ids: bool,
+) -> tuple[bytes, str]:
     try:
         loaded = parse_manifest(data, name, fmt)
     except ManifestError as error:
         count = error.total  # every problem found, not only the ones listed
-        raise ProblemError("manifest-invalid", f"the manifest has {count:,} "
-                           f"error{'s' if count != 1 else ''}",
-                           diagnostic_items(error.diagnostics)) from None
+        raise ProblemError(
+            "manifest-invalid",
+            f"the manifest has {count:,} error{'s' if count != 1 else ''}",
+            diagnostic_items(error.diagnostics),
+        ) from None
     sources = len(loaded.manifest.sources)
     if sources > max_sources:
-        raise ProblemError("manifest-too-many-sources", f"the manifest declares {sources} "
-                           f"sources; this service checks at most {max_sources} per request",
-                           [item("service-too-many-sources", f"{sources} sources, more than "
-                                 f"the limit of {max_sources}", pointer="/sources", file=name,
-                                 help="split the manifest, or run `tosguard check` locally")])
+        raise ProblemError(
+            "manifest-too-many-sources",
+            f"the manifest declares {sources} "
+            f"sources; this service checks at most {max_sources} per request",
+            [
+                item(
+                    "service-too-many-sources",
+                    f"{sources} sources, more than the limit of {max_sources}",
+                    pointer="/sources",
+                    file=name,
+                    help="split the manifest, or run `tosguard check` locally",
+                )
+            ],
+        )
     try:
-        report = run_check(library, loaded, as_of=day, include_all=include_all, name=name,
-                           accept_unknown_ids=accept_unknown_ids)
+        report = run_check(
+            library,
+            loaded,
+            as_of=day,
+            include_all=include_all,
+            name=name,
+            accept_unknown_ids=accept_unknown_ids,
+        )
         return report.to_json().encode(), report.verdict
     except TosguardError as error:
-        raise ProblemError("manifest-invalid", "the manifest could not be evaluated",
-                           diagnostic_items(error.diagnostics)) from None
+        raise ProblemError(
+            "manifest-invalid",
+            "the manifest could not be evaluated",
+            diagnostic_items(error.diagnostics),
+        ) from None
     except FindingsLimitExceeded as error:
-        raise ProblemError("report-too-large", f"the report would hold more than "
-                           f"{error.limit:,} findings; this service returns at most that many",
-                           [item("service-too-many-findings", f"more than {error.limit:,} "
-                                 "findings", pointer="/sources", file=name,
-                                 help="declare the facts that leave findings undetermined, "
-                                 "split the manifest, or run `tosguard check` locally")]) \
-            from None
+        raise ProblemError(
+            "report-too-large",
+            f"the report would hold more than "
+            f"{error.limit:,} findings; this service returns at most that many",
+            [
+                item(
+                    "service-too-many-findings",
+                    f"more than {error.limit:,} findings",
+                    pointer="/sources",
+                    file=name,
+                    help="declare the facts that leave findings undetermined, "
+                    "split the manifest, or run `tosguard check` locally",
+                )
+            ],
+        ) from None
 
 
-def validate_policy(policy_set: PolicySet, data: bytes, name: str, context: str,
-                    budget: Budget | None = None) -> tuple[list[Diagnostic], str]:
+def validate_policy(
+    policy_set: PolicySet, data: bytes, name: str, context: str, budget: Budget | None = None
+) -> tuple[list[Diagnostic], str]:
     """Lint policy text as ``tosguard lint`` does (errors and warnings), less the check of
     quotes against stored source texts, which posted text has none of; text without errors is
     then compiled as ``tosguard check`` would load it. Returns the diagnostics and the context.
@@ -121,8 +172,9 @@ def validate_policy(policy_set: PolicySet, data: bytes, name: str, context: str,
         return _validate_policy(others, data, name, context, user)
 
 
-def _validate_policy(others: list, data: bytes, name: str, context: str,
-                     user: bool) -> tuple[list[Diagnostic], str]:
+def _validate_policy(
+    others: list, data: bytes, name: str, context: str, user: bool
+) -> tuple[list[Diagnostic], str]:
     from ..engine.frontend import compile_checked, parse_policy_data
     from ..tools.lint import lint_files
 
@@ -136,13 +188,25 @@ def _validate_policy(others: list, data: bytes, name: str, context: str,
     return diagnostics, context
 
 
-def validation_result(diagnostics: list[Diagnostic], name: str, context: str,
-                      revision: str) -> dict:
+def validation_result(
+    diagnostics: list[Diagnostic], name: str, context: str, revision: str
+) -> dict:
     errors, warnings = counts(diagnostics)
     listed = []
     for entry, diagnostic in zip(diagnostic_items(diagnostics), diagnostics, strict=True):
-        listed.append({"code": entry["code"], "severity": diagnostic.severity,
-                       **{k: entry[k] for k in ("message", "line", "column", "pointer", "help",
-                                                "file")}})
-    return {"valid": errors == 0, "name": name, "context": context, "revision": revision,
-            "errors": errors, "warnings": warnings, "diagnostics": listed}
+        listed.append(
+            {
+                "code": entry["code"],
+                "severity": diagnostic.severity,
+                **{k: entry[k] for k in ("message", "line", "column", "pointer", "help", "file")},
+            }
+        )
+    return {
+        "valid": errors == 0,
+        "name": name,
+        "context": context,
+        "revision": revision,
+        "errors": errors,
+        "warnings": warnings,
+        "diagnostics": listed,
+    }

@@ -13,9 +13,11 @@ from .problems import ProblemError
 
 class BodyTooLarge(ProblemError):
     def __init__(self, limit: int):
-        super().__init__("body-too-large",
-                         f"the request body is larger than the limit of {limit} bytes",
-                         headers={"Connection": "close"})
+        super().__init__(
+            "body-too-large",
+            f"the request body is larger than the limit of {limit} bytes",
+            headers={"Connection": "close"},
+        )
         self.limit = limit
 
 

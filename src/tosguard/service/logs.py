@@ -71,8 +71,9 @@ class BackgroundHandler(logging.Handler):
         super().__init__()
         self.lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self.stream = sys.stderr
-        self.writer = threading.Thread(target=self._write_lines, name="tosguard-log-writer",
-                                       daemon=True)
+        self.writer = threading.Thread(
+            target=self._write_lines, name="tosguard-log-writer", daemon=True
+        )
         self.writer.start()
         self.stopped = threading.Lock()
         atexit.register(self.flush_and_stop)

@@ -69,34 +69,62 @@ class Metrics:
             for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR):
                 with contextlib.suppress(ValueError):  # already registered
                     self.registry.register(collector)
-        self.requests = Counter("tosguard_http_requests", "HTTP requests answered.",
-                                ["method", "route", "status"], registry=registry)
-        self.latency = Histogram("tosguard_http_request_duration_seconds",
-                                 "Time from the request's arrival to the end of its response.",
-                                 ["method", "route"], buckets=BUCKETS, registry=registry)
-        self.in_progress = Gauge("tosguard_http_requests_in_progress",
-                                 "HTTP requests being answered.", registry=registry,
-                                 multiprocess_mode="livesum")
-        self.checks = Counter("tosguard_checks", "Manifests checked, by verdict.", ["verdict"],
-                              registry=registry)
-        self.moved_to_pool = Counter("tosguard_checks_moved_to_pool",
-                                     "Small manifests whose check outgrew its slice of the "
-                                     "event loop and went on in an evaluation thread.",
-                                     registry=registry)
-        self.revision = Gauge("tosguard_policy_set_info",
-                              "The policy set in use: 1 for its revision.", ["revision"],
-                              registry=registry, multiprocess_mode="liveall")
-        self.loaded_at = Gauge("tosguard_policy_set_loaded_timestamp_seconds",
-                               "When the policy set in use was loaded (Unix time).",
-                               registry=registry, multiprocess_mode="liveall")
-        self.clauses = Gauge("tosguard_policy_set_clauses",
-                             "Clauses in the policy set in use.", registry=registry,
-                             multiprocess_mode="liveall")
-        self.reloads = Counter("tosguard_policy_reloads", "Policy set reload attempts.",
-                               ["result"], registry=registry)
-        self.memory = Gauge("tosguard_process_resident_memory_bytes",
-                            "Resident memory of the worker process.", registry=registry,
-                            multiprocess_mode="liveall")
+        self.requests = Counter(
+            "tosguard_http_requests",
+            "HTTP requests answered.",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "tosguard_http_request_duration_seconds",
+            "Time from the request's arrival to the end of its response.",
+            ["method", "route"],
+            buckets=BUCKETS,
+            registry=registry,
+        )
+        self.in_progress = Gauge(
+            "tosguard_http_requests_in_progress",
+            "HTTP requests being answered.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.checks = Counter(
+            "tosguard_checks", "Manifests checked, by verdict.", ["verdict"], registry=registry
+        )
+        self.moved_to_pool = Counter(
+            "tosguard_checks_moved_to_pool",
+            "Small manifests whose check outgrew its slice of the "
+            "event loop and went on in an evaluation thread.",
+            registry=registry,
+        )
+        self.revision = Gauge(
+            "tosguard_policy_set_info",
+            "The policy set in use: 1 for its revision.",
+            ["revision"],
+            registry=registry,
+            multiprocess_mode="liveall",
+        )
+        self.loaded_at = Gauge(
+            "tosguard_policy_set_loaded_timestamp_seconds",
+            "When the policy set in use was loaded (Unix time).",
+            registry=registry,
+            multiprocess_mode="liveall",
+        )
+        self.clauses = Gauge(
+            "tosguard_policy_set_clauses",
+            "Clauses in the policy set in use.",
+            registry=registry,
+            multiprocess_mode="liveall",
+        )
+        self.reloads = Counter(
+            "tosguard_policy_reloads", "Policy set reload attempts.", ["result"], registry=registry
+        )
+        self.memory = Gauge(
+            "tosguard_process_resident_memory_bytes",
+            "Resident memory of the worker process.",
+            registry=registry,
+            multiprocess_mode="liveall",
+        )
         for verdict in ("compliant", "non_compliant", "undetermined"):
             self.checks.labels(verdict)
         for result in ("success", "failure"):

@@ -30,25 +30,32 @@ class Citation(BaseModel):
 
 
 class Finding(BaseModel):
-    policy: str | None = Field(description="The policy (document) id; null for a notice "
-                                           "that concerns no one document.")
-    provider: str | None = Field(description="The provider whose terms these are; null for a "
-                                 "licence, an organization's own policy, or a notice.")
-    clause: str = Field(description="The clause id, or for a notice (topic `identity`) its "
-                                    "code, e.g. `unknown-license` or `governing-terms`.")
+    policy: str | None = Field(
+        description="The policy (document) id; null for a notice that concerns no one document."
+    )
+    provider: str | None = Field(
+        description="The provider whose terms these are; null for a "
+        "licence, an organization's own policy, or a notice."
+    )
+    clause: str = Field(
+        description="The clause id, or for a notice (topic `identity`) its "
+        "code, e.g. `unknown-license` or `governing-terms`."
+    )
     topic: str
-    status: str = Field(description="`violated`, `undetermined`, `satisfied` or "
-                                    "`not_applicable`.")
+    status: str = Field(description="`violated`, `undetermined`, `satisfied` or `not_applicable`.")
     severity: str = Field(description="`error`, `warning` or `info`.")
     subject: str = Field(description="JSON pointer of the manifest part the clause is about.")
     location: Location
     message: str
-    missing: list[str] = Field(description="Manifest paths whose absence left the result "
-                                           "undetermined.")
+    missing: list[str] = Field(
+        description="Manifest paths whose absence left the result undetermined."
+    )
     remedy: str
-    citation: Citation | None = Field(description="The clause the finding rests on; null for "
-                                                  "a notice (topic `identity`), which rests "
-                                                  "on the policy set as a whole.")
+    citation: Citation | None = Field(
+        description="The clause the finding rests on; null for "
+        "a notice (topic `identity`), which rests "
+        "on the policy set as a whole."
+    )
     policy_location: PolicyLocation | None
 
 
@@ -66,19 +73,27 @@ class Summary(BaseModel):
     """Every result, counted in exactly one category: the five totals add up to every clause
     evaluated or counted as not applicable for the manifest."""
 
-    violated: int = Field(description="Error-severity results violated: any makes the verdict "
-                                      "`non_compliant`.")
-    undetermined: int = Field(description="Error-severity results undetermined: any (and none "
-                                          "violated) makes the verdict `undetermined`.")
-    warnings: int = Field(description="Results of `warning` or `info` severity that are "
-                                      "violated or undetermined (their `status` says which): "
-                                      "advisory, they never change the verdict.")
+    violated: int = Field(
+        description="Error-severity results violated: any makes the verdict `non_compliant`."
+    )
+    undetermined: int = Field(
+        description="Error-severity results undetermined: any (and none "
+        "violated) makes the verdict `undetermined`."
+    )
+    warnings: int = Field(
+        description="Results of `warning` or `info` severity that are "
+        "violated or undetermined (their `status` says which): "
+        "advisory, they never change the verdict."
+    )
     satisfied: int = Field(description="Satisfied results, of any severity, listed or not.")
-    not_applicable: int = Field(description="Not-applicable results, of any severity, listed "
-                                            "or not.")
-    listed: Listed = Field(description="How many of each the `findings` hold: all violated, "
-                                       "undetermined and warnings; the obligations met; "
-                                       "everything with `all=true`.")
+    not_applicable: int = Field(
+        description="Not-applicable results, of any severity, listed or not."
+    )
+    listed: Listed = Field(
+        description="How many of each the `findings` hold: all violated, "
+        "undetermined and warnings; the obligations met; "
+        "everything with `all=true`."
+    )
 
 
 class Report(BaseModel):
@@ -86,8 +101,9 @@ class Report(BaseModel):
 
     tosguard: int = Field(description="The report format version.")
     tosguard_version: str = Field(description="The tosguard release that wrote the report.")
-    policy_set_revision: str = Field(description="The revision of the policy set checked "
-                                                 "against (as in `GET /v1/policies`).")
+    policy_set_revision: str = Field(
+        description="The revision of the policy set checked against (as in `GET /v1/policies`)."
+    )
     manifest: str
     as_of: str
     verdict: str = Field(description="`compliant`, `non_compliant` or `undetermined`.")
@@ -97,8 +113,10 @@ class Report(BaseModel):
 
 class PolicyRow(BaseModel):
     id: str
-    provider: str | None = Field(description="The provider whose terms these are; null for an "
-                                 "organization's own policy, which names none.")
+    provider: str | None = Field(
+        description="The provider whose terms these are; null for an "
+        "organization's own policy, which names none."
+    )
     document: str
     versions: list[str] = Field(description="Effective dates of the versions, oldest first.")
     clauses: int
@@ -132,15 +150,19 @@ class PolicyVersion(BaseModel):
 
 class PolicyDetail(BaseModel):
     id: str
-    provider: str | None = Field(description="The provider whose terms these are; null for an "
-                                 "organization's own policy, which names none.")
+    provider: str | None = Field(
+        description="The provider whose terms these are; null for an "
+        "organization's own policy, which names none."
+    )
     revision: str
     versions: list[PolicyVersion]
 
 
 class CitationDetail(Citation):
-    unverified: str = Field(description="Why the quote is not verified against the stored "
-                                        "source text; empty when it is.")
+    unverified: str = Field(
+        description="Why the quote is not verified against the stored "
+        "source text; empty when it is."
+    )
 
 
 class ClauseVersion(BaseModel):
@@ -164,8 +186,10 @@ class ClauseVersion(BaseModel):
 
 class ClauseDetail(BaseModel):
     policy: str
-    provider: str | None = Field(description="The provider whose terms these are; null for an "
-                                 "organization's own policy, which names none.")
+    provider: str | None = Field(
+        description="The provider whose terms these are; null for an "
+        "organization's own policy, which names none."
+    )
     clause: str
     revision: str
     versions: list[ClauseVersion]
@@ -185,8 +209,9 @@ class ValidationDiagnostic(BaseModel):
 class ValidationResult(BaseModel):
     valid: bool
     name: str
-    context: str = Field(description="`library` (checked with the loaded policy set) or "
-                                     "`none` (alone).")
+    context: str = Field(
+        description="`library` (checked with the loaded policy set) or `none` (alone)."
+    )
     revision: str
     errors: int
     warnings: int
@@ -215,5 +240,7 @@ class ReloadOutcome(BaseModel):
     changed: bool
     policies: int
     clauses: int
-    workers: int = Field(description="Worker processes; with more than one, the others are "
-                                     "restarted one by one to load the new set.")
+    workers: int = Field(
+        description="Worker processes; with more than one, the others are "
+        "restarted one by one to load the new set."
+    )

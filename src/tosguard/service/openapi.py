@@ -28,10 +28,11 @@ list of diagnostics behind them. See docs/service.md.
 """
 
 CHECK_HEADERS = {
-    "X-Tosguard-Verdict": {"description": "The report's verdict.",
-                           "schema": {"type": "string"}},
-    "X-Tosguard-Revision": {"description": "Revision of the policy set that checked it.",
-                            "schema": {"type": "string"}},
+    "X-Tosguard-Verdict": {"description": "The report's verdict.", "schema": {"type": "string"}},
+    "X-Tosguard-Revision": {
+        "description": "Revision of the policy set that checked it.",
+        "schema": {"type": "string"},
+    },
 }
 
 POLICY_REQUEST_BODY = {
@@ -46,11 +47,12 @@ POLICY_REQUEST_BODY = {
 # leap years only (divisible by 4, and centuries only when divisible by 400). So a client that
 # generates what the schema admits gets a report, never a 400 for a date such as 0000-00-00.
 _YEAR = "(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
-_MONTH_DAY = ("(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
-              "|(?:0[13-9]|1[0-2])-(?:29|30)"
-              "|(?:0[13578]|1[02])-31)")
-_LEAP_YEAR = ("(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])"
-              "|(?:0[48]|[2468][048]|[13579][26])00)")
+_MONTH_DAY = (
+    "(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+    "|(?:0[13-9]|1[0-2])-(?:29|30)"
+    "|(?:0[13578]|1[02])-31)"
+)
+_LEAP_YEAR = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
 DATE_PATTERN = f"^(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)$"
 
 MANIFEST_PREFIX = "Manifest"
@@ -61,8 +63,7 @@ def manifest_request_body() -> dict:
     return {
         "required": True,
         "description": "A usage manifest, format 1 (see `tosguard schema`).",
-        "content": {"application/json": {"schema": schema},
-                    "application/yaml": {"schema": schema}},
+        "content": {"application/json": {"schema": schema}, "application/yaml": {"schema": schema}},
     }
 
 
@@ -72,8 +73,9 @@ def _manifest_schemas() -> dict[str, Any]:
     schema = manifest_json_schema()
     definitions = schema.pop("$defs", {})
     schema.pop("$schema", None)
-    text = json.dumps({MANIFEST_PREFIX: schema,
-                       **{MANIFEST_PREFIX + k: v for k, v in definitions.items()}})
+    text = json.dumps(
+        {MANIFEST_PREFIX: schema, **{MANIFEST_PREFIX + k: v for k, v in definitions.items()}}
+    )
     text = text.replace('"#/$defs/', f'"#/components/schemas/{MANIFEST_PREFIX}')
     return json.loads(text)
 
@@ -92,8 +94,11 @@ def complete(document: dict, *, keys_enabled: bool, public_paths: frozenset[str]
     schemas.update(_manifest_schemas())
     if keys_enabled:
         document["components"]["securitySchemes"] = {
-            "bearer": {"type": "http", "scheme": "bearer",
-                       "description": "`Authorization: Bearer KEY`"},
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "`Authorization: Bearer KEY`",
+            },
             "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
         }
     for path, operations in document.get("paths", {}).items():
@@ -118,10 +123,16 @@ def complete(document: dict, *, keys_enabled: bool, public_paths: frozenset[str]
 def install(app: FastAPI, *, keys_enabled: bool, public_paths: frozenset[str]) -> None:
     def openapi() -> dict:
         if app.openapi_schema is None:
-            document = get_openapi(title=app.title, version=app.version, summary=app.summary,
-                                   description=app.description, routes=app.routes)
-            app.openapi_schema = complete(document, keys_enabled=keys_enabled,
-                                          public_paths=public_paths)
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                description=app.description,
+                routes=app.routes,
+            )
+            app.openapi_schema = complete(
+                document, keys_enabled=keys_enabled, public_paths=public_paths
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -62,8 +62,9 @@ class ProblemItem(BaseModel):
 class Problem(BaseModel):
     """An RFC 9457 problem document."""
 
-    type: str = Field(description="A URN naming the kind of problem: "
-                                  "`urn:tosguard:problem:<kind>`.")
+    type: str = Field(
+        description="A URN naming the kind of problem: `urn:tosguard:problem:<kind>`."
+    )
     title: str
     status: int
     detail: str = ""
@@ -75,8 +76,14 @@ class Problem(BaseModel):
 class ProblemError(Exception):
     """Raised by endpoints and middleware; rendered by :func:`render`."""
 
-    def __init__(self, kind: str, detail: str = "", errors: Sequence[dict] = (),
-                 headers: Mapping[str, str] | None = None, status: int | None = None):
+    def __init__(
+        self,
+        kind: str,
+        detail: str = "",
+        errors: Sequence[dict] = (),
+        headers: Mapping[str, str] | None = None,
+        status: int | None = None,
+    ):
         super().__init__(detail or kind)
         self.kind = kind
         self.status = status or KINDS[kind][0]
@@ -85,15 +92,40 @@ class ProblemError(Exception):
         self.headers = dict(headers or {})
 
 
-def item(code: str, message: str, *, pointer: str = "", help: str = "", file: str = "",
-         line: int | None = None, column: int | None = None) -> dict:
-    return {"code": code, "message": message, "line": line, "column": column,
-            "pointer": pointer, "help": help, "file": file}
+def item(
+    code: str,
+    message: str,
+    *,
+    pointer: str = "",
+    help: str = "",
+    file: str = "",
+    line: int | None = None,
+    column: int | None = None,
+) -> dict:
+    return {
+        "code": code,
+        "message": message,
+        "line": line,
+        "column": column,
+        "pointer": pointer,
+        "help": help,
+        "file": file,
+    }
 
 
 def diagnostic_items(diagnostics: Iterable[Diagnostic]) -> list[dict]:
-    return [item(d.code, d.message, pointer=d.pointer, help=d.help, file=d.span.file,
-                 line=d.span.line or None, column=d.span.column or None) for d in diagnostics]
+    return [
+        item(
+            d.code,
+            d.message,
+            pointer=d.pointer,
+            help=d.help,
+            file=d.span.file,
+            line=d.span.line or None,
+            column=d.span.column or None,
+        )
+        for d in diagnostics
+    ]
 
 
 def body(error: ProblemError, instance: str, request_id: str) -> bytes:

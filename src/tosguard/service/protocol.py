@@ -140,18 +140,28 @@ def connection_cap(requested: int, limit: int | None = None) -> int:
         limit = NR_OPEN
     room = limit - reserved_descriptors(limit)
     if room < MIN_CONNECTIONS:
-        raise UsageError(Diagnostic(
-            "usage-open-files-limit", f"the open-files limit ({limit}) leaves room for "
-            f"{max(room, 0)} connections, fewer than {MIN_CONNECTIONS}", Span("--max-connections"),
-            "raise it (`ulimit -n 4096`, or LimitNOFILE= in a systemd unit)"))
+        raise UsageError(
+            Diagnostic(
+                "usage-open-files-limit",
+                f"the open-files limit ({limit}) leaves room for "
+                f"{max(room, 0)} connections, fewer than {MIN_CONNECTIONS}",
+                Span("--max-connections"),
+                "raise it (`ulimit -n 4096`, or LimitNOFILE= in a systemd unit)",
+            )
+        )
     if not requested:
         return min(DEFAULT_MAX_CONNECTIONS, room)
     if requested > room:
-        raise UsageError(Diagnostic(
-            "usage-max-connections", f"`--max-connections {requested}` does not fit under the "
-            f"open-files limit ({limit}, of which {limit - room} are kept for the worker itself)",
-            Span("--max-connections"),
-            f"give at most {room}, or raise the limit (`ulimit -n`, LimitNOFILE=)"))
+        raise UsageError(
+            Diagnostic(
+                "usage-max-connections",
+                f"`--max-connections {requested}` does not fit under the "
+                f"open-files limit ({limit}, of which {limit - room} are kept for the worker "
+                "itself)",
+                Span("--max-connections"),
+                f"give at most {room}, or raise the limit (`ulimit -n`, LimitNOFILE=)",
+            )
+        )
     return requested
 
 
@@ -176,8 +186,9 @@ class Evictable:
         self.receiving: Queue = OrderedDict()
 
 
-_evictable_by_server: weakref.WeakKeyDictionary[ServerState, Evictable] = \
+_evictable_by_server: weakref.WeakKeyDictionary[ServerState, Evictable] = (
     weakref.WeakKeyDictionary()
+)
 
 
 #: Servers whose connections were told to drain: a connection that uvicorn accepted just before
@@ -198,8 +209,13 @@ class TosguardProtocol(HttpToolsProtocol):
     framing of chunked bodies), a header timeout, a write timeout, a connection cap, draining,
     and problem documents for errors found outside the app."""
 
-    def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
-                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits: HttpLimits = getattr(config, "http_limits", None) or HttpLimits()
         evictable = evictable_connections(server_state)
@@ -339,8 +355,7 @@ class TosguardProtocol(HttpToolsProtocol):
 
     def arm_write_timer(self) -> None:
         if self.write_timer is None:
-            self.write_timer = self.loop.call_later(self.limits.write_timeout,
-                                                    self.write_timeout)
+            self.write_timer = self.loop.call_later(self.limits.write_timeout, self.write_timeout)
 
     def cancel_write_timer(self) -> None:
         if self.write_timer is not None:
@@ -355,9 +370,16 @@ class TosguardProtocol(HttpToolsProtocol):
         pending = self.transport.get_write_buffer_size()
         if not pending and not self.flow.write_paused:
             return
-        service_log.warning("connection aborted: the client did not read its answer", extra={
-            "fields": {"client": self.client[0] if self.client else None,
-                       "unsent_bytes": pending, "write_timeout": self.limits.write_timeout}})
+        service_log.warning(
+            "connection aborted: the client did not read its answer",
+            extra={
+                "fields": {
+                    "client": self.client[0] if self.client else None,
+                    "unsent_bytes": pending,
+                    "write_timeout": self.limits.write_timeout,
+                }
+            },
+        )
         self.waiting.pop(self, None)
         self.receiving.pop(self, None)
         self.discarding = True
@@ -374,8 +396,9 @@ class TosguardProtocol(HttpToolsProtocol):
     def body_overflows(self) -> bool:
         """The body arriving broke a limit: its framing passed ``max_header_bytes``, or, its
         request answered already, more than ``DISCARD_BODY_BYTES`` of it came after."""
-        return (self.framing_bytes > self.limits.max_header_bytes
-                or (self.discard_until is not None and self.body_bytes > self.discard_until))
+        return self.framing_bytes > self.limits.max_header_bytes or (
+            self.discard_until is not None and self.body_bytes > self.discard_until
+        )
 
     def arm_head_timer(self) -> None:
         self.head_timer = self.loop.call_later(self.limits.header_timeout, self.head_timeout)
@@ -434,12 +457,20 @@ class TosguardProtocol(HttpToolsProtocol):
         elif not self.reading_head:  # the rest of a body already answered: no more of it
             self.stop_reading()
         elif self.request_begun:
-            self.answer(ProblemError(
-                "header-timeout", f"the request's headers did not arrive within "
-                f"{self.limits.header_timeout:g} s", [item(
-                    "http-header-timeout", "the request line and headers were not complete "
-                    f"{self.limits.header_timeout:g} s after they began",
-                    help="send the whole request head at once")]))
+            self.answer(
+                ProblemError(
+                    "header-timeout",
+                    f"the request's headers did not arrive within {self.limits.header_timeout:g} s",
+                    [
+                        item(
+                            "http-header-timeout",
+                            "the request line and headers were not complete "
+                            f"{self.limits.header_timeout:g} s after they began",
+                            help="send the whole request head at once",
+                        )
+                    ],
+                )
+            )
         else:  # nothing of a request came: an idle connection, closed without a word
             self.close()
 
@@ -448,24 +479,43 @@ class TosguardProtocol(HttpToolsProtocol):
             self.close_after_response()
             return
         limit = self.limits.max_header_bytes
-        self.answer(ProblemError(
-            "header-too-large", f"the request line and headers are larger than the limit of "
-            f"{limit} bytes", [item("http-header-too-large", f"the request head passed {limit} "
-                                    "bytes without ending", help="send fewer or shorter "
-                                    "headers, and put data in the body")]), linger=True)
+        self.answer(
+            ProblemError(
+                "header-too-large",
+                f"the request line and headers are larger than the limit of {limit} bytes",
+                [
+                    item(
+                        "http-header-too-large",
+                        f"the request head passed {limit} bytes without ending",
+                        help="send fewer or shorter headers, and put data in the body",
+                    )
+                ],
+            ),
+            linger=True,
+        )
 
     def refuse_body(self) -> None:
         if not self.busy():  # answered already: nothing more is said, nor read
             self.stop_reading()
             return
         limit = self.limits.max_header_bytes
-        self.answer(ProblemError(
-            "header-too-large", f"the chunked body's framing and trailer fields are larger "
-            f"than the limit of {limit} bytes", [item(
-                "http-chunked-framing-too-large", f"the chunk-size lines, chunk extensions and "
-                f"trailer fields of the body passed {limit} bytes before the body ended",
-                help="send the body with Content-Length, or in fewer chunks without "
-                "extensions or trailers")]), linger=True)
+        self.answer(
+            ProblemError(
+                "header-too-large",
+                f"the chunked body's framing and trailer fields are larger "
+                f"than the limit of {limit} bytes",
+                [
+                    item(
+                        "http-chunked-framing-too-large",
+                        f"the chunk-size lines, chunk extensions and "
+                        f"trailer fields of the body passed {limit} bytes before the body ended",
+                        help="send the body with Content-Length, or in fewer chunks without "
+                        "extensions or trailers",
+                    )
+                ],
+            ),
+            linger=True,
+        )
 
     def make_room(self) -> None:
         """At the cap: close another connection (see :class:`Evictable` for which), or, when
@@ -499,9 +549,14 @@ class TosguardProtocol(HttpToolsProtocol):
 
     def receives_body(self) -> bool:
         """The app waits for this connection's request body, and nothing has been answered."""
-        return (not self.reading_head and not self.pipeline and self.cycle is not None
-                and not self.cycle.response_started and not self.transport.is_closing()
-                and not self.discarding)
+        return (
+            not self.reading_head
+            and not self.pipeline
+            and self.cycle is not None
+            and not self.cycle.response_started
+            and not self.transport.is_closing()
+            and not self.discarding
+        )
 
     def evict(self) -> None:
         self.waiting.pop(self, None)
@@ -509,21 +564,36 @@ class TosguardProtocol(HttpToolsProtocol):
         if self.linger_timer is not None or not (self.reading_head or self.busy()):
             self.transport.abort()  # answered already (and lingering, or its body's rest due)
         elif not self.reading_head:
-            self.answer(self.too_many("this connection was closed to make room for a new one "
-                                      "while its request body was still arriving"), linger=True)
+            self.answer(
+                self.too_many(
+                    "this connection was closed to make room for a new one "
+                    "while its request body was still arriving"
+                ),
+                linger=True,
+            )
         elif self.request_begun:
-            self.answer(self.too_many("this connection was closed to make room for a new one "
-                                      "while its request head was still arriving"))
+            self.answer(
+                self.too_many(
+                    "this connection was closed to make room for a new one "
+                    "while its request head was still arriving"
+                )
+            )
         else:
             self.close()
 
     def too_many(self, why: str) -> ProblemError:
         return ProblemError(
-            "too-many-connections", f"the worker has its maximum of "
-            f"{self.limits.max_connections} connections open",
-            [item("http-too-many-connections", why,
-                  help="retry after a second; send each request at once")],
-            headers={"Retry-After": "1"})
+            "too-many-connections",
+            f"the worker has its maximum of {self.limits.max_connections} connections open",
+            [
+                item(
+                    "http-too-many-connections",
+                    why,
+                    help="retry after a second; send each request at once",
+                )
+            ],
+            headers={"Retry-After": "1"},
+        )
 
     # ---- draining -------------------------------------------------------------------------
     def shutdown(self) -> None:
@@ -555,12 +625,21 @@ class TosguardProtocol(HttpToolsProtocol):
         handled): a problem document instead of uvicorn's text/plain."""
         error = sys.exc_info()[1]
         reason = str(error).strip() if error is not None else ""
-        self.answer(ProblemError(
-            "malformed-request", "the request is not valid HTTP/1.1",
-            [item("http-malformed", f"the HTTP parser refused the request: "
-                  f"{reason or 'invalid request'}", help="send an HTTP/1.1 request "
-                  "(RFC 9112); this service speaks no other protocol on this port")]),
-            linger=True)
+        self.answer(
+            ProblemError(
+                "malformed-request",
+                "the request is not valid HTTP/1.1",
+                [
+                    item(
+                        "http-malformed",
+                        f"the HTTP parser refused the request: {reason or 'invalid request'}",
+                        help="send an HTTP/1.1 request "
+                        "(RFC 9112); this service speaks no other protocol on this port",
+                    )
+                ],
+            ),
+            linger=True,
+        )
 
     def answer(self, error: ProblemError, *, linger: bool = False) -> None:
         """Send ``error`` as a problem document and close the connection. ``linger``: the
@@ -591,12 +670,14 @@ class TosguardProtocol(HttpToolsProtocol):
             cycle.message_event.set()
         body = problems.body(error, request["path"] if request else "", request_id)
         head = [STATUS_LINE[error.status]]
-        headers = [*self.server_state.default_headers,
-                   (b"content-type", problems.PROBLEM_MEDIA_TYPE.encode()),
-                   (b"content-length", str(len(body)).encode()),
-                   (b"connection", b"close"),
-                   (b"x-request-id", request_id.encode()),
-                   *((k.lower().encode(), v.encode()) for k, v in error.headers.items())]
+        headers = [
+            *self.server_state.default_headers,
+            (b"content-type", problems.PROBLEM_MEDIA_TYPE.encode()),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+            (b"x-request-id", request_id.encode()),
+            *((k.lower().encode(), v.encode()) for k, v in error.headers.items()),
+        ]
         head += [name + b": " + value + b"\r\n" for name, value in headers]
         self.transport.write(b"".join([*head, b"\r\n", body]))
         self.discarding = True
@@ -605,7 +686,17 @@ class TosguardProtocol(HttpToolsProtocol):
         else:
             self.close()
         if request is None and self.limits.access_log and access_log.isEnabledFor(logging.INFO):
-            access_log.info("request", extra={"fields": {
-                "request_id": request_id, "method": None, "path": None, "route": "<connection>",
-                "status": error.status, "problem": error.kind,
-                "client": self.client[0] if self.client else None}})
+            access_log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "request_id": request_id,
+                        "method": None,
+                        "path": None,
+                        "route": "<connection>",
+                        "status": error.status,
+                        "problem": error.kind,
+                        "client": self.client[0] if self.client else None,
+                    }
+                },
+            )

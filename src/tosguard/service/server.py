@@ -57,8 +57,9 @@ def preflight(settings: Settings):
     from .state import load_policy_set
 
     ApiKeys.load(settings.api_keys_file)
-    return load_policy_set(settings.library_paths(), settings.extra_policies,
-                           use_cache=settings.use_cache)
+    return load_policy_set(
+        settings.library_paths(), settings.extra_policies, use_cache=settings.use_cache
+    )
 
 
 def uvicorn_options(settings: Settings, host: str, port: int) -> dict:
@@ -86,11 +87,13 @@ def http_limits(settings: Settings, open_files: int):
 
     # one clock for the whole exchange: the body must arrive, the work finish and the answer be
     # taken within the request's time limit (see protocol.TosguardProtocol.pause_writing)
-    return HttpLimits(max_header_bytes=settings.max_header_bytes,
-                      header_timeout=settings.header_timeout,
-                      write_timeout=settings.timeout,
-                      max_connections=connection_cap(settings.max_connections, open_files),
-                      access_log=settings.access_log)
+    return HttpLimits(
+        max_header_bytes=settings.max_header_bytes,
+        header_timeout=settings.header_timeout,
+        write_timeout=settings.timeout,
+        max_connections=connection_cap(settings.max_connections, open_files),
+        access_log=settings.access_log,
+    )
 
 
 def run(settings: Settings, host: str, port: int) -> None:
@@ -124,8 +127,13 @@ def run(settings: Settings, host: str, port: int) -> None:
     os.environ[MULTIPROC_ENV] = metrics_dir
     os.environ[SETTINGS_ENV] = settings.to_env()
     os.environ[SUPERVISOR_ENV] = str(os.getpid())
-    config = ServeConfig("tosguard.service.app:create_app_from_env", factory=True,
-                         workers=settings.workers, http_limits=limits, **options)
+    config = ServeConfig(
+        "tosguard.service.app:create_app_from_env",
+        factory=True,
+        workers=settings.workers,
+        http_limits=limits,
+        **options,
+    )
     try:
         slots = worker_sockets(reserved, host, settings.workers, reuse_port, config.backlog)
         announce(log, host, reserved, settings.workers)
@@ -140,8 +148,13 @@ def run(settings: Settings, host: str, port: int) -> None:
 def announce(log: logging.Logger, host: str, sock: socket.socket, workers: int) -> None:
     shown = f"[{host}]" if ":" in host else host
     plural = "s" if workers > 1 else ""
-    log.info("tosguard serving on http://%s:%d with %d worker%s (Press CTRL+C to quit)",
-             shown, sock.getsockname()[1], workers, plural)
+    log.info(
+        "tosguard serving on http://%s:%d with %d worker%s (Press CTRL+C to quit)",
+        shown,
+        sock.getsockname()[1],
+        workers,
+        plural,
+    )
 
 
 def balances_reuse_port() -> bool:
@@ -156,14 +169,19 @@ def bind_port(host: str, port: int, reuse_port: bool) -> socket.socket:
         return bound_socket(host, port, reuse_port)
     except OSError as error:
         reason = error.strerror or str(error)
-        raise UsageError(Diagnostic(
-            "usage-cannot-listen", f"cannot listen on {host}:{port}: {reason}", Span("--port"),
-            "choose another --port, stop the program listening there, or check --host"),
+        raise UsageError(
+            Diagnostic(
+                "usage-cannot-listen",
+                f"cannot listen on {host}:{port}: {reason}",
+                Span("--port"),
+                "choose another --port, stop the program listening there, or check --host",
+            ),
         ) from None
 
 
-def worker_sockets(reserved: socket.socket, host: str, workers: int, reuse_port: bool,
-                   backlog: int) -> list[socket.socket]:
+def worker_sockets(
+    reserved: socket.socket, host: str, workers: int, reuse_port: bool, backlog: int
+) -> list[socket.socket]:
     """The listening socket of each worker slot: with ``reuse_port`` one per slot, all bound
     to the port of ``reserved`` (the first is ``reserved`` itself); else ``reserved``, shared."""
     if not reuse_port:
@@ -224,14 +242,16 @@ class WorkerSupervisor(Multiprocess):
             if self.should_exit.is_set():
                 return
             new_process = self.start_worker(idx)
-            if not new_process.wait_until_ready(self.config.timeout_worker_healthcheck,
-                                                self.should_exit):
+            if not new_process.wait_until_ready(
+                self.config.timeout_worker_healthcheck, self.should_exit
+            ):
                 new_process.kill()
                 new_process.join()
                 if not self.should_exit.is_set():
                     supervisor_log.error(
                         f"New child process [{new_process.pid}] was not ready in time; "
-                        f"keeping worker [{old_process.pid}] and aborting the restart.")
+                        f"keeping worker [{old_process.pid}] and aborting the restart."
+                    )
                 return
             old_process.terminate()  # it stops accepting and drains; its slot stays open
             old_process.join()
@@ -246,8 +266,9 @@ class WorkerSupervisor(Multiprocess):
             process.kill()
             process.join()
             if process.exitcode == STARTUP_FAILURE:
-                supervisor_log.error(f"Child process [{process.pid}] failed to start, stopping "
-                                     "the parent process.")
+                supervisor_log.error(
+                    f"Child process [{process.pid}] failed to start, stopping the parent process."
+                )
                 self.should_exit.set()
                 return
             if self.should_exit.is_set():
@@ -256,9 +277,13 @@ class WorkerSupervisor(Multiprocess):
             self.processes[idx] = self.start_worker(idx)
 
     def handle_ttin(self) -> None:
-        supervisor_log.warning("Received SIGTTIN: not supported (each worker has a listening "
-                               "socket of its own); restart with another --workers")
+        supervisor_log.warning(
+            "Received SIGTTIN: not supported (each worker has a listening "
+            "socket of its own); restart with another --workers"
+        )
 
     def handle_ttou(self) -> None:
-        supervisor_log.warning("Received SIGTTOU: not supported (each worker has a listening "
-                               "socket of its own); restart with another --workers")
+        supervisor_log.warning(
+            "Received SIGTTOU: not supported (each worker has a listening "
+            "socket of its own); restart with another --workers"
+        )

@@ -48,10 +48,11 @@ class PolicySet:
             if self._parsed is None:
                 from ..engine.frontend import parse_policy_data
 
-                self._parsed = [parse_policy_data(data, display, user=user)
-                                for contents, user in ((self.contents, False),
-                                                       (self.user_contents, True))
-                                for _, display, data in contents]
+                self._parsed = [
+                    parse_policy_data(data, display, user=user)
+                    for contents, user in ((self.contents, False), (self.user_contents, True))
+                    for _, display, data in contents
+                ]
             return self._parsed
 
     def restrict(self, policy_ids: Sequence[str]) -> Library:
@@ -85,8 +86,9 @@ class ReloadResult:
         return self.ok and self.revision != self.previous
 
 
-def load_policy_set(paths: Sequence[str], extra: Sequence[str] = (), *,
-                    use_cache: bool = True) -> PolicySet:
+def load_policy_set(
+    paths: Sequence[str], extra: Sequence[str] = (), *, use_cache: bool = True
+) -> PolicySet:
     """Load a set — the library under ``paths``, the user's policies under ``extra`` — through
     the one front end (:mod:`tosguard.engine.frontend`), as ``tosguard check`` does; raises
     :class:`~tosguard.errors.TosguardError` with every diagnostic."""
@@ -100,8 +102,14 @@ def load_policy_set(paths: Sequence[str], extra: Sequence[str] = (), *,
 class PolicyState:
     """The set in use, and the history of reload attempts."""
 
-    def __init__(self, paths: Sequence[str], extra: Sequence[str] = (), *,
-                 use_cache: bool = True, initial: PolicySet | None = None):
+    def __init__(
+        self,
+        paths: Sequence[str],
+        extra: Sequence[str] = (),
+        *,
+        use_cache: bool = True,
+        initial: PolicySet | None = None,
+    ):
         self.paths = list(paths)
         self.extra = list(extra)
         self.use_cache = use_cache
@@ -128,14 +136,17 @@ class PolicyState:
             try:
                 fresh = load_policy_set(self.paths, self.extra, use_cache=self.use_cache)
             except TosguardError as error:
-                result = ReloadResult(False, previous, previous, time.time(),
-                                      tuple(error.diagnostics))
+                result = ReloadResult(
+                    False, previous, previous, time.time(), tuple(error.diagnostics)
+                )
                 self.failure_count += 1
             except Exception as error:  # a bug must not take the set in use down with it
-                diagnostic = Diagnostic("reload-internal", "internal error while loading the "
-                                        f"policies: {type(error).__name__}: {error}",
-                                        Span("<reload>"), "this is a bug in tosguard; please "
-                                        "report it")
+                diagnostic = Diagnostic(
+                    "reload-internal",
+                    f"internal error while loading the policies: {type(error).__name__}: {error}",
+                    Span("<reload>"),
+                    "this is a bug in tosguard; please report it",
+                )
                 result = ReloadResult(False, previous, previous, time.time(), (diagnostic,))
                 self.failure_count += 1
             else:

@@ -33,11 +33,32 @@ from ..language.vocab import STATUS_ORDER
 from ..safetext import json_safe, printable
 from ..util import jsonable as _jsonable
 
-CLAUSE_FIELDS = ("exception", "kind", "topic", "scope", "severity", "when", "require", "lifts",
-                 "waivers", "message", "remedy")
+CLAUSE_FIELDS = (
+    "exception",
+    "kind",
+    "topic",
+    "scope",
+    "severity",
+    "when",
+    "require",
+    "lifts",
+    "waivers",
+    "message",
+    "remedy",
+)
 CITE_FIELDS = ("document", "section", "url", "effective", "quote", "unverified")
-POLICY_FIELDS = ("provider", "document", "services", "version", "effective", "ends", "url",
-                 "licenses", "applies_from", "governs")
+POLICY_FIELDS = (
+    "provider",
+    "document",
+    "services",
+    "version",
+    "effective",
+    "ends",
+    "url",
+    "licenses",
+    "applies_from",
+    "governs",
+)
 TEXT_FIELDS = {"message", "remedy", "quote", "document", "section", "unverified"}
 
 
@@ -103,9 +124,13 @@ class ClauseChange:
     depends_on_changed: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"clause": self.clause, "change": self.change, "kind": self.kind,
-                "fields": [f.as_dict() for f in self.fields],
-                "depends_on_changed": self.depends_on_changed}
+        return {
+            "clause": self.clause,
+            "change": self.change,
+            "kind": self.kind,
+            "fields": [f.as_dict() for f in self.fields],
+            "depends_on_changed": self.depends_on_changed,
+        }
 
 
 @dataclass
@@ -120,10 +145,16 @@ class DefinitionChange:
     removed_values: list = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"scope": self.scope, "name": self.name, "kind": self.kind,
-                "change": self.change, "old": self.old, "new": self.new,
-                "added_values": _jsonable(self.added_values),
-                "removed_values": _jsonable(self.removed_values)}
+        return {
+            "scope": self.scope,
+            "name": self.name,
+            "kind": self.kind,
+            "change": self.change,
+            "old": self.old,
+            "new": self.new,
+            "added_values": _jsonable(self.added_values),
+            "removed_values": _jsonable(self.removed_values),
+        }
 
 
 @dataclass
@@ -136,11 +167,14 @@ class PolicyChange:
     clauses: list[ClauseChange] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"policy": self.policy, "change": self.change,
-                "old_version": _jsonable(self.old_version),
-                "new_version": _jsonable(self.new_version),
-                "fields": [f.as_dict() for f in self.fields],
-                "clauses": [c.as_dict() for c in self.clauses]}
+        return {
+            "policy": self.policy,
+            "change": self.change,
+            "old_version": _jsonable(self.old_version),
+            "new_version": _jsonable(self.new_version),
+            "fields": [f.as_dict() for f in self.fields],
+            "clauses": [c.as_dict() for c in self.clauses],
+        }
 
 
 @dataclass
@@ -166,10 +200,12 @@ class ManifestChange:
         return self.old_verdict != self.new_verdict or bool(self.results)
 
     def as_dict(self) -> dict:
-        return {"manifest": self.manifest,
-                "verdict": {"old": self.old_verdict, "new": self.new_verdict},
-                "changed": self.changed,
-                "results": [r.as_dict() for r in self.results]}
+        return {
+            "manifest": self.manifest,
+            "verdict": {"old": self.old_verdict, "new": self.new_verdict},
+            "changed": self.changed,
+            "results": [r.as_dict() for r in self.results],
+        }
 
 
 @dataclass
@@ -184,15 +220,19 @@ class Diff:
 
     @property
     def changed(self) -> bool:
-        return bool(self.policies or self.definitions
-                    or any(m.changed for m in self.manifests))
+        return bool(self.policies or self.definitions or any(m.changed for m in self.manifests))
 
     def as_dict(self) -> dict:
-        return {"tosguard": 1, "old": self.old, "new": self.new, "changed": self.changed,
-                "policies": [p.as_dict() for p in self.policies],
-                "definitions": [d.as_dict() for d in self.definitions],
-                "as_of": _jsonable(self.as_of),
-                "manifests": [m.as_dict() for m in self.manifests]}
+        return {
+            "tosguard": 1,
+            "old": self.old,
+            "new": self.new,
+            "changed": self.changed,
+            "policies": [p.as_dict() for p in self.policies],
+            "definitions": [d.as_dict() for d in self.definitions],
+            "as_of": _jsonable(self.as_of),
+            "manifests": [m.as_dict() for m in self.manifests],
+        }
 
     def to_json(self) -> str:
         return json_safe(json.dumps(self.as_dict(), indent=2, ensure_ascii=False)) + "\n"
@@ -201,8 +241,9 @@ class Diff:
 def diff_sides(old: Side, new: Side) -> Diff:
     result = Diff(old.paths, new.paths)
     result.context = new.library_definitions()
-    result.definitions += _definition_changes("library", old.library_definitions(),
-                                              new.library_definitions())
+    result.definitions += _definition_changes(
+        "library", old.library_definitions(), new.library_definitions()
+    )
     changed_library = {d.name for d in result.definitions}
     old_versions, new_versions = old.versions(), new.versions()
     for policy_id in sorted(set(old_versions) | set(new_versions)):
@@ -212,12 +253,20 @@ def diff_sides(old: Side, new: Side) -> Diff:
     return result
 
 
-def _policy_changes(policy_id, before: dict, after: dict, changed_library: set[str],
-                    result: Diff) -> list[PolicyChange]:
+def _policy_changes(
+    policy_id, before: dict, after: dict, changed_library: set[str], result: Diff
+) -> list[PolicyChange]:
     if not before:
-        return [PolicyChange(policy_id, "added", None, e, clauses=[
-            ClauseChange(c.id, "added", _kind(c)) for c in after[e].clauses])
-            for e in _dates(after)]
+        return [
+            PolicyChange(
+                policy_id,
+                "added",
+                None,
+                e,
+                clauses=[ClauseChange(c.id, "added", _kind(c)) for c in after[e].clauses],
+            )
+            for e in _dates(after)
+        ]
     if not after:
         return [PolicyChange(policy_id, "removed", e, None) for e in _dates(before)]
     pairs: list[tuple[date | None, date | None]] = []
@@ -249,23 +298,26 @@ def _dates(versions: dict) -> list:
     return sorted(versions, key=lambda d: d or date.min)
 
 
-def _compare_versions(old: ast.Policy, new: ast.Policy, changed_library: set[str],
-                      result: Diff) -> PolicyChange:
+def _compare_versions(
+    old: ast.Policy, new: ast.Policy, changed_library: set[str], result: Diff
+) -> PolicyChange:
     change = PolicyChange(new.id, "changed", old.effective, new.effective)
     for name in POLICY_FIELDS:
         a, b = _field(old, name), _field(new, name)
         if a != b:
             change.fields.append(FieldChange(name, a, b))
     scope = f"{new.id}@{new.effective}"
-    local = _definition_changes(scope, {d.name: d for d in ast.definitions(old)},
-                                {d.name: d for d in ast.definitions(new)})
+    local = _definition_changes(
+        scope, {d.name: d for d in ast.definitions(old)}, {d.name: d for d in ast.definitions(new)}
+    )
     result.definitions += local
     changed_names = changed_library | {d.name for d in local}
     definitions = _definitions_of(new, result)
     old_clauses = {c.id: c for c in old.clauses}
     new_clauses = {c.id: c for c in new.clauses}
-    for clause_id in [c.id for c in new.clauses] + [c.id for c in old.clauses
-                                                    if c.id not in new_clauses]:
+    for clause_id in [c.id for c in new.clauses] + [
+        c.id for c in old.clauses if c.id not in new_clauses
+    ]:
         a, b = old_clauses.get(clause_id), new_clauses.get(clause_id)
         if a is None:
             assert b is not None
@@ -273,14 +325,19 @@ def _compare_versions(old: ast.Policy, new: ast.Policy, changed_library: set[str
         elif b is None:
             change.clauses.append(ClauseChange(clause_id, "removed", _kind(a)))
         else:
-            fields = [FieldChange(n, _field(a, n), _field(b, n)) for n in CLAUSE_FIELDS
-                      if _field(a, n) != _field(b, n)]
-            fields += [FieldChange(f"cite.{n}", x, y) for n, x, y in
-                       ((n, _cite(a, n), _cite(b, n)) for n in CITE_FIELDS) if x != y]
+            fields = [
+                FieldChange(n, _field(a, n), _field(b, n))
+                for n in CLAUSE_FIELDS
+                if _field(a, n) != _field(b, n)
+            ]
+            fields += [
+                FieldChange(f"cite.{n}", x, y)
+                for n, x, y in ((n, _cite(a, n), _cite(b, n)) for n in CITE_FIELDS)
+                if x != y
+            ]
             depends = sorted(_names_used(b, definitions) & changed_names)
             if fields or depends:
-                change.clauses.append(ClauseChange(clause_id, "changed", _kind(b), fields,
-                                                   depends))
+                change.clauses.append(ClauseChange(clause_id, "changed", _kind(b), fields, depends))
     return change
 
 
@@ -325,8 +382,9 @@ def _names_used(clause: ast.Clause, local: dict) -> set[str]:
             if isinstance(define, ast.Define):
                 pending.append(define.condition)
         if isinstance(node, ast.Node):
-            pending += [getattr(node, n) for n in type(node).model_fields
-                        if n not in ("span", "fields")]
+            pending += [
+                getattr(node, n) for n in type(node).model_fields if n not in ("span", "fields")
+            ]
         elif isinstance(node, tuple):
             pending += list(node)
     return found
@@ -340,23 +398,44 @@ def _definition_changes(scope: str, before: dict, after: dict) -> list[Definitio
         a, b = before.get(name), after.get(name)
         kind = "set" if isinstance(a or b, ast.SetDef) else "predicate"
         if a is None or b is None or type(a) is not type(b):
-            changes.append(DefinitionChange(scope, name, kind,
-                                            "added" if a is None else
-                                            "removed" if b is None else "changed",
-                                            _definition_text(a), _definition_text(b)))
+            changes.append(
+                DefinitionChange(
+                    scope,
+                    name,
+                    kind,
+                    "added" if a is None else "removed" if b is None else "changed",
+                    _definition_text(a),
+                    _definition_text(b),
+                )
+            )
             continue
         if isinstance(a, ast.SetDef):
             old_values = [item.value for item in a.items]
             new_values = [item.value for item in b.items]
             if old_values != new_values or a.countries != b.countries:
-                changes.append(DefinitionChange(
-                    scope, name, kind, "changed", _definition_text(a), _definition_text(b),
-                    [v for v in new_values if v not in old_values],
-                    [v for v in old_values if v not in new_values]))
+                changes.append(
+                    DefinitionChange(
+                        scope,
+                        name,
+                        kind,
+                        "changed",
+                        _definition_text(a),
+                        _definition_text(b),
+                        [v for v in new_values if v not in old_values],
+                        [v for v in old_values if v not in new_values],
+                    )
+                )
         elif format_condition(a.condition) != format_condition(b.condition):
-            changes.append(DefinitionChange(scope, name, kind, "changed",
-                                            format_condition(a.condition),
-                                            format_condition(b.condition)))
+            changes.append(
+                DefinitionChange(
+                    scope,
+                    name,
+                    kind,
+                    "changed",
+                    format_condition(a.condition),
+                    format_condition(b.condition),
+                )
+            )
     return changes
 
 
@@ -385,8 +464,7 @@ def compare_manifests(old: Side, new: Side, manifests, as_of: date) -> list[Mani
         a, b = _results(before), _results(after)
         for key in sorted(set(a) | set(b), key=_result_order):
             if a.get(key, []) != b.get(key, []):
-                change.results.append(ResultChange(key[0], key[1], a.get(key, []),
-                                                   b.get(key, [])))
+                change.results.append(ResultChange(key[0], key[1], a.get(key, []), b.get(key, [])))
         changes.append(change)
     return changes
 
@@ -394,10 +472,10 @@ def compare_manifests(old: Side, new: Side, manifests, as_of: date) -> list[Mani
 def _results(report) -> dict[tuple[str, str], list[str]]:
     found: dict[tuple[str, str], list[str]] = {}
     for finding in report.findings:
-        found.setdefault((f"{finding.policy}/{finding.clause}", finding.subject),
-                         []).append(finding.status)
+        found.setdefault((f"{finding.policy}/{finding.clause}", finding.subject), []).append(
+            finding.status
+        )
     return {key: sorted(set(v), key=STATUS_ORDER.__getitem__) for key, v in found.items()}
-
 
 
 def _result_order(key: tuple[str, str]) -> tuple:
@@ -423,8 +501,10 @@ def render_text(diff: Diff) -> str:
     affected = sum(m.changed for m in diff.manifests)
     if diff.manifests:
         out.append("")
-        out.append(f"{affected} of {len(diff.manifests)} manifest"
-                   f"{'s' * (len(diff.manifests) != 1)} affected")
+        out.append(
+            f"{affected} of {len(diff.manifests)} manifest"
+            f"{'s' * (len(diff.manifests) != 1)} affected"
+        )
     return printable("\n".join(out) + "\n", layout=True)
 
 
@@ -436,8 +516,10 @@ def _policy_lines(change: PolicyChange) -> list[str]:
     elif change.change == "version removed":
         head = f"- {change.policy}: version effective {change.old_version} removed"
     elif change.change == "new version":
-        head = (f"~ {change.policy}: version effective {change.new_version}, compared with "
-                f"the version effective {change.old_version}")
+        head = (
+            f"~ {change.policy}: version effective {change.new_version}, compared with "
+            f"the version effective {change.old_version}"
+        )
     else:
         head = f"~ {change.policy} (version effective {change.new_version}): changed"
     lines = ["", head]
@@ -452,8 +534,10 @@ def _policy_lines(change: PolicyChange) -> list[str]:
         for item in clause.fields:
             lines += _field_lines(item, "        ")
         if clause.depends_on_changed:
-            lines.append("        depends on changed definitions: "
-                         + ", ".join(f"`{n}`" for n in clause.depends_on_changed))
+            lines.append(
+                "        depends on changed definitions: "
+                + ", ".join(f"`{n}`" for n in clause.depends_on_changed)
+            )
     return lines
 
 
@@ -462,9 +546,11 @@ def _field_lines(item: FieldChange, indent: str) -> list[str]:
     old, new = item.old, item.new
     if isinstance(old, str) and isinstance(new, str) and name.split(".")[-1] in TEXT_FIELDS:
         return [f"{indent}{name}: {word_diff(old, new)}"]
-    return [f"{indent}{name}: {_show(old)}", f"{indent}{' ' * len(name)}→ {_show(new)}"] \
-        if len(_show(old)) + len(_show(new)) > 60 else \
-        [f"{indent}{name}: {_show(old)} → {_show(new)}"]
+    return (
+        [f"{indent}{name}: {_show(old)}", f"{indent}{' ' * len(name)}→ {_show(new)}"]
+        if len(_show(old)) + len(_show(new)) > 60
+        else [f"{indent}{name}: {_show(old)} → {_show(new)}"]
+    )
 
 
 def _definition_lines(change: DefinitionChange, diff: Diff) -> list[str]:
@@ -480,8 +566,12 @@ def _definition_lines(change: DefinitionChange, diff: Diff) -> list[str]:
             lines.append("    the same values, in another order")
     elif change.change == "changed":
         lines += [f"    was: {change.old}", f"    now: {change.new}"]
-    users = [f"{p.policy}/{c.clause}" for p in diff.policies for c in p.clauses
-             if change.name in c.depends_on_changed]
+    users = [
+        f"{p.policy}/{c.clause}"
+        for p in diff.policies
+        for c in p.clauses
+        if change.name in c.depends_on_changed
+    ]
     if users:
         lines.append("    used by changed clauses: " + ", ".join(sorted(set(users))))
     return lines
@@ -490,8 +580,11 @@ def _definition_lines(change: DefinitionChange, diff: Diff) -> list[str]:
 def _manifest_lines(change: ManifestChange) -> list[str]:
     if not change.changed:
         return [f"  {change.manifest}: no change (verdict {change.old_verdict})"]
-    verdict = change.old_verdict if change.old_verdict == change.new_verdict \
+    verdict = (
+        change.old_verdict
+        if change.old_verdict == change.new_verdict
         else f"{change.old_verdict} → {change.new_verdict}"
+    )
     lines = [f"  {change.manifest}: verdict {verdict}"]
     for result in change.results:
         old = ", ".join(result.old) or "no result"

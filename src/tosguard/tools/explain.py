@@ -27,8 +27,12 @@ from ..safetext import json_safe, printable
 from ..util import jsonable as _jsonable
 
 VALUE_WORDS = {True: "true", False: "false", None: "unknown"}
-STATUS_WORDS = {"violated": "VIOLATED", "undetermined": "UNDETERMINED", "satisfied": "SATISFIED",
-                "not_applicable": "NOT APPLICABLE"}
+STATUS_WORDS = {
+    "violated": "VIOLATED",
+    "undetermined": "UNDETERMINED",
+    "satisfied": "SATISFIED",
+    "not_applicable": "NOT APPLICABLE",
+}
 
 
 @dataclass
@@ -45,10 +49,17 @@ class Explanation:
             "tosguard": 1,
             "manifest": self.manifest,
             "as_of": self.as_of.isoformat(),
-            "clause": {"policy": clause.policy, "id": clause.id, "kind": clause.kind,
-                       "scope": clause.scope, "severity": clause.severity,
-                       "topic": clause.topic, "document": clause.citation.document,
-                       "section": clause.citation.section, "quote": clause.citation.quote},
+            "clause": {
+                "policy": clause.policy,
+                "id": clause.id,
+                "kind": clause.kind,
+                "scope": clause.scope,
+                "severity": clause.severity,
+                "topic": clause.topic,
+                "document": clause.citation.document,
+                "section": clause.citation.section,
+                "quote": clause.citation.quote,
+            },
             "subjects": self.subjects,
         }
 
@@ -57,8 +68,9 @@ class Explanation:
 
 
 # ---- building the explanation -----------------------------------------------------------------
-def explain(library, loaded, clause_ref: str, *, as_of: date,
-            subject: str | None = None) -> Explanation:
+def explain(
+    library, loaded, clause_ref: str, *, as_of: date, subject: str | None = None
+) -> Explanation:
     """Explain clause ``policy/clause`` (or a clause id the library has once) for the subjects
     of a loaded manifest; ``subject`` narrows it to one (``/sources/2``, ``2``, a source id,
     ``/model``, ``/organization``)."""
@@ -76,11 +88,14 @@ def explain(library, loaded, clause_ref: str, *, as_of: date,
     for target in wanted:
         if target.startswith("/sources/"):
             explanation.subjects.append(
-                _explain_source(evaluator, document, clause_id, int(target.split("/")[2]),
-                                loaded, as_of))
+                _explain_source(
+                    evaluator, document, clause_id, int(target.split("/")[2]), loaded, as_of
+                )
+            )
         else:
             explanation.subjects.append(
-                _explain_global(evaluator, document, clause_id, target, loaded))
+                _explain_global(evaluator, document, clause_id, target, loaded)
+            )
     return explanation
 
 
@@ -91,19 +106,27 @@ def _resolve(library, reference: str) -> tuple[str, str]:
         if (policy_id, clause_id) in clauses:
             return policy_id, clause_id
         if policy_id not in library.documents:
-            raise _usage(f"no policy `{policy_id}` in the library",
-                         did_you_mean(policy_id, library.documents))
-        raise _usage(f"policy `{policy_id}` has no clause `{clause_id}`",
-                     did_you_mean(clause_id, [c for p, c in clauses if p == policy_id]))
+            raise _usage(
+                f"no policy `{policy_id}` in the library",
+                did_you_mean(policy_id, library.documents),
+            )
+        raise _usage(
+            f"policy `{policy_id}` has no clause `{clause_id}`",
+            did_you_mean(clause_id, [c for p, c in clauses if p == policy_id]),
+        )
     matches = sorted(p for p, c in clauses if c == reference)
     if len(matches) == 1:
         return matches[0], reference
     if matches:
-        raise _usage(f"clause id `{reference}` is in several policies",
-                     "name one: " + ", ".join(f"`{p}/{reference}`" for p in matches))
-    raise _usage(f"no clause `{reference}` in the library",
-                 did_you_mean(reference, [f"{p}/{c}" for p, c in clauses])
-                 or "write `policy-id/clause-id`; `tosguard policies` lists the policies")
+        raise _usage(
+            f"clause id `{reference}` is in several policies",
+            "name one: " + ", ".join(f"`{p}/{reference}`" for p in matches),
+        )
+    raise _usage(
+        f"no clause `{reference}` in the library",
+        did_you_mean(reference, [f"{p}/{c}" for p, c in clauses])
+        or "write `policy-id/clause-id`; `tosguard policies` lists the policies",
+    )
 
 
 def _usage(message: str, help: str) -> UsageError:
@@ -131,10 +154,15 @@ def _subjects(manifest, subject: str | None, scopes: set[str]) -> list[str]:
     wanted = ids.get(wanted, wanted)
     if wanted not in everything:
         options = everything + list(ids)
-        raise UsageError(Diagnostic(
-            "usage-bad-subject", f"`{subject}` is not a subject of this clause",
-            Span("--subject"), did_you_mean(subject, options) or
-            "name a source (`/sources/0` or its id), `/model` or `/organization`"))
+        raise UsageError(
+            Diagnostic(
+                "usage-bad-subject",
+                f"`{subject}` is not a subject of this clause",
+                Span("--subject"),
+                did_you_mean(subject, options)
+                or "name a source (`/sources/0` or its id), `/model` or `/organization`",
+            )
+        )
     return [wanted]
 
 
@@ -142,8 +170,9 @@ def _source_name(manifest, index: int) -> str:
     return f"/sources/{index} (id {manifest.sources[index].id})"
 
 
-def _explain_source(evaluator: Evaluator, document, clause_id: str, index: int, loaded,
-                    as_of: date) -> dict:
+def _explain_source(
+    evaluator: Evaluator, document, clause_id: str, index: int, loaded, as_of: date
+) -> dict:
     manifest = loaded.manifest
     source = manifest.sources[index]
     start, end = interval_of(source, as_of)
@@ -153,31 +182,40 @@ def _explain_source(evaluator: Evaluator, document, clause_id: str, index: int, 
     else:
         dates = f"no collection dates are declared, so the evaluation date {as_of} applies"
     entry: dict = {
-        "subject": f"/sources/{index}", "name": _source_name(manifest, index),
+        "subject": f"/sources/{index}",
+        "name": _source_name(manifest, index),
         "location": _location(loaded, f"/sources/{index}"),
         "dates": {"from": start.isoformat(), "to": end.isoformat(), "text": dates},
         "versions_known": [v.effective.isoformat() for v in document.versions],
         "versions": [],
     }
     if document not in evaluator.library.candidates(evaluator.manifest.sources[index]):
-        keys = " and ".join(f"`source.{k}` in {{{', '.join(sorted(map(str, v)))}}}"
-                            for k, v in sorted(document.keys.items()))
-        values = " and ".join(f"its {k} is {_value(getattr(source, k))}"
-                              for k in sorted(document.keys))
+        keys = " and ".join(
+            f"`source.{k}` in {{{', '.join(sorted(map(str, v)))}}}"
+            for k, v in sorted(document.keys.items())
+        )
+        values = " and ".join(
+            f"its {k} is {_value(getattr(source, k))}" for k in sorted(document.keys)
+        )
         entry["status"] = "not_applicable"
-        entry["why"] = (f"the document governs only sources with {keys}, and this source "
-                        f"is not one: {values}")
+        entry["why"] = (
+            f"the document governs only sources with {keys}, and this source is not one: {values}"
+        )
         return entry
     statuses = []
     for segment in segments(document, start, end):
         version = segment.version
-        part: dict = {"effective": version.effective.isoformat(),
-                      "from": segment.start.isoformat(), "to": segment.end.isoformat(),
-                      "early": segment.early, "file": version.file, "line": version.line}
+        part: dict = {
+            "effective": version.effective.isoformat(),
+            "from": segment.start.isoformat(),
+            "to": segment.end.isoformat(),
+            "early": segment.early,
+            "file": version.file,
+            "line": version.line,
+        }
         clause = _clause_in(version, clause_id)
         if clause is None:
-            part.update(status="not_applicable",
-                        why=f"this version has no clause `{clause_id}`")
+            part.update(status="not_applicable", why=f"this version has no clause `{clause_id}`")
             statuses.append("not_applicable")
             entry["versions"].append(part)
             continue
@@ -188,13 +226,16 @@ def _explain_source(evaluator: Evaluator, document, clause_id: str, index: int, 
         part["governs"] = _tree(version.governs, env)
         part["governed"] = VALUE_WORDS[governed]
         if clause.scope != "source":
-            part.update(status="not_applicable",
-                        why=f"in this version the clause is about the {clause.scope}")
+            part.update(
+                status="not_applicable",
+                why=f"in this version the clause is about the {clause.scope}",
+            )
         elif governed is False:
             part.update(status="not_applicable", why="this version does not govern the source")
         else:
-            outcome = evaluator.outcome(clause, version, env, governed,
-                                        f"/sources/{index}", segment.early)
+            outcome = evaluator.outcome(
+                clause, version, env, governed, f"/sources/{index}", segment.early
+            )
             part.update(_clause_parts(evaluator, clause, env))
             part.update(status=outcome.status, missing=list(outcome.missing), note=outcome.note)
             part["why"] = _why(clause, outcome.status, part)
@@ -204,36 +245,54 @@ def _explain_source(evaluator: Evaluator, document, clause_id: str, index: int, 
     return entry
 
 
-def _explain_global(evaluator: Evaluator, document, clause_id: str, subject: str,
-                    loaded) -> dict:
+def _explain_global(evaluator: Evaluator, document, clause_id: str, subject: str, loaded) -> dict:
     manifest = loaded.manifest
-    entry: dict = {"subject": subject, "name": "the trained model" if subject == "/model"
-                   else "the organization", "location": _location(loaded, subject),
-                   "versions_known": [v.effective.isoformat() for v in document.versions],
-                   "versions": []}
+    entry: dict = {
+        "subject": subject,
+        "name": "the trained model" if subject == "/model" else "the organization",
+        "location": _location(loaded, subject),
+        "versions_known": [v.effective.isoformat() for v in document.versions],
+        "versions": [],
+    }
     statuses = []
     for version in document.versions:
         clause = _clause_in(version, clause_id)
         if clause is None or clause.scope not in subject:
             continue
-        part: dict = {"effective": version.effective.isoformat(), "file": version.file,
-                      "line": version.line, "kind": clause.kind}
+        part: dict = {
+            "effective": version.effective.isoformat(),
+            "file": version.file,
+            "line": version.line,
+            "kind": clause.kind,
+        }
         env = evaluator.environment(version)
         governed = {i: g for i, g in env.governed.items() if g is not False}
         part["governed_sources"] = [
-            {"subject": f"/sources/{i}", "name": _source_name(manifest, i),
-             "governed": VALUE_WORDS[g]} for i, g in sorted(governed.items())]
+            {
+                "subject": f"/sources/{i}",
+                "name": _source_name(manifest, i),
+                "governed": VALUE_WORDS[g],
+            }
+            for i, g in sorted(governed.items())
+        ]
         if not governed:
-            part.update(status="not_applicable",
-                        why="no source of the manifest is governed by this version, so the "
-                            "clause is not evaluated for it")
+            part.update(
+                status="not_applicable",
+                why="no source of the manifest is governed by this version, so the "
+                "clause is not evaluated for it",
+            )
         else:
             env.source, env.index = None, -1
-            outcome = evaluator.outcome(clause, version, env, True, subject,
-                                        evaluator.early(version))
+            outcome = evaluator.outcome(
+                clause, version, env, True, subject, evaluator.early(version)
+            )
             part.update(_clause_parts(evaluator, clause, env))
-            part.update(status=outcome.status, missing=list(outcome.missing), note=outcome.note,
-                        early=outcome.early)
+            part.update(
+                status=outcome.status,
+                missing=list(outcome.missing),
+                note=outcome.note,
+                early=outcome.early,
+            )
             part["why"] = _why(clause, outcome.status, part)
         statuses.append(part["status"])
         entry["versions"].append(part)
@@ -252,19 +311,27 @@ def _clause_parts(evaluator: Evaluator, clause: ClauseIR, env: Env) -> dict:
     parts["exceptions"] = []
     for exception in clause.exceptions:
         value = exception.closures()[0](env) if exception.when else True
-        name = exception.id if exception.policy == clause.policy \
+        name = (
+            exception.id
+            if exception.policy == clause.policy
             else f"{exception.policy}/{exception.id}"
-        item: dict = {"id": name, "applies": VALUE_WORDS[value],
-                      "section": exception.citation.section}
+        )
+        item: dict = {
+            "id": name,
+            "applies": VALUE_WORDS[value],
+            "section": exception.citation.section,
+        }
         if exception.when is not None:
             item["when"] = _tree(exception.when, env)
         parts["exceptions"].append(item)
     if clause.waivers:
         organization = evaluator.declared.organization
         agreements = organization.agreements if organization is not None else None
-        parts["waivers"] = {"named": list(clause.waivers),
-                            "declared": None if agreements is None else list(agreements),
-                            "applies": VALUE_WORDS[evaluator.waiver(clause)[0]]}
+        parts["waivers"] = {
+            "named": list(clause.waivers),
+            "declared": None if agreements is None else list(agreements),
+            "applies": VALUE_WORDS[evaluator.waiver(clause)[0]],
+        }
     return parts
 
 
@@ -302,8 +369,13 @@ def _per_source(cond, env: Env, indexes) -> list[dict]:
         for index in indexes:
             if getattr(cond, "other", False) and index == saved[1]:
                 continue
-            rows.append({"subject": f"/sources/{index}", "id": env.sources[index].id,
-                         "value": VALUE_WORDS[body(env.at(index))]})
+            rows.append(
+                {
+                    "subject": f"/sources/{index}",
+                    "id": env.sources[index].id,
+                    "value": VALUE_WORDS[body(env.at(index))],
+                }
+            )
     finally:
         env.source, env.index = saved
     return rows
@@ -320,8 +392,12 @@ def _fact(path: ir.Path, env: Env) -> dict:
     if path.root == "source" and env.source is None:
         return {"path": path.dotted, "value": None, "text": f"`{path.dotted}` (no current source)"}
     shown = "not declared" if value is None else f"is {_value(value)}"
-    return {"path": path.dotted, "pointer": path.pointer(env), "value": _jsonable(value),
-            "text": f"`{path.dotted}` {shown}"}
+    return {
+        "path": path.dotted,
+        "pointer": path.pointer(env),
+        "value": _jsonable(value),
+        "text": f"`{path.dotted}` {shown}",
+    }
 
 
 def _value(value) -> str:
@@ -357,14 +433,18 @@ def _plausible(cond: ir.Cond, text: str) -> bool:
         return text == "governed"
     if text.count("(") != text.count(")") or text.count('"') % 2:
         return False
-    paths = [o.dotted for o in (*cond.operands(), getattr(cond, "operand", None))
-             if isinstance(o, ir.Path)]
+    paths = [
+        o.dotted
+        for o in (*cond.operands(), getattr(cond, "operand", None))
+        if isinstance(o, ir.Path)
+    ]
     if any(not re.search(rf"(?<![\w.-]){re.escape(p)}(?![\w-])", text) for p in paths):
         return False
     if isinstance(cond, ir.Compare) and cond.op not in text:
         return False
-    if isinstance(cond, (ir.Quantifier, ir.Origins)) \
-            and not text.lstrip("(").startswith(cond.quantifier):
+    if isinstance(cond, (ir.Quantifier, ir.Origins)) and not text.lstrip("(").startswith(
+        cond.quantifier
+    ):
         return False
     for child in cond.children():
         child_text = " ".join(child.text.split())
@@ -375,6 +455,7 @@ def _plausible(cond: ir.Cond, text: str) -> bool:
 
 def _ir_text(cond: ir.Cond) -> str:
     """A condition rendered from the IR (set names are not kept there: long sets are cut)."""
+
     def operand(o) -> str:
         return o.dotted if isinstance(o, ir.Path) else _value(o.value)
 
@@ -390,15 +471,16 @@ def _ir_text(cond: ir.Cond) -> str:
     if isinstance(cond, ir.Compare):
         return f"{operand(cond.left)} {cond.op} {operand(cond.right)}"
     if isinstance(cond, ir.InSet):
-        return f"{operand(cond.operand)} {'not in' if cond.negated else 'in'} " \
-               f"{values(cond.values)}"
+        return f"{operand(cond.operand)} {'not in' if cond.negated else 'in'} {values(cond.values)}"
     if isinstance(cond, ir.Contains):
         return f"{operand(cond.operand)} contains {operand(cond.value)}"
     if isinstance(cond, ir.ContainsSet):
         return f"{operand(cond.operand)} contains {cond.mode} {values(cond.values)}"
     if isinstance(cond, ir.Matches):
-        return f"{operand(cond.operand)} matches {'regex ' if cond.regex else ''}" \
-               f"{_value(cond.pattern)}"
+        return (
+            f"{operand(cond.operand)} matches {'regex ' if cond.regex else ''}"
+            f"{_value(cond.pattern)}"
+        )
     if isinstance(cond, ir.Declared):
         return f"{operand(cond.operand)} is {'not ' if cond.negated else ''}declared"
     if isinstance(cond, (ir.And, ir.Or)):
@@ -414,8 +496,7 @@ def _ir_text(cond: ir.Cond) -> str:
         return "true" if cond.value else "false"
     if isinstance(cond, ir.Quantifier):
         noun = "sources" if cond.quantifier == "all" else "source"
-        return f"{cond.quantifier} {'other ' if cond.other else ''}{noun} where " \
-               f"{inner(cond.body)}"
+        return f"{cond.quantifier} {'other ' if cond.other else ''}{noun} where {inner(cond.body)}"
     if isinstance(cond, ir.Origins):
         noun = "origins" if cond.quantifier == "all" else "origin"
         return f"{cond.quantifier} {noun} where {inner(cond.body)}"
@@ -428,23 +509,32 @@ def _why(clause: ClauseIR, status: str, part: dict) -> str:
     declare = ", ".join(f"`{m}`" for m in missing)
     note = part.get("note", "")
     if status == "undetermined" and part.get("early") and not missing:
-        return f"the library holds no version in force then; {note}" if note else \
-            "the library holds no version in force then"
+        return (
+            f"the library holds no version in force then; {note}"
+            if note
+            else "the library holds no version in force then"
+        )
     if status == "undetermined":
-        return ("the manifest does not declare enough to decide"
-                + (f": declare {declare}" if declare else ""))
+        return "the manifest does not declare enough to decide" + (
+            f": declare {declare}" if declare else ""
+        )
     if clause.kind == "permission":
-        return "its condition holds, so it permits what it describes" if status == "satisfied" \
+        return (
+            "its condition holds, so it permits what it describes"
+            if status == "satisfied"
             else "its condition does not hold, so it permits nothing here"
+        )
     if clause.kind == "obligation":
         if status == "not_applicable":
             return "its trigger (`when`) does not hold, so the duty does not arise"
         if status == "violated":
             return "the duty arises (`when` holds) and its requirement (`require`) is not met"
-        return ("the duty arises and is met" if not note else f"the duty is lifted: {note}")
+        return "the duty arises and is met" if not note else f"the duty is lifted: {note}"
     if status == "violated":
-        return ("the conduct the clause prohibits is present, and no exception or agreement "
-                "lifts the prohibition")
+        return (
+            "the conduct the clause prohibits is present, and no exception or agreement "
+            "lifts the prohibition"
+        )
     if note:
         return f"the conduct is present, but it is {note}"
     return "the conduct the clause prohibits is not present"
@@ -466,12 +556,20 @@ def _location(loaded, pointer: str) -> dict:
 def render_text(explanation: Explanation, width: int = 100) -> str:
     clause = explanation.clause
     citation = clause.citation
-    out = [f"Why {clause.policy}/{clause.id} came out as it did",
-           f"for {explanation.manifest}, as of {explanation.as_of}", ""]
-    kind = {"prohibition": "a prohibition", "obligation": "an obligation",
-            "permission": "a permission"}.get(clause.kind, clause.kind)
-    out.append(f"The clause is {kind} about each {clause.scope} (severity {clause.severity}, "
-               f"topic {clause.topic or '-'}), citing {citation.document}, {citation.section}:")
+    out = [
+        f"Why {clause.policy}/{clause.id} came out as it did",
+        f"for {explanation.manifest}, as of {explanation.as_of}",
+        "",
+    ]
+    kind = {
+        "prohibition": "a prohibition",
+        "obligation": "an obligation",
+        "permission": "a permission",
+    }.get(clause.kind, clause.kind)
+    out.append(
+        f"The clause is {kind} about each {clause.scope} (severity {clause.severity}, "
+        f"topic {clause.topic or '-'}), citing {citation.document}, {citation.section}:"
+    )
     out += _wrapped(f"“{citation.quote}”", "  ", width)
     for subject in explanation.subjects:
         out.append("")
@@ -500,13 +598,16 @@ def _version_lines(part: dict, width: int) -> list[str]:
         span = part["from"] if part["from"] == part["to"] else f"{part['from']} to {part['to']}"
         text = f"Version effective {part['effective']} applies to {span}"
         if part["early"]:
-            text += (", before its effective date: the library holds no version of this "
-                     "document in force then, so the result is undetermined; what this, the "
-                     "earliest version, would say is shown")
+            text += (
+                ", before its effective date: the library holds no version of this "
+                "document in force then, so the result is undetermined; what this, the "
+                "earliest version, would say is shown"
+            )
         out += _wrapped(text + f" ({part['file']}:{part['line']}).", "  ", width)
     else:
-        out += _wrapped(f"Version effective {part['effective']} ({part['file']}:"
-                        f"{part['line']}):", "  ", width)
+        out += _wrapped(
+            f"Version effective {part['effective']} ({part['file']}:{part['line']}):", "  ", width
+        )
     if "governs" in part:
         out.append(f"    Governs this source: {part['governed']}")
         out += _tree_lines(part["governs"], "      ", width)
@@ -516,9 +617,11 @@ def _version_lines(part: dict, width: int) -> list[str]:
             out.append("    Sources this version governs (through which it applies):")
             out += [f"      {r['name']}: {r['governed']}" for r in rows]
     if "when" in part:
-        label = {"prohibition": "The prohibited conduct (when)",
-                 "obligation": "The trigger (when)",
-                 "permission": "The condition (when)"}
+        label = {
+            "prohibition": "The prohibited conduct (when)",
+            "obligation": "The trigger (when)",
+            "permission": "The condition (when)",
+        }
         out.append(f"    {label.get(_kind_of(part), 'when')}: {part['when']['value']}")
         out += _tree_lines(part["when"], "      ", width)
     if "require" in part:
@@ -527,8 +630,11 @@ def _version_lines(part: dict, width: int) -> list[str]:
     if part.get("exceptions"):
         out.append("    Exceptions that name this clause:")
         for exception in part["exceptions"]:
-            applies = {"true": "applies", "false": "does not apply",
-                       "unknown": "may apply (unknown)"}[exception["applies"]]
+            applies = {
+                "true": "applies",
+                "false": "does not apply",
+                "unknown": "may apply (unknown)",
+            }[exception["applies"]]
             out.append(f"      {exception['id']} ({exception['section']}): {applies}")
             if "when" in exception:
                 out += _tree_lines(exception["when"], "        ", width)
@@ -537,11 +643,17 @@ def _version_lines(part: dict, width: int) -> list[str]:
     if "waivers" in part:
         waivers = part["waivers"]
         declared = waivers["declared"]
-        shown = "not declared, so none (a claim holds only when declared)" if declared is None \
+        shown = (
+            "not declared, so none (a claim holds only when declared)"
+            if declared is None
             else (_join(declared) or "none")
-        out += _wrapped(f"Agreements that waive it: {_join(waivers['named'])}; the manifest's "
-                        f"organization.agreements: {shown}; waived: {waivers['applies']}",
-                        "    ", width)
+        )
+        out += _wrapped(
+            f"Agreements that waive it: {_join(waivers['named'])}; the manifest's "
+            f"organization.agreements: {shown}; waived: {waivers['applies']}",
+            "    ",
+            width,
+        )
     result = f"Result: {part['status'].replace('_', ' ')}, because {part['why']}."
     out += _wrapped(result, "    ", width)
     return out
@@ -562,13 +674,19 @@ def _tree_lines(node: dict, indent: str, width: int) -> list[str]:
         details.append("missing " + ", ".join(f"`{m}`" for m in node["missing"]))
     if node.get("note"):
         details.append(node["note"])
-    out = _wrapped(line + (f"   ({'; '.join(details)})" if details else ""), "", width,
-                   hang=len(indent) + 9)
+    out = _wrapped(
+        line + (f"   ({'; '.join(details)})" if details else ""), "", width, hang=len(indent) + 9
+    )
     if "sources" in node:
         trues = [s for s in node["sources"] if s["value"] == "true"]
         unknowns = [s for s in node["sources"] if s["value"] == "unknown"]
-        summary = (f"true for {_join([s['subject'] for s in trues])}" if trues else
-                   "true for no source" if node["sources"] else "there is no source to look at")
+        summary = (
+            f"true for {_join([s['subject'] for s in trues])}"
+            if trues
+            else "true for no source"
+            if node["sources"]
+            else "there is no source to look at"
+        )
         if unknowns:
             summary += f"; unknown for {_join([s['subject'] for s in unknowns])}"
         out.append(f"{indent}         ({summary})")
@@ -588,5 +706,11 @@ def _wrapped(text: str, indent: str, width: int, hang: int | None = None) -> lis
     import textwrap
 
     following = " " * (hang if hang is not None else len(indent) + 2)
-    return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=following,
-                         break_long_words=False, break_on_hyphens=False) or [indent]
+    return textwrap.wrap(
+        text,
+        width,
+        initial_indent=indent,
+        subsequent_indent=following,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [indent]

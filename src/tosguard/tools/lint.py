@@ -78,13 +78,20 @@ class LintResult:
             return f"{n} {word}{'' if n == 1 else 's'}"
 
         errors, warnings = self.counts()
-        return (f"{count(errors, 'error')}, {count(warnings, 'warning')} "
-                f"in {count(len(self.files), 'file')}")
+        return (
+            f"{count(errors, 'error')}, {count(warnings, 'warning')} "
+            f"in {count(len(self.files), 'file')}"
+        )
 
 
 # ---- entry points -----------------------------------------------------------------------------
-def lint_paths(paths: Sequence[str | Path], context: Sequence[str | Path] = (), *,
-               provenance: bool = True, with_library: bool = False) -> LintResult:
+def lint_paths(
+    paths: Sequence[str | Path],
+    context: Sequence[str | Path] = (),
+    *,
+    provenance: bool = True,
+    with_library: bool = False,
+) -> LintResult:
     """Lint the ``.tos`` files named or found under ``paths``.
 
     Alone, the files are linted as a library of their own (what ``check --policies PATHS``
@@ -114,11 +121,15 @@ def lint_paths(paths: Sequence[str | Path], context: Sequence[str | Path] = (), 
             sink.diagnostics += error.diagnostics
     context_paths = {p.resolve() for p, _ in extra}
     linted = {display for _, display in found}
-    extra = [(p, d) for p, d in extra if d not in linted
-             and p.resolve() not in {f.resolve() for f, _ in found}]
-    texts = [(display, _read(path, display, sink),
-              bool(context) and path.resolve() not in context_paths)
-             for path, display in found]
+    extra = [
+        (p, d)
+        for p, d in extra
+        if d not in linted and p.resolve() not in {f.resolve() for f, _ in found}
+    ]
+    texts = [
+        (display, _read(path, display, sink), bool(context) and path.resolve() not in context_paths)
+        for path, display in found
+    ]
     context_texts = [(display, _read(path, display, sink)) for path, display in extra]
     locate = {display: path for path, display in found} if provenance else {}
     result = _lint(texts, context_texts, locate)
@@ -131,8 +142,12 @@ def lint_text(text: str, name: str = "<policy>") -> LintResult:
     return _lint([(name, text, False)], [], {})
 
 
-def lint_files(files: Sequence[ast.PolicyFile], context: Sequence[ast.PolicyFile] = (), *,
-               syntax_failed: bool = False) -> list[Diagnostic]:
+def lint_files(
+    files: Sequence[ast.PolicyFile],
+    context: Sequence[ast.PolicyFile] = (),
+    *,
+    syntax_failed: bool = False,
+) -> list[Diagnostic]:
     """Every check lint makes on parsed ``files`` except the parse itself and provenance,
     with ``context`` as the rest of their set (the HTTP validate endpoint passes the loaded
     set, parsed once): first what the front end (:func:`tosguard.engine.frontend.analyse`) finds,
@@ -142,9 +157,12 @@ def lint_files(files: Sequence[ast.PolicyFile], context: Sequence[ast.PolicyFile
 
     names = {f.path for f in files}
     checked = analyse([*context, *files])
-    diagnostics = [d for d in checked
-                   if (d.span.file in names or d.severity == "error")
-                   and not (syntax_failed and d.code in RESOLUTION_CODES)]
+    diagnostics = [
+        d
+        for d in checked
+        if (d.span.file in names or d.severity == "error")
+        and not (syntax_failed and d.code in RESOLUTION_CODES)
+    ]
     diagnostics += _extra_checks(list(files), list(context))
     return capped(set(diagnostics), code_prefix="policy")
 
@@ -153,14 +171,20 @@ def _read(path: Path, display: str, sink: DiagnosticSink) -> bytes | None:
     try:
         return path.read_bytes()
     except OSError as error:
-        sink.error("policy-io", f"cannot read `{display}`: {error.strerror or error}",
-                   Span(display), "check the path and its permissions")
+        sink.error(
+            "policy-io",
+            f"cannot read `{display}`: {error.strerror or error}",
+            Span(display),
+            "check the path and its permissions",
+        )
     return None
 
 
-def _lint(texts: Sequence[tuple[str, str | bytes | None, bool]],
-          context: Sequence[tuple[str, str | bytes | None]], locate: dict[str, Path]
-          ) -> LintResult:
+def _lint(
+    texts: Sequence[tuple[str, str | bytes | None, bool]],
+    context: Sequence[tuple[str, str | bytes | None]],
+    locate: dict[str, Path],
+) -> LintResult:
     """Lint ``texts`` (name, text or bytes, whether a user file) over ``context`` (the
     library's files)."""
     from ..engine.frontend import parse_policy_data
@@ -191,8 +215,9 @@ def _lint(texts: Sequence[tuple[str, str | bytes | None, bool]],
         from .provenance import check_quotes
 
         diagnostics += check_quotes(parsed, locate)
-    return LintResult([name for name, _, _ in texts],
-                      capped(set(diagnostics), code_prefix="policy"))
+    return LintResult(
+        [name for name, _, _ in texts], capped(set(diagnostics), code_prefix="policy")
+    )
 
 
 # ---- the linter's own checks ------------------------------------------------------------------
@@ -212,55 +237,85 @@ def _extra_checks(files: list[ast.PolicyFile], context: list[ast.PolicyFile]) ->
         text = file.text
 
         def warn(code, message, span, help, severity="warning", text=text):
-            sink.add(Diagnostic(code, message, span, help, **source_at(text, span),
-                                severity=severity))
+            sink.add(
+                Diagnostic(code, message, span, help, **source_at(text, span), severity=severity)
+            )
 
         scope = expansion(namespaces.of(file))
         for define in file.defines:
-            _never_holds(define.condition, scope, f"predicate `{define.name}`", define.span,
-                         warn, work)
+            _never_holds(
+                define.condition, scope, f"predicate `{define.name}`", define.span, warn, work
+            )
         for policy in file.policies:
             budgets.checkpoint()
             names = policy_names(policy, namespaces.of(file), text, quiet)
             scope = expansion(names)
             if policy.governs is not None:
-                _never_holds(policy.governs, scope, f"the `governs` of `{policy.id}`",
-                             policy.governs.span, warn, work)
+                _never_holds(
+                    policy.governs,
+                    scope,
+                    f"the `governs` of `{policy.id}`",
+                    policy.governs.span,
+                    warn,
+                    work,
+                )
             for define in policy.defines:
-                _never_holds(define.condition, scope, f"predicate `{define.name}`",
-                             define.span, warn, work)
+                _never_holds(
+                    define.condition, scope, f"predicate `{define.name}`", define.span, warn, work
+                )
             _unused_definitions(policy, warn)
             for clause in policy.clauses:
                 _check_clause(policy, clause, scope, clauses, warn, work)
     if work.skipped and files:
         first = files[0]
-        sink.add(Diagnostic(
-            "policy-analysis-incomplete", f"the search for conditions that can never hold "
-            f"stopped after {LINT_WORK:,} steps; {work.skipped:,} conditions were not "
-            "searched", Span(first.path, 1, 1), "these files are unusually large or "
-            "intricate; lint them a few at a time to search them all", severity="warning"))
+        sink.add(
+            Diagnostic(
+                "policy-analysis-incomplete",
+                f"the search for conditions that can never hold "
+                f"stopped after {LINT_WORK:,} steps; {work.skipped:,} conditions were not "
+                "searched",
+                Span(first.path, 1, 1),
+                "these files are unusually large or "
+                "intricate; lint them a few at a time to search them all",
+                severity="warning",
+            )
+        )
     _version_gaps(files, sink)
     return sink.diagnostics
 
 
-def _check_clause(policy, clause: ast.Clause, names: Expansion, clauses, warn,
-                  work: _Work) -> None:
+def _check_clause(policy, clause: ast.Clause, names: Expansion, clauses, warn, work: _Work) -> None:
     what = "exception" if clause.exception else f"{clause.kind or 'clause'}"
     if clause.when is not None:
-        _never_holds(clause.when, names, f"the `when` of {what} `{clause.id}`",
-                     clause.when.span, warn, work)
+        _never_holds(
+            clause.when, names, f"the `when` of {what} `{clause.id}`", clause.when.span, warn, work
+        )
     if clause.require is not None:
-        _never_holds(clause.require, names, f"the `require` of obligation `{clause.id}`",
-                     clause.require.span, warn, work)
+        _never_holds(
+            clause.require,
+            names,
+            f"the `require` of obligation `{clause.id}`",
+            clause.require.span,
+            warn,
+            work,
+        )
     if clause.kind in ("prohibition", "obligation") and not clause.remedy:
-        warn("policy-missing-remedy", f"{clause.kind} `{clause.id}` has no `remedy`",
-             clause.span, "say what the user can do about a finding: `remedy \"…\"`")
+        warn(
+            "policy-missing-remedy",
+            f"{clause.kind} `{clause.id}` has no `remedy`",
+            clause.span,
+            'say what the user can do about a finding: `remedy "…"`',
+        )
     for ref in clause.lifts:
         target = clauses.get((ref.policy or policy.id, ref.clause))
         if target is not None and (target.kind or "prohibition") == "permission":
-            warn("policy-lifts-permission", f"`{clause.id}` lifts `{ref}`, which is a "
-                 "permission: a permission forbids nothing, so lifting it changes nothing",
-                 ref.span, "name the prohibition or obligation this exception makes room for")
+            warn(
+                "policy-lifts-permission",
+                f"`{clause.id}` lifts `{ref}`, which is a "
+                "permission: a permission forbids nothing, so lifting it changes nothing",
+                ref.span,
+                "name the prohibition or obligation this exception makes room for",
+            )
 
 
 def _unused_definitions(policy: ast.Policy, warn) -> None:
@@ -268,8 +323,12 @@ def _unused_definitions(policy: ast.Policy, warn) -> None:
     for item in ast.definitions(policy):
         if item.name not in used:
             kind = "set" if isinstance(item, ast.SetDef) else "predicate"
-            warn("policy-unused-name", f"{kind} `{item.name}` is never used in `{policy.id}`",
-                 item.span, "remove it, or use it in a condition")
+            warn(
+                "policy-unused-name",
+                f"{kind} `{item.name}` is never used in `{policy.id}`",
+                item.span,
+                "remove it, or use it in a condition",
+            )
 
 
 def _referenced_names(policy: ast.Policy) -> set[str]:
@@ -303,37 +362,50 @@ def _version_gaps(files: list[ast.PolicyFile], sink: DiagnosticSink) -> None:
         for policy in file.policies:
             by_id.setdefault(policy.id, []).append((policy, file.text))
     for versions in by_id.values():
-        dated = sorted((v for v in versions if v[0].effective),
-                       key=lambda v: v[0].effective or date.min)
+        dated = sorted(
+            (v for v in versions if v[0].effective), key=lambda v: v[0].effective or date.min
+        )
         for (earlier, text), (later, _) in zip(dated, dated[1:], strict=False):
-            if earlier.ends and later.effective \
-                    and earlier.ends + timedelta(days=1) < later.effective:
+            if (
+                earlier.ends
+                and later.effective
+                and earlier.ends + timedelta(days=1) < later.effective
+            ):
                 span = earlier.fields.get("ends", earlier.span)
-                sink.add(Diagnostic(
-                    "policy-version-gap",
-                    f"version {earlier.effective} of `{earlier.id}` ends {earlier.ends}, but the "
-                    f"next version takes effect only on {later.effective}",
-                    span, "no version is in force in between, so sources collected then meet no "
-                    "clause of this document; end it the day before the next one, or add the "
-                    "missing version", **source_at(text, span),
-                    severity="warning"))
+                sink.add(
+                    Diagnostic(
+                        "policy-version-gap",
+                        f"version {earlier.effective} of `{earlier.id}` ends {earlier.ends}, "
+                        "but the "
+                        f"next version takes effect only on {later.effective}",
+                        span,
+                        "no version is in force in between, so sources collected then meet no "
+                        "clause of this document; end it the day before the next one, or add the "
+                        "missing version",
+                        **source_at(text, span),
+                        severity="warning",
+                    )
+                )
 
 
 # ---- conditions that can never hold -----------------------------------------------------------
-def _never_holds(condition, names: Expansion, what: str, span: Span, warn,
-                 work: _Work) -> None:
+def _never_holds(condition, names: Expansion, what: str, span: Span, warn, work: _Work) -> None:
     if isinstance(condition, ast.Const) and condition.value is False:
-        warn("policy-never-holds", f"{what} is `false`, so it never holds", span,
-             "a clause that can never apply is disabled; remove it, or write the real "
-             "condition")
+        warn(
+            "policy-never-holds",
+            f"{what} is `false`, so it never holds",
+            span,
+            "a clause that can never apply is disabled; remove it, or write the real condition",
+        )
         return
     reason = never_holds(condition, names, work)
     if reason:
         warn("policy-never-holds", f"{what} can never hold", span, reason, severity="error")
 
 
-def never_holds(condition, names: Names | Expansion | None = None,
-                work: _Work | None = None) -> str:
+def never_holds(
+    condition, names: Names | Expansion | None = None, work: _Work | None = None
+) -> str:
     """Why ``condition`` can never be true, or ``""`` when it may be (or the question is too
     hard). Three-valued: "holds" means evaluates to true; a comparison with an undeclared
     value is unknown, never true. ``names``: the scope the condition's names resolve in, as
@@ -440,8 +512,11 @@ class _Analysis:
             if len(parts) < len(maybe):
                 return None
             if not conjunctive:
-                return [c for part in parts for c in part] \
-                    if sum(len(p) for p in parts) <= DNF_LIMIT else None
+                return (
+                    [c for part in parts for c in part]
+                    if sum(len(p) for p in parts) <= DNF_LIMIT
+                    else None
+                )
             product: list[list[_Lit]] = [[]]
             for part in parts:
                 if len(product) * len(part) > DNF_LIMIT:
@@ -471,8 +546,7 @@ class _Analysis:
             # a leaf naming a set means that set in its scope: `x in s` of two namespaces
             # may be two different tests
             named = isinstance(getattr(node, "values", None), ast.SetName)
-            key = self.keys[id(node)] = (ast.without_spans(node),
-                                         id(self.names) if named else 0)
+            key = self.keys[id(node)] = (ast.without_spans(node), id(self.names) if named else 0)
         return [[_Lit(node, positive, key, self.names)]]
 
     # -- one conjunction
@@ -507,29 +581,45 @@ class _Analysis:
         elif not positive:
             return ""
         kinds = known_paths()
-        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Path) \
-                and isinstance(node.right, ast.Path):
+        if (
+            isinstance(node, ast.Compare)
+            and isinstance(node.left, ast.Path)
+            and isinstance(node.right, ast.Path)
+        ):
             left, right = (path_values().get(p.dotted) for p in (node.left, node.right))
             if left and right and not set(left) & set(right):
-                return (f"`{node.left.dotted}` and `{node.right.dotted}` have no value in "
-                        "common")
+                return f"`{node.left.dotted}` and `{node.right.dotted}` have no value in common"
         path = _subject_path(node)
         if path is None:
             return ""
         kind = kinds.get(path.dotted)
-        if isinstance(node, ast.Compare) and kind in ("list", "list[country]") \
-                and isinstance(_other(node), ast.Literal):
-            return (f"`{path.dotted}` is a list, and a list is never equal to one value; "
-                    "use `contains` to test whether it holds the value")
-        if isinstance(node, ast.Contains) and node.mode == "any" \
-                and isinstance(node.values, ast.SetLiteral) and not node.values.items:
+        if (
+            isinstance(node, ast.Compare)
+            and kind in ("list", "list[country]")
+            and isinstance(_other(node), ast.Literal)
+        ):
+            return (
+                f"`{path.dotted}` is a list, and a list is never equal to one value; "
+                "use `contains` to test whether it holds the value"
+            )
+        if (
+            isinstance(node, ast.Contains)
+            and node.mode == "any"
+            and isinstance(node.values, ast.SetLiteral)
+            and not node.values.items
+        ):
             return f"`{path.dotted}` cannot contain any value of an empty set"
-        if isinstance(node, ast.Contains) and node.mode == "any" \
-                and isinstance(node.values, ast.SetName):
+        if (
+            isinstance(node, ast.Contains)
+            and node.mode == "any"
+            and isinstance(node.values, ast.SetName)
+        ):
             found = (literal.names or self.names).set(node.values.name, node.values.library)
             if found is not None and not found.items:
-                return f"`{path.dotted}` cannot contain any value of the empty set " \
-                       f"`{node.values.name}`"
+                return (
+                    f"`{path.dotted}` cannot contain any value of the empty set "
+                    f"`{node.values.name}`"
+                )
         return ""
 
 
@@ -541,8 +631,9 @@ def _subject_path(node) -> ast.Path | None:
         if isinstance(node.right, ast.Path) and isinstance(node.left, ast.Literal):
             return node.right
         return None
-    if isinstance(node, (ast.InSet, ast.Matches, ast.Declared, ast.Contains)) \
-            and isinstance(node.operand, ast.Path):
+    if isinstance(node, (ast.InSet, ast.Matches, ast.Declared, ast.Contains)) and isinstance(
+        node.operand, ast.Path
+    ):
         return node.operand
     return None
 
@@ -636,8 +727,9 @@ class _Domain:
             return f"`{self.dotted}` is tested as not declared, and compared with a value"
         for first, second in zip(equal, equal[1:], strict=False):
             if first != second:
-                return (f"`{self.dotted}` cannot be both {_show_value(first)} and "
-                        f"{_show_value(second)}")
+                return (
+                    f"`{self.dotted}` cannot be both {_show_value(first)} and {_show_value(second)}"
+                )
         pool = set(equal[:1]) if equal else None
         if candidates is not None:
             pool = candidates if pool is None else pool & candidates
@@ -649,9 +741,13 @@ class _Domain:
         if pool is None:
             return self._range_contradiction(low, high)
         self.spend(len(pool) * (1 + len(patterns)))
-        remaining = {v for v in pool if v not in excluded
-                     and _within(v, low, high)
-                     and all(_matches(m, v) == positive for m, positive in patterns)}
+        remaining = {
+            v
+            for v in pool
+            if v not in excluded
+            and _within(v, low, high)
+            and all(_matches(m, v) == positive for m, positive in patterns)
+        }
         if remaining:
             return ""
         if equal and equal[0] in excluded:
@@ -668,9 +764,11 @@ class _Domain:
         if low is None or high is None:
             return ""
         if _empty_range(low, high, self.kind):
-            return (f"`{self.dotted}` cannot be {'above' if low[1] else 'at least'} "
-                    f"{_plain(low[0])} and {'below' if high[1] else 'at most'} "
-                    f"{_plain(high[0])} at once")
+            return (
+                f"`{self.dotted}` cannot be {'above' if low[1] else 'at least'} "
+                f"{_plain(low[0])} and {'below' if high[1] else 'at most'} "
+                f"{_plain(high[0])} at once"
+            )
         return ""
 
 

@@ -71,10 +71,15 @@ class Matrix:
             "providers": [{"id": p, "name": provider_name(p)} for p in self.providers],
             "topics": self.topics,
             "cells": [
-                {"provider": p, "topic": t,
-                 "kinds": _kinds(self.cell(p, t)),
-                 "entries": [_entry_dict(e) for e in self.cell(p, t)]}
-                for p in self.providers for t in self.topics if self.cell(p, t)
+                {
+                    "provider": p,
+                    "topic": t,
+                    "kinds": _kinds(self.cell(p, t)),
+                    "entries": [_entry_dict(e) for e in self.cell(p, t)],
+                }
+                for p in self.providers
+                for t in self.topics
+                if self.cell(p, t)
             ],
         }
 
@@ -99,13 +104,23 @@ def build_matrix(library: Library) -> Matrix:
             version, clause = occurrences[-1]
             topic = clause.topic or "other"
             entry = Entry(
-                provider=document.provider, topic=topic, kind=clause.kind,
-                policy=document.id, clause=clause_id, severity=clause.severity,
-                document=clause.citation.document, section=clause.citation.section,
-                url=clause.citation.url, message=clause.message,
+                provider=document.provider,
+                topic=topic,
+                kind=clause.kind,
+                policy=document.id,
+                clause=clause_id,
+                severity=clause.severity,
+                document=clause.citation.document,
+                section=clause.citation.section,
+                url=clause.citation.url,
+                message=clause.message,
                 versions=tuple(v.effective.isoformat() for v, _ in occurrences),
-                latest=clause_id in latest_ids, ended=ended, file=clause.file,
-                line=clause.line, unverified=clause.citation.unverified)
+                latest=clause_id in latest_ids,
+                ended=ended,
+                file=clause.file,
+                line=clause.line,
+                unverified=clause.citation.unverified,
+            )
             found.setdefault((document.provider, topic), {})[(document.id, clause_id)] = entry
     providers = _ordered({p for p, _ in found}, list(PROVIDER_NAMES))
     topics = _ordered({t for _, t in found}, list(TOPICS))
@@ -155,12 +170,16 @@ def render_text(matrix: Matrix) -> str:
                 continue
             lines.append(f"  {topic}")
             for entry in entries:
-                notes = [entry.severity if entry.kind != "permission" else "",
-                         _status(entry), "unverified citation" if entry.unverified else ""]
+                notes = [
+                    entry.severity if entry.kind != "permission" else "",
+                    _status(entry),
+                    "unverified citation" if entry.unverified else "",
+                ]
                 note = ", ".join(n for n in notes if n)
                 lines.append(f"    {entry.verb:<8} {entry.ref}" + (f"  ({note})" if note else ""))
-                lines.append(f"             {entry.document}, {entry.section} "
-                             f"[{', '.join(entry.versions)}]")
+                lines.append(
+                    f"             {entry.document}, {entry.section} [{', '.join(entry.versions)}]"
+                )
                 lines.append(f"             {entry.file}:{entry.line}  {entry.url}")
         lines.append("")
     return printable("\n".join(lines), layout=True)
@@ -174,8 +193,9 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(matrix: Matrix, *, link_prefix: str = "../",
-                    title: str = "Provider × topic matrix") -> str:
+def render_markdown(
+    matrix: Matrix, *, link_prefix: str = "../", title: str = "Provider × topic matrix"
+) -> str:
     """The matrix as a Markdown page: a summary table (topics × providers) whose cells link to
     per-provider sections listing every clause with its policy file and cited source.
     ``link_prefix`` is prepended to policy file paths (``../`` from ``docs/``)."""
@@ -210,26 +230,39 @@ def render_markdown(matrix: Matrix, *, link_prefix: str = "../",
             label = " · ".join(VERBS[k] for k in kinds)
             cells.append(f"[{label}](#{_anchor(provider, topic)})")
         out.append(f"| {topic} | " + " | ".join(cells) + " |")
-    out += ["", "— : no clause of this topic in the library (which is not the same as "
-            "\"allowed\": see the provider's documents).", ""]
+    out += [
+        "",
+        "— : no clause of this topic in the library (which is not the same as "
+        '"allowed": see the provider\'s documents).',
+        "",
+    ]
     for provider in matrix.providers:
         out += [f"## {provider_name(provider)}", ""]
         for topic in matrix.topics:
             entries = matrix.cell(provider, topic)
             if not entries:
                 continue
-            out += [f'<a id="{_anchor(provider, topic)}"></a>', "",
-                    f"### {provider_name(provider)}: {topic}", ""]
+            out += [
+                f'<a id="{_anchor(provider, topic)}"></a>',
+                "",
+                f"### {provider_name(provider)}: {topic}",
+                "",
+            ]
             for entry in entries:
-                notes = [f"`{entry.severity}`" if entry.kind != "permission" else "",
-                         _status(entry),
-                         f"unverified citation: {entry.unverified}" if entry.unverified else ""]
+                notes = [
+                    f"`{entry.severity}`" if entry.kind != "permission" else "",
+                    _status(entry),
+                    f"unverified citation: {entry.unverified}" if entry.unverified else "",
+                ]
                 note = "; ".join(n for n in notes if n)
                 out.append(
                     f"- **{entry.verb}** [`{entry.ref}`]({link_prefix}{entry.file}#L{entry.line})"
                     + (f" ({_md(note)})" if note else "")
-                    + f" — {_md(entry.message)}.  ")
-                out.append(f"  {_md(entry.document)}, [{_md(entry.section)}]({entry.url}); "
-                           f"versions {', '.join(entry.versions)}.")
+                    + f" — {_md(entry.message)}.  "
+                )
+                out.append(
+                    f"  {_md(entry.document)}, [{_md(entry.section)}]({entry.url}); "
+                    f"versions {', '.join(entry.versions)}."
+                )
             out.append("")
     return printable("\n".join(out).rstrip("\n") + "\n", layout=True)

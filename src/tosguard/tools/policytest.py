@@ -40,10 +40,15 @@ TEST_KEYS = {"description", "as_of", "manifest", "manifest_file", "verdict", "mu
 MATCH_KEYS = {"clause", "subject", "status"}
 VERDICTS = ("compliant", "non_compliant", "undetermined")
 # The outcomes a clause should be seen in, by kind, and how the coverage table names them.
-GOALS = {"prohibition": ("violated", "satisfied"), "obligation": ("violated", "satisfied"),
-         "permission": ("satisfied", "not_applicable")}
-GOAL_NAMES = {("permission", "satisfied"): "applies",
-              ("permission", "not_applicable"): "does not apply"}
+GOALS = {
+    "prohibition": ("violated", "satisfied"),
+    "obligation": ("violated", "satisfied"),
+    "permission": ("satisfied", "not_applicable"),
+}
+GOAL_NAMES = {
+    ("permission", "satisfied"): "applies",
+    ("permission", "not_applicable"): "does not apply",
+}
 
 
 @dataclass
@@ -77,14 +82,20 @@ def find_test_files(paths: Sequence[str | Path]) -> list[Path]:
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*.yaml") if "tests" in p.parts
-                            or path.name == "tests")
+            found += sorted(
+                p for p in path.rglob("*.yaml") if "tests" in p.parts or path.name == "tests"
+            )
         elif path.exists():
             found.append(path)
         else:
-            raise PolicyError(Diagnostic("test-io", f"cannot read `{given}`: no such file or "
-                                         "directory", Span(str(given)),
-                                         "pass a test file or a directory of them"))
+            raise PolicyError(
+                Diagnostic(
+                    "test-io",
+                    f"cannot read `{given}`: no such file or directory",
+                    Span(str(given)),
+                    "pass a test file or a directory of them",
+                )
+            )
     return found
 
 
@@ -103,22 +114,38 @@ def load_tests(path: Path) -> list[PolicyTest]:
     try:
         data, positions = load_document(path.read_bytes(), name)
     except OSError as error:
-        raise PolicyError(Diagnostic("test-syntax", f"cannot read policy test: "
-                                     f"{error.strerror or error}", Span(name),
-                                     "check the path")) from None
+        raise PolicyError(
+            Diagnostic(
+                "test-syntax",
+                f"cannot read policy test: {error.strerror or error}",
+                Span(name),
+                "check the path",
+            )
+        ) from None
     except ManifestError as error:
-        raise PolicyError([Diagnostic("test-syntax", f"cannot read policy test: {d.message}",
-                                      d.span, d.help or "a policy test is a YAML mapping; see "
-                                      "docs/authoring.md", source_line=d.source_line)
-                           for d in error.diagnostics]) from None
+        raise PolicyError(
+            [
+                Diagnostic(
+                    "test-syntax",
+                    f"cannot read policy test: {d.message}",
+                    d.span,
+                    d.help or "a policy test is a YAML mapping; see docs/authoring.md",
+                    source_line=d.source_line,
+                )
+                for d in error.diagnostics
+            ]
+        ) from None
     listed = isinstance(data, dict) and "tests" in data
     entries = data.get("tests") if listed else [data]
     if not isinstance(entries, list):
         entries = [entries]
-    lines = [(positions.get(f"/tests/{index}" if listed else "") or (1, 1))[0]
-             for index in range(len(entries))]
-    return [_test(name, index, entry, len(entries), lines[index])
-            for index, entry in enumerate(entries)]
+    lines = [
+        (positions.get(f"/tests/{index}" if listed else "") or (1, 1))[0]
+        for index in range(len(entries))
+    ]
+    return [
+        _test(name, index, entry, len(entries), lines[index]) for index, entry in enumerate(entries)
+    ]
 
 
 def _test(file: str, index: int, entry: object, count: int, line: int = 0) -> PolicyTest:
@@ -141,19 +168,27 @@ def _test(file: str, index: int, entry: object, count: int, line: int = 0) -> Po
         except ValueError:
             raise fail(f"`as_of: {as_of}` is not a date", "write dates as YYYY-MM-DD") from None
     if ("manifest" in entry) == ("manifest_file" in entry):
-        raise fail("a policy test needs exactly one of `manifest` and `manifest_file`",
-                   "give the manifest inline, or its path relative to the test file")
+        raise fail(
+            "a policy test needs exactly one of `manifest` and `manifest_file`",
+            "give the manifest inline, or its path relative to the test file",
+        )
     for key in ("must", "must_not"):
         for item in entry.get(key) or []:
             if not isinstance(item, dict) or "clause" not in item or set(item) - MATCH_KEYS:
-                raise fail(f"each `{key}` entry needs `clause` and may have `subject`, "
-                           "`status`", "e.g. {clause: policy-id/clause-id, status: violated}")
+                raise fail(
+                    f"each `{key}` entry needs `clause` and may have `subject`, `status`",
+                    "e.g. {clause: policy-id/clause-id, status: violated}",
+                )
             if "/" not in str(item["clause"]):
-                raise fail(f"`{item['clause']}` does not name a policy", "write "
-                           "`policy-id/clause-id`, e.g. `openai-services-agreement/geography`")
+                raise fail(
+                    f"`{item['clause']}` does not name a policy",
+                    "write `policy-id/clause-id`, e.g. `openai-services-agreement/geography`",
+                )
             if "status" in item and item["status"] not in STATUSES:
-                raise fail(f"`{item['status']}` is not a status",
-                           did_you_mean(str(item["status"]), STATUSES))
+                raise fail(
+                    f"`{item['status']}` is not a status",
+                    did_you_mean(str(item["status"]), STATUSES),
+                )
     stem = Path(file).stem
     return PolicyTest(
         file=file,
@@ -182,8 +217,9 @@ def run_test(library, test: PolicyTest) -> PolicyTestResult:
         if test.manifest_file is not None:
             loaded = load_manifest(Path(test.file).parent / test.manifest_file)
         else:
-            loaded = parse_manifest(json.dumps(test.manifest, default=str).encode(),
-                                    f"{test.file}#manifest", "json")
+            loaded = parse_manifest(
+                json.dumps(test.manifest, default=str).encode(), f"{test.file}#manifest", "json"
+            )
         report = check(library, loaded, as_of=test.as_of, include_all=True)
     except TosguardError as error:
         result.failures += [f"manifest error: {d.span}: {d.message}" for d in error.diagnostics]
@@ -192,8 +228,9 @@ def run_test(library, test: PolicyTest) -> PolicyTestResult:
     findings = [f.as_dict() for f in report.findings]
     known = {f"{c.policy}/{c.id}" for p in library.policies for c in p.clauses}
     known |= {f"tosguard/{code}" for code in NOTICE_CODES}
-    known |= {f"{document}/{code}" for document in library.documents
-              for code in DOCUMENT_NOTICE_CODES}
+    known |= {
+        f"{document}/{code}" for document in library.documents for code in DOCUMENT_NOTICE_CODES
+    }
     if test.verdict and report.verdict != test.verdict:
         result.failures.append(f"verdict is {report.verdict}, expected {test.verdict}")
         result.details.append(f"verdict: expected {test.verdict}, got {report.verdict}")
@@ -201,8 +238,10 @@ def run_test(library, test: PolicyTest) -> PolicyTestResult:
         if pattern["clause"] not in known:
             hint = did_you_mean(str(pattern["clause"]), known)
             result.failures.append(f"unknown clause `{pattern['clause']}`")
-            result.details.append(f"unknown clause `{pattern['clause']}`"
-                                  + (f": {hint}" if hint.startswith("did") else ""))
+            result.details.append(
+                f"unknown clause `{pattern['clause']}`"
+                + (f": {hint}" if hint.startswith("did") else "")
+            )
     for wanted in test.must:
         if wanted["clause"] in known and not any(_matches(f, wanted) for f in findings):
             result.failures.append(f"missing finding {_show(wanted)}")
@@ -210,8 +249,9 @@ def run_test(library, test: PolicyTest) -> PolicyTestResult:
     for unwanted in test.must_not:
         hits = [f for f in findings if _matches(f, unwanted)]
         for finding in hits:
-            result.failures.append(f"unexpected finding {_show(unwanted)}: "
-                                   f"{finding['subject']} is {finding['status']}")
+            result.failures.append(
+                f"unexpected finding {_show(unwanted)}: {finding['subject']} is {finding['status']}"
+            )
         if hits:
             result.details += _diff(unwanted, hits, "must not")
     return result
@@ -224,20 +264,26 @@ def _diff(pattern: dict, findings: list[dict], kind: str) -> list[str]:
     lines = [f"findings of {clause}:"]
     if kind == "must":
         lines.append(f"  - {wanted}    (must)")
-        got = [f for f in findings if _rule(f) == clause
-               and pattern.get("subject", f["subject"]) == f["subject"]]
+        got = [
+            f
+            for f in findings
+            if _rule(f) == clause and pattern.get("subject", f["subject"]) == f["subject"]
+        ]
         if not got:
-            lines.append("  + (no result: the policy governs no subject of the manifest "
-                         "at that date)" if "subject" not in pattern
-                         else "  + (no result for this subject)")
+            lines.append(
+                "  + (no result: the policy governs no subject of the manifest at that date)"
+                if "subject" not in pattern
+                else "  + (no result for this subject)"
+            )
     else:
         lines.append(f"  - {wanted}    (must not)")
         got = findings
     for finding in got:
         effective = (finding["citation"] or {}).get("effective")
         version = f"version {effective}: " if effective else ""
-        lines.append(f"  + {finding['subject']} {finding['status']}"
-                     f"    ({version}{finding['message']})")
+        lines.append(
+            f"  + {finding['subject']} {finding['status']}    ({version}{finding['message']})"
+        )
     return lines
 
 
@@ -276,10 +322,17 @@ class Coverage:
 
     def as_dict(self) -> dict:
         return {
-            "covered": self.covered, "total": self.total, "percent": round(self.percent, 1),
-            "clauses": [{"clause": c.clause, "kind": c.kind,
-                         "exercised": {goal: goal in c.seen for goal in c.goals}}
-                        for c in self.clauses],
+            "covered": self.covered,
+            "total": self.total,
+            "percent": round(self.percent, 1),
+            "clauses": [
+                {
+                    "clause": c.clause,
+                    "kind": c.kind,
+                    "exercised": {goal: goal in c.seen for goal in c.goals},
+                }
+                for c in self.clauses
+            ],
         }
 
 
@@ -301,8 +354,13 @@ def coverage(library, results: Sequence[PolicyTestResult]) -> Coverage:
 
 
 # ---- output -----------------------------------------------------------------------------------
-def render_text(results: Sequence[PolicyTestResult], cover: Coverage,
-                minimum: float | None = None, *, show_coverage: bool = True) -> str:
+def render_text(
+    results: Sequence[PolicyTestResult],
+    cover: Coverage,
+    minimum: float | None = None,
+    *,
+    show_coverage: bool = True,
+) -> str:
     lines = []
     for result in results:
         test = result.test
@@ -326,34 +384,49 @@ def render_text(results: Sequence[PolicyTestResult], cover: Coverage,
 
 
 def _coverage_lines(cover: Coverage, minimum: float | None) -> list[str]:
-    lines = [f"Clause coverage: {cover.covered} of {cover.total} outcomes exercised "
-             f"({cover.percent:.1f}%)"]
+    lines = [
+        f"Clause coverage: {cover.covered} of {cover.total} outcomes exercised "
+        f"({cover.percent:.1f}%)"
+    ]
     if minimum is not None:
         verdict = "meets" if cover.percent >= minimum else "is below"
         lines[0] += f", which {verdict} the minimum of {minimum:g}%"
     width = max((len(c.clause) for c in cover.clauses), default=0)
     for entry in cover.clauses:
-        marks = "  ".join(f"{GOAL_NAMES.get((entry.kind, g), g)} "
-                          f"{'yes' if g in entry.seen else 'NO'}" for g in entry.goals)
+        marks = "  ".join(
+            f"{GOAL_NAMES.get((entry.kind, g), g)} {'yes' if g in entry.seen else 'NO'}"
+            for g in entry.goals
+        )
         lines.append(f"  {entry.clause.ljust(width)}  {marks}")
     return lines
 
 
-def render_json(results: Sequence[PolicyTestResult], cover: Coverage,
-                minimum: float | None = None) -> str:
+def render_json(
+    results: Sequence[PolicyTestResult], cover: Coverage, minimum: float | None = None
+) -> str:
     passed = sum(r.passed for r in results)
     data = {
-        "tests": [{"file": r.test.file, "line": r.test.line, "name": r.test.name,
-                   "description": r.test.description, "passed": r.passed,
-                   "failures": r.failures, "diff": r.details} for r in results],
+        "tests": [
+            {
+                "file": r.test.file,
+                "line": r.test.line,
+                "name": r.test.name,
+                "description": r.test.description,
+                "passed": r.passed,
+                "failures": r.failures,
+                "diff": r.details,
+            }
+            for r in results
+        ],
         "summary": {"passed": passed, "failed": len(results) - passed},
         "coverage": {**cover.as_dict(), "minimum": minimum},
     }
     return json_safe(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
 
 
-def render_junit(results: Sequence[PolicyTestResult], cover: Coverage,
-                 minimum: float | None = None) -> str:
+def render_junit(
+    results: Sequence[PolicyTestResult], cover: Coverage, minimum: float | None = None
+) -> str:
     """JUnit XML, one ``testsuite`` per test file; with a minimum, clause coverage is one more
     test case, failing below it."""
     import xml.etree.ElementTree as ET
@@ -364,27 +437,54 @@ def render_junit(results: Sequence[PolicyTestResult], cover: Coverage,
     for result in results:
         by_file.setdefault(result.test.file, []).append(result)
     for file, group in by_file.items():
-        suite = ET.SubElement(root, "testsuite", name=file, tests=str(len(group)),
-                              failures=str(sum(not r.passed for r in group)), errors="0")
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=file,
+            tests=str(len(group)),
+            failures=str(sum(not r.passed for r in group)),
+            errors="0",
+        )
         for result in group:
-            name = result.test.name + (f": {result.test.description}"
-                                       if result.test.description else "")
-            case = ET.SubElement(suite, "testcase", classname=_classname(file), name=name,
-                                 file=file, line=str(result.test.line))
+            name = result.test.name + (
+                f": {result.test.description}" if result.test.description else ""
+            )
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=_classname(file),
+                name=name,
+                file=file,
+                line=str(result.test.line),
+            )
             if not result.passed:
-                failure = ET.SubElement(case, "failure", message="; ".join(result.failures),
-                                        type="policy-test")
+                failure = ET.SubElement(
+                    case, "failure", message="; ".join(result.failures), type="policy-test"
+                )
                 failure.text = "\n".join(result.details or result.failures)
     total = len(results)
     if minimum is not None:
-        suite = ET.SubElement(root, "testsuite", name="clause coverage", tests="1",
-                              failures=str(int(cover.percent < minimum)), errors="0")
-        case = ET.SubElement(suite, "testcase", classname="tosguard.coverage",
-                             name=f"clause coverage at least {minimum:g}%")
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name="clause coverage",
+            tests="1",
+            failures=str(int(cover.percent < minimum)),
+            errors="0",
+        )
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname="tosguard.coverage",
+            name=f"clause coverage at least {minimum:g}%",
+        )
         if cover.percent < minimum:
-            failure = ET.SubElement(case, "failure", type="coverage",
-                                    message=f"clause coverage {cover.percent:.1f}% is below "
-                                            f"{minimum:g}%")
+            failure = ET.SubElement(
+                case,
+                "failure",
+                type="coverage",
+                message=f"clause coverage {cover.percent:.1f}% is below {minimum:g}%",
+            )
             failure.text = "\n".join(_coverage_lines(cover, minimum))
         total += 1
         failed += int(cover.percent < minimum)
@@ -406,9 +506,11 @@ def _rule(finding: dict) -> str:
 
 
 def _matches(finding: dict, pattern: dict) -> bool:
-    return (_rule(finding) == pattern["clause"]
-            and pattern.get("subject", finding["subject"]) == finding["subject"]
-            and pattern.get("status", finding["status"]) == finding["status"])
+    return (
+        _rule(finding) == pattern["clause"]
+        and pattern.get("subject", finding["subject"]) == finding["subject"]
+        and pattern.get("status", finding["status"]) == finding["status"]
+    )
 
 
 def _show(pattern: dict) -> str:

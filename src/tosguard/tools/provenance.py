@@ -68,8 +68,11 @@ def read_source(path: Path) -> StoredSource:
     except (OSError, UnicodeDecodeError) as error:
         return StoredSource(path, "", None, "", f"cannot be read: {error}")
     header, separator, body = raw.partition("\n---\n")
-    fields = dict(line.split(": ", 1) for line in header.splitlines()
-                  if ": " in line and not line.startswith(" "))
+    fields = dict(
+        line.split(": ", 1)
+        for line in header.splitlines()
+        if ": " in line and not line.startswith(" ")
+    )
     url = fields.get("url", "").strip()
     problem = ""
     if not separator:
@@ -79,8 +82,9 @@ def read_source(path: Path) -> StoredSource:
     elif not body.strip():
         problem = "holds no text after `---`"
     effective = fields.get("effective")
-    return StoredSource(path, url, effective.strip() if effective else None, normalise(body),
-                        problem)
+    return StoredSource(
+        path, url, effective.strip() if effective else None, normalise(body), problem
+    )
 
 
 @cache
@@ -113,36 +117,48 @@ def cited(policy: ast.Policy, clause: ast.Clause) -> tuple[str, str, str]:
     leaves them out)."""
     citation = clause.citation or ast.Citation()
     effective = citation.effective or policy.effective
-    return (citation.quote or "", citation.url or policy.url or "",
-            str(effective) if effective else "")
+    return (
+        citation.quote or "",
+        citation.url or policy.url or "",
+        str(effective) if effective else "",
+    )
 
 
 def candidates(url: str, effective: str, sources: Iterable[StoredSource]) -> list[StoredSource]:
-    return [s for s in sources if not s.problem and s.url == url
-            and s.effective in (None, effective)]
+    return [
+        s for s in sources if not s.problem and s.url == url and s.effective in (None, effective)
+    ]
 
 
-def quote_problem(policy: ast.Policy, clause: ast.Clause,
-                  sources: Iterable[StoredSource]) -> tuple[str, str, str] | None:
+def quote_problem(
+    policy: ast.Policy, clause: ast.Clause, sources: Iterable[StoredSource]
+) -> tuple[str, str, str] | None:
     """``None`` when the clause's quote is found in a stored source of the version it cites;
     otherwise ``(code, message, help)``."""
     quote, url, effective = cited(policy, clause)
     where = f"clause `{clause.id}`"
     if not quote:
-        return ("policy-missing-citation", f"{where} has no quote to check",
-                'add `quote "…"` with the verbatim words')
+        return (
+            "policy-missing-citation",
+            f"{where} has no quote to check",
+            'add `quote "…"` with the verbatim words',
+        )
     found = candidates(url, effective, sources)
     if not found:
-        return ("policy-source-missing",
-                f"no stored source text for `{url}` effective {effective or '(any date)'}",
-                f"store the terms' text in `{SOURCES_DIR}/<name>.txt` with `url: {url}` and "
-                f"`effective: {effective}` header lines, so that the quote can be checked")
+        return (
+            "policy-source-missing",
+            f"no stored source text for `{url}` effective {effective or '(any date)'}",
+            f"store the terms' text in `{SOURCES_DIR}/<name>.txt` with `url: {url}` and "
+            f"`effective: {effective}` header lines, so that the quote can be checked",
+        )
     if any(quote_found(quote, s.text) for s in found):
         return None
     names = ", ".join(f"`{s.path.name}`" for s in found)
-    return ("policy-quote-not-found",
-            f"the quote of {where} does not appear in the stored source text",
-            f"compare it word for word with {names}; mark omissions with `…`")
+    return (
+        "policy-quote-not-found",
+        f"the quote of {where} does not appear in the stored source text",
+        f"compare it word for word with {names}; mark omissions with `…`",
+    )
 
 
 def check_quotes(files: Iterable[ast.PolicyFile], locate: dict[str, Path]) -> list[Diagnostic]:
@@ -162,10 +178,15 @@ def check_quotes(files: Iterable[ast.PolicyFile], locate: dict[str, Path]) -> li
         for source in sources:
             if source.problem and source.path not in seen_sources:
                 seen_sources.add(source.path)
-                diagnostics.append(Diagnostic(
-                    "policy-source-invalid", f"stored source `{source.path.name}` "
-                    f"{source.problem}", Span(str(source.path), 1, 1),
-                    "a stored source is `url: …` and `effective: …` lines, `---`, then the text"))
+                diagnostics.append(
+                    Diagnostic(
+                        "policy-source-invalid",
+                        f"stored source `{source.path.name}` {source.problem}",
+                        Span(str(source.path), 1, 1),
+                        "a stored source is `url: …` and `effective: …` lines, `---`, then the "
+                        "text",
+                    )
+                )
         for policy in file.policies:
             for clause in policy.clauses:
                 problem = quote_problem(policy, clause, sources)
@@ -175,10 +196,11 @@ def check_quotes(files: Iterable[ast.PolicyFile], locate: dict[str, Path]) -> li
                 citation = clause.citation
                 if code == "policy-source-missing" and citation and citation.unverified:
                     continue
-                span = (citation.fields.get("quote", citation.span) if citation
-                        else clause.span)
+                span = citation.fields.get("quote", citation.span) if citation else clause.span
                 severity = "error" if code == "policy-quote-not-found" else "warning"
-                diagnostics.append(Diagnostic(code, message, span, help,
-                                              **source_at(file.text, span),
-                                              severity=severity))
+                diagnostics.append(
+                    Diagnostic(
+                        code, message, span, help, **source_at(file.text, span), severity=severity
+                    )
+                )
     return diagnostics
