@@ -24,14 +24,18 @@ test: $(BIN)/python             ## the whole test suite
 	$(BIN)/python -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[test]'
 	$(BIN)/python -m pytest -q
 
-lint: $(BIN)/python
-	$(BIN)/python -m pip install --quiet ruff mypy
-	$(BIN)/ruff check src tests bench fuzz
+LINTED := src tests bench fuzz scripts
+
+lint: $(BIN)/python             ## ruff check, ruff format --check, mypy (run by CI)
+	$(BIN)/python -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[test,lint]'
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 
-format: $(BIN)/python
-	$(BIN)/python -m pip install --quiet ruff
-	$(BIN)/ruff format src tests bench
+format: $(BIN)/python           ## rewrite the code in the one layout (ruff format)
+	$(BIN)/python -m pip install --quiet -e '.[lint]'
+	$(BIN)/ruff format $(LINTED)
+	$(BIN)/ruff check --fix $(LINTED)
 
 bench: $(BIN)/python            ## benchmarks (not run in CI)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
