@@ -32,7 +32,6 @@ from .patterns import check_pattern
 from .vocab import KINDS, PATH_ROOTS, SCOPES, SEVERITIES, TOPICS
 
 PROVIDER_ID = re.compile(r"[a-z][a-z0-9-]*\Z")
-COUNTRY_PATHS_SUFFIX = ("country", "owned_from", "from_country")
 BUILTIN_NAMES = ("governed",)
 #: The most tests a condition may stand for once the predicates it uses are written out in
 #: full, and the deepest it may then nest. The compiler, the evaluator and the linter walk
@@ -1091,7 +1090,7 @@ class _ConditionChecker:
                 did_you_mean(str(value), allowed),
             )
         if (
-            path.parts[-1] in COUNTRY_PATHS_SUFFIX
+            kind in ("country", "list[country]")
             and isinstance(value, str)
             and not is_country(value)
         ):

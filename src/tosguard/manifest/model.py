@@ -422,7 +422,9 @@ def _type_tag(annotation: Any, metadata: list[Any]) -> tuple[str, tuple[str, ...
         return "str", tuple(str(a) for a in get_args(annotation))
     if origin is list:
         inner, inner_metadata = _unwrap(get_args(annotation)[0])
-        return "list", _type_tag(inner, inner_metadata)[1]
+        inner_tag, values = _type_tag(inner, inner_metadata)
+        # A list of tagged values keeps the tag (`list[country]`); of text, it is a `list`.
+        return ("list" if inner_tag == "str" else f"list[{inner_tag}]"), values
     if annotation is bool:
         return "bool", ()
     if annotation is int:
