@@ -43,7 +43,6 @@ class _Compiler:
     def __init__(self, names: Names, texts: dict[str, str]):
         self.names = names
         self.texts = texts
-        self.counter = _QuantifierCounter.next
         self.lines: dict[str, list[str]] = {}
         # id(define) -> its body compiled: a predicate used in many places is compiled once
         # and shared, so compiling costs what the policy's text does, not what it expands to
@@ -112,9 +111,7 @@ class _Compiler:
             case ast.Quantifier(origins=True):
                 return Origins(text, node.quantifier, self.cond(node.body))
             case ast.Quantifier():
-                return Quantifier(
-                    text, node.quantifier, node.other, self.cond(node.body), self.counter()
-                )
+                return Quantifier(text, node.quantifier, node.other, self.cond(node.body))
             case ast.NameRef(name="governed", library=False):
                 return Governed(text)
             case ast.NameRef(name=name):
@@ -129,15 +126,6 @@ class _Compiler:
                         self.names = names
                 return Predicate(text, name, body)
         raise TypeError(f"cannot compile {type(node).__name__}")  # pragma: no cover
-
-
-class _QuantifierCounter:
-    value = 0
-
-    @classmethod
-    def next(cls) -> int:
-        cls.value += 1
-        return cls.value
 
 
 def compile_files(files: list[ast.PolicyFile], display: dict[str, str]) -> list[PolicyIR]:

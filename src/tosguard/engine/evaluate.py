@@ -225,8 +225,8 @@ class Evaluator:
                     )
                     env.governed[index] = governed
                     if governed is not False:
-                        env.memo["early"].append(segment.early)
-                        env.memo["decided"] |= governed is True and not segment.early
+                        env.early.append(segment.early)
+                        env.decided |= governed is True and not segment.early
                     here.append(_Applied(segment.version, env, governed, segment.early, document))
             applied.append(here)
         return applied
@@ -321,9 +321,7 @@ class Evaluator:
             env = Env(
                 self.manifest, governs=version.governs, shared=self.shared, budget=self.budget
             )
-            env.memo["version"] = version
-            env.memo["early"] = []
-            env.memo["decided"] = False  # governs some source for certain, in force
+            env.version = version
             self.envs[id(version)] = env
             self.source_clauses[id(version)] = [c for c in version.clauses if c.scope == "source"]
         return env
@@ -364,7 +362,7 @@ class Evaluator:
 
     def early(self, version: PolicyIR) -> bool:
         """Whether ``version`` governs only sources from before its effective date."""
-        flags = self.environment(version).memo.get("early") or []
+        flags = self.environment(version).early
         return bool(flags) and all(flags)
 
     def outcome(
@@ -385,12 +383,13 @@ class Evaluator:
     # -- pass 3
     def _evaluate_model_and_organization(self) -> None:
         for env in self.envs.values():
-            flags = env.memo["early"]
+            flags = env.early
             if not flags:  # governs no source
                 continue
-            if not env.memo["decided"] and not self.include_all:
+            if not env.decided and not self.include_all:
                 continue  # only maybe, or only before its time: the sources' notices say so
-            version, early = env.memo["version"], all(flags)
+            version, early = env.version, all(flags)
+            assert version is not None  # set when the environment was made
             env.source, env.index = None, -1
             for clause in version.clauses:
                 if clause.scope != "source":
@@ -457,7 +456,7 @@ class Evaluator:
             if self.include_all:
                 self._list_unindexed(index, source, interval)
         self.counts["not_applicable"] += total - self.evaluated
-        active = {id(env.memo["version"]) for env in self.envs.values() if env.memo["early"]}
+        active = {id(env.version) for env in self.envs.values() if env.early}
         for document in self.library.documents.values():
             if any(id(version) in active for version in document.versions):
                 continue

@@ -39,6 +39,9 @@ class Env:
         "memo",
         "shared",
         "budget",
+        "version",
+        "early",
+        "decided",
     )
 
     def __init__(
@@ -58,11 +61,17 @@ class Env:
         self.index = -1
         self.governed = governed if governed is not None else {}
         self.governs = governs  # the version's `governs` condition, to explain `governed`
-        self.memo: dict[Any, Any] = {}
+        self.memo: dict[Any, Any] = {}  # per-version caches: quantifier tallies, missing paths
         # Tallies of quantifiers whose bodies do not mention `governed`: the same for every
         # policy version, so shared by all the Envs of one evaluation.
         self.shared: dict[Any, Any] = shared if shared is not None else {}
         self.budget = budget  # a tosguard.engine.budget.Budget checked by long loops, or None
+        # The evaluator's record of the policy version this environment evaluates: the
+        # version, whether each of its applications was an early one (before the version took
+        # effect), and whether it governs some source for certain while in force.
+        self.version: PolicyIR | None = None
+        self.early: list[bool] = []
+        self.decided = False
 
     def at(self, index: int) -> Env:
         self.index = index
@@ -456,17 +465,20 @@ class Quantifier(Cond):
     quantifier: str = "any"
     other: bool = False
     body: Cond = None  # type: ignore[assignment]
-    key: int = 0
 
     def children(self):
         return (self.body,)
 
     def build(self, body=None):
-        """The closure; ``body``: the function evaluating the body (default: its closure)."""
+        """The closure; ``body``: the function evaluating the body (default: its closure).
+
+        Its tally is kept per evaluation: in the environment's memo under this node's identity
+        (an environment belongs to one policy version), or, when the body does not mention
+        `governed`, under the body's text in the tallies all versions share."""
         body = body or self.body.compiled()
         quantifier, other = self.quantifier, self.other
         shared = not mentions_governed(self.body)
-        key = ("quantifier", repr(self.body)) if shared else self.key
+        key = ("quantifier", repr(self.body)) if shared else ("quantifier", id(self))
 
         def quantify(env: Env):
             memo = env.shared if shared else env.memo
