@@ -135,7 +135,7 @@ def test_json_summary_counts_the_findings(checked, library, name, include_all) -
 @pytest.mark.parametrize("name,include_all", CASES, ids=IDS)
 def test_service_answer_counts_the_findings(checked, library, name, include_all) -> None:
     pytest.importorskip("fastapi")
-    from tosguard.service.checks import check_manifest
+    from tosguard.service.work import check_manifest
 
     path = ROOT / "examples" / name
     body, verdict = check_manifest(

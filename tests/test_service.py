@@ -294,7 +294,7 @@ def test_validate_has_the_body_limit_too(shipped) -> None:
 def test_a_check_over_the_time_limit_is_a_503(shipped, monkeypatch) -> None:
     import threading
 
-    from tosguard.service import checks
+    from tosguard.service import work
 
     release = threading.Event()
 
@@ -302,7 +302,7 @@ def test_a_check_over_the_time_limit_is_a_503(shipped, monkeypatch) -> None:
         release.wait(5)
         return b"{}", "compliant"
 
-    monkeypatch.setattr(checks, "check_manifest", slow)
+    monkeypatch.setattr(work, "check_manifest", slow)
     # checks of manifests over `inline_max_bytes` run in the pool, under the time limit
     with make_client(shipped, timeout=0.2, inline_max_bytes=0) as client:
         response = client.post(
@@ -321,15 +321,15 @@ def test_small_manifests_are_checked_on_the_loop_and_large_ones_in_the_pool(
 ) -> None:
     import threading
 
-    from tosguard.service import checks
+    from tosguard.service import work
 
-    real, threads = checks.check_manifest, []
+    real, threads = work.check_manifest, []
 
     def recording(*args, **kwargs):
         threads.append(threading.current_thread().name)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(checks, "check_manifest", recording)
+    monkeypatch.setattr(work, "check_manifest", recording)
     manifest = (ROOT / "examples" / "acme.yaml").read_bytes()
     answers = []
     for limit in (len(manifest), len(manifest) - 1):
@@ -348,12 +348,12 @@ def test_small_manifests_are_checked_on_the_loop_and_large_ones_in_the_pool(
 
 
 def test_an_internal_error_is_a_problem_not_a_traceback(shipped, monkeypatch, caplog) -> None:
-    from tosguard.service import checks
+    from tosguard.service import work
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(checks, "check_manifest", broken)
+    monkeypatch.setattr(work, "check_manifest", broken)
     with make_client(shipped) as client, caplog.at_level(logging.ERROR, "tosguard.service"):
         response = client.post(
             "/v1/check",

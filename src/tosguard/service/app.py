@@ -46,7 +46,7 @@ from .. import __version__
 from ..api import parse_date
 from ..engine.budget import Budget, SliceSpent, TimeLimitExceeded
 from ..errors import UsageError, did_you_mean
-from . import catalog, checks, models, openapi, problems
+from . import catalog, models, openapi, problems, work
 from .access import ServiceMiddleware, StartupFailure, context
 from .auth import ApiKeys
 from .config import Settings
@@ -421,7 +421,7 @@ def create_app(
             ),
         ] = "<request>",
     ) -> Response:
-        fmt = checks.manifest_format(request.headers.get("content-type"))
+        fmt = work.manifest_format(request.headers.get("content-type"))
         data = await read_body(request)
         current = service.policy_set
         try:
@@ -437,7 +437,7 @@ def create_app(
                 raise usage_problem(error, "policies") from None
         accept = settings.accept_unknown_ids if accept_unknown_ids is None else accept_unknown_ids
         job = partial(
-            checks.check_manifest,
+            work.check_manifest,
             library,
             data,
             fmt,
@@ -522,8 +522,8 @@ def create_app(
             ),
         ] = "library",
     ) -> JSONResponse:
-        kind = checks.media_type(request.headers.get("content-type"))
-        if kind and kind not in checks.POLICY_TYPES:
+        kind = work.media_type(request.headers.get("content-type"))
+        if kind and kind not in work.POLICY_TYPES:
             raise ProblemError(
                 "unsupported-media-type",
                 f"policy text is sent as `text/plain`, not `{kind}`",
@@ -549,9 +549,9 @@ def create_app(
                 ],
             )
         current = service.policy_set
-        job = partial(checks.validate_policy, current, data, name, context_)
+        job = partial(work.validate_policy, current, data, name, context_)
         diagnostics, used = await service.in_pool(request, job, service.budget(request))
-        return JSONResponse(checks.validation_result(diagnostics, name, used, current.revision))
+        return JSONResponse(work.validation_result(diagnostics, name, used, current.revision))
 
     # ---- operations -----------------------------------------------------------------------
     @app.post(

@@ -265,7 +265,7 @@ def _extra_checks(files: list[ast.PolicyFile], context: list[ast.PolicyFile]) ->
                 )
             _unused_definitions(policy, warn)
             for clause in policy.clauses:
-                _check_clause(policy, clause, scope, clauses, warn, work)
+                _lint_clause(policy, clause, scope, clauses, warn, work)
     if work.skipped and files:
         first = files[0]
         sink.add(
@@ -284,7 +284,7 @@ def _extra_checks(files: list[ast.PolicyFile], context: list[ast.PolicyFile]) ->
     return sink.diagnostics
 
 
-def _check_clause(policy, clause: ast.Clause, names: Expansion, clauses, warn, work: _Work) -> None:
+def _lint_clause(policy, clause: ast.Clause, names: Expansion, clauses, warn, work: _Work) -> None:
     what = "exception" if clause.exception else f"{clause.kind or 'clause'}"
     if clause.when is not None:
         _never_holds(
