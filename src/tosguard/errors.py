@@ -12,6 +12,7 @@ could act on a terminal (:func:`tosguard.safetext.printable`).
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import functools
 import json
@@ -329,6 +330,33 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
 # ---- source lines -----------------------------------------------------------------------------
 # The line breaks of str.splitlines.
 _LINE_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+class NewlineIndex:
+    """1-based line and column of a character index, lines split at ``\\n`` only (as JSON and
+    the policy grammar count them; :class:`LineTable` splits as ``str.splitlines`` does).
+
+    >>> NewlineIndex("ab\\ncd").where(3)
+    (2, 1)
+    """
+
+    __slots__ = ("starts",)
+
+    def __init__(self, text: str):
+        self.starts = [0, *(match.end() for match in re.finditer("\n", text))]
+
+    def where(self, index: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.starts, index)
+        return line, index - self.starts[line - 1] + 1
+
+
+def line_column(text: str, index: int) -> tuple[int, int]:
+    """:meth:`NewlineIndex.where` for a single index, without building the index.
+
+    >>> line_column("ab\\ncd", 3)
+    (2, 1)
+    """
+    return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
 class LineTable:

@@ -31,6 +31,7 @@ from ..errors import (
     PolicyError,
     Span,
     did_you_mean,
+    line_column,
     source_at,
     source_window,
 )
@@ -194,8 +195,7 @@ def decode_policy(data: bytes, name: str) -> str:
 def _parse_tree(text: str, path: str, sink: DiagnosticSink):
     if "\x00" in text:
         index = text.index("\x00")
-        line = text.count("\n", 0, index) + 1
-        column = index - (text.rfind("\n", 0, index) + 1) + 1
+        line, column = line_column(text, index)
         sink.error(
             "policy-syntax",
             "NUL character in policy text",
@@ -456,8 +456,7 @@ def _unclosed_block(text: str, path: str) -> Diagnostic:
             "the last definition is incomplete",
         )
     index, char = stack[-1]
-    line = text.count("\n", 0, index) + 1
-    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    line, column = line_column(text, index)
     closer = "}" if char == "{" else ")"
     return Diagnostic(
         "policy-unclosed",

@@ -40,7 +40,6 @@ Every problem becomes a :class:`~tosguard.errors.ManifestError`; no PyYAML excep
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import json
 import re
@@ -51,7 +50,15 @@ from typing import Any, NoReturn
 import yaml
 
 from .. import util
-from ..errors import Diagnostic, ManifestError, Span, line_table, shorten, source_window
+from ..errors import (
+    Diagnostic,
+    ManifestError,
+    NewlineIndex,
+    Span,
+    line_table,
+    shorten,
+    source_window,
+)
 from ..safetext import wide_encoding
 
 __all__ = [
@@ -1016,11 +1023,7 @@ def _json_positions(text: str, value: Any, max_depth: int) -> PositionMap | None
         or _deeper_than(value, max_depth - 2)
     ):
         return None
-    line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
-
-    def where(index: int) -> tuple[int, int]:
-        line = bisect.bisect_right(line_starts, index)
-        return line, index - line_starts[line - 1] + 1
+    where = NewlineIndex(text).where
 
     skip = _skip_json_whitespace
     scanstring = json.decoder.scanstring  # type: ignore[attr-defined]
@@ -1117,17 +1120,13 @@ class _JsonScanner:
 
     def __init__(self, text: str, max_depth: int):
         self.text, self.max_depth = text, max_depth
-        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.where = NewlineIndex(text).where
         self.skip = _skip_json_whitespace
         self.scanstring = json.decoder.scanstring  # type: ignore[attr-defined]
         self.digit_limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
         # Open collections: [entries (dict or list), token in parent, current key, key line,
         # key column].
         self.stack: list[list[Any]] = []
-
-    def where(self, index: int) -> tuple[int, int]:
-        line = bisect.bisect_right(self.line_starts, index)
-        return line, index - self.line_starts[line - 1] + 1
 
     def fail(
         self, code: str, message: str, index: int, help: str = "", pointer: str = ""
