@@ -29,6 +29,8 @@ from typing import Any
 
 from ..errors import PolicyError
 from ..language import ast
+from ..language.printer import CITE_FIELDS
+from ..language.printer import HEADER_FIELDS as POLICY_FIELDS
 from ..language.vocab import STATUS_ORDER
 from ..safetext import json_safe, printable
 from ..util import jsonable as _jsonable
@@ -45,19 +47,6 @@ CLAUSE_FIELDS = (
     "waivers",
     "message",
     "remedy",
-)
-CITE_FIELDS = ("document", "section", "url", "effective", "quote", "unverified")
-POLICY_FIELDS = (
-    "provider",
-    "document",
-    "services",
-    "version",
-    "effective",
-    "ends",
-    "url",
-    "licenses",
-    "applies_from",
-    "governs",
 )
 TEXT_FIELDS = {"message", "remedy", "quote", "document", "section", "unverified"}
 
