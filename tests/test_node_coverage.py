@@ -22,7 +22,8 @@ from tosguard.engine.evaluate import Evaluator
 from tosguard.engine.frontend import analyse, errors_in, parse_policy_data
 from tosguard.engine.library import load_library
 from tosguard.language import ast
-from tosguard.language.printer import format_condition, format_text
+from tosguard.language.conditions import format_condition
+from tosguard.language.printer import format_text
 from tosguard.manifest.model import parse_manifest
 from tosguard.tools.explain import explain, render_text
 

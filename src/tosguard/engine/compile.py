@@ -7,6 +7,7 @@ from datetime import date
 
 from ..errors import DiagnosticSink
 from ..language import ast
+from ..language.conditions import format_condition
 from ..language.validate import Names, namespace_names, policy_names
 from . import budget as budgets
 from .ir import (
@@ -37,35 +38,15 @@ from .ir import (
 
 # ---- AST → IR ---------------------------------------------------------------------------------
 class _Compiler:
-    """Compiles the conditions of one policy. ``texts`` maps every file of the library to its
-    text: a predicate defined in another file takes its snippets from that file."""
+    """Compiles the conditions of one policy. Each IR node's ``text`` is its AST node as the
+    one condition printer writes it (:mod:`tosguard.language.conditions`)."""
 
-    def __init__(self, names: Names, texts: dict[str, str]):
+    def __init__(self, names: Names):
         self.names = names
-        self.texts = texts
-        self.lines: dict[str, list[str]] = {}
         # id(define) -> its body compiled: a predicate used in many places is compiled once
         # and shared, so compiling costs what the policy's text does, not what it expands to
         self.bodies: dict[int, Cond] = {}
         self.nodes = 0
-
-    def _lines(self, file: str) -> list[str]:
-        if file not in self.lines:
-            self.lines[file] = self.texts.get(file, "").splitlines()
-        return self.lines[file]
-
-    def snippet(self, span) -> str:
-        lines = self._lines(span.file)
-        if not span.line or span.line > len(lines):
-            return ""
-        if span.end_line == span.line:
-            return lines[span.line - 1][span.column - 1 : span.end_column - 1]
-        first = lines[span.line - 1][span.column - 1 :]
-        middle = lines[span.line : span.end_line - 1]
-        last = (
-            lines[span.end_line - 1][: span.end_column - 1] if span.end_line <= len(lines) else ""
-        )
-        return " ".join(part.strip() for part in (first, *middle, last) if part.strip())
 
     def operand(self, node) -> Operand:
         if isinstance(node, ast.Literal):
@@ -82,7 +63,7 @@ class _Compiler:
         self.nodes += 1
         if not self.nodes & 1023:
             budgets.checkpoint()
-        text = self.snippet(node.span)
+        text = format_condition(node)
         match node:
             case ast.And(items=items):
                 return And(text, tuple(self.cond(i) for i in items))
@@ -132,14 +113,13 @@ def compile_files(files: list[ast.PolicyFile], display: dict[str, str]) -> list[
     """Compile checked files; ``display`` maps file paths to the names reports show."""
     sink = DiagnosticSink()  # the files are checked already; duplicates were reported there
     namespaces = namespace_names(files, sink)
-    texts = {file.path: file.text for file in files}
     compiled: list[PolicyIR] = []
     for file in files:
         for policy in file.policies:
             budgets.checkpoint()
             names = policy_names(policy, namespaces.of(file), file.text, sink)
             compiled.append(
-                _compile_policy(policy, _Compiler(names, texts), display.get(file.path, file.path))
+                _compile_policy(policy, _Compiler(names), display.get(file.path, file.path))
             )
     _attach_exceptions(compiled)
     return compiled
@@ -177,13 +157,6 @@ def _default_governs(policy: ast.Policy) -> ast.Condition:
 def _compile_policy(policy: ast.Policy, compiler: _Compiler, display: str) -> PolicyIR:
     governs_ast = policy.governs or _default_governs(policy)
     governs = compiler.cond(governs_ast)
-    if policy.governs is None:
-        services = ", ".join(f'"{s}"' for s in policy.services)
-        governs.text = (
-            'source.kind in {"model-output", "model-weights"} and '
-            f'source.provider == "{policy.provider}"'
-            + (f" and source.service in {{{services}}}" if services else "")
-        )
     clauses = [_compile_clause(policy, clause, compiler, display) for clause in policy.clauses]
     topics = {clause.id: clause.topic for clause in clauses}
     for clause in clauses:  # an exception without a topic takes the topic of what it lifts

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..errors import PolicyError
 from ..language import ast
+from ..language.conditions import format_condition, literal
 from ..language.printer import CITE_FIELDS
 from ..language.printer import HEADER_FIELDS as POLICY_FIELDS
 from ..language.vocab import STATUS_ORDER
@@ -337,8 +338,6 @@ def _kind(clause: ast.Clause) -> str:
 def _field(node, name: str):
     value = getattr(node, name)
     if name in ("when", "require", "governs"):
-        from ..language.printer import format_condition
-
         return format_condition(value) if value is not None else None
     if name == "lifts":
         return [str(ref) for ref in value]
@@ -380,8 +379,6 @@ def _names_used(clause: ast.Clause, local: dict) -> set[str]:
 
 
 def _definition_changes(scope: str, before: dict, after: dict) -> list[DefinitionChange]:
-    from ..language.printer import format_condition
-
     changes = []
     for name in sorted(set(before) | set(after)):
         a, b = before.get(name), after.get(name)
@@ -429,8 +426,6 @@ def _definition_changes(scope: str, before: dict, after: dict) -> list[Definitio
 
 
 def _definition_text(node) -> str:
-    from ..language.printer import format_condition, literal
-
     if node is None:
         return ""
     if isinstance(node, ast.Define):

@@ -37,6 +37,8 @@ from ..errors import (
     counts as count_diagnostics,
 )
 from ..language import ast
+from ..language.conditions import format_condition
+from ..language.conditions import literal as literal_text
 from ..language.validate import (
     MAX_EXPANDED_DEPTH,
     Expansion,
@@ -647,15 +649,11 @@ _NEGATE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 
 
 def _show(node) -> str:
-    from ..language.printer import format_condition
-
     return format_condition(node)
 
 
 def _show_value(value) -> str:
-    from ..language.printer import literal
-
-    return f"`{literal(value)}`"
+    return f"`{literal_text(value)}`"
 
 
 class _Domain:
