@@ -27,7 +27,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ..errors import PolicyError
 from ..language import ast
 from ..language.conditions import format_condition, literal
 from ..language.printer import CITE_FIELDS
@@ -75,23 +74,12 @@ def load_side(paths, extra=()) -> Side:
     ``extra`` (what both sides build on), ``extra`` is the library and the side's own files
     are user policies over it, as ``tosguard lint PATHS --extra-policies EXTRA`` reads them; a
     side's file that is also one of ``extra`` stays the library's."""
-    from ..engine.frontend import (
-        analyse,
-        compile_checked,
-        errors_in,
-        parse_sources,
-        read_policy_sources,
-        refuse_empty_set,
-    )
+    from ..engine.frontend import FrontEndRun, read_policy_sources, run_front_end
 
     sources = read_policy_sources(extra, paths) if extra else read_policy_sources(paths)
-    parsed, diagnostics = parse_sources(sources)
-    diagnostics += errors_in(analyse(parsed))
-    if diagnostics:
-        raise PolicyError(diagnostics)
-    refuse_empty_set(parsed, sources.displays)
-    library = compile_checked(parsed, "diff", sources.displays)
-    return Side([str(p) for p in paths], parsed, library)
+    run = run_front_end(FrontEndRun(sources, revision="diff"))
+    assert run.library is not None  # the compile stage ran
+    return Side([str(p) for p in paths], run.files, run.library)
 
 
 # ---- the comparison ---------------------------------------------------------------------------

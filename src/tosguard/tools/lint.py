@@ -152,13 +152,14 @@ def lint_files(
 ) -> list[Diagnostic]:
     """Every check lint makes on parsed ``files`` except the parse itself and provenance,
     with ``context`` as the rest of their set (the HTTP validate endpoint passes the loaded
-    set, parsed once): first what the front end (:func:`tosguard.engine.frontend.analyse`) finds,
+    set, parsed once): first what the front end's ``validate`` stage finds,
     as ``check`` would, then the linter's own checks. The diagnostics about ``files``, and
     the errors about ``context``, sorted."""
-    from ..engine.frontend import analyse
+    from ..engine.frontend import FrontEndRun, PolicySources, run_front_end
 
     names = {f.path for f in files}
-    checked = analyse([*context, *files])
+    run = FrontEndRun(PolicySources([]), files=[*context, *files])
+    checked = run_front_end(run, start="validate", until="validate").diagnostics
     diagnostics = [
         d
         for d in checked
