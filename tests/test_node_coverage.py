@@ -173,3 +173,16 @@ def test_every_sample_is_explained(library) -> None:
         )
         text = render_text(explanation)
         assert "The prohibited conduct (when):" in text, (condition, text)
+
+
+def test_a_pass_over_conditions_that_misses_a_node_fails_when_defined() -> None:
+    from tosguard.language.visitor import ConditionVisitor
+
+    handlers = {  # every handler but one
+        name: lambda self, node: None
+        for name in ConditionVisitor._handlers.values()
+        if name != "visit_declared"
+    }
+    with pytest.raises(TypeError, match=r"^Partial has no handler for visit_declared$"):
+        type("Partial", (ConditionVisitor,), handlers)
+    type("Complete", (ConditionVisitor,), {**handlers, "visit_declared": lambda self, node: 1})

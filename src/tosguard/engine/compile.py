@@ -9,6 +9,7 @@ from ..errors import DiagnosticSink
 from ..language import ast
 from ..language.conditions import format_condition
 from ..language.validate import Names, namespace_names, policy_names
+from ..language.visitor import ConditionVisitor
 from . import budget as budgets
 from .ir import (
     INDEX_FIELDS,
@@ -37,7 +38,7 @@ from .ir import (
 
 
 # ---- AST → IR ---------------------------------------------------------------------------------
-class _Compiler:
+class _Compiler(ConditionVisitor):
     """Compiles the conditions of one policy. Each IR node's ``text`` is its AST node as the
     one condition printer writes it (:mod:`tosguard.language.conditions`)."""
 
@@ -63,50 +64,55 @@ class _Compiler:
         self.nodes += 1
         if not self.nodes & 1023:
             budgets.checkpoint()
-        text = format_condition(node)
-        match node:
-            case ast.And(items=items):
-                return And(text, tuple(self.cond(i) for i in items))
-            case ast.Or(items=items):
-                return Or(text, tuple(self.cond(i) for i in items))
-            case ast.Not(item=item):
-                return Not(text, self.cond(item))
-            case ast.Const(value=value):
-                return Const(text, value)
-            case ast.Compare():
-                return Compare(text, node.op, self.operand(node.left), self.operand(node.right))
-            case ast.InSet():
-                return InSet(
-                    text, self.operand(node.operand), self.values(node.values), node.negated
-                )
-            case ast.Contains(mode="one"):
-                return Contains(text, self.operand(node.operand), self.operand(node.value))
-            case ast.Contains():
-                return ContainsSet(
-                    text, self.operand(node.operand), self.values(node.values), node.mode
-                )
-            case ast.Matches():
-                return Matches(text, self.operand(node.operand), node.pattern, node.regex)
-            case ast.Declared():
-                return Declared(text, self.operand(node.operand), node.negated)
-            case ast.Quantifier(origins=True):
-                return Origins(text, node.quantifier, self.cond(node.body))
-            case ast.Quantifier():
-                return Quantifier(text, node.quantifier, node.other, self.cond(node.body))
-            case ast.NameRef(name="governed", library=False):
-                return Governed(text)
-            case ast.NameRef(name=name):
-                define = self.names.define(name, node.library)
-                assert define is not None, f"unchecked name `{name}`"  # validate reports them
-                body = self.bodies.get(id(define))
-                if body is None:  # the body's names resolve where it is defined
-                    names, self.names = self.names, self.names.scope_of(define)
-                    try:
-                        body = self.bodies[id(define)] = self.cond(define.condition)
-                    finally:
-                        self.names = names
-                return Predicate(text, name, body)
-        raise TypeError(f"cannot compile {type(node).__name__}")  # pragma: no cover
+        return self.visit(node, format_condition(node))
+
+    def visit_and(self, node: ast.And, text: str) -> Cond:
+        return And(text, tuple(self.cond(i) for i in node.items))
+
+    def visit_or(self, node: ast.Or, text: str) -> Cond:
+        return Or(text, tuple(self.cond(i) for i in node.items))
+
+    def visit_not(self, node: ast.Not, text: str) -> Cond:
+        return Not(text, self.cond(node.item))
+
+    def visit_const(self, node: ast.Const, text: str) -> Cond:
+        return Const(text, node.value)
+
+    def visit_compare(self, node: ast.Compare, text: str) -> Cond:
+        return Compare(text, node.op, self.operand(node.left), self.operand(node.right))
+
+    def visit_in_set(self, node: ast.InSet, text: str) -> Cond:
+        return InSet(text, self.operand(node.operand), self.values(node.values), node.negated)
+
+    def visit_contains(self, node: ast.Contains, text: str) -> Cond:
+        if node.mode == "one":
+            return Contains(text, self.operand(node.operand), self.operand(node.value))
+        return ContainsSet(text, self.operand(node.operand), self.values(node.values), node.mode)
+
+    def visit_matches(self, node: ast.Matches, text: str) -> Cond:
+        return Matches(text, self.operand(node.operand), node.pattern, node.regex)
+
+    def visit_declared(self, node: ast.Declared, text: str) -> Cond:
+        return Declared(text, self.operand(node.operand), node.negated)
+
+    def visit_quantifier(self, node: ast.Quantifier, text: str) -> Cond:
+        if node.origins:
+            return Origins(text, node.quantifier, self.cond(node.body))
+        return Quantifier(text, node.quantifier, node.other, self.cond(node.body))
+
+    def visit_name_ref(self, node: ast.NameRef, text: str) -> Cond:
+        if node.name == "governed" and not node.library:
+            return Governed(text)
+        define = self.names.define(node.name, node.library)
+        assert define is not None, f"unchecked name `{node.name}`"  # validate reports them
+        body = self.bodies.get(id(define))
+        if body is None:  # the body's names resolve where it is defined
+            names, self.names = self.names, self.names.scope_of(define)
+            try:
+                body = self.bodies[id(define)] = self.cond(define.condition)
+            finally:
+                self.names = names
+        return Predicate(text, node.name, body)
 
 
 def compile_files(files: list[ast.PolicyFile], display: dict[str, str]) -> list[PolicyIR]:

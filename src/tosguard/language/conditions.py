@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 from . import ast
+from .visitor import CONDITION_CLASSES, ConditionVisitor
 
 
 def format_condition(condition) -> str:
@@ -106,7 +107,13 @@ def needs_parens(node, context: str) -> bool:
     return isinstance(node, (ast.And, ast.Or))  # "unary": after `where`; "not"
 
 
-COMPARISONS = (ast.Compare, ast.InSet, ast.Contains, ast.Matches, ast.Declared)
+# the nodes that compare a value (every one but the connectives, constants, names and
+# quantifiers): `not` puts them in parentheses
+COMPARISONS = tuple(
+    node
+    for node in CONDITION_CLASSES
+    if node not in (ast.And, ast.Or, ast.Not, ast.Const, ast.NameRef, ast.Quantifier)
+)
 
 
 def quantifier_head(node: ast.Quantifier) -> str:
@@ -123,34 +130,49 @@ def flat(node, context: str) -> str:
 
 
 def flat_bare(node) -> str:
-    if isinstance(node, ast.And):
+    """A condition on one line, without the parentheses its context may need."""
+    return _FLAT.visit(node)
+
+
+class _FlatPrinter(ConditionVisitor):
+    def visit_and(self, node: ast.And) -> str:
         return " and ".join(flat(item, "and") for item in node.items)
-    if isinstance(node, ast.Or):
+
+    def visit_or(self, node: ast.Or) -> str:
         return " or ".join(flat(item, "or") for item in node.items)
-    if isinstance(node, ast.Not):
+
+    def visit_not(self, node: ast.Not) -> str:
         return "not " + flat(node.item, "not")
-    if isinstance(node, ast.Const):
+
+    def visit_const(self, node: ast.Const) -> str:
         return "true" if node.value else "false"
-    if isinstance(node, ast.NameRef):
+
+    def visit_name_ref(self, node: ast.NameRef) -> str:
         return node.written
-    if isinstance(node, ast.Quantifier):
+
+    def visit_quantifier(self, node: ast.Quantifier) -> str:
         return quantifier_head(node) + flat(node.body, "unary")
-    if isinstance(node, ast.Compare):
+
+    def visit_compare(self, node: ast.Compare) -> str:
         if is_truthy(node):
             return operand_text(node.left)
         return f"{operand_text(node.left)} {node.op} {operand_text(node.right)}"
-    if isinstance(node, ast.InSet):
+
+    def visit_in_set(self, node: ast.InSet) -> str:
         word = "not in" if node.negated else "in"
         return f"{operand_text(node.operand)} {word} {set_text(node.values)}"
-    if isinstance(node, ast.Contains):
+
+    def visit_contains(self, node: ast.Contains) -> str:
         if node.mode == "one":
             return f"{operand_text(node.operand)} contains {operand_text(node.value)}"
         return f"{operand_text(node.operand)} contains {node.mode} {set_text(node.values)}"
-    if isinstance(node, ast.Matches):
-        return (
-            f"{operand_text(node.operand)} matches {'regex ' if node.regex else ''}"
-            f"{quote(node.pattern)}"
-        )
-    if isinstance(node, ast.Declared):
+
+    def visit_matches(self, node: ast.Matches) -> str:
+        regex = "regex " if node.regex else ""
+        return f"{operand_text(node.operand)} matches {regex}{quote(node.pattern)}"
+
+    def visit_declared(self, node: ast.Declared) -> str:
         return f"{operand_text(node.operand)} is {'not ' if node.negated else ''}declared"
-    raise TypeError(f"cannot format {type(node).__name__}")  # pragma: no cover
+
+
+_FLAT = _FlatPrinter()
