@@ -1,0 +1,1 @@
+"""Manifests from the artifacts teams keep: model and dataset cards, ML-BOMs (``tosguard import``)."""

@@ -1,0 +1,192 @@
+"""SPDX 3.0 documents with the AI and Dataset profiles (JSON-LD serialization).
+
+The document is checked against the shape SPDX 3.0's JSON-LD serialization fixes (an
+``@context`` naming an SPDX 3.0 context, an ``@graph`` of objects each with a ``type``;
+relationships with ``from``, ``to`` and ``relationshipType``), with a located error for each
+departure. The trained model is the ``ai_AIPackage`` no relationship names as an ancestor of
+another; its ``name`` and ``hasDeclaredLicense`` give the model. ``trainedOn`` targets become
+``dataset`` sources, ``testedOn`` targets ``dataset`` sources used for ``evaluation``, ancestors
+(``ancestorOf`` / ``descendantOf``) ``model-weights`` sources whose provider is their
+``suppliedBy`` agent's. A dataset's ``dataset_dataCollectionProcess`` and description are read
+for the models that made it (hints).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import Diagnostic
+from .document import Document, ImportInputError
+from .draft import Draft, DraftSource, Fact, licence_fact
+from .hints import generator_sources
+from .providers import output_hints, provider_of_name
+
+Canonical = Callable[[str], str | None]
+_HELP = "see the SPDX 3.0 JSON-LD serialization (https://spdx.github.io/spdx-spec/v3.0.1/)"
+
+
+def is_spdx3(value: Any) -> bool:
+    if not isinstance(value, dict):
+        return False
+    context = value.get("@context")
+    contexts = context if isinstance(context, list) else [context]
+    return any(isinstance(c, str) and "spdx.org/rdf/3." in c for c in contexts)
+
+
+def _check_shape(doc: Document) -> list[dict[str, Any]]:
+    problems: list[Diagnostic] = []
+    graph = doc.value.get("@graph")
+    if not isinstance(graph, list):
+        raise ImportInputError(
+            doc.error("import-schema", "an SPDX 3.0 document needs an `@graph` list", "", _HELP)
+        )
+    for index, element in enumerate(graph):
+        here = f"/@graph/{index}"
+        if not isinstance(element, dict):
+            problems.append(doc.error("import-schema", "an `@graph` item is not an object", here, _HELP))
+            continue
+        if not isinstance(element.get("type"), str):
+            problems.append(
+                doc.error("import-schema", "an element without a `type` string", here, _HELP)
+            )
+            continue
+        if element["type"] in ("Relationship", "LifecycleScopedRelationship"):
+            for key, kind in (("from", str), ("relationshipType", str), ("to", list)):
+                if not isinstance(element.get(key), kind):
+                    what = "a list of element ids" if kind is list else "a string"
+                    problems.append(
+                        doc.error(
+                            "import-schema",
+                            f"a relationship needs `{key}`, {what}",
+                            here + (f"/{key}" if key in element else ""),
+                            _HELP,
+                        )
+                    )
+    if problems:
+        raise ImportInputError(problems)
+    return graph
+
+
+def read(doc: Document, draft: Draft, canonical: Canonical) -> None:
+    graph = _check_shape(doc)
+    elements = {
+        e["spdxId"]: (e, f"/@graph/{i}") for i, e in enumerate(graph) if isinstance(e.get("spdxId"), str)
+    }
+    relations = [(e, f"/@graph/{i}") for i, e in enumerate(graph) if "relationshipType" in e]
+    ancestor_of: dict[str, set[str]] = {}  # descendant -> ancestors
+    for relation, _ in relations:
+        kind, start, ends = relation["relationshipType"], relation["from"], relation["to"]
+        for end in ends:
+            if kind == "ancestorOf":
+                ancestor_of.setdefault(end, set()).add(start)
+            elif kind == "descendantOf":
+                ancestor_of.setdefault(start, set()).add(end)
+    ancestors = {a for found in ancestor_of.values() for a in found}
+    packages = [(e, p) for e, p in graph_items(graph) if e["type"] == "ai_AIPackage"]
+    trained = next(((e, p) for e, p in packages if e.get("spdxId") not in ancestors), None)
+    if trained is None:
+        draft.notes.append(f"{doc.name}: no `ai_AIPackage` element: no model read")
+    else:
+        element, pointer = trained
+        draft.model_origin = f"{doc.name} ({pointer})"
+        if isinstance(element.get("name"), str):
+            draft.model["name"] = Fact.stated(element["name"], f"{doc.where(pointer + '/name')} name")
+        licence = _licence(doc, element, relations, elements, canonical)
+        if licence is not None:
+            draft.model["downstream_licenses"] = Fact(
+                [licence.value], licence.origin, licence.status, licence.note
+            ) if licence.status != "open" else licence
+        for ancestor in sorted(ancestor_of.get(element.get("spdxId", ""), ())):
+            if ancestor in elements:
+                _weights(doc, draft, canonical, *elements[ancestor], relations, elements)
+    for relation, pointer in relations:
+        kind = relation["relationshipType"]
+        if kind not in ("trainedOn", "testedOn"):
+            continue
+        for index, end in enumerate(relation["to"]):
+            if end not in elements:
+                raise ImportInputError(
+                    doc.error(
+                        "import-schema",
+                        f"`{kind}` names `{end}`, which is no element of the document",
+                        f"{pointer}/to/{index}",
+                        _HELP,
+                    )
+                )
+            source = _dataset(doc, draft, canonical, *elements[end], relations, elements)
+            where = f"{doc.where(f'{pointer}/to/{index}')} {kind}"
+            if kind == "testedOn":
+                source.set("use", Fact.stated(["evaluation"], where))
+            else:
+                source.set(
+                    "use", Fact.open("trainedOn: pretraining, fine-tuning, distillation or rlhf?")
+                )
+
+
+def graph_items(graph: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
+    return [(e, f"/@graph/{i}") for i, e in enumerate(graph)]
+
+
+def _licence(doc, element, relations, elements, canonical) -> Fact | None:
+    spdx_id = element.get("spdxId")
+    for relation, pointer in relations:
+        if relation["relationshipType"] != "hasDeclaredLicense" or relation["from"] != spdx_id:
+            continue
+        if len(relation["to"]) != 1:
+            return Fact.open(f"one licence id; {doc.where(pointer)} declares several")
+        target = relation["to"][0]
+        where = f"{doc.where(pointer + '/to/0')} hasDeclaredLicense"
+        found = elements.get(target, (None, ""))[0]
+        text = None
+        if isinstance(found, dict):
+            text = found.get("simplelicensing_licenseExpression") or found.get("name")
+        if not isinstance(text, str) and "spdx.org/licenses/" in target:
+            text = target.rsplit("/", 1)[-1]
+        if isinstance(text, str):
+            return licence_fact(text, where, canonical)
+        return Fact.open(f"the licence {doc.where(pointer)} declares (`{target}`) is not readable")
+    return None
+
+
+def _name(element: dict[str, Any]) -> str:
+    name = element.get("name")
+    return name if isinstance(name, str) and name.strip() else str(element.get("spdxId", "unnamed"))
+
+
+def _weights(doc, draft, canonical, element, pointer, relations, elements) -> DraftSource:
+    origin = f"{doc.where(pointer)} ancestor"
+    source = draft.source(_name(element), origin)
+    source.set("kind", Fact.stated("model-weights", origin))
+    source.set("model", Fact.stated(_name(element), f"{doc.where(pointer + '/name')} name"))
+    supplier = element.get("suppliedBy")
+    agent = elements.get(supplier, (None, ""))[0] if isinstance(supplier, str) else None
+    name = agent.get("name") if isinstance(agent, dict) else None
+    if isinstance(name, str) and provider_of_name(name):
+        source.set("provider", Fact.stated(provider_of_name(name), f"{doc.where(pointer + '/suppliedBy')} suppliedBy `{name}`"))
+    licence = _licence(doc, element, relations, elements, canonical)
+    if licence is not None:
+        source.set("license", licence)
+    return source
+
+
+def _dataset(doc, draft, canonical, element, pointer, relations, elements) -> DraftSource:
+    origin = f"{doc.where(pointer)} {element['type']}"
+    source = draft.source(_name(element), origin)
+    source.set("kind", Fact.stated("dataset", origin))
+    licence = _licence(doc, element, relations, elements, canonical)
+    if licence is not None:
+        source.set("license", licence)
+    mentions: dict[str, list[tuple[str, str]]] = {}
+    for key in ("dataset_dataCollectionProcess", "description", "comment"):
+        text = element.get(key)
+        if isinstance(text, str):
+            line = doc.span(f"{pointer}/{key}").line or 1
+            for mention in output_hints(text, line):
+                where = f'{doc.name}:{mention.line} {key} "{mention.text}"'
+                mentions.setdefault(mention.provider, []).append((mention.name, where))
+    generators = generator_sources(draft, source, [], mentions, doc.name)
+    if generators:
+        ids = [g.id for g, _ in generators]
+        source.set("derived_from", Fact.stated(ids, "; ".join(f"`{g.id}`: hint, {o}" for g, o in generators)))
+    return source
