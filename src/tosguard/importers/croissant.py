@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import Diagnostic
 from .document import Document, ImportInputError
 from .draft import Draft, Fact, licence_fact
-from .hints import generator_sources
+from .hints import generator_sources, set_derived
 from .providers import SYNTHETIC_TAGS, names_in, output_hints
 
 Canonical = Callable[[str], str | None]
@@ -113,6 +113,7 @@ def read(doc: Document, draft: Draft, canonical: Canonical) -> None:
         source.set("license", Fact.open(f"one licence id; {doc.where('/' + licence_key)} lists several"))
     derived: list[str] = []
     origins: list[str] = []
+    suggested: list[str] = []
     parents = value.get("prov:wasDerivedFrom")
     for index, parent in enumerate(parents if isinstance(parents, list) else [parents] if parents else []):
         here = f"/prov:wasDerivedFrom" + (f"/{index}" if isinstance(parents, list) else "")
@@ -152,6 +153,5 @@ def read(doc: Document, draft: Draft, canonical: Canonical) -> None:
                 mentions.setdefault(mention.provider, []).append((mention.name, where))
     for generator, why in generator_sources(draft, source, evidence, mentions, doc.name):
         derived.append(generator.id)
-        origins.append(f"`{generator.id}`: hint, {why}")
-    if derived:
-        source.set("derived_from", Fact.stated(derived, "; ".join(origins)))
+        suggested.append(generator.id)
+    set_derived(source, derived, origins, suggested)

@@ -1,4 +1,4 @@
-"""CycloneDX 1.6 ML-BOMs (JSON), validated against the vendored 1.6 schema.
+"""CycloneDX ML-BOMs (JSON, 1.5 to 1.7), validated against the vendored published schemas.
 
 The trained model is ``metadata.component`` when it is a ``machine-learning-model``, else the
 one such component no other names as an ancestor. Its ``name`` and ``licenses`` give the
@@ -17,7 +17,7 @@ from typing import Any
 
 from .document import Document, ImportInputError
 from .draft import Draft, DraftSource, Fact, licence_fact
-from .hints import generator_sources
+from .hints import generator_sources, set_derived
 from .providers import output_hints, provider_of_name, provider_of_org
 
 Canonical = Callable[[str], str | None]
@@ -38,20 +38,23 @@ def _components(value: Any, pointer: str) -> Iterator[tuple[dict[str, Any], str]
 
 
 def read(doc: Document, draft: Draft, canonical: Canonical) -> None:
-    from .schemas import check_cyclonedx
+    from .schemas import CYCLONEDX_SCHEMAS, check_cyclonedx
 
     bom = doc.value
     version = bom.get("specVersion")
-    if version not in ("1.5", "1.6"):
+    if version == "1.5":
+        version = "1.6"  # 1.6 only added to 1.5: a 1.5 BOM is read by the 1.6 schema
+    if version not in CYCLONEDX_SCHEMAS:
         raise ImportInputError(
             doc.error(
                 "import-schema",
-                f"CycloneDX `specVersion` {version!r} is not read: ML-BOMs are 1.5 or 1.6",
+                f"CycloneDX `specVersion` {bom.get('specVersion')!r} is not read: "
+                "ML-BOMs are read in versions 1.5, 1.6 and 1.7",
                 "/specVersion",
                 "model cards came with CycloneDX 1.5; export the BOM as 1.6",
             )
         )
-    check_cyclonedx(doc)
+    check_cyclonedx(doc, version)
     components = list(_components(bom.get("components"), "/components"))
     metadata = bom.get("metadata") if isinstance(bom.get("metadata"), dict) else {}
     top = metadata.get("component")
@@ -113,7 +116,7 @@ def _trained(
             used.add(id(target[0]))
             _dataset(doc, draft, canonical, target[0], target[1], via=here)
         else:
-            _dataset(doc, draft, canonical, entry, here)
+            _dataset(doc, draft, canonical, entry, here, via=here)
     pedigree = component.get("pedigree") if isinstance(component.get("pedigree"), dict) else {}
     for index, ancestor in enumerate(pedigree.get("ancestors") or []):
         if isinstance(ancestor, dict):
@@ -225,7 +228,6 @@ def _dataset(
             where = f'{doc.name}:{mention.line} "{mention.text}"'
             mentions.setdefault(mention.provider, []).append((mention.name, where))
     generators = generator_sources(draft, source, [], mentions, doc.name)
-    if generators:
-        ids = [g.id for g, _ in generators]
-        source.set("derived_from", Fact.stated(ids, "; ".join(f"`{g.id}`: hint, {o}" for g, o in generators)))
+    ids = [g.id for g, _ in generators]
+    set_derived(source, ids, [], ids)
     return source

@@ -54,6 +54,8 @@ class Document:
     body_line: int = 1
     #: the Hugging Face id of what the document describes (`org/name`), when known
     ref: str | None = None
+    #: where ``ref`` comes from: `hub` (the id it was downloaded by) or `folder` (`org/name/`)
+    ref_source: str = ""
 
     def where(self, pointer: str) -> str:
         """``file:line`` of the value at JSON pointer ``pointer`` (or of its nearest parent)."""

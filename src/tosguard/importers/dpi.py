@@ -16,7 +16,7 @@ from typing import Any
 
 from .document import Document, ImportInputError
 from .draft import Draft, Fact, licence_fact
-from .hints import generator_sources
+from .hints import generator_sources, set_derived
 from .providers import names_in, provider_of_name
 
 Canonical = Callable[[str], str | None]
@@ -90,6 +90,7 @@ def _record(doc: Document, draft: Draft, canonical: Canonical, uid: str, record:
             mentions.setdefault(provider, []).append((model, evidence_where))
     derived: list[str] = []
     origins: list[str] = []
+    suggested: list[str] = []
     for text, here in _strings(record, "Derived from Datasets", pointer):
         where = f"{doc.where(here)} Derived from Datasets"
         parent = draft.source(text, where)
@@ -98,6 +99,5 @@ def _record(doc: Document, draft: Draft, canonical: Canonical, uid: str, record:
         origins.append(where)
     for generator, why in generator_sources(draft, source, evidence, mentions, doc.name):
         derived.append(generator.id)
-        origins.append(f"`{generator.id}`: hint, {why}")
-    if derived:
-        source.set("derived_from", Fact.stated(derived, "; ".join(origins)))
+        suggested.append(generator.id)
+    set_derived(source, derived, origins, suggested)

@@ -17,7 +17,7 @@ from typing import Any
 
 from .document import Document
 from .draft import Draft, DraftSource, Fact, licence_fact
-from .hints import generator_sources
+from .hints import generator_sources, set_derived
 from .providers import SYNTHETIC_TAGS, model_name_of, names_in, output_hints, provider_of_org
 
 #: Front-matter keys that only model cards have, and only dataset cards.
@@ -79,8 +79,9 @@ def _origin(doc: Document, pointer: str, key: str | None = None) -> str:
 
 
 def card_name(doc: Document) -> tuple[str, str] | None:
-    """The name a card gives what it describes, and the pointer it was read at."""
-    if doc.ref:
+    """The name a card gives what it describes, and the pointer it was read at (empty for the
+    Hub id it was downloaded by, `#folder` for the name of the folder it is in)."""
+    if doc.ref and doc.ref_source == "hub":
         return doc.ref.rsplit("/", 1)[-1], ""
     for key in ("model_name", "pretty_name"):
         value = doc.value.get(key)
@@ -91,6 +92,8 @@ def card_name(doc: Document) -> tuple[str, str] | None:
         name = index[0].get("name")
         if isinstance(name, str) and name.strip():
             return name.strip(), "/model-index/0/name"
+    if doc.ref:
+        return doc.ref.rsplit("/", 1)[-1], "#folder"
     return None
 
 
@@ -121,7 +124,9 @@ def read_trained_model(doc: Document, draft: Draft, canonical: Canonical) -> Non
     draft.model_ref = doc.ref
     draft.model_origin = doc.name
     named = card_name(doc)
-    if named:
+    if named and named[1] == "#folder":
+        draft.model["name"] = Fact.hint(named[0], f"{doc.name} (the card's folder)")
+    elif named:
         name, pointer = named
         origin = _origin(doc, pointer) if pointer else f"{doc.name} (the card's Hub id)"
         draft.model["name"] = Fact.stated(name, origin)
@@ -140,13 +145,15 @@ def read_trained_model(doc: Document, draft: Draft, canonical: Canonical) -> Non
     draft.model["distribution"] = Fact.open(
         "internal, api, product or open-weights (a public Hub repo is open-weights)"
     )
+    base_providers = set()
     for base, pointer in _strings(doc, "base_model"):
         _base_model(doc, draft, base, pointer)
+        base_providers.add(provider_of_org(base.rpartition("/")[0]))
     relation = doc.value.get("base_model_relation")
     for dataset, pointer in _strings(doc, "datasets"):
         source = draft.source(dataset, _origin(doc, pointer))
         source.set("kind", Fact.stated("dataset", _origin(doc, pointer)))
-    _model_tags(doc, draft)
+    _model_tags(doc, draft, base_providers)
     if isinstance(relation, str) and relation not in ("finetune", "adapter"):
         draft.notes.append(
             f"{doc.where('/base_model_relation')}: base_model_relation is `{relation}`, "
@@ -184,12 +191,12 @@ def read_base_card(doc: Document, source: DraftSource, canonical: Canonical) -> 
     source.set("license", fact)
 
 
-def _model_tags(doc: Document, draft: Draft) -> None:
+def _model_tags(doc: Document, draft: Draft, base_providers: set[str | None]) -> None:
     tags = [t for t, _ in _strings(doc, "tags")]
     synthetic = [t for t in tags if t.lower() in SYNTHETIC_TAGS or t.lower() == "synthetic data"]
     named = [pair for t in tags for pair in names_in(t)]
     if synthetic:
-        providers = sorted({p for p, _ in named})
+        providers = sorted({p for p, _ in named} - base_providers)
         draft.notes.append(
             f"{doc.where('/tags')}: the tags {', '.join(f'`{t}`' for t in synthetic)} say the "
             "training data holds model outputs"
@@ -213,6 +220,7 @@ def read_dataset(doc: Document, draft: Draft, canonical: Canonical) -> DraftSour
         source.set("records", Fact.stated(records[0], _origin(doc, records[1], "dataset_info")))
     derived: list[str] = []
     origins: list[str] = []
+    suggested: list[str] = []
     for parent, pointer in _strings(doc, "source_datasets"):
         kind, _, name = parent.partition("|")
         name = name or kind
@@ -226,9 +234,8 @@ def read_dataset(doc: Document, draft: Draft, canonical: Canonical) -> DraftSour
     generators = _generators(doc, draft, source)
     for generator, origin in generators:
         derived.append(generator.id)
-        origins.append(f"`{generator.id}`: hint, {origin}")
-    if derived:
-        source.set("derived_from", Fact.stated(derived, "; ".join(origins)))
+        suggested.append(generator.id)
+    set_derived(source, derived, origins, suggested)
     return source
 
 

@@ -10,9 +10,12 @@ declaration, and a check never relies on one unconfirmed.
 
 from __future__ import annotations
 
+import re
+
 from .draft import Draft, DraftSource, Fact
 from .providers import model_name_of
 
+_QUOTED = re.compile(r' "[^"]*"')
 #: provider -> [(model name, where it was named)]
 Mentions = dict[str, list[tuple[str, str]]]
 
@@ -36,18 +39,33 @@ def generator_sources(
     for provider, names in mentions.items():
         generator = draft.source(f"{dataset.ref}#{provider}", id_hint=f"{base}-{provider}")
         where = "; ".join(dict.fromkeys(w for _, w in names))
+        short = "; ".join(dict.fromkeys(_QUOTED.sub("", w) for _, w in names))
         generator.origin = f"hint: {where}"
-        generator.set("kind", Fact.hint("model-output", where, "the input says it is generated"))
-        generator.set("provider", Fact.hint(provider, where))
+        generator.set("kind", Fact.hint("model-output", short, "the input says it is generated"))
+        generator.set("provider", Fact.hint(provider, short))
         specific = list(dict.fromkeys(n for n, _ in names if model_name_of(n)))
         if len({n.lower() for n in specific}) == 1:
-            generator.set("model", Fact.hint(specific[0], where))
+            generator.set("model", Fact.hint(specific[0], short))
         elif specific:
             generator.set("model", Fact.open(f"the input names several models: {', '.join(specific)}"))
-        found.append((generator, "; ".join([*evidence, where])))
+        found.append((generator, "; ".join([*evidence, short])))
     if len(mentions) > 1:
         draft.notes.append(
             f"{input_name} names outputs of {len(mentions)} providers "
             f"({', '.join(mentions)}): one source each; delete those that do not apply"
         )
     return found
+
+
+def set_derived(
+    source: DraftSource, derived: list[str], origins: list[str], suggested: list[str]
+) -> None:
+    """Set ``derived_from``: the parents an input names (``origins``) and the sources this
+    import only suggests (``suggested``, which go when their suggestion is not confirmed)."""
+    if not derived:
+        return
+    note = ""
+    if suggested:
+        shown = ", ".join(f"`{s}`" for s in suggested)
+        note = f"{shown}: suggested below; remove with its source unless confirmed"
+    source.set("derived_from", Fact.stated(derived, "; ".join(origins), note))

@@ -55,7 +55,7 @@ _NAME = re.compile(
 # Words that say a text is about generated data.
 _GENERATED = re.compile(
     r"\b(generated|synthesi[sz]ed|produced|created|distilled|written|annotated|labell?ed|"
-    r"responses?|completions?|outputs?)\b[^.\n]{0,60}?\b(by|with|using|from|via)\b",
+    r"responses?|completions?|outputs?|interactions?|conversations?|chats?)\b[^.\n]{0,60}?\b(by|with|using|from|via)\b",
     re.I,
 )
 #: Tags (lowercase) that say a dataset holds machine-generated text.
@@ -102,11 +102,12 @@ def output_hints(text: str, first_line: int = 1, limit: int = 20) -> list[Mentio
     for number, line in enumerate(text[:200_000].split("\n"), first_line):
         if len(mentions) >= limit:
             break
-        if not _GENERATED.search(line):
+        said = _GENERATED.search(line)
+        if not said:
             continue
         for provider, name in names_in(line):
             if not any(m.provider == provider and m.name.lower() == name.lower() for m in mentions):
-                mentions.append(Mention(provider, name, number, _excerpt(line, name)))
+                mentions.append(Mention(provider, name, number, _excerpt(line, said.start())))
     return mentions
 
 
@@ -120,9 +121,8 @@ def model_name_of(name: str) -> str | None:
     return name
 
 
-def _excerpt(line: str, name: str, width: int = 90) -> str:
-    index = line.lower().find(name.lower())
-    start = max(0, index - width // 2)
+def _excerpt(line: str, index: int, width: int = 70) -> str:
+    start = max(0, index - 10)
     text = line[start : start + width].strip()
     return ("…" if start else "") + text + ("…" if start + width < len(line) else "")
 

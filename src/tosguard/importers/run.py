@@ -106,7 +106,7 @@ def _read(given: str, fmt: str | None) -> tuple[Document, str]:
 
         path, ref = download_card(given)
         document, kind = _read_path(path, fmt, name=given)
-        document.ref = ref
+        document.ref, document.ref_source = ref, "hub"
         return document, kind
     return _read_path(given, fmt, name=given)
 
@@ -128,6 +128,7 @@ def _read_path(path: str, fmt: str | None, name: str) -> tuple[Document, str]:
     if fmt in ("hf-model-card", "hf-dataset-card") or (fmt is None and stripped[:3] == b"---"):
         document = read_card(data, name)
         document.ref = _card_ref(path)
+        document.ref_source = "folder" if document.ref else ""
         kind = fmt or hfcard.kind_of(document.value)
         if kind is None:
             raise _undetected(document, "a card whose front matter has no model or dataset keys")

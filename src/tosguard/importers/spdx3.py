@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import Diagnostic
 from .document import Document, ImportInputError
 from .draft import Draft, DraftSource, Fact, licence_fact
-from .hints import generator_sources
+from .hints import generator_sources, set_derived
 from .providers import output_hints, provider_of_name
 
 Canonical = Callable[[str], str | None]
@@ -186,7 +186,6 @@ def _dataset(doc, draft, canonical, element, pointer, relations, elements) -> Dr
                 where = f'{doc.name}:{mention.line} {key} "{mention.text}"'
                 mentions.setdefault(mention.provider, []).append((mention.name, where))
     generators = generator_sources(draft, source, [], mentions, doc.name)
-    if generators:
-        ids = [g.id for g, _ in generators]
-        source.set("derived_from", Fact.stated(ids, "; ".join(f"`{g.id}`: hint, {o}" for g, o in generators)))
+    ids = [g.id for g, _ in generators]
+    set_derived(source, ids, [], ids)
     return source

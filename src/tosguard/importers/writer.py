@@ -113,7 +113,7 @@ def _section(
 
 def _line(key: str, fact: Fact, indent: str, default_note: str) -> str:
     if fact.status == STATED:
-        comment = _from(fact.origin) + (f"; {fact.note}" if fact.note else "")
+        comment = "; ".join(p for p in (_from(fact.origin), fact.note) if p)
         return _with_comment(f"{indent}{key}: {_value(fact.value)}", comment)
     if fact.status == HINT:
         shown = _value(fact.value)
