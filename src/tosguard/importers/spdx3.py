@@ -5,7 +5,7 @@ The document is checked against the shape SPDX 3.0's JSON-LD serialization fixes
 relationships with ``from``, ``to`` and ``relationshipType``), with a located error for each
 departure. The trained model is the ``ai_AIPackage`` no relationship names as an ancestor of
 another; its ``name`` and ``hasDeclaredLicense`` give the model. ``trainedOn`` targets become
-``dataset`` sources, ``testedOn`` targets ``dataset`` sources used for ``evaluation``, ancestors
+``dataset`` sources (and so does every other ``dataset_DatasetPackage``), ``testedOn`` targets ``dataset`` sources used for ``evaluation``, ancestors
 (``ancestorOf`` / ``descendantOf``) ``model-weights`` sources whose provider is their
 ``suppliedBy`` agent's. A dataset's ``dataset_dataCollectionProcess`` and description are read
 for the models that made it (hints).
@@ -100,6 +100,7 @@ def read(doc: Document, draft: Draft, canonical: Canonical) -> None:
         for ancestor in sorted(ancestor_of.get(element.get("spdxId", ""), ())):
             if ancestor in elements:
                 _weights(doc, draft, canonical, *elements[ancestor], relations, elements)
+    used: set[str] = set()
     for relation, pointer in relations:
         kind = relation["relationshipType"]
         if kind not in ("trainedOn", "testedOn"):
@@ -116,12 +117,16 @@ def read(doc: Document, draft: Draft, canonical: Canonical) -> None:
                 )
             source = _dataset(doc, draft, canonical, *elements[end], relations, elements)
             where = f"{doc.where(f'{pointer}/to/{index}')} {kind}"
+            used.add(end)
             if kind == "testedOn":
                 source.set("use", Fact.stated(["evaluation"], where))
             else:
                 source.set(
                     "use", Fact.open("trainedOn: pretraining, fine-tuning, distillation or rlhf?")
                 )
+    for element, pointer in graph_items(graph):
+        if element["type"] == "dataset_DatasetPackage" and element.get("spdxId") not in used:
+            _dataset(doc, draft, canonical, element, pointer, relations, elements)
 
 
 def graph_items(graph: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
