@@ -44,7 +44,7 @@ def read(doc: Document, draft: Draft, canonical: Canonical) -> None:
     version = bom.get("specVersion")
     if version == "1.5":
         version = "1.6"  # 1.6 only added to 1.5: a 1.5 BOM is read by the 1.6 schema
-    if version not in CYCLONEDX_SCHEMAS:
+    if not isinstance(version, str) or version not in CYCLONEDX_SCHEMAS:
         raise ImportInputError(
             doc.error(
                 "import-schema",
@@ -62,12 +62,7 @@ def read(doc: Document, draft: Draft, canonical: Canonical) -> None:
         components.insert(0, (top, "/metadata/component"))
     by_ref = {c["bom-ref"]: (c, p) for c, p in components if isinstance(c.get("bom-ref"), str)}
     models = [(c, p) for c, p in components if c.get("type") == "machine-learning-model"]
-    ancestors = {
-        id(a)
-        for c, _ in models
-        for a in (c.get("pedigree") or {}).get("ancestors", []) or []
-        if isinstance(a, dict)
-    }
+    ancestors = {id(a) for c, _ in models for a in _ancestors(c)}
     trained = next(((c, p) for c, p in models if id(c) not in ancestors), None)
     used: set[int] = set()
     if trained is not None:
@@ -117,10 +112,17 @@ def _trained(
             _dataset(doc, draft, canonical, target[0], target[1], via=here)
         else:
             _dataset(doc, draft, canonical, entry, here, via=here)
-    pedigree = component.get("pedigree") if isinstance(component.get("pedigree"), dict) else {}
-    for index, ancestor in enumerate(pedigree.get("ancestors") or []):
+    pedigree = component.get("pedigree")
+    found = pedigree.get("ancestors") if isinstance(pedigree, dict) else None
+    for index, ancestor in enumerate(found if isinstance(found, list) else []):
         if isinstance(ancestor, dict):
             _weights(doc, draft, canonical, ancestor, f"{pointer}/pedigree/ancestors/{index}")
+
+
+def _ancestors(component: dict[str, Any]) -> list[dict[str, Any]]:
+    pedigree = component.get("pedigree")
+    found = pedigree.get("ancestors") if isinstance(pedigree, dict) else None
+    return [a for a in found if isinstance(a, dict)] if isinstance(found, list) else []
 
 
 def _name(component: dict[str, Any]) -> str:

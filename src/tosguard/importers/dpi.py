@@ -64,7 +64,8 @@ def _record(doc: Document, draft: Draft, canonical: Canonical, uid: str, record:
         source.set("records", Fact.stated(metrics["Num Dialogs"], where))
     mentions: dict[str, list[tuple[str, str]]] = {}
     licences: list[tuple[str, str]] = []
-    for index, entry in enumerate(record.get("Licenses") or []):
+    entries = record.get("Licenses")
+    for index, entry in enumerate(entries if isinstance(entries, list) else []):
         if not isinstance(entry, dict) or not isinstance(entry.get("License"), str):
             continue
         text = entry["License"].strip()

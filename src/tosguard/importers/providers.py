@@ -141,6 +141,7 @@ _LICENCE_URLS = (
     (r"opendatacommons\.org/licenses/odbl", "ODbL-1.0"),
     (r"opendatacommons\.org/licenses/by", "ODC-By-1.0"),
     (r"spdx\.org/licenses/([A-Za-z0-9.+-]+)", ""),
+    (r"choosealicense\.com/licenses/([A-Za-z0-9.+-]+)", ""),
 )
 
 
@@ -155,7 +156,7 @@ def licence_from_url(url: str) -> str | None:
     for pattern, licence in _LICENCE_URLS:
         match = re.search(pattern, url, re.I)
         if match:
-            return licence or match.group(1).removesuffix(".html").removesuffix(".json")
+            return licence or match.group(1).removesuffix(".html").removesuffix(".json").strip("/")
     return None
 
 

@@ -53,7 +53,10 @@ def _check_shape(doc: Document) -> list[dict[str, Any]]:
             continue
         if element["type"] in ("Relationship", "LifecycleScopedRelationship"):
             for key, kind in (("from", str), ("relationshipType", str), ("to", list)):
-                if not isinstance(element.get(key), kind):
+                value = element.get(key)
+                if not isinstance(value, kind) or (
+                    kind is list and not all(isinstance(v, str) for v in value)
+                ):
                     what = "a list of element ids" if kind is list else "a string"
                     problems.append(
                         doc.error(
@@ -71,7 +74,9 @@ def _check_shape(doc: Document) -> list[dict[str, Any]]:
 def read(doc: Document, draft: Draft, canonical: Canonical) -> None:
     graph = _check_shape(doc)
     elements = {
-        e["spdxId"]: (e, f"/@graph/{i}") for i, e in enumerate(graph) if isinstance(e.get("spdxId"), str)
+        e["spdxId"]: (e, f"/@graph/{i}")
+        for i, e in enumerate(graph)
+        if isinstance(e.get("spdxId"), str)
     }
     relations = [(e, f"/@graph/{i}") for i, e in enumerate(graph) if "relationshipType" in e]
     ancestor_of: dict[str, set[str]] = {}  # descendant -> ancestors
