@@ -867,7 +867,9 @@ def diff_command(old, new, more, manifests, extra, as_of, fmt, output, error_for
     ),
     help="The inputs' format (default: told from each input's content).",
 )
-@click.option("--output", "-o", metavar="FILE", help="Write the manifest to FILE (default: stdout).")
+@click.option(
+    "--output", "-o", metavar="FILE", help="Write the manifest to FILE (default: stdout)."
+)
 @click.option("--force", is_flag=True, help="Overwrite --output if it exists.")
 @click.option(
     "--policies",

@@ -5,9 +5,9 @@ front matter or JSON, import raises nothing but tosguard's own errors."""
 from __future__ import annotations
 
 import contextlib
-import os
 import functools
 import json
+import os
 import re
 import subprocess
 import sys
@@ -263,11 +263,13 @@ def test_cli_hub_without_the_extra_or_network(tmp_path) -> None:
 def _library():
     return load_library()  # not a fixture: Hypothesis shows a failing test's arguments
 
+
 _scalars = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=30)
 _json = st.recursive(
     _scalars,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5)
+    ),
     max_leaves=25,
 )
 _keys = st.sampled_from(
@@ -288,16 +290,34 @@ _keys = st.sampled_from(
 ) | st.text(max_size=10)
 _front_matter = st.dictionaries(_keys, _json, max_size=8)
 _bom_keys = st.sampled_from(
-    ["bomFormat", "specVersion", "components", "metadata", "@context", "@graph", "@type",
-     "conformsTo", "name", "prov:wasDerivedFrom", "rai:dataCollectionType", "Licenses",
-     "Model Generated", "license", "keywords"]
+    [
+        "bomFormat",
+        "specVersion",
+        "components",
+        "metadata",
+        "@context",
+        "@graph",
+        "@type",
+        "conformsTo",
+        "name",
+        "prov:wasDerivedFrom",
+        "rai:dataCollectionType",
+        "Licenses",
+        "Model Generated",
+        "license",
+        "keywords",
+    ]
 )
 _document = st.dictionaries(_bom_keys, _json, max_size=6) | st.dictionaries(
     st.text(max_size=8), st.dictionaries(_bom_keys, _json, max_size=4), max_size=3
 )
 
 
-@settings(max_examples=int(os.environ.get("TOSGUARD_IMPORT_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("TOSGUARD_IMPORT_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(front=_front_matter, body=st.text(max_size=200))
 def test_any_front_matter_imports_or_fails_cleanly(tmp_path_factory, front, body):
     library = _library()
@@ -311,7 +331,11 @@ def test_any_front_matter_imports_or_fails_cleanly(tmp_path_factory, front, body
         assert all(d.code in CODES for d in error.diagnostics)
 
 
-@settings(max_examples=int(os.environ.get("TOSGUARD_IMPORT_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("TOSGUARD_IMPORT_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(
     document=_document,
     fmt=st.sampled_from([None, "cyclonedx", "spdx3", "croissant", "dpi"]),

@@ -174,7 +174,9 @@ CASES: dict[str, tuple[list[str], dict, str]] = {
         {
             **ORGANIZATION,
             **_model("chat", False, name="alpaca-7b-replica"),
-            **_outputs("alpaca-openai", "api", "2023-03-14", "2023-03-20", model="text-davinci-003"),
+            **_outputs(
+                "alpaca-openai", "api", "2023-03-14", "2023-03-20", model="text-davinci-003"
+            ),
             ("alpaca", "use"): ["fine-tuning"],
         },
         "non_compliant",

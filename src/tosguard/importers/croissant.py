@@ -108,15 +108,22 @@ def read(doc: Document, draft: Draft, canonical: Canonical) -> None:
     if isinstance(licence, dict):
         licence = licence.get("@id") or _get(licence, "url") or _get(licence, "name")
     if isinstance(licence, str):
-        source.set("license", licence_fact(licence, f"{doc.where('/' + _escape(licence_key))} license", canonical))
+        source.set(
+            "license",
+            licence_fact(licence, f"{doc.where('/' + _escape(licence_key))} license", canonical),
+        )
     elif isinstance(licence, list):
-        source.set("license", Fact.open(f"one licence id; {doc.where('/' + licence_key)} lists several"))
+        source.set(
+            "license", Fact.open(f"one licence id; {doc.where('/' + licence_key)} lists several")
+        )
     derived: list[str] = []
     origins: list[str] = []
     suggested: list[str] = []
     parents = value.get("prov:wasDerivedFrom")
-    for index, parent in enumerate(parents if isinstance(parents, list) else [parents] if parents else []):
-        here = f"/prov:wasDerivedFrom" + (f"/{index}" if isinstance(parents, list) else "")
+    for index, parent in enumerate(
+        parents if isinstance(parents, list) else [parents] if parents else []
+    ):
+        here = "/prov:wasDerivedFrom" + (f"/{index}" if isinstance(parents, list) else "")
         label = parent
         if isinstance(parent, dict):
             label = _get(parent, "name") or parent.get("@id") or _get(parent, "url")
@@ -125,7 +132,9 @@ def read(doc: Document, draft: Draft, canonical: Canonical) -> None:
         where = f"{doc.where(here)} prov:wasDerivedFrom"
         parent_ref = label.split("huggingface.co/datasets/", 1)[-1].strip("/")
         parent_source = draft.source(parent_ref, where)
-        parent_source.set("kind", Fact.open("what it is: dataset, model-output, web-crawl, human, …"))
+        parent_source.set(
+            "kind", Fact.open("what it is: dataset, model-output, web-crawl, human, …")
+        )
         derived.append(parent_source.id)
         origins.append(where)
     evidence: list[str] = []
@@ -138,7 +147,9 @@ def read(doc: Document, draft: Draft, canonical: Canonical) -> None:
         if text.lower() in SYNTHETIC_TAGS:
             evidence.append(f"{doc.where(pointer)} keyword `{text}`")
         for provider, model in names_in(text):
-            mentions.setdefault(provider, []).append((model, f"{doc.where(pointer)} keyword `{text}`"))
+            mentions.setdefault(provider, []).append(
+                (model, f"{doc.where(pointer)} keyword `{text}`")
+            )
     for text, pointer in _texts(value.get("prov:wasGeneratedBy"), "/prov:wasGeneratedBy"):
         for provider, model in names_in(text):
             mentions.setdefault(provider, []).append(
@@ -147,11 +158,13 @@ def read(doc: Document, draft: Draft, canonical: Canonical) -> None:
     for key in ("description", "rai:dataCollection"):
         text = _get(value, key) if key == "description" else value.get(key)
         if isinstance(text, str):
-            line = doc.span("/" + _escape(_key(value, key) if key == "description" else key)).line or 1
+            line = (
+                doc.span("/" + _escape(_key(value, key) if key == "description" else key)).line or 1
+            )
             for mention in output_hints(text.replace("\\n", "\n"), line):
                 where = f'{doc.where("/" + _escape(key))} {key} "{mention.text}"'
                 mentions.setdefault(mention.provider, []).append((mention.name, where))
-    for generator, why in generator_sources(draft, source, evidence, mentions, doc.name):
+    for generator, _ in generator_sources(draft, source, evidence, mentions, doc.name):
         derived.append(generator.id)
         suggested.append(generator.id)
     set_derived(source, derived, origins, suggested)

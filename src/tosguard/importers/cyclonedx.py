@@ -90,9 +90,10 @@ def _trained(
     licences = _licences(doc, component, pointer, canonical)
     if licences is not None:
         draft.model["downstream_licenses"] = licences
-    card = component.get("modelCard") if isinstance(component.get("modelCard"), dict) else {}
-    parameters = card.get("modelParameters") if isinstance(card.get("modelParameters"), dict) else {}
-    datasets = parameters.get("datasets") if isinstance(parameters.get("datasets"), list) else []
+    card = _mapping(component.get("modelCard"))
+    parameters = _mapping(card.get("modelParameters"))
+    found = parameters.get("datasets")
+    datasets: list[Any] = found if isinstance(found, list) else []
     for index, entry in enumerate(datasets):
         here = f"{pointer}/modelCard/modelParameters/datasets/{index}"
         if not isinstance(entry, dict):
@@ -117,6 +118,10 @@ def _trained(
     for index, ancestor in enumerate(found if isinstance(found, list) else []):
         if isinstance(ancestor, dict):
             _weights(doc, draft, canonical, ancestor, f"{pointer}/pedigree/ancestors/{index}")
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _ancestors(component: dict[str, Any]) -> list[dict[str, Any]]:
@@ -151,9 +156,11 @@ def _licences(
         if not isinstance(entry, dict):
             continue
         if isinstance(entry.get("expression"), str):
-            facts.append(licence_fact(entry["expression"], f"{doc.where(here)} expression", canonical))
+            facts.append(
+                licence_fact(entry["expression"], f"{doc.where(here)} expression", canonical)
+            )
             continue
-        licence = entry.get("license") if isinstance(entry.get("license"), dict) else {}
+        licence = _mapping(entry.get("license"))
         for key in ("id", "name", "url"):
             if isinstance(licence.get(key), str):
                 where = f"{doc.where(here + '/license/' + key)} license.{key}"

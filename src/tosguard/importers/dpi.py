@@ -37,8 +37,12 @@ def read(doc: Document, draft: Draft, canonical: Canonical) -> None:
     for uid, record in doc.value.items():
         if not isinstance(record, dict):
             raise ImportInputError(
-                doc.error("import-schema", f"the summary of `{uid}` is not an object", f"/{_escape(uid)}",
-                          "a summary maps dataset ids to objects")
+                doc.error(
+                    "import-schema",
+                    f"the summary of `{uid}` is not an object",
+                    f"/{_escape(uid)}",
+                    "a summary maps dataset ids to objects",
+                )
             )
         _record(doc, draft, canonical, uid, record, f"/{_escape(uid)}")
 
@@ -47,19 +51,38 @@ def _strings(record: dict[str, Any], key: str, pointer: str) -> list[tuple[str, 
     value = record.get(key)
     if not isinstance(value, list):
         return []
-    return [(v, f"{pointer}/{_escape(key)}/{i}") for i, v in enumerate(value) if isinstance(v, str) and v.strip()]
+    return [
+        (v, f"{pointer}/{_escape(key)}/{i}")
+        for i, v in enumerate(value)
+        if isinstance(v, str) and v.strip()
+    ]
 
 
-def _record(doc: Document, draft: Draft, canonical: Canonical, uid: str, record: dict[str, Any], pointer: str) -> None:
+def _record(
+    doc: Document,
+    draft: Draft,
+    canonical: Canonical,
+    uid: str,
+    record: dict[str, Any],
+    pointer: str,
+) -> None:
     hf = record.get("Hugging Face URL")
-    ref = hf.split("huggingface.co/datasets/", 1)[1].strip("/") if isinstance(hf, str) and "huggingface.co/datasets/" in hf else uid
+    ref = (
+        hf.split("huggingface.co/datasets/", 1)[1].strip("/")
+        if isinstance(hf, str) and "huggingface.co/datasets/" in hf
+        else uid
+    )
     name = record.get("Dataset Name") if isinstance(record.get("Dataset Name"), str) else uid
     origin = f"{doc.where(pointer)} `{uid}`"
     source = draft.find(ref) or draft.source(ref, origin, id_hint=name)
     source.origin = source.origin or origin
     source.set("kind", Fact.stated("dataset", origin))
     metrics = record.get("Text Metrics")
-    if isinstance(metrics, dict) and type(metrics.get("Num Dialogs")) is int and metrics["Num Dialogs"] >= 0:
+    if (
+        isinstance(metrics, dict)
+        and type(metrics.get("Num Dialogs")) is int
+        and metrics["Num Dialogs"] >= 0
+    ):
         where = f"{doc.where(pointer + '/Text Metrics/Num Dialogs')} Num Dialogs"
         source.set("records", Fact.stated(metrics["Num Dialogs"], where))
     mentions: dict[str, list[tuple[str, str]]] = {}
@@ -80,7 +103,10 @@ def _record(doc: Document, draft: Draft, canonical: Canonical, uid: str, record:
         source.set("license", licence_fact(text, f"{doc.where(here)} Licenses", canonical))
     elif licences:
         shown = ", ".join(f"`{t}`" for t, _ in licences)
-        source.set("license", Fact.open(f"one licence id; {doc.where(pointer + '/Licenses')} lists {shown}"))
+        source.set(
+            "license",
+            Fact.open(f"one licence id; {doc.where(pointer + '/Licenses')} lists {shown}"),
+        )
     evidence = []
     for text, here in _strings(record, "Model Generated", pointer):
         evidence_where = f"{doc.where(here)} Model Generated `{text}`"
@@ -98,7 +124,7 @@ def _record(doc: Document, draft: Draft, canonical: Canonical, uid: str, record:
         parent.set("kind", Fact.stated("dataset", where))
         derived.append(parent.id)
         origins.append(where)
-    for generator, why in generator_sources(draft, source, evidence, mentions, doc.name):
+    for generator, _ in generator_sources(draft, source, evidence, mentions, doc.name):
         derived.append(generator.id)
         suggested.append(generator.id)
     set_derived(source, derived, origins, suggested)

@@ -29,7 +29,14 @@ SOURCE_KEYS = (
     "license",
     "derived_from",
 )
-MODEL_KEYS = ("name", "purpose", "distribution", "commercial", "attributions", "downstream_licenses")
+MODEL_KEYS = (
+    "name",
+    "purpose",
+    "distribution",
+    "commercial",
+    "attributions",
+    "downstream_licenses",
+)
 ORGANIZATION_KEYS = ("name", "country", "owned_from", "verified_with", "agreements")
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from .document import Document
 from .draft import Draft, DraftSource, Fact, licence_fact
 from .hints import generator_sources, set_derived
-from .providers import SYNTHETIC_TAGS, model_name_of, names_in, output_hints, provider_of_org
+from .providers import SYNTHETIC_TAGS, names_in, output_hints, provider_of_org
 
 #: Front-matter keys that only model cards have, and only dataset cards.
 MODEL_KEYS = frozenset({"base_model", "library_name", "pipeline_tag", "model-index", "model_name"})
@@ -182,7 +182,9 @@ def _base_model(doc: Document, draft: Draft, base: str, pointer: str) -> None:
         )
     source.set(
         "license",
-        Fact.open(f"the licence of `{base}` (import its card too: `tosguard import … BASE/README.md`)"),
+        Fact.open(
+            f"the licence of `{base}` (import its card too: `tosguard import … BASE/README.md`)"
+        ),
     )
 
 
@@ -244,7 +246,7 @@ def read_dataset(doc: Document, draft: Draft, canonical: Canonical) -> DraftSour
         derived.append(parent_source.id)
         origins.append(origin)
     generators = _generators(doc, draft, source)
-    for generator, origin in generators:
+    for generator, _ in generators:
         derived.append(generator.id)
         suggested.append(generator.id)
     set_derived(source, derived, origins, suggested)

@@ -47,7 +47,9 @@ def generator_sources(
         if len({n.lower() for n in specific}) == 1:
             generator.set("model", Fact.hint(specific[0], short))
         elif specific:
-            generator.set("model", Fact.open(f"the input names several models: {', '.join(specific)}"))
+            generator.set(
+                "model", Fact.open(f"the input names several models: {', '.join(specific)}")
+            )
         found.append((generator, "; ".join([*evidence, short])))
     if len(mentions) > 1:
         draft.notes.append(

@@ -53,7 +53,9 @@ def import_sources(
     draft = Draft(inputs=list(sources))
     cards = [d for d, k in documents if k == "hf-model-card"]
     bases = {b for d in cards for b, _ in hfcard._strings(d, "base_model")}
-    trained = next((d for d in cards if not (d.ref and any(same_ref(d.ref, b) for b in bases))), None)
+    trained = next(
+        (d for d in cards if not (d.ref and any(same_ref(d.ref, b) for b in bases))), None
+    )
     if trained is not None:
         hfcard.read_trained_model(trained, draft, canonical)
     for document, kind in documents:
@@ -157,8 +159,11 @@ def _read_path(path: str, fmt: str | None, name: str) -> tuple[Document, str]:
     )
     kind = fmt or detected
     if kind is None or kind.startswith("hf-"):
-        raise _undetected(document, "JSON that is no CycloneDX BOM, SPDX 3 document, Croissant "
-                          "description or Data Provenance summary")
+        raise _undetected(
+            document,
+            "JSON that is no CycloneDX BOM, SPDX 3 document, Croissant "
+            "description or Data Provenance summary",
+        )
     if detected != kind and not isinstance(value, dict):
         raise ImportInputError(
             document.error("import-schema", f"a `{kind}` document is a JSON object", "", "")

@@ -5,8 +5,8 @@ The document is checked against the shape SPDX 3.0's JSON-LD serialization fixes
 relationships with ``from``, ``to`` and ``relationshipType``), with a located error for each
 departure. The trained model is the ``ai_AIPackage`` no relationship names as an ancestor of
 another; its ``name`` and ``hasDeclaredLicense`` give the model. ``trainedOn`` targets become
-``dataset`` sources (and so does every other ``dataset_DatasetPackage``), ``testedOn`` targets ``dataset`` sources used for ``evaluation``, ancestors
-(``ancestorOf`` / ``descendantOf``) ``model-weights`` sources whose provider is their
+``dataset`` sources (and so does every other ``dataset_DatasetPackage``), ``testedOn``
+targets ``dataset`` sources used for ``evaluation``, ancestors (``ancestorOf`` / ``descendantOf``) ``model-weights`` sources whose provider is their
 ``suppliedBy`` agent's. A dataset's ``dataset_dataCollectionProcess`` and description are read
 for the models that made it (hints).
 """
@@ -44,7 +44,9 @@ def _check_shape(doc: Document) -> list[dict[str, Any]]:
     for index, element in enumerate(graph):
         here = f"/@graph/{index}"
         if not isinstance(element, dict):
-            problems.append(doc.error("import-schema", "an `@graph` item is not an object", here, _HELP))
+            problems.append(
+                doc.error("import-schema", "an `@graph` item is not an object", here, _HELP)
+            )
             continue
         if not isinstance(element.get("type"), str):
             problems.append(
@@ -96,12 +98,16 @@ def read(doc: Document, draft: Draft, canonical: Canonical) -> None:
         element, pointer = trained
         draft.model_origin = f"{doc.name} ({pointer})"
         if isinstance(element.get("name"), str):
-            draft.model["name"] = Fact.stated(element["name"], f"{doc.where(pointer + '/name')} name")
+            draft.model["name"] = Fact.stated(
+                element["name"], f"{doc.where(pointer + '/name')} name"
+            )
         licence = _licence(doc, element, relations, elements, canonical)
         if licence is not None:
-            draft.model["downstream_licenses"] = Fact(
-                [licence.value], licence.origin, licence.status, licence.note
-            ) if licence.status != "open" else licence
+            draft.model["downstream_licenses"] = (
+                Fact([licence.value], licence.origin, licence.status, licence.note)
+                if licence.status != "open"
+                else licence
+            )
         for ancestor in sorted(ancestor_of.get(element.get("spdxId", ""), ())):
             if ancestor in elements:
                 _weights(doc, draft, canonical, *elements[ancestor], relations, elements)
@@ -173,7 +179,12 @@ def _weights(doc, draft, canonical, element, pointer, relations, elements) -> Dr
     agent = elements.get(supplier, (None, ""))[0] if isinstance(supplier, str) else None
     name = agent.get("name") if isinstance(agent, dict) else None
     if isinstance(name, str) and provider_of_name(name):
-        source.set("provider", Fact.stated(provider_of_name(name), f"{doc.where(pointer + '/suppliedBy')} suppliedBy `{name}`"))
+        source.set(
+            "provider",
+            Fact.stated(
+                provider_of_name(name), f"{doc.where(pointer + '/suppliedBy')} suppliedBy `{name}`"
+            ),
+        )
     licence = _licence(doc, element, relations, elements, canonical)
     if licence is not None:
         source.set("license", licence)

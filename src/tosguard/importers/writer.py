@@ -38,7 +38,7 @@ MODEL_NOTES = {
     "purpose": "general-assistant, chat, reasoning, code, classification, embedding, …",
     "distribution": "internal, api, product or open-weights",
     "commercial": "true or false",
-    "attributions": "notices the release displays, e.g. [\"Built with Llama\"]",
+    "attributions": 'notices the release displays, e.g. ["Built with Llama"]',
     "downstream_licenses": "licences the release ships with",
 }
 SOURCE_NOTES = {
