@@ -1,9 +1,9 @@
 """Validation of inputs against the schemas their formats publish, vendored in the package.
 
-CycloneDX 1.6 and 1.7 are checked against their published JSON schemas
-(``schemas/cyclonedx/``, Apache-2.0, see the README there) with ``jsonschema``; the schemas
-are read from the package, never fetched. Each error becomes an ``import-schema`` diagnostic at the line and column of the value at
-fault. ``jsonschema`` is imported here only, when a BOM is read.
+CycloneDX 1.6 and 1.7 are checked against their published JSON schemas (``schemas/cyclonedx/``,
+Apache-2.0, see the README there) with ``jsonschema``; the schemas are read from the package,
+never fetched. Each error becomes an ``import-schema`` diagnostic at the line and column of the
+value at fault. ``jsonschema`` is imported here only, when a BOM is read.
 """
 
 from __future__ import annotations

@@ -5,10 +5,10 @@ The document is checked against the shape SPDX 3.0's JSON-LD serialization fixes
 relationships with ``from``, ``to`` and ``relationshipType``), with a located error for each
 departure. The trained model is the ``ai_AIPackage`` no relationship names as an ancestor of
 another; its ``name`` and ``hasDeclaredLicense`` give the model. ``trainedOn`` targets become
-``dataset`` sources (and so does every other ``dataset_DatasetPackage``), ``testedOn``
-targets ``dataset`` sources used for ``evaluation``, ancestors (``ancestorOf`` / ``descendantOf``) ``model-weights`` sources whose provider is their
-``suppliedBy`` agent's. A dataset's ``dataset_dataCollectionProcess`` and description are read
-for the models that made it (hints).
+``dataset`` sources (and so does every other ``dataset_DatasetPackage``), ``testedOn`` targets
+``dataset`` sources used for ``evaluation``, ancestors (``ancestorOf`` / ``descendantOf``)
+``model-weights`` sources whose provider is their ``suppliedBy`` agent's. A dataset's
+``dataset_dataCollectionProcess`` and description are read for the models that made it (hints).
 """
 
 from __future__ import annotations
