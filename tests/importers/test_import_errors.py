@@ -348,3 +348,21 @@ def test_any_json_imports_or_fails_cleanly(tmp_path_factory, document, fmt):
         import_manifest(library, [str(path)], fmt=fmt)
     except TosguardError as error:
         assert all(d.code in CODES for d in error.diagnostics)
+
+
+def test_check_imports_nothing_of_import() -> None:
+    """`tosguard check` starts as fast as before: no importer, schema validator or Hub client."""
+    code = (
+        "import sys\n"
+        "from tosguard import cli\n"
+        "try:\n"
+        "    cli.main(['check', 'examples/acme.yaml', '--as-of', '2026-11-22'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('jsonschema', 'referencing', 'huggingface_hub') or m.startswith('tosguard.importers')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=HERE.parent.parent, capture_output=True, timeout=120
+    )
+    assert result.stdout.decode().strip().splitlines()[-1] == "[]", result.stderr.decode()
