@@ -251,6 +251,28 @@ def test_cli_errors_are_located(tmp_path) -> None:
     assert forced.returncode == 2 and b"import-schema" in forced.stderr
 
 
+def test_hub_card_is_read_by_its_id(library, monkeypatch) -> None:
+    """`hf://org/name` downloads only README.md (here replaced by the fixture: no network) and
+    names the model by the Hub id."""
+    hub = pytest.importorskip("huggingface_hub")
+    asked = []
+
+    def download(repo_id, filename, repo_type="model", **_):
+        asked.append((repo_id, filename, repo_type))
+        return str(FIXTURES / "hf" / "deepseek-ai" / "DeepSeek-R1-Distill-Qwen-7B" / "README.md")
+
+    monkeypatch.setattr(hub, "hf_hub_download", download)
+    text = import_manifest(library, ["hf://deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"]).text
+    assert asked == [("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", "README.md", "model")]
+    assert "  name: DeepSeek-R1-Distill-Qwen-7B" in text
+    assert "(the card's Hub id)" in text
+    import_manifest(library, ["hf://datasets/tatsu-lab/alpaca"])
+    assert asked[-1] == ("tatsu-lab/alpaca", "README.md", "dataset")
+    with pytest.raises(TosguardError) as caught:
+        import_manifest(library, ["hf://just-a-name"])
+    assert caught.value.diagnostics[0].code == "usage-arguments"
+
+
 def test_cli_hub_without_the_extra_or_network(tmp_path) -> None:
     """`hf://` needs huggingface_hub; with it and no network, the download fails cleanly."""
     result = _cli("hf://deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", cwd=tmp_path)

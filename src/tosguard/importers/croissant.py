@@ -6,13 +6,16 @@ an ``@context``, a ``Dataset`` ``@type``, a ``conformsTo`` naming a Croissant ve
 ``name``, each with a located error. The dataset becomes a ``dataset`` source: ``license``
 (SPDX id or licence URL), ``prov:wasDerivedFrom`` as ``derived_from``; and, where
 ``rai:dataCollectionType`` or ``keywords`` say the data is machine-made, or
-``prov:wasGeneratedBy`` / the description name models, ``model-output`` sources as hints.
+``prov:wasGeneratedBy`` / the description name models, ``model-output`` sources as hints;
+``rai:dataCollectionTimeframe`` (an ISO interval) gives ``collected``.
 Keys are matched with or without their ``sc:``/``schema:`` prefix.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
+from datetime import date
 from typing import Any
 
 from ..errors import Diagnostic
@@ -116,6 +119,9 @@ def read(doc: Document, draft: Draft, canonical: Canonical) -> None:
         source.set(
             "license", Fact.open(f"one licence id; {doc.where('/' + licence_key)} lists several")
         )
+    collected = _timeframe(doc)
+    if collected is not None:
+        source.set("collected", collected)
     derived: list[str] = []
     origins: list[str] = []
     suggested: list[str] = []
@@ -165,6 +171,29 @@ def read(doc: Document, draft: Draft, canonical: Canonical) -> None:
                 where = f'{doc.where("/" + _escape(key))} {key} "{mention.text}"'
                 mentions.setdefault(mention.provider, []).append((mention.name, where))
     for generator, _ in generator_sources(draft, source, evidence, mentions, doc.name):
+        if collected is not None:
+            generator.set(
+                "collected", Fact.hint(collected.value, collected.origin, "when the data was made")
+            )
         derived.append(generator.id)
         suggested.append(generator.id)
     set_derived(source, derived, origins, suggested)
+
+
+_INTERVAL = re.compile(r"\s*([0-9]{4}-[0-9]{2}-[0-9]{2})[^/]*/([0-9]{4}-[0-9]{2}-[0-9]{2})[^/]*")
+
+
+def _timeframe(doc: Document) -> Fact | None:
+    """``rai:dataCollectionTimeframe`` written as an ISO interval (``start/end``)."""
+    value = doc.value.get("rai:dataCollectionTimeframe")
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    match = _INTERVAL.fullmatch(value) if isinstance(value, str) else None
+    if match is None or match[1] > match[2]:
+        return None
+    try:
+        date.fromisoformat(match[1]), date.fromisoformat(match[2])
+    except ValueError:
+        return None
+    origin = f"{doc.where('/rai:dataCollectionTimeframe')} rai:dataCollectionTimeframe"
+    return Fact.stated({"from": match[1], "to": match[2]}, origin)
