@@ -388,3 +388,13 @@ def test_check_imports_nothing_of_import() -> None:
         [sys.executable, "-c", code], cwd=HERE.parent.parent, capture_output=True, timeout=120
     )
     assert result.stdout.decode().strip().splitlines()[-1] == "[]", result.stderr.decode()
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+    import importlib
+
+    for name in ("draft", "providers", "writer"):
+        module = importlib.import_module(f"tosguard.importers.{name}")
+        result = doctest.testmod(module)
+        assert result.attempted and result.failed == 0, name

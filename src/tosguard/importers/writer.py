@@ -9,7 +9,7 @@ it and reports what it would decide as undetermined: nothing suggested passes un
 >>> draft = Draft(inputs=["card.md"])
 >>> draft.model["name"] = Fact.stated("demo-7b", "card.md:3 model_name")
 >>> print(render(draft).split("model:")[1].splitlines()[1])
-  name: demo-7b                           # from card.md:3 model_name
+  name: demo-7b                         # from card.md:3 model_name
 """
 
 from __future__ import annotations
