@@ -882,7 +882,7 @@ def diff_command(old, new, more, manifests, extra, as_of, fmt, output, error_for
 def import_command(sources, fmt, output, force, policies, error_format) -> None:
     """Write a manifest from model and dataset cards, ML-BOMs and dataset descriptions.
 
-    Reads Hugging Face model and dataset cards (README.md), CycloneDX 1.6 ML-BOMs, SPDX 3.0
+    Reads Hugging Face model and dataset cards (README.md), CycloneDX 1.5-1.7 ML-BOMs, SPDX 3.0
     AI/Dataset documents, Croissant descriptions and Data Provenance Initiative summaries
     (hf://org/name with the `hub` extra). Every value says where it was read; what no input
     states is left as a `# declare:` line. Exit status: 0 written, 2 invalid input.
