@@ -75,11 +75,44 @@ MALFORMED = [
     (
         "doc.spdx3.json",
         '{"@context": "https://spdx.org/rdf/3.0.1/spdx-context.jsonld",\n "@graph": [\n'
-        '  {"type": "Relationship", "from": "a", "relationshipType": "trainedOn",\n'
-        '   "to": ["missing"]}]}',
+        '  {"spdxId": "urn:r", "type": "Relationship", "from": "a", "relationshipType": '
+        '"trainedOn",\n   "to": ["missing"]}]}',
         "import-schema",
         4,
         11,
+    ),
+    (
+        "doc.spdx3.json",
+        '{"@context": "https://spdx.org/rdf/3.0.1/spdx-context.jsonld",\n "@graph": [\n'
+        '  {"spdxId": "urn:r", "type": "Relationship", "from": "a", "to": ["b"],\n'
+        '   "relationshipType": "trainedOnn"}]}',
+        "import-schema",
+        4,
+        24,
+    ),
+    (
+        "doc.spdx3.json",
+        '{"@context": "https://spdx.org/rdf/3.0.1/spdx-context.jsonld",\n "@graph": [\n'
+        '  {"type": "dataset_DatasetPackage", "spdxId": "urn:x", "name": "d",\n'
+        '   "dataset_datasetSiz": 3}]}',
+        "import-schema",
+        4,
+        26,
+    ),
+    (
+        "doc.spdx3.json",
+        '{"@context": "https://spdx.org/rdf/3.0.1/spdx-context.jsonld",\n "@graph": [\n'
+        '  {"type": "software_File", "name": "weights.bin"}]}',
+        "import-schema",
+        3,
+        3,
+    ),
+    (
+        "doc.spdx3.json",
+        '{"@context": "https://spdx.org/rdf/3.0.9/spdx-context.jsonld", "@graph": []}',
+        "import-schema",
+        1,
+        14,
     ),
     (
         "c.json",
@@ -100,6 +133,17 @@ def test_malformed_inputs_get_located_errors(library, tmp_path, name, text, code
     assert (first.code, first.span.line, first.span.column) == (code, line, column), first
     assert first.span.file == name
     assert first.help
+
+
+def test_spdx_enumeration_errors_suggest_the_value(library, tmp_path) -> None:
+    text = (
+        '{"@context": "https://spdx.org/rdf/3.0.1/spdx-context.jsonld", "@graph": [\n'
+        '{"spdxId": "urn:r", "type": "Relationship", "from": "a", "to": ["b"],\n'
+        ' "relationshipType": "testedOnn"}]}'
+    )
+    (first,) = _errors(library, tmp_path, "d.json", text)
+    assert first.help == "did you mean `testedOn`?"
+    assert "`Relationship`" in first.message and "'testedOnn'" in first.message
 
 
 def test_real_bom_with_a_trailing_comma(library) -> None:
@@ -381,8 +425,9 @@ def test_check_imports_nothing_of_import() -> None:
         "    cli.main(['check', 'examples/acme.yaml', '--as-of', '2026-11-22'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('jsonschema', 'referencing', 'huggingface_hub') or m.startswith('tosguard.importers')))"
+        "heavy = ('jsonschema', 'referencing', 'huggingface_hub', 'spdx_python_model')\n"
+        "print(sorted(m for m in sys.modules\n"
+        "             if m.split('.')[0] in heavy or m.startswith('tosguard.importers')))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=HERE.parent.parent, capture_output=True, timeout=120

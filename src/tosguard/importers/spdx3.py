@@ -1,22 +1,25 @@
 """SPDX 3.0 documents with the AI and Dataset profiles (JSON-LD serialization).
 
-The document is checked against the shape SPDX 3.0's JSON-LD serialization fixes (an
-``@context`` naming an SPDX 3.0 context, an ``@graph`` of objects each with a ``type``;
-relationships with ``from``, ``to`` and ``relationshipType``), with a located error for each
-departure. The trained model is the ``ai_AIPackage`` no relationship names as an ancestor of
-another; its ``name`` and ``hasDeclaredLicense`` give the model. ``trainedOn`` targets become
-``dataset`` sources (and so does every other ``dataset_DatasetPackage``), ``testedOn`` targets
-``dataset`` sources used for ``evaluation``, ancestors (``ancestorOf`` / ``descendantOf``)
-``model-weights`` sources whose provider is their ``suppliedBy`` agent's. A dataset's
-``dataset_dataCollectionProcess`` and description are read for the models that made it (hints).
+Each element is checked against the SPDX 3 model with spdx-python-model (class, property names
+and types, enumerations), and the document against the shape SPDX 3.0's JSON-LD serialization
+fixes (an ``@context`` naming an SPDX 3.0 context, an ``@graph`` of objects each with a
+``type``; relationships with ``from``, ``to`` and ``relationshipType``), with a located error
+for each departure. The trained model is the ``ai_AIPackage`` no relationship names as an
+ancestor of another; its ``name`` and ``hasDeclaredLicense`` give the model. ``trainedOn``
+targets become ``dataset`` sources (and so does every other ``dataset_DatasetPackage``),
+``testedOn`` targets ``dataset`` sources used for ``evaluation``, ancestors (``ancestorOf`` /
+``descendantOf``) ``model-weights`` sources whose provider is their ``suppliedBy`` agent's. A
+dataset's ``dataset_dataCollectionProcess`` and description are read for the models that made it
+(hints).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import Diagnostic
+from ..errors import Diagnostic, did_you_mean, shorten
 from .document import Document, ImportInputError
 from .draft import Draft, DraftSource, Fact, licence_fact
 from .hints import generator_sources, set_derived
@@ -75,6 +78,7 @@ def _check_shape(doc: Document) -> list[dict[str, Any]]:
 
 def read(doc: Document, draft: Draft, canonical: Canonical) -> None:
     graph = _check_shape(doc)
+    _check_model(doc, graph)
     elements = {
         e["spdxId"]: (e, f"/@graph/{i}")
         for i, e in enumerate(graph)
@@ -138,6 +142,93 @@ def read(doc: Document, draft: Draft, canonical: Canonical) -> None:
     for element, pointer in graph_items(graph):
         if element["type"] == "dataset_DatasetPackage" and element.get("spdxId") not in used:
             _dataset(doc, draft, canonical, element, pointer, relations, elements)
+
+
+# The SPDX 3 model's IRIs, shortened in messages (`…/Core/RelationshipType/trainedOn` → the name).
+_TERMS = re.compile(r"https://spdx\.org/rdf/3\.[0-9.]+/terms/(?:[A-Za-z]+/)+")
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def _check_model(doc: Document, graph: list[dict[str, Any]]) -> None:
+    """Each element against the SPDX 3 model, with spdx-python-model (the bindings the SPDX
+    project generates from the model's SHACL): classes, property names and types,
+    enumerations. An element is read alone, so that each error has its element (and, where the
+    error names or quotes one, its property)."""
+    import spdx_python_model
+
+    context = doc.value.get("@context")
+    try:
+        spdx_python_model.load_data({"@context": context, "@graph": []})
+    except Exception as error:  # the library's errors are of several types
+        raise ImportInputError(
+            doc.error(
+                "import-schema",
+                f"not an SPDX 3 context spdx-python-model knows: {_said(error)[0]}",
+                "/@context",
+                "SPDX 3.0.1 documents name https://spdx.org/rdf/3.0.1/spdx-context.jsonld",
+            )
+        ) from None
+    problems: list[Diagnostic] = []
+    for index, element in enumerate(graph):
+        if len(problems) >= 20:
+            break
+        found = _model_error(context, element)
+        if found is None:
+            continue
+        pointer = f"/@graph/{index}" + _culprit(context, element, found)
+        said, help = _said(found)
+        problems.append(
+            doc.error(
+                "import-schema",
+                f"not a valid SPDX 3 `{shorten(str(element.get('type')), 40)}`: {said}",
+                pointer,
+                help or _HELP,
+            )
+        )
+    if problems:
+        raise ImportInputError(problems)
+
+
+def _model_error(context: Any, element: dict[str, Any]) -> Exception | None:
+    import spdx_python_model
+
+    try:
+        spdx_python_model.load_data({"@context": context, "@graph": [element]})
+    except Exception as error:  # TypeError, ValueError, KeyError …, as the bindings raise them
+        return error
+    return None
+
+
+def _culprit(context: Any, element: dict[str, Any], error: Exception) -> str:
+    """The `/key` of the property at fault: the one the message names or quotes, else the one
+    whose removal makes the error go (elements are small; at most 64 keys are tried)."""
+    quoted = _QUOTED.findall(str(error))
+    for key, value in element.items():
+        if key in quoted or (isinstance(value, str) and value in quoted):
+            return f"/{key}"
+    if str(element.get("type")) in quoted:
+        return "/type"
+    for key in list(element)[:64]:
+        if key in ("type", "spdxId", "@id"):
+            continue
+        rest = {k: v for k, v in element.items() if k != key}
+        if _model_error(context, rest) is None:
+            return f"/{key}"
+    return ""
+
+
+def _said(error: Exception) -> tuple[str, str]:
+    """The error's message, IRIs shortened, and a help line (a did-you-mean for a value outside
+    an enumeration)."""
+    text = " ".join(_TERMS.sub("", str(error.args[0]) if error.args else str(error)).split())
+    if text == "Object is missing required IRI":
+        return "the element has no `spdxId`", "every SPDX 3 element has an `spdxId` (an IRI)"
+    value, sep, choices = text.partition(" is not a valid value. Choose one of ")
+    if sep:
+        return f"{shorten(value, 60)} is not a valid value", did_you_mean(
+            value.strip("'"), choices.split()
+        )
+    return shorten(text, 200), ""
 
 
 def graph_items(graph: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
