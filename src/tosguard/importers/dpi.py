@@ -84,7 +84,8 @@ def _record(
         and metrics["Num Dialogs"] >= 0
     ):
         where = f"{doc.where(pointer + '/Text Metrics/Num Dialogs')} Num Dialogs"
-        source.set("records", Fact.stated(metrics["Num Dialogs"], where))
+        note = "the dataset's dialogues in all; write the number the pipeline uses"
+        source.set("records", Fact.hint(metrics["Num Dialogs"], where, note))
     mentions: dict[str, list[tuple[str, str]]] = {}
     licences: list[tuple[str, str]] = []
     entries = record.get("Licenses")

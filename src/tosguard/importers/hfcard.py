@@ -231,7 +231,15 @@ def read_dataset(doc: Document, draft: Draft, canonical: Canonical) -> DraftSour
     source.set("license", card_licence(doc, canonical))
     records = _records(doc)
     if records:
-        source.set("records", Fact.stated(records[0], _origin(doc, records[1], "dataset_info")))
+        total, pointer, splits = records
+        source.set(
+            "records",
+            Fact.hint(
+                total,
+                _origin(doc, pointer, "dataset_info"),
+                f"the card's splits ({splits}) in all; write the number the pipeline uses",
+            ),
+        )
     derived: list[str] = []
     origins: list[str] = []
     suggested: list[str] = []
@@ -253,10 +261,11 @@ def read_dataset(doc: Document, draft: Draft, canonical: Canonical) -> DraftSour
     return source
 
 
-def _records(doc: Document) -> tuple[int, str] | None:
+def _records(doc: Document) -> tuple[int, str, str] | None:
+    """The examples of the card's splits in all, where they start, and the splits named."""
     info = doc.value.get("dataset_info")
     configs = info if isinstance(info, list) else [info]
-    total, pointer = 0, ""
+    total, pointer, names = 0, "", []
     for index, config in enumerate(configs[:1]):
         if not isinstance(config, dict) or not isinstance(config.get("splits"), list):
             return None
@@ -266,10 +275,11 @@ def _records(doc: Document) -> tuple[int, str] | None:
             if type(count) is not int or count < 0:
                 return None
             total += count
-            pointer = pointer or f"{base}/splits/{number}/num_examples"
+            pointer = pointer or f"{base}/splits/{number}"
+            names.append(f"{split.get('name')} {count:,}")
     if isinstance(info, list) and len(info) > 1:
         return None  # several configurations: which ones the pipeline uses is not said
-    return (total, pointer) if pointer else None
+    return (total, pointer, ", ".join(names)) if pointer else None
 
 
 def _generators(doc: Document, draft: Draft, dataset: DraftSource) -> list[tuple[DraftSource, str]]:
