@@ -213,6 +213,17 @@ def test_model_and_dataset_cards_merge(library, tmp_path) -> None:
     assert "provider of `huggyllama/llama-7b`" in text  # no policy knows `huggyllama`
 
 
+def test_a_card_and_a_summary_of_one_dataset_merge(library) -> None:
+    """Alpaca's dataset card and its Data Provenance summary name one dataset and one
+    generator: each appears once, with what either input says."""
+    with contextlib.chdir(FIXTURES):
+        text = import_manifest(library, ["hf/tatsu-lab/alpaca/README.md", "dpi/Alpaca.json"]).text
+    assert len(re.findall(r"(?m)^  - id: alpaca +#", text)) == 1
+    assert len(re.findall(r"(?m)^  - id: alpaca-openai +#", text)) == 1
+    assert "    license: CC-BY-NC-4.0" in text
+    assert "# declare: records: 52002" in text
+
+
 def test_unknown_licence_is_a_hint_not_a_value(library, tmp_path) -> None:
     path = tmp_path / "x" / "y" / "README.md"
     path.parent.mkdir(parents=True)
@@ -260,6 +271,7 @@ def _cli(*args: str, cwd: Path = FIXTURES) -> subprocess.CompletedProcess:
         cwd=cwd,
         capture_output=True,
         timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},  # never the network, wherever tests run
     )
     assert b"Traceback" not in result.stderr, result.stderr.decode()
     return result
@@ -318,7 +330,8 @@ def test_hub_card_is_read_by_its_id(library, monkeypatch) -> None:
 
 
 def test_cli_hub_without_the_extra_or_network(tmp_path) -> None:
-    """`hf://` needs huggingface_hub; with it and no network, the download fails cleanly."""
+    """`hf://` needs huggingface_hub; with it and no network (`HF_HUB_OFFLINE`), the download
+    fails cleanly."""
     result = _cli("hf://deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", cwd=tmp_path)
     assert result.returncode == 2
     assert b"usage-missing-extra" in result.stderr or b"import-hub" in result.stderr
