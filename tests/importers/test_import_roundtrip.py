@@ -31,7 +31,7 @@ ORGANIZATION = {
 }
 
 
-def _model(purpose: str, commercial: bool, **more: Any) -> dict[tuple[str, str], Any]:
+def _model(purpose: Any, commercial: bool, **more: Any) -> dict[tuple[str, str], Any]:
     values = {
         ("model", "name"): ACCEPT,
         ("model", "purpose"): purpose,
@@ -119,7 +119,7 @@ CASES: dict[str, tuple[list[str], dict, str]] = {
         ["cyclonedx/model-card-with-dataset.cdx.json"],
         {
             **ORGANIZATION,
-            **_model("classification", True, distribution="internal", downstream_licenses=[]),
+            **_model(ACCEPT, True, distribution="internal", downstream_licenses=[]),
             ("support-ticket-training-data", "use"): ["fine-tuning"],
             ("support-ticket-training-data", "license"): "CC-BY-4.0",
             ("support-ticket-training-data", "derived_from"): [],
@@ -148,7 +148,7 @@ CASES: dict[str, tuple[list[str], dict, str]] = {
         ["spdx3/sentimentdemo.spdx3.json"],
         {
             **ORGANIZATION,
-            **_model("classification", False, name="sentimentdemo"),
+            **_model(ACCEPT, False, name="sentimentdemo"),
             **{(s, "license"): "CC0-1.0" for s in ("train-txt", "valid-txt", "test-txt")},
             **{(s, "use"): ["fine-tuning"] for s in ("train-txt", "valid-txt")},
             ("data-after-preprocessing", "use"): ["fine-tuning"],

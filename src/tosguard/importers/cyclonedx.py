@@ -17,6 +17,7 @@ from typing import Any
 
 from .document import Document, ImportInputError
 from .draft import Draft, DraftSource, Fact, licence_fact
+from .hfcard import PURPOSES
 from .hints import generator_sources, set_derived
 from .providers import output_hints, provider_of_name, provider_of_org
 
@@ -92,6 +93,10 @@ def _trained(
         draft.model["downstream_licenses"] = licences
     card = _mapping(component.get("modelCard"))
     parameters = _mapping(card.get("modelParameters"))
+    task = parameters.get("task")
+    if isinstance(task, str) and task in PURPOSES:
+        where = f"{doc.where(pointer + '/modelCard/modelParameters/task')} modelParameters.task"
+        draft.model["purpose"] = Fact.hint(PURPOSES[task], where, f"task `{task}`")
     found = parameters.get("datasets")
     datasets: list[Any] = found if isinstance(found, list) else []
     for index, entry in enumerate(datasets):

@@ -105,6 +105,11 @@ def read(doc: Document, draft: Draft, canonical: Canonical) -> None:
             draft.model["name"] = Fact.stated(
                 element["name"], f"{doc.where(pointer + '/name')} name"
             )
+        types = element.get("ai_typeOfModel")
+        if isinstance(types, list) and "classification" in types:
+            index = types.index("classification")
+            where = f"{doc.where(f'{pointer}/ai_typeOfModel/{index}')} ai_typeOfModel"
+            draft.model["purpose"] = Fact.hint("classification", where)
         licence = _licence(doc, element, relations, elements, canonical)
         if licence is not None:
             draft.model["downstream_licenses"] = (
