@@ -889,7 +889,7 @@ def import_command(sources, fmt, output, force, policies, error_format) -> None:
     """
     from .api import import_manifest
 
-    if output not in (None, "-") and os.path.lexists(output) and not force:
+    if output not in (None, "-") and _is_file(output) and not force:
         from .errors import Diagnostic, Span, UsageError
 
         raise UsageError(
@@ -903,6 +903,18 @@ def import_command(sources, fmt, output, force, policies, error_format) -> None:
     result = import_manifest(_library(policies, ()), sources, fmt=fmt)
     _write(result.text, output, result.files)
     sys.exit(EXIT_OK)
+
+
+def _is_file(path: str) -> bool:
+    """Whether ``path`` names something that exists and is not a device or a pipe (which are
+    written into, not replaced: `--output /dev/stdout`)."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return os.path.lexists(path)  # a dangling symlink: writing would create its target
+    return not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode))
 
 
 class Terminated(BaseException):

@@ -292,6 +292,11 @@ def test_cli_writes_stdout_and_refuses_to_overwrite(tmp_path) -> None:
     assert out.read_bytes() == first
 
 
+def test_cli_writes_into_a_device() -> None:
+    result = _cli("dpi/Alpaca.json", "-o", "/dev/null")
+    assert result.returncode == 0, result.stderr
+
+
 def test_cli_never_overwrites_an_input(tmp_path) -> None:
     card = tmp_path / "README.md"
     card.write_text("---\nlicense: mit\nlibrary_name: t\n---\n")
