@@ -776,7 +776,7 @@ def test_openapi_describes_every_error_as_a_problem(client) -> None:
                 assert list(response["content"]) == [PROBLEM], (path, method, status)
         assert "security" not in operation
     check = document["paths"]["/v1/check"]["post"]
-    assert set(check["responses"]) == {"200", "400", "408", "413", "415", "422", "503"}
+    assert set(check["responses"]) == {"200", "400", "406", "408", "413", "415", "422", "503"}
     assert set(check["requestBody"]["content"]) == {"application/json", "application/yaml"}
     assert "Manifest" in document["components"]["schemas"]
 

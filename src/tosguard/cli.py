@@ -230,7 +230,7 @@ def check(
             accept_unknown_ids=accept_unknown_ids,
         )
         reports.append(report)
-        if fmt in ("markdown", "sarif", "junit"):
+        if fmt in ("markdown", "sarif", "junit"):  # they name sources by their ids
             from .report.context import ManifestContext
 
             contexts.append(ManifestContext.of(loaded))
@@ -256,27 +256,10 @@ def check(
                 err=True,
             )
         sys.exit(EXIT_INVALID)
-    if fmt == "json":
-        if len(reports) == 1:
-            outputs = [reports[0].to_json()]
-        elif reports:
-            outputs = ["[\n  " + ",\n  ".join(r.json_text(1) for r in reports) + "\n]\n"]
-    elif fmt == "markdown":
-        from .report.formats import render_markdown
+    if fmt != "text" and reports:
+        from .report.formats import render
 
-        outputs = [render_markdown(r, c) for r, c in zip(reports, contexts, strict=True)]
-    elif fmt == "sarif" and reports:
-        from .report.sarif import render_sarif
-
-        outputs = [render_sarif(reports, contexts, sarif_max_results)]
-    elif fmt == "junit" and reports:
-        from .report.formats import render_junit
-
-        outputs = [render_junit(reports, contexts)]
-    elif fmt == "github" and reports:
-        from .report.github import render_github
-
-        outputs = [render_github(reports)]
+        outputs = [render(fmt, reports, contexts, sarif_max_results=sarif_max_results)]
     if outputs:
         from itertools import chain
 

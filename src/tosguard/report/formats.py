@@ -26,7 +26,14 @@ from .model import CATEGORIES, Finding, Report
 from .sarif import render_sarif
 from .text import GROUPS, count_words, section_title, unlisted_words
 
-__all__ = ["render_junit", "render_markdown", "render_sarif"]
+__all__ = [
+    "MEDIA_TYPES",
+    "render",
+    "render_json",
+    "render_junit",
+    "render_markdown",
+    "render_sarif",
+]
 
 CATEGORY_TITLES = {category: title for category, title, _, _ in GROUPS}
 #: The Markdown sections shown open; the others are collapsed (`<details>`).
@@ -157,3 +164,49 @@ def _junit_case(f: Finding, context: ManifestContext) -> Case:
     if f.category == "undetermined":
         return replace(case, failure=("undetermined", f.message, detail))
     return case
+
+
+# ---- the registry -----------------------------------------------------------------------------
+#: Every report format for a whole run (text, which the CLI writes per manifest with the
+#: terminal's styles, is rendered by :mod:`.text`), with the media type the service sends it
+#: as.
+MEDIA_TYPES = {
+    "json": "application/json",
+    "sarif": "application/sarif+json",
+    "junit": "application/xml",
+    "markdown": "text/markdown; charset=utf-8",
+    "github": "text/plain; charset=utf-8",
+}
+
+
+def render_json(reports: Sequence[Report]) -> str:
+    """One report's JSON, or a list of several (the CLI's and the service's bytes)."""
+    if len(reports) == 1:
+        return reports[0].to_json()
+    return "[\n  " + ",\n  ".join(r.json_text(1) for r in reports) + "\n]\n"
+
+
+def render(
+    fmt: str,
+    reports: Sequence[Report],
+    contexts: Sequence[ManifestContext] | None = None,
+    *,
+    sarif_max_results: int | None = None,
+) -> str:
+    """``reports`` in format ``fmt`` (a key of :data:`MEDIA_TYPES`)."""
+    if fmt == "json":
+        return render_json(reports)
+    if fmt == "markdown":
+        contexts = list(contexts or ()) + [NO_CONTEXT] * (len(reports) - len(contexts or ()))
+        return "\n".join(render_markdown(r, c) for r, c in zip(reports, contexts, strict=True))
+    if fmt == "sarif":
+        if sarif_max_results is None:
+            return render_sarif(reports, contexts)
+        return render_sarif(reports, contexts, sarif_max_results)
+    if fmt == "junit":
+        return render_junit(reports, contexts)
+    if fmt == "github":
+        from .github import render_github
+
+        return render_github(reports)
+    raise ValueError(f"unknown report format {fmt!r}")
