@@ -256,3 +256,17 @@ def test_color_choice(args, env, coloured) -> None:
     result = tosguard("check", "tests/golden/fixture/manifest.yaml", *FIXTURE, *args, env=env)
     assert result.returncode == 1, err(result)
     assert ("\x1b[" in out(result)) is coloured
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+    import importlib
+
+    for name in (
+        "tosguard.report.context",
+        "tosguard.report.github",
+        "tosguard.service.negotiate",
+        "tosguard.manifest.model",
+    ):
+        result = doctest.testmod(importlib.import_module(name))
+        assert result.failed == 0 and result.attempted > 0, name

@@ -400,13 +400,28 @@ def _render_ids(library, fmt: str) -> str:
 
 @cli.command()
 @click.option("--output", "-o", metavar="FILE", help="Write the schema to FILE.")
-def schema(output) -> None:
-    """Print the JSON Schema of the usage manifest (format 1)."""
+@click.option(
+    "--policies",
+    "policies",
+    multiple=True,
+    metavar="PATH",
+    help="Take the provider, licence and agreement ids offered as completions from these "
+    "policies instead of the shipped library (repeatable).",
+)
+@extra_policies_option
+@error_format_option
+def schema(output, policies, extra, error_format) -> None:
+    """Print the JSON Schema (draft 2020-12) of the usage manifest (format 1), for editors:
+    every field described, and the ids the policy library knows offered as completions.
+    See docs/manifest.md for VS Code and SchemaStore."""
     import json
 
+    from .engine.identity import Vocabulary
     from .manifest.model import manifest_json_schema
 
-    _write(json.dumps(manifest_json_schema(), indent=2) + "\n", output)
+    vocabulary = _library(policies, extra).derived("vocabulary", Vocabulary).listing()
+    text = json.dumps(manifest_json_schema(vocabulary), indent=2, ensure_ascii=False) + "\n"
+    _write(text, output, _policy_inputs(policies, extra))
 
 
 @cli.command()

@@ -82,6 +82,7 @@ def _manifest_schemas() -> dict[str, Any]:
     schema = manifest_json_schema()
     definitions = schema.pop("$defs", {})
     schema.pop("$schema", None)
+    schema.pop("$id", None)  # a base URI of its own would turn the refs below elsewhere
     text = json.dumps(
         {MANIFEST_PREFIX: schema, **{MANIFEST_PREFIX + k: v for k, v in definitions.items()}}
     )
