@@ -4,7 +4,8 @@
 Formats: ``format`` names one outright (it wins over ``Accept``); otherwise ``Accept`` is read
 as RFC 9110 §12.5.1 says — media ranges with their ``q`` weights, the most specific range that
 matches deciding a type's weight, ``q=0`` refusing it — and the acceptable format of highest
-weight is sent (ties go to JSON, then SARIF, JUnit, Markdown). No ``Accept``, or ``*/*``, is
+weight is sent (then the most specific match, a format's own type before an alias such as
+``text/xml``, and JSON, SARIF, JUnit, Markdown in that order). No ``Accept``, or ``*/*``, is
 JSON. When nothing acceptable is available the answer is 406 with the list of what is.
 
 >>> choose_format(None, "application/sarif+json")
@@ -13,6 +14,8 @@ JSON. When nothing acceptable is available the answer is 406 with the list of wh
 'junit'
 >>> choose_format(None, "text/*")
 'markdown'
+>>> choose_format(None, "*/*"), choose_format(None, "application/*;q=0.2, text/xml")
+('json', 'junit')
 >>> choose_format("markdown", "application/json")
 'markdown'
 """
@@ -60,10 +63,11 @@ def _ranges(accept: str) -> list[tuple[str, float]]:
     return ranges
 
 
-def _weight(media: str, ranges: list[tuple[str, float]]) -> float:
-    """The weight ``Accept`` gives ``media``: that of the most specific range matching it."""
+def _score(media: str, ranges: list[tuple[str, float]]) -> tuple[float, int]:
+    """The weight ``Accept`` gives ``media`` (that of the most specific range matching it),
+    and that specificity (2 exact, 1 ``type/*``, 0 ``*/*``, -1 no match)."""
     kind = media.split("/")[0]
-    best = (-1, 0.0)
+    best = (0.0, -1)
     for pattern, weight in ranges:
         if pattern == media:
             specificity = 2
@@ -73,9 +77,9 @@ def _weight(media: str, ranges: list[tuple[str, float]]) -> float:
             specificity = 0
         else:
             continue
-        if specificity > best[0]:
-            best = (specificity, weight)
-    return best[1]
+        if specificity > best[1]:
+            best = (weight, specificity)
+    return best
 
 
 def choose_format(given: str | None, accept: str | None) -> str:
@@ -84,11 +88,14 @@ def choose_format(given: str | None, accept: str | None) -> str:
     if not accept or not accept.strip():
         return "json"
     ranges = _ranges(accept)
-    best, chosen = 0.0, None
+    best: tuple[float, int, bool] = (0.0, -1, False)
+    chosen = None
     for fmt, types in FORMATS.items():
-        weight = max(_weight(media, ranges) for media in types)
-        if weight > best:
-            best, chosen = weight, fmt
+        for number, media in enumerate(types):
+            weight, specificity = _score(media, ranges)
+            score = (weight, specificity, number == 0)  # a format's own type before an alias
+            if weight > 0 and score > best:
+                best, chosen = score, fmt
     if chosen is None:
         offered = ", ".join(f"`{t}`" for types in FORMATS.values() for t in types)
         raise ProblemError(
