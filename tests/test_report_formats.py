@@ -270,3 +270,29 @@ def test_docstring_examples_run() -> None:
     ):
         result = doctest.testmod(importlib.import_module(name))
         assert result.failed == 0 and result.attempted > 0, name
+
+
+def test_policy_locations_point_into_the_library_however_it_is_named() -> None:
+    """A library file named by an absolute path (as a site-packages install is) is shown as
+    `policies/…`, relative to the library, not as where it happens to be installed."""
+    result = tosguard(
+        "check",
+        "examples/acme.yaml",
+        "--policies",
+        str(ROOT / "policies" / "meta"),
+        "--policies",
+        str(ROOT / "policies" / "openai" / "services-agreement-2025-05-31.tos"),
+        "--policies",
+        "policies/openai/common.tos",
+        "--policies",
+        "policies/licenses",
+        "--as-of",
+        AS_OF,
+        "--format",
+        "json",
+    )
+    assert result.returncode == 1, err(result)
+    files = {f["policy_location"]["file"] for f in json.loads(out(result))["findings"]}
+    assert "policies/meta/llama-3.1-license.tos" in files
+    assert "policies/openai/services-agreement-2025-05-31.tos" in files
+    assert all(file.startswith("policies/") for file in files), files
