@@ -17,6 +17,23 @@ from dataclasses import dataclass
 SUBJECT_NAMES = {"/model": "the trained model", "/organization": "the organization"}
 
 
+def policy_place(location: dict) -> str:
+    """Where a clause is written: ``file:line``, and for a file of the shipped library the
+    library's version (the tosguard release that ships it), since its path is relative to the
+    library rather than to anything on the reader's disk.
+
+    >>> policy_place({"file": "mine/terms.tos", "line": 3})
+    'mine/terms.tos:3'
+    """
+    from .. import __version__
+    from ..resources import is_shipped_policy
+
+    place = f"{location['file']}:{location['line']}"
+    if is_shipped_policy(location["file"]):
+        place += f" (library of tosguard {__version__})"
+    return place
+
+
 @dataclass(frozen=True)
 class ManifestContext:
     source_line: Callable[[int], str] | None = None
