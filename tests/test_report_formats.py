@@ -11,6 +11,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from test_cli import AS_OF, ROOT, err, out, tosguard
 
@@ -296,3 +298,38 @@ def test_policy_locations_point_into_the_library_however_it_is_named() -> None:
     assert "policies/meta/llama-3.1-license.tos" in files
     assert "policies/openai/services-agreement-2025-05-31.tos" in files
     assert all(file.startswith("policies/") for file in files), files
+
+
+# ---- properties -------------------------------------------------------------------------------
+def unescape(text: str) -> str:
+    return (
+        text.replace("%0A", "\n")
+        .replace("%0D", "\r")
+        .replace("%3A", ":")
+        .replace("%2C", ",")
+        .replace("%25", "%")
+    )
+
+
+@given(st.text())
+def test_github_escaping_is_one_line_and_reversible(text) -> None:
+    from tosguard.report.github import escape_data, escape_property
+
+    for escape in (escape_data, escape_property):
+        escaped = escape(text)
+        assert "\n" not in escaped and "\r" not in escaped
+        assert unescape(escaped) == text
+    assert ":" not in escape_property(text) and "," not in escape_property(text)
+
+
+@given(st.one_of(st.none(), st.text(max_size=200)))
+def test_accept_negotiation_answers_or_refuses_with_a_problem(accept) -> None:
+    from tosguard.service.negotiate import FORMATS, choose_format
+    from tosguard.service.problems import ProblemError
+
+    try:
+        chosen = choose_format(None, accept)
+    except ProblemError as problem:
+        assert problem.status == 406 and problem.errors
+    else:
+        assert chosen in FORMATS

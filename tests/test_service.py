@@ -535,6 +535,8 @@ def test_keys_are_required_when_configured(keyed, caplog) -> None:
     assert keyed.get("/healthz").status_code == 200
     assert keyed.get("/readyz").status_code == 200
     assert keyed.get("/openapi.json").status_code == 200
+    for page in ("/docs", "/redoc", "/docs/static/swagger-ui.css"):  # public, like the document
+        assert keyed.get(page).status_code == 200, page
     assert_problem(keyed.get("/metrics"), 401, "unauthorized")
     assert keyed.get("/metrics", headers={"x-api-key": KEY}).status_code == 200
     lines = [json.dumps(r.fields) for r in caplog.records if r.name == "tosguard.access"]
