@@ -6,6 +6,7 @@ their escaping, and ``--color``. The schemas are vendored in ``tests/schemas``."
 from __future__ import annotations
 
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -333,3 +334,27 @@ def test_accept_negotiation_answers_or_refuses_with_a_problem(accept) -> None:
         assert problem.status == 406 and problem.errors
     else:
         assert chosen in FORMATS
+
+
+def test_folded_sarif_golden(sarif_validator) -> None:
+    """The folded form, pinned: twelve sources, at most five results."""
+    from test_cli import golden_text, revision_of
+
+    result = tosguard(
+        "check",
+        "tests/golden/fixture/many.yaml",
+        *FIXTURE,
+        "--format",
+        "sarif",
+        "--sarif-max-results",
+        "5",
+    )
+    assert result.returncode == 1, err(result)
+    assert not list(sarif_validator.iter_errors(json.loads(out(result))))
+    golden = ROOT / "tests" / "golden" / "fixture" / "report.folded.sarif"
+    text = golden_text(result, revision_of("tests/golden/fixture/policy.tos"))
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8"), (
+        f"{golden.name} differs; if the change is intended, rerun with UPDATE_GOLDEN=1"
+    )
