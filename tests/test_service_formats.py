@@ -150,3 +150,50 @@ def test_every_bad_parameter_gets_a_message_and_a_help_line(server, params, mess
     assert error["code"] == "service-invalid-parameter"
     assert error["message"].startswith(message), error
     assert help in error["help"], error
+
+
+@pytest.mark.parametrize(
+    "error,kinds,message,help",
+    [
+        (
+            {"loc": ("query", "as_of"), "type": "string_pattern_mismatch", "input": "soon"},
+            {"as_of": "date"},
+            "as_of: expected a date YYYY-MM-DD, got 'soon'",
+            "leave it out for today",
+        ),
+        (
+            {
+                "loc": ("query", "n"),
+                "type": "int_parsing",
+                "msg": "Input should be a valid integer",
+                "input": "x",
+            },
+            {},
+            "n: input should be a valid integer, got 'x'",
+            "`/docs`",
+        ),
+        (
+            {"loc": ("query", "q"), "type": "missing", "msg": "Field required", "input": None},
+            {},
+            "q: the query parameter is required",
+            "add `q` to the request",
+        ),
+        (
+            {
+                "loc": ("path", "policy_id"),
+                "type": "string_too_long",
+                "input": "p" * 300,
+                "ctx": {"max_length": 200},
+            },
+            {},
+            "policy_id: expected at most 200 characters, got 300 characters",
+            "shorten `policy_id`",
+        ),
+    ],
+)
+def test_parameter_messages(error, kinds, message, help) -> None:
+    from tosguard.service.negotiate import parameter_item
+
+    entry = parameter_item(error, kinds)
+    assert (entry["code"], entry["message"]) == ("service-invalid-parameter", message)
+    assert help in entry["help"] and entry["pointer"] == "/" + "/".join(error["loc"])

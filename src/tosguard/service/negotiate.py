@@ -183,8 +183,13 @@ def parameter_item(error: Mapping[str, Any], kinds: Mapping[str, str]) -> dict:
             help=f"add `{name}` to the request",
         )
     else:
-        expected = str(error.get("msg", "a valid value")).lower()
-        help = "see the parameters of this endpoint in `/docs` or `/openapi.json`"
+        reason = str(error.get("msg", "invalid value"))  # pydantic's own words, as a last resort
+        return item(
+            "service-invalid-parameter",
+            f"{name}: {reason[:1].lower()}{reason[1:]}, got {shown}",
+            pointer="/" + "/".join(loc),
+            help="see the parameters of this endpoint in `/docs` or `/openapi.json`",
+        )
     return item(
         "service-invalid-parameter",
         f"{name}: expected {expected}, got {shown}",
