@@ -196,7 +196,7 @@ def check(
 
     Exit status: 0 compliant, 1 not compliant or undetermined (see --fail-on),
     2 invalid input. When any manifest is invalid, no report file is written and
-    no json, sarif, junit or markdown report is printed (text still shows the valid
+    no json, sarif, junit, markdown or github report is printed (text still shows the valid
     manifests' reports). --output never overwrites a manifest or policy file.
     """
     from .api import check as run_check
