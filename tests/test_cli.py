@@ -323,7 +323,7 @@ def test_usage_errors_exit_2(args) -> None:
 FIXTURE = GOLDEN / "fixture"
 
 
-@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "sarif", "junit"])
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "sarif", "junit", "github"])
 def test_report_formats_golden(fmt: str) -> None:
     result = tosguard(
         "check",
@@ -336,7 +336,8 @@ def test_report_formats_golden(fmt: str) -> None:
         AS_OF,
     )
     assert result.returncode == 1, err(result)
-    golden = FIXTURE / f"report.{ {'text': 'txt', 'markdown': 'md', 'junit': 'xml'}.get(fmt, fmt) }"
+    suffix = {"text": "txt", "markdown": "md", "junit": "xml", "github": "github.txt"}
+    golden = FIXTURE / f"report.{suffix.get(fmt, fmt)}"
     text = golden_text(result, revision_of("tests/golden/fixture/policy.tos"))
     if os.environ.get("UPDATE_GOLDEN"):
         golden.write_text(text, encoding="utf-8")

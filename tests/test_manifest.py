@@ -410,7 +410,8 @@ def test_known_paths_and_values():
 def test_json_schema():
     schema = manifest_json_schema()
     assert schema["properties"]["tosguard"]["const"] == 1
-    assert schema["$defs"]["Interval"]["properties"]["from"]["anyOf"][0]["format"] == "date"
+    start = schema["$defs"]["Interval"]["properties"]["from"]
+    assert start["format"] == "date" and start["type"] == ["string", "null"]
     assert schema["additionalProperties"] is False
 
 

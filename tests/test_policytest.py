@@ -201,3 +201,23 @@ def test_cli_runs_the_shipped_library_tests() -> None:
     assert result.returncode in (0, 1)
     data = json.loads(result.stdout)
     assert data["tests"] and data["coverage"]["total"] > 0
+
+
+def test_junit_is_the_report_writers_and_valid(library, library_dir) -> None:
+    """One JUnit writer (tosguard.report.junit) for reports and policy tests: the same
+    dialect, valid against the vendored junit-10.xsd, each test at its file and line."""
+    xmlschema = pytest.importorskip("xmlschema")
+    from test_report_formats import SCHEMAS, assert_valid_junit
+
+    (library_dir / "tests" / "fail.yaml").write_text(FAILING, encoding="utf-8")
+    tests = [t for f in sorted((library_dir / "tests").glob("*.yaml")) for t in load_tests(f)]
+    results = run_tests(library, tests)
+    text = render_junit(results, coverage(library, results), 90)
+    cases = [c for c in ET.fromstring(text).iter("testcase") if c.get("file")]
+    assert {c.get("line") for c in cases} >= {str(t.line) for t in tests}
+    schema = xmlschema.XMLSchema(str(SCHEMAS / "junit-10.xsd"))
+    root = ET.fromstring(text)
+    for case in root.iter("testcase"):  # the coverage case has no file: give it one to check
+        case.attrib.setdefault("file", "-")
+        case.attrib.setdefault("line", "1")
+    assert_valid_junit(schema, ET.tostring(root, encoding="unicode"))

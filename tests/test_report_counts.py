@@ -215,8 +215,8 @@ def test_markdown_counts_equal_the_sections(checked, name, include_all) -> None:
     sections: dict[str, tuple[int, int | None, int]] = {}
     current = None
     for line in text.splitlines():
-        if line.startswith("### "):
-            found = SECTION.match(line[4:])
+        if line.startswith("<summary><b>"):  # a collapsible section's title
+            found = SECTION.match(line.removeprefix("<summary><b>").removesuffix("</b></summary>"))
             assert found, line
             current = TITLES[found.group(1)]
             sections[current] = (
@@ -278,18 +278,18 @@ def test_junit_counts_equal_the_cases(checked, library, name, include_all) -> No
     cases = suite.getElementsByTagName("testcase")
     listed = report.summary["listed"]
     assert int(suite.getAttribute("tests")) == len(cases) == len(report.findings)
+    # an undetermined finding fails too (its type says why), never as an <error>: CI tools
+    # read an error as a test that crashed
+    failures = suite.getElementsByTagName("failure")
+    undetermined = [f for f in failures if f.getAttribute("type") == "undetermined"]
     assert (
         int(suite.getAttribute("failures"))
-        == len(suite.getElementsByTagName("failure"))
-        == listed["violated"]
-        == report.summary["violated"]
+        == len(failures)
+        == listed["violated"] + listed["undetermined"]
+        == report.summary["violated"] + report.summary["undetermined"]
     )
-    assert (
-        int(suite.getAttribute("errors"))
-        == len(suite.getElementsByTagName("error"))
-        == listed["undetermined"]
-        == report.summary["undetermined"]
-    )
+    assert len(undetermined) == listed["undetermined"] == report.summary["undetermined"]
+    assert int(suite.getAttribute("errors")) == 0 and not suite.getElementsByTagName("error")
     assert len(suite.getElementsByTagName("system-out")) == listed["warnings"]
 
 
@@ -347,7 +347,8 @@ def test_an_advisory_result_alone_is_a_warning_under_a_compliant_verdict(status,
     assert "Violated (" not in text and "Undetermined (" not in text
     assert "Warnings (1)" in text
     markdown = render_markdown(report)
-    assert "### Violated" not in markdown and "### Undetermined" not in markdown
+    assert "<b>Violated" not in markdown and "<b>Undetermined" not in markdown
+    assert "<b>Warnings (1)" in markdown
     assert "0 violated, 0 undetermined, 1 warning," in markdown
     junit = render_junit([report])
     assert 'failures="0" errors="0"' in junit and "<failure" not in junit
@@ -390,7 +391,7 @@ def test_wizardcoder_warning_is_not_violated_in_any_format(tmp_path) -> None:
     assert report["verdict"] == "compliant"
     assert report["summary"]["violated"] == 0 and report["summary"]["warnings"] == 1
     assert [f["status"] for f in report["findings"]] == ["violated"]
-    assert "### Violated" not in outputs["markdown"]
+    assert "<b>Violated" not in outputs["markdown"] and "<b>Warnings (1)" in outputs["markdown"]
     assert 'failures="0"' in outputs["junit"] and "<failure" not in outputs["junit"]
     [result] = json.loads(outputs["sarif"])["runs"][0]["results"]
     assert result["level"] == "warning" and result["properties"]["category"] == "warnings"

@@ -535,6 +535,8 @@ def test_keys_are_required_when_configured(keyed, caplog) -> None:
     assert keyed.get("/healthz").status_code == 200
     assert keyed.get("/readyz").status_code == 200
     assert keyed.get("/openapi.json").status_code == 200
+    for page in ("/docs", "/redoc", "/docs/static/swagger-ui.css"):  # public, like the document
+        assert keyed.get(page).status_code == 200, page
     assert_problem(keyed.get("/metrics"), 401, "unauthorized")
     assert keyed.get("/metrics", headers={"x-api-key": KEY}).status_code == 200
     lines = [json.dumps(r.fields) for r in caplog.records if r.name == "tosguard.access"]
@@ -776,7 +778,7 @@ def test_openapi_describes_every_error_as_a_problem(client) -> None:
                 assert list(response["content"]) == [PROBLEM], (path, method, status)
         assert "security" not in operation
     check = document["paths"]["/v1/check"]["post"]
-    assert set(check["responses"]) == {"200", "400", "408", "413", "415", "422", "503"}
+    assert set(check["responses"]) == {"200", "400", "406", "408", "413", "415", "422", "503"}
     assert set(check["requestBody"]["content"]) == {"application/json", "application/yaml"}
     assert "Manifest" in document["components"]["schemas"]
 

@@ -25,6 +25,25 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as shells report
 ERROR_FORMATS = ("human", "plain", "json")
+REPORT_FORMATS = ("text", "json", "markdown", "sarif", "junit", "github")
+COLOR_CHOICES = ("auto", "always", "never")
+
+
+def use_color(choice: str, output: str | None = None, stream=None) -> bool:
+    """Whether to colour text: ``--color always|never`` decides; with ``auto``,
+    ``$FORCE_COLOR`` (any non-empty value) turns colour on, then ``$NO_COLOR`` (any non-empty
+    value, https://no-color.org) off, and otherwise colour is used only when writing to a
+    terminal."""
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("NO_COLOR"):
+        return False
+    if output not in (None, "-"):
+        return False
+    stream = stream or sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)())
 
 
 def _emit_diagnostics(error, error_format: str) -> None:
@@ -34,11 +53,17 @@ def _emit_diagnostics(error, error_format: str) -> None:
     click.echo(renderer(error.diagnostics), err=True)
 
 
-def _write(text: str, output: str | None, inputs: Iterable[str | os.PathLike[str]] = ()) -> None:
+def _write(
+    text: str,
+    output: str | None,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+    color: bool | None = None,
+) -> None:
     """Print ``text``, or write it to ``output`` through :mod:`tosguard.files`: refused when
-    ``output`` is one of ``inputs`` (the files the command read), written atomically."""
+    ``output`` is one of ``inputs`` (the files the command read), written atomically.
+    ``color``: keep escape codes even when standard output is not a terminal."""
     if output is None or output == "-":
-        click.echo(text, nl=False)
+        click.echo(text, nl=False, color=color)
         return
     from .files import write_output
 
@@ -111,13 +136,30 @@ def cli() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "markdown", "sarif", "junit"]),
+    type=click.Choice(REPORT_FORMATS),
     default="text",
     show_default=True,
-    help="Report format.",
+    help="Report format (github: workflow annotations for GitHub Actions).",
 )
 @as_of_option
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE.")
+@click.option(
+    "--color",
+    "color",
+    type=click.Choice(COLOR_CHOICES),
+    default="auto",
+    show_default=True,
+    help="Colour in text reports; auto: on a terminal, unless $NO_COLOR is set "
+    "($FORCE_COLOR turns it on).",
+)
+@click.option(
+    "--sarif-max-results",
+    type=click.IntRange(1, 25_000),
+    default=5000,
+    show_default=True,
+    help="Most results in a SARIF run; beyond it the clauses that fire most often are "
+    "folded into one result each (GitHub accepts 25,000).",
+)
 @click.option(
     "--fail-on",
     type=click.Choice(list(FAIL_ON)),
@@ -143,6 +185,8 @@ def check(
     fmt,
     as_of,
     output,
+    color,
+    sarif_max_results,
     fail_on,
     include_all,
     accept_unknown_ids,
@@ -152,7 +196,7 @@ def check(
 
     Exit status: 0 compliant, 1 not compliant or undetermined (see --fail-on),
     2 invalid input. When any manifest is invalid, no report file is written and
-    no json, sarif, junit or markdown report is printed (text still shows the valid
+    no json, sarif, junit, markdown or github report is printed (text still shows the valid
     manifests' reports). --output never overwrites a manifest or policy file.
     """
     from .api import check as run_check
@@ -165,7 +209,8 @@ def check(
     # a report is a whole document or nothing: with an invalid manifest, only text for people
     # on standard output still shows the reports of the valid ones
     partial_ok = fmt == "text" and output in (None, "-")
-    reports, outputs, invalid = [], [], 0
+    reports, contexts, outputs, invalid = [], [], [], 0
+    styled = use_color(color, output)
     for path in manifests:
         try:
             loaded = load_manifest(path)
@@ -185,10 +230,13 @@ def check(
             accept_unknown_ids=accept_unknown_ids,
         )
         reports.append(report)
+        if fmt in ("markdown", "sarif", "junit"):  # they name sources by their ids
+            from .report.context import ManifestContext
+
+            contexts.append(ManifestContext.of(loaded))
         if fmt == "text":
             from .report.text import plain, render_text
 
-            styled = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
             outputs.append(
                 render_text(
                     report,
@@ -199,7 +247,7 @@ def check(
             )
     if invalid:
         if outputs and partial_ok:
-            _write("\n".join(outputs), output)
+            _write("\n".join(outputs), output, color=styled or None)
         elif error_format == "human" and invalid < len(manifests):
             where = f"`{output}`" if output not in (None, "-") else "standard output"
             click.echo(
@@ -208,23 +256,19 @@ def check(
                 err=True,
             )
         sys.exit(EXIT_INVALID)
-    if fmt == "json":
-        if len(reports) == 1:
-            outputs = [reports[0].to_json()]
-        elif reports:
-            outputs = ["[\n  " + ",\n  ".join(r.json_text(1) for r in reports) + "\n]\n"]
-    elif fmt == "markdown":
-        from .report.formats import render_markdown
+    if fmt != "text" and reports:
+        from .report.formats import render
 
-        outputs = [render_markdown(r) for r in reports]
-    elif fmt in ("sarif", "junit") and reports:
-        from .report.formats import render_junit, render_sarif
-
-        outputs = [(render_sarif if fmt == "sarif" else render_junit)(reports)]
+        outputs = [render(fmt, reports, contexts, sarif_max_results=sarif_max_results)]
     if outputs:
         from itertools import chain
 
-        _write("\n".join(outputs), output, chain(manifests, _policy_inputs(policies, extra)))
+        _write(
+            "\n".join(outputs),
+            output,
+            chain(manifests, _policy_inputs(policies, extra)),
+            color=styled or None,
+        )
     sys.exit(EXIT_FAIL if any(r.fails(fail_on) for r in reports) else EXIT_OK)
 
 
@@ -356,13 +400,28 @@ def _render_ids(library, fmt: str) -> str:
 
 @cli.command()
 @click.option("--output", "-o", metavar="FILE", help="Write the schema to FILE.")
-def schema(output) -> None:
-    """Print the JSON Schema of the usage manifest (format 1)."""
+@click.option(
+    "--policies",
+    "policies",
+    multiple=True,
+    metavar="PATH",
+    help="Take the provider, licence and agreement ids offered as completions from these "
+    "policies instead of the shipped library (repeatable).",
+)
+@extra_policies_option
+@error_format_option
+def schema(output, policies, extra, error_format) -> None:
+    """Print the JSON Schema (draft 2020-12) of the usage manifest (format 1), for editors:
+    every field described, and the ids the policy library knows offered as completions.
+    See docs/manifest.md for VS Code and SchemaStore."""
     import json
 
+    from .engine.identity import Vocabulary
     from .manifest.model import manifest_json_schema
 
-    _write(json.dumps(manifest_json_schema(), indent=2) + "\n", output)
+    vocabulary = _library(policies, extra).derived("vocabulary", Vocabulary).listing()
+    text = json.dumps(manifest_json_schema(vocabulary), indent=2, ensure_ascii=False) + "\n"
+    _write(text, output, _policy_inputs(policies, extra))
 
 
 @cli.command()

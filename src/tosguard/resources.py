@@ -36,3 +36,12 @@ def cache_dir() -> Path:
         return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "tosguard"
+
+
+@cache
+def is_shipped_policy(display: str) -> bool:
+    """Whether ``display`` (a policy file's name in reports: ``policies/meta/…``) is a file of
+    the shipped library (names of its files are relative to it, however they were reached)."""
+    if not display.startswith("policies/"):
+        return False
+    return (policies_dir() / display.removeprefix("policies/")).is_file()

@@ -213,7 +213,7 @@ def policy_files(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
                     )
                 )
         elif path.exists():
-            found.append((path, str(given)))
+            found.append((path, _shipped_display(path) or str(given)))
         else:
             problems.append(
                 Diagnostic(
@@ -268,10 +268,22 @@ def _files_under(root: Path) -> tuple[list[Path], list[tuple[Path, OSError]]]:
 
 
 def _display(file: Path, root: Path, given: str) -> str:
+    shipped = _shipped_display(file)
+    if shipped:
+        return shipped
     relative = file.relative_to(root).as_posix()
-    if root.resolve() == policies_dir().resolve():
-        return f"policies/{relative}"
     return f"{given.rstrip('/')}/{relative}"
+
+
+def _shipped_display(file: Path) -> str | None:
+    """``policies/<path>`` for a file of the shipped library, however it was named (a path
+    into site-packages, or into a checkout), so that reports point into the library rather
+    than at where it happens to be installed; None for any other file."""
+    library = policies_dir().resolve()
+    try:
+        return "policies/" + file.resolve().relative_to(library).as_posix()
+    except (ValueError, OSError):
+        return None
 
 
 def default_paths() -> list[Path]:

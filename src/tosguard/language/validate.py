@@ -29,6 +29,7 @@ from ..manifest.countries import is_country, suggest_country
 from ..manifest.model import known_paths, path_values
 from . import ast
 from .patterns import check_pattern
+from .template import TemplateError, placeholders
 from .visitor import ConditionVisitor
 from .vocab import KINDS, PATH_ROOTS, SCOPES, SEVERITIES, TOPICS
 
@@ -693,6 +694,8 @@ def _check_clause(
 
     _check_citation(policy, clause, text, sink)
     scope = clause.scope or "source"
+    if clause.remedy:
+        _check_remedy(clause.remedy, scope, fields.get("remedy", clause.span), where, error)
     checker = _ConditionChecker(
         names, text, sink, source_context=scope == "source", expansion=expansion
     )
@@ -702,6 +705,39 @@ def _check_clause(
                 expansion.check_condition(condition, f"the `{name}` of {where}"), condition.span
             )
             checker.check(condition)
+
+
+def _check_remedy(remedy: str, scope: str, span: Span, where: str, error) -> None:
+    """The placeholders of a remedy template (:mod:`tosguard.language.template`) name
+    manifest fields the clause's subject has."""
+    try:
+        paths = placeholders(remedy)
+    except TemplateError as problem:
+        error(
+            "policy-bad-value",
+            f"in the remedy of {where}, {problem}",
+            span,
+            "write `{{` and `}}` for literal braces, and `{model.name}` for a manifest value",
+        )
+        return
+    fields = [path for path, kind in known_paths().items() if kind != "object"]
+    for path in paths:
+        if path.startswith("facts."):
+            continue
+        if path not in fields:
+            error(
+                "policy-unknown-path",
+                f"the remedy of {where} names `{path}`, which is not a manifest field",
+                span,
+                did_you_mean(path, fields) or "name a field such as `model.name` or `source.id`",
+            )
+        elif path.startswith("source.") and scope != "source":
+            error(
+                "policy-no-source",
+                f"the remedy of {where} names `{path}`, but the clause's scope is `{scope}`",
+                span,
+                "use `model.` or `organization.` fields, or give the clause `scope source`",
+            )
 
 
 def _own_topic(topic: str, span: Span, text: str, sink: DiagnosticSink) -> None:

@@ -274,12 +274,27 @@ class Organization(BaseModel):
 
     model_config = _CONFIG
 
-    name: str | None = None
-    country: Country | None = None
-    owned_from: Country | None = None
-    verified_with: Annotated[list[Id], _limited("verified_with")] | None = None
-    agreements: Annotated[list[str], _limited("agreements")] | None = None
-    monthly_active_users: Count | None = None
+    name: str | None = Field(None, description="The organization's name.")
+    country: Country | None = Field(
+        None, description="Where the organization is established (ISO 3166-1 alpha-2)."
+    )
+    owned_from: Country | None = Field(
+        None, description="The jurisdiction of its majority ownership (ISO 3166-1 alpha-2)."
+    )
+    verified_with: Annotated[list[Id], _limited("verified_with")] | None = Field(
+        None,
+        description="Providers with whom the organization completed identity or organization "
+        "verification (provider ids). Absent means none.",
+    )
+    agreements: Annotated[list[str], _limited("agreements")] | None = Field(
+        None,
+        description="Ids of signed agreements or written authorizations that waive clauses "
+        "(`tosguard policies --ids` lists them). Absent means none.",
+    )
+    monthly_active_users: Count | None = Field(
+        None,
+        description="The highest monthly count of active users in the period the terms look at.",
+    )
 
 
 class TrainedModel(BaseModel):
@@ -287,12 +302,24 @@ class TrainedModel(BaseModel):
 
     model_config = _CONFIG
 
-    name: str | None = None
-    purpose: Purpose | None = None
-    distribution: Distribution | None = None
-    commercial: Flag | None = None
-    attributions: Annotated[list[str], _limited("attributions")] | None = None
-    downstream_licenses: Annotated[list[str], _limited("downstream_licenses")] | None = None
+    name: str | None = Field(
+        None, description="The model's name as released (some licences require a prefix)."
+    )
+    purpose: Purpose | None = Field(None, description="What the model is for.")
+    distribution: Distribution | None = Field(
+        None,
+        description="How the model is made available: kept internal, served through an "
+        "API, built into a product, or released as open weights.",
+    )
+    commercial: Flag | None = Field(None, description="Whether the model is used commercially.")
+    attributions: Annotated[list[str], _limited("attributions")] | None = Field(
+        None, description="Notices the release displays, e.g. `Built with Llama`."
+    )
+    downstream_licenses: Annotated[list[str], _limited("downstream_licenses")] | None = Field(
+        None,
+        description="Licences shipped with the release, whose terms and use restrictions bind "
+        "its users (licence ids).",
+    )
 
 
 class Access(BaseModel):
@@ -300,9 +327,19 @@ class Access(BaseModel):
 
     model_config = _CONFIG
 
-    route: Route | None = None
-    platform: Platform | None = None
-    from_country: Country | None = None
+    route: Route | None = Field(
+        None,
+        description="How requests reach the provider: directly, through a proxy or a "
+        "reseller, a shared account, or an automated user interface.",
+    )
+    platform: Platform | None = Field(
+        None, description="The cloud platform offering the provider's models, if any."
+    )
+    from_country: Country | None = Field(
+        None,
+        description="Where the requests leave from (ISO 3166-1 alpha-2); a proxy does not "
+        "change it.",
+    )
 
 
 class Interval(BaseModel):
@@ -310,8 +347,10 @@ class Interval(BaseModel):
 
     model_config = _CONFIG
 
-    from_: IsoDate | None = Field(default=None, alias="from")
-    to: IsoDate | None = None
+    from_: IsoDate | None = Field(
+        default=None, alias="from", description="The first day of collection (YYYY-MM-DD)."
+    )
+    to: IsoDate | None = Field(None, description="The last day of collection (YYYY-MM-DD).")
 
     @model_validator(mode="after")
     def _ordered(self) -> Interval:
@@ -333,21 +372,47 @@ class Source(BaseModel):
 
     model_config = _CONFIG
 
-    id: Annotated[str, Field(min_length=1)]
-    kind: SourceKind | None = None
-    provider: Id | None = None
-    model: str | None = None
-    service: Service | None = None
-    access: Access | None = None
-    collected: Interval | None = None
-    records: Count | None = None
-    reasoning_traces: Traces | None = None
+    id: Annotated[str, Field(min_length=1)] = Field(
+        description="A name for the source, unique in the manifest; findings name it."
+    )
+    kind: SourceKind | None = Field(None, description="What the source is.")
+    provider: Id | None = Field(
+        None, description="The provider whose model produced the data (a provider id)."
+    )
+    model: str | None = Field(None, description="The provider's model, e.g. `gpt-4o-mini`.")
+    service: Service | None = Field(
+        None,
+        description="Through which of the provider's services the data was obtained; with "
+        "the kind, it decides which terms govern the source.",
+    )
+    access: Access | None = Field(None, description="How the provider was reached.")
+    collected: Interval | None = Field(
+        None,
+        description="When the data was collected: it selects the versions of the terms in "
+        "force (the evaluation date when absent).",
+    )
+    records: Count | None = Field(None, description="How many records the source holds.")
+    reasoning_traces: Traces | None = Field(
+        None, description="Whether the data holds the model's reasoning, and in what form."
+    )
     #: The outputs include results grounded in a search service (e.g. Grounding with Google
     #: Search), which some terms forbid training on.
-    grounded: Flag | None = None
-    use: Annotated[list[Use], _limited("use")] | None = None
-    license: str | None = None
-    derived_from: Annotated[list[str], _limited("derived_from")] | None = None
+    grounded: Flag | None = Field(
+        None,
+        description="The outputs include results grounded in a search service (e.g. "
+        "Grounding with Google Search).",
+    )
+    use: Annotated[list[Use], _limited("use")] | None = Field(
+        None, description="What the pipeline does with the data."
+    )
+    license: str | None = Field(
+        None,
+        description="The licence of a dataset or of model weights (SPDX id, Hugging Face "
+        "licence tag or the licence's name).",
+    )
+    derived_from: Annotated[list[str], _limited("derived_from")] | None = Field(
+        None, description="Ids of other sources of this manifest this one was produced from."
+    )
 
 
 class Manifest(BaseModel):
@@ -355,13 +420,24 @@ class Manifest(BaseModel):
 
     model_config = _CONFIG
 
-    tosguard: Annotated[Literal[1], BeforeValidator(_check_version)]
-    organization: Organization | None = None
-    model: TrainedModel | None = None
+    tosguard: Annotated[Literal[1], BeforeValidator(_check_version)] = Field(
+        description="The manifest format version: 1."
+    )
+    organization: Organization | None = Field(
+        None, description="The organization that runs the pipeline."
+    )
+    model: TrainedModel | None = Field(
+        None, description="The model the pipeline trains (omit when it only builds data)."
+    )
     # fail_fast: validation stops at the first invalid source (a valid manifest costs the
     # same); parse_manifest looks for the others piece by piece, with bounded memory.
-    sources: Annotated[list[Source], Field(fail_fast=True)]
-    facts: dict[str, Any] = Field(default_factory=dict)
+    sources: Annotated[list[Source], Field(fail_fast=True)] = Field(
+        description="The data the pipeline draws on."
+    )
+    facts: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Free-form extension facts, read by custom policies as `facts.*`.",
+    )
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> Manifest:
@@ -375,14 +451,87 @@ class Manifest(BaseModel):
         return self
 
 
-def manifest_json_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of the manifest, for editors (``tosguard schema``)."""
+#: Where the schema is published; editors and SchemaStore refer to it by this id.
+SCHEMA_ID = "https://raw.githubusercontent.com/tosguard/tosguard/main/schema/manifest-1.json"
+#: The fields whose ids the loaded policy library knows: (model, field) -> vocabulary key.
+_LIBRARY_IDS = {
+    ("Source", "provider"): "providers",
+    ("Organization", "verified_with"): "providers",
+    ("Source", "license"): "licenses",
+    ("TrainedModel", "downstream_licenses"): "licenses",
+    ("Organization", "agreements"): "agreements",
+}
+
+
+def manifest_json_schema(vocabulary: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the manifest, for editors (``tosguard schema``).
+
+    Every field has its description; an optional field is simply not required, and where
+    the model also takes ``null`` (the same as leaving it out) the schema says so with a type
+    list (``"type": ["string", "null"]``) rather than an ``anyOf``, so that an editor's
+    message names what was expected. ``vocabulary`` (the library's
+    :meth:`~tosguard.engine.identity.Vocabulary.listing`) adds the provider, licence and
+    agreement ids the loaded policies know as ``examples``, which editors offer as
+    completions (not as an ``enum``: policies may add ids, and licences match without
+    regard to case).
+
+    >>> schema = manifest_json_schema({"providers": ["openai"], "licenses": [{"id": "MIT"}]})
+    >>> source = schema["$defs"]["Source"]["properties"]
+    >>> source["provider"]["type"], source["provider"]["examples"], source["license"]["examples"]
+    (['string', 'null'], ['openai'], ['MIT'])
+    """
     schema = Manifest.model_json_schema(by_alias=True)
+    definitions = schema.get("$defs", {})
+    nullable_refs: set[str] = set()
+    for name, definition in [("Manifest", schema), *definitions.items()]:
+        for key, prop in definition.get("properties", {}).items():
+            definition["properties"][key] = _readable(prop, nullable_refs)
+            if vocabulary is not None and (name, key) in _LIBRARY_IDS:
+                _add_examples(definition["properties"][key], vocabulary, name, key)
+    for name in nullable_refs:  # referenced only where null is allowed as well
+        definitions[name]["type"] = ["object", "null"]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
         "title": f"tosguard usage manifest (format {FORMAT_VERSION})",
-        **{k: v for k, v in schema.items() if k != "title"},
+        "description": "What an ML data pipeline does — who runs it, the model it trains, the "
+        "sources it draws on — for `tosguard check` (docs/manifest.md).",
+        **{k: v for k, v in schema.items() if k not in ("title", "description")},
     }
+
+
+def _readable(prop: dict[str, Any], nullable_refs: set[str]) -> dict[str, Any]:
+    """``prop`` without pydantic's ``anyOf [X, null]``, ``default: null`` and generated
+    title."""
+    prop = {k: v for k, v in prop.items() if k != "title"}
+    if prop.get("default", 0) is None:
+        del prop["default"]
+    options = prop.get("anyOf")
+    if not options or len(options) != 2 or {"type": "null"} not in options:
+        return prop
+    (inner,) = [o for o in options if o != {"type": "null"}]
+    merged = {k: v for k, v in prop.items() if k != "anyOf"}
+    if "$ref" in inner:
+        nullable_refs.add(inner["$ref"].rsplit("/", 1)[1])
+        return {**inner, **merged}
+    if isinstance(inner.get("type"), str):
+        merged = {**inner, **merged, "type": [inner["type"], "null"]}
+        if "enum" in inner:
+            merged["enum"] = [*inner["enum"], None]
+        return merged
+    return prop
+
+
+def _add_examples(prop: dict[str, Any], vocabulary: Mapping[str, Any], model: str, field: str):
+    key = _LIBRARY_IDS[(model, field)]
+    ids = [entry["id"] if isinstance(entry, dict) else entry for entry in vocabulary.get(key, ())]
+    if not ids:
+        return
+    target = prop.get("items", prop)
+    target["examples"] = ids
+    prop["description"] = (
+        prop.get("description", "") + f" The loaded policies know: {', '.join(ids)}."
+    ).strip()
 
 
 # --------------------------------------------------------------------------------------------

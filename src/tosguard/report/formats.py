@@ -1,5 +1,6 @@
 """Report renderers for tools: Markdown (pull-request comments), SARIF 2.1.0 (code-scanning
-UIs) and JUnit XML (CI test reports). Each is deterministic, like the JSON report.
+UIs, :mod:`.sarif`), JUnit XML (CI test reports, :mod:`.junit`) and GitHub workflow commands
+(annotations, :mod:`.github`). Each is deterministic, like the JSON report.
 
 Each is read by people, in a terminal or a web page: control characters and bidirectional
 overrides from the manifest or the policies are written as visible escapes
@@ -15,26 +16,35 @@ policy-set revision that produced it.
 
 from __future__ import annotations
 
-import json
-from xml.sax.saxutils import escape, quoteattr
+from collections.abc import Sequence
+from dataclasses import replace
 
-from .. import __version__
-from ..safetext import json_safe, printable
-from .model import ALWAYS_LISTED, CATEGORIES, Finding, Report
+from ..safetext import printable
+from .context import NO_CONTEXT, ManifestContext
+from .junit import Case, Document, Suite, write_junit
+from .model import CATEGORIES, Finding, Report
+from .sarif import render_sarif
 from .text import GROUPS, count_words, section_title, unlisted_words
 
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-SARIF_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
+__all__ = [
+    "MEDIA_TYPES",
+    "render",
+    "render_json",
+    "render_junit",
+    "render_markdown",
+    "render_sarif",
+]
+
 CATEGORY_TITLES = {category: title for category, title, _, _ in GROUPS}
-
-
-def _totals(report: Report) -> dict[str, int]:
-    """The summary's five totals, without the ``listed`` counts."""
-    return {category: report.summary.get(category, 0) for category in CATEGORIES}
+#: The Markdown sections shown open; the others are collapsed (`<details>`).
+OPEN_SECTIONS = ("violated", "undetermined")
 
 
 # ---- Markdown ---------------------------------------------------------------------------------
-def render_markdown(report: Report) -> str:
+def render_markdown(report: Report, context: ManifestContext = NO_CONTEXT) -> str:
+    """A pull-request comment: the verdict and totals, then a collapsible section per
+    category (violated and undetermined open, the others closed) naming subjects by their
+    source ids."""
     verdict = report.verdict.replace("_", "-").upper()
     summary = report.summary
     lines = [
@@ -54,17 +64,20 @@ def render_markdown(report: Report) -> str:
         if category == "warnings":
             heading += ": advisory, they do not change the verdict"
         lines += [
-            f"### {heading}",
+            "<details open>" if category in OPEN_SECTIONS else "<details>",
+            f"<summary><b>{heading}</b></summary>",
             "",
             "| clause | severity | subject | finding | cites |",
             "|---|---|---|---|---|",
         ]
-        lines += [_markdown_row(f) for f in group]
+        lines += [_markdown_row(f, context) for f in group]
         lines.append("")
         for f in group:
             if f.remedy:
-                lines.append(f"- **{f.rule}** ({f.subject}): {_cell(f.remedy)}")
-        lines.append("")
+                lines.append(
+                    f"- **{f.rule}** ({_cell(context.subject_name(f.subject))}): {_cell(f.remedy)}"
+                )
+        lines += ["", "</details>", ""]
     if not report.findings:
         lines += ["No findings.", ""]
     lines.append(
@@ -74,7 +87,7 @@ def render_markdown(report: Report) -> str:
     return printable("\n".join(lines).rstrip() + "\n", layout=True)
 
 
-def _markdown_row(f: Finding) -> str:
+def _markdown_row(f: Finding, context: ManifestContext) -> str:
     cite = f.citation
     where = f"{f.location['file']}:{f.location['line']}"
     source = (
@@ -85,7 +98,7 @@ def _markdown_row(f: Finding) -> str:
     )
     missing = f" Missing: {', '.join(f'`{m}`' for m in f.missing)}." if f.missing else ""
     return (
-        f"| `{f.rule}` | {f.severity} | `{f.subject}` ({where}) | "
+        f"| `{f.rule}` | {f.severity} | {_cell(context.subject_name(f.subject))} ({where}) | "
         f"{_cell(f.message)}{missing} | {source} |"
     )
 
@@ -94,143 +107,38 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-# ---- SARIF ------------------------------------------------------------------------------------
-def render_sarif(reports: list[Report]) -> str:
-    """One SARIF run for all manifests; each clause is a rule, each finding a result.
-    Satisfied and not-applicable findings (with ``--all``) are omitted: SARIF lists problems,
-    which are every violated, undetermined and warning result (each result's
-    ``properties.category``). The run's properties record the tosguard version, the
-    policy-set revision and, per manifest, its verdict and the summary's totals."""
-    rules: dict[str, dict] = {}
-    results = []
-    for report in reports:
-        for f in report.findings:
-            if f.category not in ALWAYS_LISTED:
-                continue
-            rule_id = f.rule
-            rules.setdefault(rule_id, _sarif_rule(f))
-            results.append(_sarif_result(f, rule_id))
-    revisions = sorted({r.policy_revision for r in reports})
-    properties: dict = {"tosguard_version": __version__}
-    if len(revisions) == 1:  # one policy set checked every manifest (as in one CLI run)
-        properties["policy_set_revision"] = revisions[0]
-    properties["reports"] = [
-        {
-            "manifest": printable(r.manifest),
-            "as_of": r.as_of.isoformat(),
-            "verdict": r.verdict,
-            "tosguard_version": r.tosguard_version,
-            "policy_set_revision": r.policy_revision,
-            "summary": _totals(r),
-        }
-        for r in reports
-    ]
-    run = {
-        "tool": {
-            "driver": {
-                "name": "tosguard",
-                "version": __version__,
-                "informationUri": "https://github.com/tosguard/tosguard",
-                "rules": [rules[k] for k in sorted(rules)],
-            }
-        },
-        "results": results,
-        "properties": properties,
-    }
-    document = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
-    return json_safe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
-
-
-def _sarif_rule(f: Finding) -> dict:
-    cite = f.citation
-    if cite is None:  # a notice: it rests on the policy set as a whole, not on one clause
-        return {
-            "id": f.rule,
-            "name": f.clause,
-            "shortDescription": {"text": printable(f"tosguard: {f.clause}")},
-            "help": {"text": printable(f.remedy)},
-            "properties": {"topic": f.topic, "provider": f.provider},
-        }
-    return {
-        "id": f.rule,
-        "name": f.clause,
-        "shortDescription": {"text": printable(f"{cite['document']}, {cite['section']}")},
-        "fullDescription": {"text": printable(cite["quote"])},
-        "helpUri": cite["url"],
-        "help": {"text": printable(f.remedy or cite["quote"])},
-        "properties": {"topic": f.topic, "provider": f.provider, "effective": cite["effective"]},
-    }
-
-
-def _sarif_result(f: Finding, rule_id: str) -> dict:
-    return {
-        "ruleId": rule_id,
-        "level": SARIF_LEVELS.get(f.severity, "note") if f.status == "violated" else "warning",
-        "kind": "fail" if f.status == "violated" else "review",
-        "message": {"text": printable(f.message)},
-        "locations": [
-            {
-                "physicalLocation": {
-                    "artifactLocation": {"uri": f.location["file"]},
-                    "region": {
-                        "startLine": max(f.location["line"], 1),
-                        "startColumn": max(f.location["column"], 1),
-                    },
-                },
-                "logicalLocations": [{"fullyQualifiedName": f.subject}],
-            }
-        ],
-        "properties": {
-            "status": f.status,
-            "severity": f.severity,
-            "category": f.category,
-            "missing": list(f.missing),
-        },
-    }
-
-
 # ---- JUnit ------------------------------------------------------------------------------------
-def render_junit(reports: list[Report]) -> str:
-    """A test suite per manifest and a test case per finding: violated error-severity
-    findings fail, undetermined ones are errors (a fact is missing), the others pass;
-    warnings pass with their text as the case's output, as they do not change the verdict.
-    The suite's properties record the verdict, the summary's totals, the tosguard version
-    and the policy-set revision."""
+def render_junit(
+    reports: Sequence[Report], contexts: Sequence[ManifestContext] | None = None
+) -> str:
+    """A test suite per manifest and a test case per finding, at the manifest line it is
+    about: violated and undetermined error-severity findings fail (the failure's ``type`` is
+    the severity, or ``undetermined``: a fact is missing), the others pass; warnings pass with
+    their text as the case's output, as they do not change the verdict. The suite's
+    properties record the verdict, the summary's totals, the tosguard version and the
+    policy-set revision."""
+    contexts = list(contexts or ()) + [NO_CONTEXT] * (len(reports) - len(contexts or ()))
     suites = []
-    for report in reports:
-        cases = [_junit_case(f) for f in report.findings]
-        failures = sum(f.category == "violated" for f in report.findings)
-        errors = sum(f.category == "undetermined" for f in report.findings)
+    for report, context in zip(reports, contexts, strict=True):
         properties = [
             ("verdict", report.verdict),
-            *((f"summary.{key}", str(value)) for key, value in _totals(report).items()),
+            *((f"summary.{key}", str(report.summary.get(key, 0))) for key in CATEGORIES),
             ("tosguard_version", report.tosguard_version),
             ("policy_set_revision", report.policy_revision),
         ]
         suites.append(
-            f'  <testsuite name={quoteattr(report.manifest)} tests="{len(cases)}" '
-            f'failures="{failures}" errors="{errors}" '
-            f'timestamp="{report.as_of.isoformat()}T00:00:00">\n'
-            "    <properties>\n"
-            + "".join(
-                f'      <property name="{name}" value={quoteattr(value)}/>\n'
-                for name, value in properties
+            Suite(
+                report.manifest,
+                [_junit_case(f, context) for f in report.findings],
+                properties,
+                timestamp=f"{report.as_of.isoformat()}T00:00:00",
+                file=report.manifest,
             )
-            + "    </properties>\n"
-            + "".join(cases)
-            + "  </testsuite>\n"
         )
-    return printable(
-        '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="tosguard">\n'
-        + "".join(suites)
-        + "</testsuites>\n",
-        layout=True,
-    )
+    return write_junit(Document("tosguard", suites))
 
 
-def _junit_case(f: Finding) -> str:
-    name = quoteattr(f"{f.rule} {f.subject}")
-    head = f"    <testcase classname={quoteattr(f.policy or 'tosguard')} name={name}"
+def _junit_case(f: Finding, context: ManifestContext) -> Case:
     cite = f.citation
     cited = (
         ""
@@ -238,24 +146,67 @@ def _junit_case(f: Finding) -> str:
         else f"\n{cite['document']}, {cite['section']} ({cite['effective']}): “{cite['quote']}”"
         f"\n{cite['url']}"
     )
-    detail = escape(
+    detail = (
         f"{f.message}{cited}"
         + (f"\nremedy: {f.remedy}" if f.remedy else "")
         + (f"\nmissing: {', '.join(f.missing)}" if f.missing else "")
     )
+    case = Case(
+        classname=f.policy or "tosguard",
+        name=f"{f.rule} {context.subject_name(f.subject)}",
+        file=f.location["file"],
+        line=f.location["line"],
+    )
     if f.category == "warnings":
-        return (
-            f"{head}>\n      <system-out>warning ({f.status}): {detail}</system-out>\n"
-            "    </testcase>\n"
-        )
-    if f.status == "violated":
-        return (
-            f'{head}>\n      <failure message={quoteattr(f.message)} type="{f.severity}">'
-            f"{detail}</failure>\n    </testcase>\n"
-        )
-    if f.status == "undetermined":
-        return (
-            f'{head}>\n      <error message={quoteattr(f.message)} type="undetermined">'
-            f"{detail}</error>\n    </testcase>\n"
-        )
-    return f"{head}/>\n"
+        return replace(case, output=f"warning ({f.status}): {detail}")
+    if f.category == "violated":
+        return replace(case, failure=(f.severity, f.message, detail))
+    if f.category == "undetermined":
+        return replace(case, failure=("undetermined", f.message, detail))
+    return case
+
+
+# ---- the registry -----------------------------------------------------------------------------
+#: Every report format for a whole run (text, which the CLI writes per manifest with the
+#: terminal's styles, is rendered by :mod:`.text`), with the media type the service sends it
+#: as.
+MEDIA_TYPES = {
+    "json": "application/json",
+    "sarif": "application/sarif+json",
+    "junit": "application/xml",
+    "markdown": "text/markdown; charset=utf-8",
+    "github": "text/plain; charset=utf-8",
+}
+
+
+def render_json(reports: Sequence[Report]) -> str:
+    """One report's JSON, or a list of several (the CLI's and the service's bytes)."""
+    if len(reports) == 1:
+        return reports[0].to_json()
+    return "[\n  " + ",\n  ".join(r.json_text(1) for r in reports) + "\n]\n"
+
+
+def render(
+    fmt: str,
+    reports: Sequence[Report],
+    contexts: Sequence[ManifestContext] | None = None,
+    *,
+    sarif_max_results: int | None = None,
+) -> str:
+    """``reports`` in format ``fmt`` (a key of :data:`MEDIA_TYPES`)."""
+    if fmt == "json":
+        return render_json(reports)
+    if fmt == "markdown":
+        contexts = list(contexts or ()) + [NO_CONTEXT] * (len(reports) - len(contexts or ()))
+        return "\n".join(render_markdown(r, c) for r, c in zip(reports, contexts, strict=True))
+    if fmt == "sarif":
+        if sarif_max_results is None:
+            return render_sarif(reports, contexts)
+        return render_sarif(reports, contexts, sarif_max_results)
+    if fmt == "junit":
+        return render_junit(reports, contexts)
+    if fmt == "github":
+        from .github import render_github
+
+        return render_github(reports)
+    raise ValueError(f"unknown report format {fmt!r}")

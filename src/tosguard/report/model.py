@@ -22,6 +22,7 @@ from ..engine.evaluate import Evaluation, Outcome
 from ..engine.identity import Notice
 from ..language.vocab import STATUS_ORDER
 from .jsontext import INDENT, FragmentCache, encode_string, write
+from .remedies import fill as fill_remedy
 
 REPORT_FORMAT = 1
 #: The summary's categories, in the order of the report's sections and its findings.
@@ -325,7 +326,9 @@ def _finding(
         location={"file": manifest_name, "line": place[0], "column": place[1]},
         message=message_for(outcome),
         missing=outcome.missing,
-        remedy=clause.remedy,
+        remedy=fill_remedy(clause.remedy, loaded.manifest, outcome.subject)
+        if "{" in clause.remedy
+        else clause.remedy,
         citation={
             "document": citation.document,
             "section": citation.section,

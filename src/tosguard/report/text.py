@@ -19,6 +19,7 @@ import textwrap
 from collections.abc import Callable
 
 from ..safetext import printable
+from .context import policy_place
 from .model import CATEGORIES, Finding, Report
 
 Style = Callable[..., str]
@@ -180,7 +181,7 @@ def _finding_lines(
         out.append(
             "    "
             + style(
-                p(f"policy {f.policy_location['file']}:{f.policy_location['line']}"),
+                p(f"policy {policy_place(f.policy_location)}"),
                 fg="bright_black",
             )
         )

@@ -36,7 +36,7 @@ from functools import partial
 from typing import Annotated, Literal
 
 import anyio
-from fastapi import FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -46,7 +46,7 @@ from .. import __version__
 from ..api import parse_date
 from ..engine.budget import Budget, SliceSpent, TimeLimitExceeded
 from ..errors import UsageError, did_you_mean
-from . import catalog, models, openapi, problems, work
+from . import catalog, docs, models, negotiate, openapi, problems, work
 from .access import ServiceMiddleware, StartupFailure, context
 from .auth import ApiKeys
 from .config import Settings
@@ -63,7 +63,7 @@ log = logging.getLogger(SERVICE_LOGGER)
 #: supervisor; a worker whose parent has this pid asks it (SIGHUP) for a rolling restart after
 #: a reload over HTTP.
 SUPERVISOR_ENV = "TOSGUARD_SERVE_SUPERVISOR_PID"
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", *docs.PATHS})
 MAX_NAME = 1024
 
 
@@ -227,6 +227,28 @@ def usage_problem(error: UsageError, what: str) -> ProblemError:
     )
 
 
+def known_query_parameters(request: Request) -> None:
+    """Refuse query parameters the matched endpoint does not declare (a typo such as
+    ``?as-of=`` would otherwise be ignored silently)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    negotiate.reject_unknown(request.query_params.keys(), _query_names(dependant), request.url.path)
+
+
+def _query_names(dependant) -> list[str]:
+    """The query parameters an endpoint declares, its dependencies' included."""
+    names = [field.alias for field in dependant.query_params]
+    for sub in dependant.dependencies:
+        names += _query_names(sub)
+    return names
+
+
+#: The kinds of the query parameters whose bad values get a message of their own.
+PARAMETER_KINDS = {"as_of": "date", "all": "bool", "accept_unknown_ids": "bool"}
+
+
 def split_ids(values: list[str] | None) -> list[str]:
     return [part.strip() for value in values or () for part in value.split(",") if part.strip()]
 
@@ -312,8 +334,9 @@ def create_app(
         summary="Check ML data pipelines against AI providers' terms of service.",
         description=openapi.DESCRIPTION,
         lifespan=lifespan,
-        docs_url=None,
+        docs_url=None,  # served by .docs from the installed package, not from a CDN
         redoc_url=None,
+        dependencies=[Depends(known_query_parameters)],
         # no 307 to the path with or without a trailing slash: Starlette builds that Location
         # from the request's Host header, so any client could make the service point elsewhere;
         # the 404 names the right path instead (see not_found_items)
@@ -353,18 +376,7 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, error: RequestValidationError) -> Response:
-        errors = []
-        for entry in error.errors():
-            loc = [str(p) for p in entry.get("loc", ())]
-            where = loc[0] if loc else "request"
-            field = ".".join(loc[1:]) or where
-            errors.append(
-                item(
-                    f"service-invalid-{where}",
-                    f"invalid {where} parameter `{field}`: {entry.get('msg', 'invalid value')}",
-                    pointer="/" + "/".join(loc),
-                )
-            )
+        errors = [negotiate.parameter_item(entry, PARAMETER_KINDS) for entry in error.errors()]
         return await problem_response(
             request,
             ProblemError("invalid-parameter", "the request's parameters are invalid", errors),
@@ -379,10 +391,12 @@ def create_app(
         responses={
             200: {
                 "model": models.Report,
-                "description": "The report (format 1), the CLI's JSON byte for byte",
+                "description": "The report (format 1), the CLI's bytes for the format asked "
+                "for (`format`, else `Accept`): JSON by default, SARIF, JUnit XML or Markdown",
                 "headers": openapi.CHECK_HEADERS,
+                "content": openapi.REPORT_CONTENT,
             },
-            **problems.responses(400, 408, 413, 415, 422, 503),
+            **problems.responses(400, 406, 408, 413, 415, 422, 503),
         },
         openapi_extra={"requestBody": openapi.manifest_request_body()},
     )
@@ -420,7 +434,17 @@ def create_app(
                 "uses the path given to it.",
             ),
         ] = "<request>",
+        report_format: Annotated[
+            Literal["json", "sarif", "junit", "markdown"] | None,
+            Query(
+                alias="format",
+                description="The report's format; without it, the `Accept` header decides "
+                "(`application/sarif+json`, `application/xml` or `application/junit+xml`, "
+                "`text/markdown`; JSON by default).",
+            ),
+        ] = None,
     ) -> Response:
+        output = negotiate.choose_format(report_format, request.headers.get("accept"))
         fmt = work.manifest_format(request.headers.get("content-type"))
         data = await read_body(request)
         current = service.policy_set
@@ -446,6 +470,7 @@ def create_app(
             include_all,
             settings.max_sources,
             accept_unknown_ids=accept,
+            output=output,
         )
         ctx = context(request.scope)
         ctx.revision = current.revision
@@ -457,8 +482,12 @@ def create_app(
         metrics.checks.labels(verdict).inc()
         return Response(
             body,
-            media_type="application/json",
-            headers={"X-Tosguard-Verdict": verdict, "X-Tosguard-Revision": current.revision},
+            media_type=negotiate.CONTENT_TYPES[output],
+            headers={
+                "X-Tosguard-Verdict": verdict,
+                "X-Tosguard-Revision": current.revision,
+                "Vary": "Accept",
+            },
         )
 
     # ---- the library ----------------------------------------------------------------------
@@ -646,6 +675,7 @@ def create_app(
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
+    docs.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(middleware.bind)
     openapi.install(app, keys_enabled=keys.enabled, public_paths=public)

@@ -1,27 +1,37 @@
 """Response schemas, for the OpenAPI document.
 
 The report itself is serialised by :meth:`tosguard.report.model.Report.to_json`, exactly as the CLI
-prints it; :class:`Report` here only describes it. The other responses are built as plain dicts
-and described by these models too, so the document says what every response holds.
+prints it; :class:`Report` here only describes it, and is checked against it: the report's
+models forbid keys they do not list, and ``tests/test_report_shape.py`` holds them to the keys,
+key order and values of :meth:`~tosguard.report.model.Report.as_dict` for every example
+manifest, so that the one report model (``tosguard.report.model``) and its description cannot
+drift apart. The other responses are built as plain dicts and described by these models too,
+so the document says what every response holds.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class Location(BaseModel):
+class _ReportPart(BaseModel):
+    """A part of the report: exactly the keys :mod:`tosguard.report.model` writes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Location(_ReportPart):
     file: str
     line: int
     column: int
 
 
-class PolicyLocation(BaseModel):
+class PolicyLocation(_ReportPart):
     file: str
     line: int
 
 
-class Citation(BaseModel):
+class Citation(_ReportPart):
     document: str
     section: str
     effective: str | None = Field(description="Effective date of the version quoted.")
@@ -29,7 +39,7 @@ class Citation(BaseModel):
     quote: str
 
 
-class Finding(BaseModel):
+class Finding(_ReportPart):
     policy: str | None = Field(
         description="The policy (document) id; null for a notice that concerns no one document."
     )
@@ -59,7 +69,7 @@ class Finding(BaseModel):
     policy_location: PolicyLocation | None
 
 
-class Listed(BaseModel):
+class Listed(_ReportPart):
     """How many results of each category the report's `findings` hold."""
 
     violated: int
@@ -69,7 +79,7 @@ class Listed(BaseModel):
     not_applicable: int
 
 
-class Summary(BaseModel):
+class Summary(_ReportPart):
     """Every result, counted in exactly one category: the five totals add up to every clause
     evaluated or counted as not applicable for the manifest."""
 
@@ -96,7 +106,7 @@ class Summary(BaseModel):
     )
 
 
-class Report(BaseModel):
+class Report(_ReportPart):
     """The report, format 1: byte-for-byte what `tosguard check --format json` prints."""
 
     tosguard: int = Field(description="The report format version.")
@@ -159,6 +169,8 @@ class PolicyDetail(BaseModel):
 
 
 class CitationDetail(Citation):
+    model_config = ConfigDict(extra="ignore")
+
     unverified: str = Field(
         description="Why the quote is not verified against the stored "
         "source text; empty when it is."

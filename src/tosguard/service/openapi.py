@@ -35,6 +35,15 @@ CHECK_HEADERS = {
     },
 }
 
+#: The report's other formats (`format` or `Accept` on `/v1/check`); JSON is the Report model.
+REPORT_CONTENT = {
+    "application/sarif+json": {
+        "schema": {"type": "object", "description": "SARIF 2.1.0 (one run)."}
+    },
+    "application/xml": {"schema": {"type": "string", "description": "JUnit XML."}},
+    "text/markdown": {"schema": {"type": "string", "description": "A Markdown report."}},
+}
+
 POLICY_REQUEST_BODY = {
     "required": True,
     "description": "The text of one policy file (UTF-8).",
@@ -73,6 +82,7 @@ def _manifest_schemas() -> dict[str, Any]:
     schema = manifest_json_schema()
     definitions = schema.pop("$defs", {})
     schema.pop("$schema", None)
+    schema.pop("$id", None)  # a base URI of its own would turn the refs below elsewhere
     text = json.dumps(
         {MANIFEST_PREFIX: schema, **{MANIFEST_PREFIX + k: v for k, v in definitions.items()}}
     )

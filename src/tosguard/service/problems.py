@@ -30,6 +30,7 @@ KINDS: dict[str, tuple[int, str]] = {
     "reload-disabled": (403, "Reloading over HTTP is disabled"),
     "not-found": (404, "Not found"),
     "method-not-allowed": (405, "Method not allowed"),
+    "not-acceptable": (406, "No acceptable representation"),
     "body-timeout": (408, "Request body not received in time"),
     "header-timeout": (408, "Request headers not received in time"),
     "reload-failed": (409, "The policy set could not be reloaded"),

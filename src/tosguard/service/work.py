@@ -67,13 +67,15 @@ def check_manifest(
     budget: Budget | None = None,
     *,
     accept_unknown_ids: bool = False,
+    output: str = "json",
 ) -> tuple[bytes, str]:
-    """Parse, validate and evaluate a manifest; the report's JSON (exactly the CLI's bytes)
-    and its verdict. The work stops with :class:`tosguard.engine.budget.LimitExceeded` when
+    """Parse, validate and evaluate a manifest; the report in format ``output`` (a key of
+    :data:`tosguard.report.formats.MEDIA_TYPES`: exactly the CLI's bytes for that format) and
+    its verdict. The work stops with :class:`tosguard.engine.budget.LimitExceeded` when
     ``budget`` is spent; a report over its findings limit is a 422."""
     with budgets.active(budget):
         return _check_manifest(
-            library, data, fmt, name, day, include_all, max_sources, accept_unknown_ids
+            library, data, fmt, name, day, include_all, max_sources, accept_unknown_ids, output
         )
 
 
@@ -86,6 +88,7 @@ def _check_manifest(
     include_all: bool,
     max_sources: int,
     accept_unknown_ids: bool,
+    output: str = "json",
 ) -> tuple[bytes, str]:
     try:
         loaded = parse_manifest(data, name, fmt)
@@ -121,7 +124,13 @@ def _check_manifest(
             name=name,
             accept_unknown_ids=accept_unknown_ids,
         )
-        return report.to_json().encode(), report.verdict
+        if output == "json":
+            return report.to_json().encode(), report.verdict
+        from ..report.context import ManifestContext
+        from ..report.formats import render
+
+        text = render(output, [report], [ManifestContext.of(loaded)])
+        return text.encode(), report.verdict
     except TosguardError as error:
         raise ProblemError(
             "manifest-invalid",

@@ -427,72 +427,46 @@ def render_json(
 def render_junit(
     results: Sequence[PolicyTestResult], cover: Coverage, minimum: float | None = None
 ) -> str:
-    """JUnit XML, one ``testsuite`` per test file; with a minimum, clause coverage is one more
-    test case, failing below it."""
-    import xml.etree.ElementTree as ET
+    """JUnit XML (the report's writer, :mod:`tosguard.report.junit`), one ``testsuite`` per
+    test file, each test a case at its line; with a minimum, clause coverage is one more test
+    case, failing below it."""
+    from ..report.junit import Case, Document, Suite, write_junit
 
-    failed = sum(not r.passed for r in results)
-    root = ET.Element("testsuites", name="tosguard policy tests")
     by_file: dict[str, list[PolicyTestResult]] = {}
     for result in results:
         by_file.setdefault(result.test.file, []).append(result)
+    suites = []
     for file, group in by_file.items():
-        suite = ET.SubElement(
-            root,
-            "testsuite",
-            name=file,
-            tests=str(len(group)),
-            failures=str(sum(not r.passed for r in group)),
-            errors="0",
-        )
+        cases = []
         for result in group:
             name = result.test.name + (
                 f": {result.test.description}" if result.test.description else ""
             )
-            case = ET.SubElement(
-                suite,
-                "testcase",
-                classname=_classname(file),
-                name=name,
-                file=file,
-                line=str(result.test.line),
-            )
-            if not result.passed:
-                failure = ET.SubElement(
-                    case, "failure", message="; ".join(result.failures), type="policy-test"
+            failure = (
+                None
+                if result.passed
+                else (
+                    "policy-test",
+                    "; ".join(result.failures),
+                    "\n".join(result.details or result.failures),
                 )
-                failure.text = "\n".join(result.details or result.failures)
-    total = len(results)
-    if minimum is not None:
-        suite = ET.SubElement(
-            root,
-            "testsuite",
-            name="clause coverage",
-            tests="1",
-            failures=str(int(cover.percent < minimum)),
-            errors="0",
-        )
-        case = ET.SubElement(
-            suite,
-            "testcase",
-            classname="tosguard.coverage",
-            name=f"clause coverage at least {minimum:g}%",
-        )
-        if cover.percent < minimum:
-            failure = ET.SubElement(
-                case,
-                "failure",
-                type="coverage",
-                message=f"clause coverage {cover.percent:.1f}% is below {minimum:g}%",
             )
-            failure.text = "\n".join(_coverage_lines(cover, minimum))
-        total += 1
-        failed += int(cover.percent < minimum)
-    root.set("tests", str(total))
-    root.set("failures", str(failed))
-    root.set("errors", "0")
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+            cases.append(Case(_classname(file), name, file, result.test.line, failure))
+        suites.append(Suite(file, cases, file=file))
+    if minimum is not None:
+        below = cover.percent < minimum
+        failure = (
+            (
+                "coverage",
+                f"clause coverage {cover.percent:.1f}% is below {minimum:g}%",
+                "\n".join(_coverage_lines(cover, minimum)),
+            )
+            if below
+            else None
+        )
+        case = Case("tosguard.coverage", f"clause coverage at least {minimum:g}%", failure=failure)
+        suites.append(Suite("clause coverage", [case]))
+    return write_junit(Document("tosguard policy tests", suites, totals=True))
 
 
 def _classname(file: str) -> str:
