@@ -134,3 +134,20 @@ def test_the_llama_remedy_names_the_models_own_name(tmp_path) -> None:
     findings = json.loads(out(result))["findings"]
     (prefix,) = [f for f in findings if f["clause"] == "model-name-prefix"]
     assert "`Llama-fjord-mt-3b`" in prefix["remedy"]
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "github"])
+def test_a_met_obligation_is_not_told_to_act(fmt) -> None:
+    """llama-naming's model is already called `Llama-Fjord-8B`: its naming obligation is met,
+    and the reports for people show no remedy for it (JSON keeps the clause's remedy as data)."""
+    args = ("check", "examples/llama-naming.yaml", "--as-of", AS_OF, "--all")
+    shown = out(tosguard(*args, "--format", fmt))
+    assert "Llama-Llama-Fjord-8B" not in shown
+    assert "Rename the model" not in shown
+    report = json.loads(out(tosguard(*args, "--format", "json")))
+    naming = [f for f in report["findings"] if f["clause"] == "model-name-prefix"]
+    assert "violated" not in {f["status"] for f in naming}
+    assert "undetermined" not in {f["status"] for f in naming}
+    naming = [f for f in naming if f["status"] == "satisfied"]
+    assert naming
+    assert all("`Llama-Llama-Fjord-8B`" in f["remedy"] for f in naming)

@@ -73,9 +73,10 @@ def render_markdown(report: Report, context: ManifestContext = NO_CONTEXT) -> st
         lines += [_markdown_row(f, context) for f in group]
         lines.append("")
         for f in group:
-            if f.remedy:
+            if f.open_remedy:
                 lines.append(
-                    f"- **{f.rule}** ({_cell(context.subject_name(f.subject))}): {_cell(f.remedy)}"
+                    f"- **{f.rule}** ({_cell(context.subject_name(f.subject))}): "
+                    f"{_cell(f.open_remedy)}"
                 )
         lines += ["", "</details>", ""]
     if not report.findings:
@@ -148,7 +149,7 @@ def _junit_case(f: Finding, context: ManifestContext) -> Case:
     )
     detail = (
         f"{f.message}{cited}"
-        + (f"\nremedy: {f.remedy}" if f.remedy else "")
+        + (f"\nremedy: {f.open_remedy}" if f.open_remedy else "")
         + (f"\nmissing: {', '.join(f.missing)}" if f.missing else "")
     )
     case = Case(

@@ -62,8 +62,8 @@ def _annotation(f: Finding) -> str:
             f"{cite['document']}, {cite['section']} ({cite['effective']}): “{cite['quote']}”"
         )
         body.append(cite["url"])
-    if f.remedy:
-        body.append(f"remedy: {f.remedy}")
+    if f.open_remedy:
+        body.append(f"remedy: {f.open_remedy}")
     properties = {
         "file": f.location["file"],
         "line": str(max(f.location["line"], 1)),

@@ -61,6 +61,12 @@ class Finding:
         return rule_of(self.policy, self.clause)
 
     @property
+    def open_remedy(self) -> str:
+        """The remedy, where something is left to do (violated or undetermined); "" where the
+        clause is met or does not apply, so a met obligation is not told to act."""
+        return self.remedy if self.status in ("violated", "undetermined") else ""
+
+    @property
     def category(self) -> str:
         """The summary category this finding is counted in (see :func:`category_of`)."""
         return category_of(self.status, self.severity)
