@@ -176,7 +176,9 @@ def _finding_lines(
         out += _wrap(p(f"“{cite['quote']}”"), "      ", style=lambda t: style(t, italic=True))
         out.append("      " + style(p(cite["url"]), fg="blue"))
     if f.open_remedy:
-        out += _wrap(p(f"remedy: {f.open_remedy}"), "    ", first_style=lambda t: style(t, fg="cyan"))
+        out += _wrap(
+            p(f"remedy: {f.open_remedy}"), "    ", first_style=lambda t: style(t, fg="cyan")
+        )
     if f.policy_location is not None:
         out.append(
             "    "
