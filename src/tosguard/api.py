@@ -76,3 +76,49 @@ def check_text(
 
     loaded = parse_manifest(text, name, fmt)
     return check(library, loaded, name=name, **options)
+
+
+def load_fingerprints(paths=None):
+    """The provider fingerprints of the policy library (``fingerprints.yaml`` under
+    ``paths``, default the shipped library) for :func:`scan`."""
+    from .engine.library import default_paths
+    from .scan.fingerprints import fingerprint_files
+    from .scan.fingerprints import load_fingerprints as load
+
+    return load(fingerprint_files(paths or default_paths()))
+
+
+def scan(
+    library: Library,
+    loaded,
+    fingerprints,
+    *,
+    as_of: str | date | None = None,
+    name: str | None = None,
+    jobs: int | None = None,
+    sample: int | None = None,
+    scheduler: str | None = None,
+    progress=None,
+    accept_unknown_ids: bool = False,
+):
+    """Scan the data named by a loaded manifest's sources for provider fingerprints and
+    judge what it finds against the declaration (:mod:`tosguard.scan`); a
+    :class:`tosguard.scan.report.ScanReport`."""
+    from .scan.assess import assess
+    from .scan.report import build
+    from .scan.run import scan_sources
+
+    day = parse_date(as_of)
+    scans = scan_sources(
+        loaded, fingerprints, jobs=jobs, sample=sample, scheduler=scheduler, progress=progress
+    )
+    report = assess(
+        library,
+        loaded,
+        scans,
+        fingerprints,
+        day,
+        name=name or loaded.name,
+        accept_unknown_ids=accept_unknown_ids,
+    )
+    return build(report, loaded, scans, fingerprints, sample)

@@ -234,6 +234,42 @@ Id = Annotated[
 ]
 IsoDate = Annotated[date, BeforeValidator(_check_date)]
 Count = Annotated[int, Field(strict=True, ge=0)]
+#: Where a source's data is (``tosguard scan``): a path, a glob or a list of them, relative to
+#: the manifest file. Not a path policies may read: ``check`` ignores it.
+def _check_data(value: Any) -> list[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise PydanticCustomError(
+            "manifest-type",
+            "expected a path, a glob or a list of them, found {value}",
+            {"value": _show(value), "help": "write `data: train.jsonl` or `data: [a.jsonl, b/]`"},
+        )
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            raise PydanticCustomError(
+                "manifest-type",
+                "expected a path or a glob, found {value}",
+                {"value": _show(item), "help": "write each path as text, e.g. `data/*.jsonl`"},
+            )
+    return items
+
+
+DataPaths = Annotated[
+    list[str],
+    BeforeValidator(_check_data),
+    Field(max_length=10_000),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "minLength": 1},
+                {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+            ],
+            "description": "files, globs or directories of the source's data, relative to "
+            "the manifest (read by `tosguard scan`)",
+        }
+    ),
+    _PathType("not-a-policy-path"),
+]
 Flag = Annotated[bool, Field(strict=True)]
 
 #: The most values each list of the manifest may hold. Beyond them a list is refused with one
@@ -246,6 +282,7 @@ LIST_LIMITS = {
     "attributions": 1000,
     "downstream_licenses": 1000,
     "derived_from": 10_000,
+    "data": 10_000,
 }
 
 
@@ -348,6 +385,12 @@ class Source(BaseModel):
     use: Annotated[list[Use], _limited("use")] | None = None
     license: str | None = None
     derived_from: Annotated[list[str], _limited("derived_from")] | None = None
+    #: The files of this source's data, for ``tosguard scan`` (see docs/scan.md).
+    data: DataPaths | None = None
+
+    def data_paths(self) -> list[str]:
+        """The paths and globs of :attr:`data`, as a list (empty when not declared)."""
+        return list(self.data or ())
 
 
 class Manifest(BaseModel):
@@ -447,6 +490,8 @@ def _paths() -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
             if isinstance(annotation, type) and issubclass(annotation, BaseModel):
                 tags[path] = "object"
                 pending.append((path, annotation))
+                continue
+            if any(isinstance(m, _PathType) and m.tag == "not-a-policy-path" for m in metadata):
                 continue
             tags[path], allowed = _type_tag(annotation, metadata)
             if allowed:
