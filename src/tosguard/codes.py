@@ -80,7 +80,10 @@ _ALL = [
             ("fingerprint-io", "a fingerprint file that cannot be read"),
             ("fingerprint-invalid", "a fingerprint file's key or value that is not valid"),
             ("fingerprint-pattern", "a fingerprint pattern that RE2 does not compile"),
-            ("fingerprint-example", "a fingerprint that misses its example or matches its counterexample"),
+            (
+                "fingerprint-example",
+                "a fingerprint that misses its example or matches its counterexample",
+            ),
             ("fingerprint-duplicate-id", "two fingerprints of one provider with one id"),
             ("fingerprint-too-many-errors", "counts the fingerprint errors past the first 100"),
         ],

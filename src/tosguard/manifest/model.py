@@ -234,6 +234,8 @@ Id = Annotated[
 ]
 IsoDate = Annotated[date, BeforeValidator(_check_date)]
 Count = Annotated[int, Field(strict=True, ge=0)]
+
+
 #: Where a source's data is (``tosguard scan``): a path, a glob or a list of them, relative to
 #: the manifest file. Not a path policies may read: ``check`` ignores it.
 def _check_data(value: Any) -> list[str]:

@@ -75,7 +75,14 @@ def assess(
             if provider in declared:
                 continue
             findings += _findings(
-                library, loaded, scan, provider, indices, fingerprints, as_of, name,
+                library,
+                loaded,
+                scan,
+                provider,
+                indices,
+                fingerprints,
+                as_of,
+                name,
                 accept_unknown_ids,
             )
     ordered = tuple(sorted(findings, key=_key))
@@ -133,13 +140,14 @@ def _findings(
         accept_unknown_ids,
     )
     results = [
-        f for f in build_report(evaluation, loaded, as_of, name, library.revision).findings
+        f
+        for f in build_report(evaluation, loaded, as_of, name, library.revision).findings
         if f.subject == subject
     ]
     problems = [f for f in results if f.status in ("violated", "undetermined")]
     span = loaded.span(f"{subject}/data")
     location = {"file": name, "line": span.line, "column": span.column}
-    records = sum(scan.counts[i] for i in indices)
+    records = scan.providers.get(provider, 0)
     example = scan.examples[strongest][0]
     evidence = (
         f"the data of source `{scan.id}` holds {records:,} record"
@@ -158,9 +166,10 @@ def _findings(
         return [
             dataclasses.replace(
                 f,
+                provider=f.provider or provider,
                 severity=_capped(f.severity, ceiling),
                 location=location,
-                message=f"{evidence}; declared, this clause would apply: {f.message}",
+                message=f"{evidence}; with it declared, the check reports: {f.message}",
                 remedy=f"{remedy} {f.remedy}".strip(),
             )
             for f in problems
@@ -175,7 +184,7 @@ def _findings(
                 status="violated",
                 severity=_capped("warning", ceiling),
                 location=location,
-                message=f"{evidence}; declared, its terms would govern and allow it: {f.message}",
+                message=f"{evidence}; with it declared, its terms govern and allow it: {f.message}",
                 remedy=remedy,
             )
         ]

@@ -17,7 +17,7 @@ _IN_FLIGHT_PER_THREAD = 4
 
 
 def run_on_dask(
-    units: list[Unit], patterns: tuple[str, ...], scheduler: str
+    units: list[Unit], patterns: tuple[tuple[str, str], ...], scheduler: str
 ) -> Iterator[tuple[Unit, UnitResult]]:
     try:
         from distributed import Client, as_completed
@@ -31,7 +31,7 @@ def run_on_dask(
             )
         ) from None
     try:
-        client = Client(scheduler, timeout="10s", set_as_default=False)
+        client = Client(scheduler, timeout="10s")
     except (OSError, TimeoutError, ValueError) as error:
         raise UsageError(
             Diagnostic(
@@ -44,12 +44,15 @@ def run_on_dask(
     with client:
         threads = max(1, sum(client.nthreads().values()))
         pending = iter(units)
-        by_key: dict[str, Unit] = {}
-        window = as_completed()
+        by_key: dict[object, Unit] = {}
+        first = []
         for unit in _take(pending, threads * _IN_FLIGHT_PER_THREAD):
             future = client.submit(scan_unit, unit, patterns, pure=False)
             by_key[future.key] = unit
-            window.add(future)
+            first.append(future)
+        if not first:
+            return
+        window = as_completed(first)
         for future in window:
             result = future.result()
             unit = by_key.pop(future.key)

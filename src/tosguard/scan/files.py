@@ -105,9 +105,7 @@ def data_files(
     problems: list[Diagnostic] = []
     for given in patterns:
         full = given if os.path.isabs(given) else str(base / given)
-        paths = (
-            sorted(glob.glob(full, recursive=True)) if glob.has_magic(given) else [full]
-        )
+        paths = sorted(glob.glob(full, recursive=True)) if glob.has_magic(given) else [full]
         if not paths or not all(os.path.exists(p) for p in paths):
             problems.append(
                 Diagnostic(

@@ -272,14 +272,15 @@ class Matcher:
     any pattern (or, for JSON data, an escape that may hide one) matches; :meth:`which`
     tells which patterns match one record's text.
 
-    Built from the pattern texts only, so that it travels to worker processes (and Dask
+    Built from (provider, pattern text) pairs only, so that it travels to worker processes (and Dask
     workers) as a tuple of strings and is compiled there once (:func:`matcher_for`).
     """
 
-    def __init__(self, patterns: tuple[str, ...]):
+    def __init__(self, specs: tuple[tuple[str, str], ...]):
         import re2
 
-        self.patterns = patterns
+        self.providers = [provider for provider, _ in specs]
+        self.patterns = patterns = [pattern for _, pattern in specs]
         options = re2.Options()
         options.log_errors = False
         options.max_mem = SCAN_MEMORY
@@ -303,5 +304,5 @@ class Matcher:
 
 
 @cache
-def matcher_for(patterns: tuple[str, ...]) -> Matcher:
+def matcher_for(patterns: tuple[tuple[str, str], ...]) -> Matcher:
     return Matcher(patterns)

@@ -36,13 +36,9 @@ def build(
 ) -> ScanReport:
     sources = []
     for scan in scans:
-        matches: dict[str, int] = {}
         rows = []
         for index in sorted(scan.counts, key=lambda i: (fingerprints[i].rule, i)):
             fingerprint = fingerprints[index]
-            matches[fingerprint.provider] = matches.get(fingerprint.provider, 0) + scan.counts[
-                index
-            ]
             rows.append(
                 {
                     "fingerprint": fingerprint.rule,
@@ -62,7 +58,7 @@ def build(
                 "files": scan.files,
                 "bytes": scan.bytes,
                 "records": scan.records,
-                "matches": dict(sorted(matches.items())),
+                "matches": dict(sorted(scan.providers.items())),
                 "fingerprints": rows,
             }
         )

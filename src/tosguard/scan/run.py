@@ -52,6 +52,8 @@ class SourceScan:
     records: int = 0
     #: per fingerprint index: records that match it
     counts: dict[int, int] = field(default_factory=dict)
+    #: per provider: records that match any of its fingerprints
+    providers: dict[str, int] = field(default_factory=dict)
     #: per fingerprint index: the first examples, in file and line order
     examples: dict[int, list[Example]] = field(default_factory=dict)
 
@@ -72,7 +74,7 @@ def scan_sources(
     """Scan the data of every source of ``loaded`` (a LoadedManifest) that declares
     ``data``; one :class:`SourceScan` per such source, in manifest order."""
     units, scans = _plan(loaded, chunk)
-    patterns = tuple(f.pattern for f in fingerprints)
+    patterns = tuple((f.provider, f.pattern) for f in fingerprints)
     total = sum(_unit_bytes(u) for u in units)
     results: dict[tuple[int, str], dict[int, UnitResult]] = {}
     problems: list[Diagnostic] = []
@@ -154,6 +156,8 @@ def _merge(scan: SourceScan, shown: str, parts: list[UnitResult]) -> None:
         scan.records += result.records
         for index, count in result.counts.items():
             scan.counts[index] = scan.counts.get(index, 0) + count
+        for provider, count in result.providers.items():
+            scan.providers[provider] = scan.providers.get(provider, 0) + count
         for index, examples in sorted(result.examples.items()):
             kept = scan.examples.setdefault(index, [])
             for at, excerpt in examples:
@@ -164,7 +168,7 @@ def _merge(scan: SourceScan, shown: str, parts: list[UnitResult]) -> None:
 
 
 def _execute(
-    units: list[Unit], patterns: tuple[str, ...], jobs, sample, scheduler
+    units: list[Unit], patterns: tuple[tuple[str, str], ...], jobs, sample, scheduler
 ) -> Iterator[tuple[Unit, UnitResult]]:
     if sample is not None:
         yield from _sampled(units, patterns, sample)
@@ -191,9 +195,18 @@ def _sampled(units: Iterable[Unit], patterns, sample: int) -> Iterator[tuple[Uni
         yield unit, result
 
 
-def _scan_one(job: tuple[Unit, tuple[str, ...]]) -> tuple[Unit, UnitResult]:
+def _scan_one(job: tuple[Unit, tuple[tuple[str, str], ...]]) -> tuple[Unit, UnitResult]:
     unit, patterns = job
     return unit, scan_unit(unit, patterns)
+
+
+def _worker_signals() -> None:
+    """A worker leaves SIGINT to the parent (which stops the pool) and dies quietly on the
+    SIGTERM the pool sends when it is closed, whatever handlers it inherited."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _pooled(units: list[Unit], patterns, jobs: int) -> Iterator[tuple[Unit, UnitResult]]:
@@ -201,5 +214,5 @@ def _pooled(units: list[Unit], patterns, jobs: int) -> Iterator[tuple[Unit, Unit
 
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     context = multiprocessing.get_context(method)
-    with context.Pool(min(jobs, len(units))) as pool:
+    with context.Pool(min(jobs, len(units)), initializer=_worker_signals) as pool:
         yield from pool.imap_unordered(_scan_one, ((u, patterns) for u in units), chunksize=1)

@@ -17,8 +17,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .fingerprints import Matcher, matcher_for
 from .files import Unit
+from .fingerprints import Matcher, matcher_for
 
 __all__ = ["EXAMPLES", "UnitResult", "scan_unit"]
 
@@ -42,6 +42,8 @@ class UnitResult:
     records: int = 0
     #: per pattern index: records that match it
     counts: dict[int, int] = field(default_factory=dict)
+    #: per provider: records that match any of its patterns
+    providers: dict[str, int] = field(default_factory=dict)
     #: per pattern index: (line or record number, excerpt), line numbers counted in the unit
     examples: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
     by_line: bool = True
@@ -49,9 +51,12 @@ class UnitResult:
     problem: tuple[str, str, int, int] | None = None
 
 
-def scan_unit(unit: Unit, patterns: tuple[str, ...], limit: int | None = None) -> UnitResult:
-    """Scan ``unit`` for ``patterns``; at most ``limit`` records when given. Never raises for
-    what the file holds: a file that cannot be read is the result's ``problem``."""
+def scan_unit(
+    unit: Unit, patterns: tuple[tuple[str, str], ...], limit: int | None = None
+) -> UnitResult:
+    """Scan ``unit`` for ``patterns`` (provider, pattern); at most ``limit`` records when
+    given. Never raises for what the file holds: a file that cannot be read is the result's
+    ``problem``."""
     matcher = matcher_for(patterns)
     result = UnitResult(unit.source, unit.shown, unit.part)
     try:
@@ -173,7 +178,10 @@ def _json_strings(line: bytes) -> bytes:
 
 
 def _record(text: bytes, where: int, matcher: Matcher, result: UnitResult) -> None:
-    for index in matcher.which(text):
+    found = matcher.which(text)
+    for provider in {matcher.providers[i] for i in found}:
+        result.providers[provider] = result.providers.get(provider, 0) + 1
+    for index in found:
         result.counts[index] = result.counts.get(index, 0) + 1
         kept = result.examples.setdefault(index, [])
         if len(kept) < EXAMPLES:
