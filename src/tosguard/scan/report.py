@@ -58,6 +58,7 @@ def build(
                 "files": scan.files,
                 "bytes": scan.bytes,
                 "records": scan.records,
+                "matched": scan.matched,
                 "matches": dict(sorted(scan.providers.items())),
                 "fingerprints": rows,
             }

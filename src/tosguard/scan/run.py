@@ -50,6 +50,8 @@ class SourceScan:
     files: int = 0
     bytes: int = 0
     records: int = 0
+    #: records that match any fingerprint
+    matched: int = 0
     #: per fingerprint index: records that match it
     counts: dict[int, int] = field(default_factory=dict)
     #: per provider: records that match any of its fingerprints
@@ -154,6 +156,7 @@ def _merge(scan: SourceScan, shown: str, parts: list[UnitResult]) -> None:
     for result in parts:
         scan.bytes += result.bytes
         scan.records += result.records
+        scan.matched += result.matched
         for index, count in result.counts.items():
             scan.counts[index] = scan.counts.get(index, 0) + count
         for provider, count in result.providers.items():

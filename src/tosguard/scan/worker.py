@@ -40,6 +40,8 @@ class UnitResult:
     part: int
     bytes: int = 0
     records: int = 0
+    #: records that match any pattern
+    matched: int = 0
     #: per pattern index: records that match it
     counts: dict[int, int] = field(default_factory=dict)
     #: per provider: records that match any of its patterns
@@ -87,18 +89,25 @@ class _Unreadable(Exception):
 # ---- line formats -----------------------------------------------------------------------------
 def _scan_range(unit: Unit, matcher: Matcher, result: UnitResult, limit: int | None) -> None:
     with open(unit.path, "rb") as stream:
-        if unit.start > 0:
-            stream.seek(unit.start - 1)
-            if stream.read(1) != b"\n":
-                stream.readline()  # the rest of a line that the previous unit owns
-        begin = stream.tell()
+        begin = _line_start(stream, unit.start)
         if unit.end < 0:
             data = stream.read()
         else:
-            data = stream.read(max(0, unit.end - begin)) if begin < unit.end else b""
-            if data and not data.endswith(b"\n"):
-                data += stream.readline()
+            end = _line_start(stream, unit.end)  # the end of the last line begun in the range
+            stream.seek(begin)
+            data = stream.read(max(0, end - begin))  # one read, no copy
     _scan_lines(data, 0, unit.fmt.startswith("jsonl"), matcher, result, limit)
+
+
+def _line_start(stream, offset: int) -> int:
+    """The offset of the first line that begins at or after ``offset``."""
+    if offset <= 0:
+        stream.seek(0)
+        return 0
+    stream.seek(offset - 1)
+    if stream.read(1) != b"\n":
+        stream.readline()  # the rest of a line begun before ``offset``
+    return stream.tell()
 
 
 def _scan_gzip_lines(unit: Unit, matcher: Matcher, result: UnitResult, limit) -> None:
@@ -132,10 +141,9 @@ def _scan_lines(
     if limit is not None:
         cut = _after_lines(data, limit)
         data = data[:cut]
-    lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
-    result.records += lines
     result.bytes += len(data)
     search = matcher.search_json if json_data else matcher.search
+    # one pass of newline counting: from candidate to candidate, then the rest
     pos = counted = index = 0  # `index`: the 0-based number of the line at `counted`
     while pos < len(data):
         found = search(data, pos)
@@ -149,6 +157,10 @@ def _scan_lines(
         text = data[start:end]
         _record(_json_strings(text) if json_data else text, line_base + index + 1, matcher, result)
         pos = end + 1
+    lines = index + data.count(b"\n", counted)
+    if data and not data.endswith(b"\n"):
+        lines += 1
+    result.records += lines
     return lines
 
 
@@ -179,6 +191,7 @@ def _json_strings(line: bytes) -> bytes:
 
 def _record(text: bytes, where: int, matcher: Matcher, result: UnitResult) -> None:
     found = matcher.which(text)
+    result.matched += bool(found)
     for provider in {matcher.providers[i] for i in found}:
         result.providers[provider] = result.providers.get(provider, 0) + 1
     for index in found:
