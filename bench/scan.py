@@ -118,8 +118,10 @@ def run(root: Path, args, rg: str) -> None:
     start = time.perf_counter()
     planted = generate(corpus, args.size_mb << 20, args.files)
     size = sum(p.stat().st_size for p in corpus.iterdir())
-    print(f"corpus: {size / 1e6:,.0f} MB in {args.files} files, {planted:,} fingerprinted "
-          f"records (generated in {time.perf_counter() - start:.1f} s)")
+    print(
+        f"corpus: {size / 1e6:,.0f} MB in {args.files} files, {planted:,} fingerprinted "
+        f"records (generated in {time.perf_counter() - start:.1f} s)"
+    )
     fingerprints = load_fingerprints()
     patterns = root / "patterns.txt"
     patterns.write_text("\n".join(f.pattern.replace(r"\b", r"(?-u:\b)") for f in fingerprints))
@@ -143,8 +145,9 @@ def run(root: Path, args, rg: str) -> None:
     unicode_patterns = root / "patterns-unicode.txt"
     unicode_patterns.write_text("\n".join(f.pattern for f in fingerprints))
     seconds, _ = timed([rg, "-c", "-j", "1", "-f", str(unicode_patterns), str(slice_file)])
-    print(f"{'command':<16} {'cores':>5} {'seconds':>8} {'MB/s':>8} {'MB/s/core':>10} "
-          f"{'matches':>8}")
+    print(
+        f"{'command':<16} {'cores':>5} {'seconds':>8} {'MB/s':>8} {'MB/s/core':>10} {'matches':>8}"
+    )
     for name, jobs, took, found in rows:
         rate = size / took / 1e6
         print(f"{name:<16} {jobs:>5} {took:>8.2f} {rate:>8.0f} {rate / jobs:>10.0f} {found:>8,}")
@@ -153,8 +156,10 @@ def run(root: Path, args, rg: str) -> None:
     ours = {jobs: took for name, jobs, took, _ in rows if name == "tosguard scan"}
     theirs = {jobs: took for name, jobs, took, _ in rows if name != "tosguard scan"}
     for jobs in sorted(ours):
-        print(f"tosguard / rg (ASCII \\b) time per core, {jobs} core(s): "
-              f"{ours[jobs] / theirs[jobs]:.2f}x")
+        print(
+            f"tosguard / rg (ASCII \\b) time per core, {jobs} core(s): "
+            f"{ours[jobs] / theirs[jobs]:.2f}x"
+        )
     counts = {found for *_, found in rows}
     print("same matching records in every run" if len(counts) == 1 else f"COUNTS DIFFER: {rows}")
 
