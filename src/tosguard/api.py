@@ -78,14 +78,27 @@ def check_text(
     return check(library, loaded, name=name, **options)
 
 
-def load_fingerprints(paths=None):
+def load_fingerprints(paths=None, extra=()):
     """The provider fingerprints of the policy library (``fingerprints.yaml`` under
-    ``paths``, default the shipped library) for :func:`scan`."""
+    ``paths``, default the shipped library, and under ``extra``) for :func:`scan`. A library
+    with none is a usage error: a scan without fingerprints would find nothing, silently."""
     from .engine.library import default_paths
     from .scan.fingerprints import fingerprint_files
     from .scan.fingerprints import load_fingerprints as load
 
-    return load(fingerprint_files(paths or default_paths()))
+    roots = [*(paths or default_paths()), *extra]
+    fingerprints = load(fingerprint_files(roots))
+    if not fingerprints:
+        raise UsageError(
+            Diagnostic(
+                "scan-no-fingerprints",
+                "no fingerprint under " + ", ".join(f"`{r}`" for r in roots),
+                Span("--policies"),
+                "fingerprints are `fingerprints.yaml` files in the policy library "
+                "(see docs/scan.md); leave out `--policies` to use the shipped ones",
+            )
+        )
+    return fingerprints
 
 
 def scan(

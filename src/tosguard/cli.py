@@ -938,6 +938,7 @@ def scan_command(
     unreadable data.
     """
     from itertools import chain
+    from pathlib import Path
 
     from .api import load_fingerprints, parse_date
     from .api import scan as run_scan
@@ -946,8 +947,10 @@ def scan_command(
 
     day = parse_date(as_of)
     loaded = load_manifest(manifest)
-    library = _library(policies, extra)
-    fingerprints = load_fingerprints(list(policies) or None)
+    # an extra directory may hold clauses (`.tos`), fingerprints (`fingerprints.yaml`) or both
+    clauses = tuple(e for e in extra if Path(e).suffix == ".tos" or any(Path(e).rglob("*.tos")))
+    library = _library(policies, clauses)
+    fingerprints = load_fingerprints(list(policies) or None, extra)
     bar = None
     if progress or (progress is None and sys.stderr.isatty()):
         from .scan.progress import ProgressBar

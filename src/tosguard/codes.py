@@ -71,6 +71,7 @@ _ALL = [
         "scan",
         [
             ("scan-nothing-to-scan", "no source of the manifest names its `data`"),
+            ("scan-no-fingerprints", "the policy library holds no fingerprint file"),
             ("scan-no-data", "a `data` path or glob that names no file tosguard reads"),
             ("scan-format", "a `data` file of a kind tosguard cannot read"),
             ("scan-io", "a data file that cannot be read"),

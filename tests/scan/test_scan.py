@@ -312,3 +312,23 @@ def test_same_counts_on_a_dask_cluster_the_test_starts(fingerprints) -> None:
     assert [(s.records, s.counts, s.providers, s.examples) for s in remote] == [
         (s.records, s.counts, s.providers, s.examples) for s in local
     ]
+
+
+def test_extra_fingerprints_and_a_library_without_any(tmp_path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "fingerprints.yaml").write_text(
+        "provider: openai\nfingerprints:\n"
+        "  - {id: house-marker, kind: self-identification, strength: strong,"
+        " pattern: 'zebra-7 says hi', why: our own canary, matches: [zebra-7 says hi]}\n"
+    )
+    (tmp_path / "d.txt").write_text("nothing\nzebra-7 says hi\n")
+    (tmp_path / "m.yaml").write_text("tosguard: 1\nsources:\n  - {id: a, data: d.txt}\n")
+    result = tosguard(
+        "scan", "m.yaml", "--extra-policies", "mine", "--format", "json", cwd=tmp_path
+    )
+    (row,) = json.loads(out(result))["sources"]
+    assert row["fingerprints"][0]["fingerprint"] == "openai/house-marker"
+    assert row["fingerprints"][0]["examples"][0]["at"] == "d.txt:2"
+    licences = Path(__file__).parents[2] / "policies" / "licenses"  # clauses, no fingerprints
+    result = tosguard("scan", "m.yaml", "--policies", str(licences), cwd=tmp_path)
+    assert result.returncode == 2 and "error[scan-no-fingerprints]" in err(result)

@@ -116,7 +116,7 @@ def data_files(
                 )
             )
             continue
-        before = len(found)
+        before, reported = len(found), len(problems)
         for each in paths:
             path = Path(each)
             if path.is_dir():
@@ -136,7 +136,7 @@ def data_files(
                     )
                 continue
             found.append((path, fmt))
-        if len(found) == before and not problems:
+        if len(found) == before and len(problems) == reported:
             problems.append(
                 Diagnostic(
                     "scan-no-data",

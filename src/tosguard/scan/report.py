@@ -116,14 +116,14 @@ def _text_data(scan: ScanReport) -> str:
     for row in scan.sources:
         declared = ", ".join(row["declared"]) or "no provider"
         lines.append(
-            f"  {printable(row['source'])}: {row['records']:,} records in {row['files']} "
+            f"  {printable(row['source'])}: {_records(row['records'])} in {row['files']} "
             f"file{'s' * (row['files'] != 1)} ({_size(row['bytes'])}), declares {declared}; "
             f"matches: {_matches_words(row)}"
         )
         for fingerprint in row["fingerprints"]:
             lines.append(
                 f"    {fingerprint['fingerprint']} [{fingerprint['strength']} "
-                f"{fingerprint['kind']}]: {fingerprint['records']:,} records"
+                f"{fingerprint['kind']}]: {_records(fingerprint['records'])}"
             )
             for example in fingerprint["examples"]:
                 lines.append(f"      {printable(example['at'])}  {printable(example['excerpt'])}")
@@ -153,6 +153,10 @@ def _markdown_data(scan: ScanReport) -> str:
     if examples:
         lines += ["", *examples]
     return printable("\n".join(lines) + "\n", layout=True)
+
+
+def _records(count: int) -> str:
+    return f"{count:,} record{'s' * (count != 1)}"
 
 
 def _cell(text: str) -> str:
