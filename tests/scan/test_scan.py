@@ -332,3 +332,28 @@ def test_extra_fingerprints_and_a_library_without_any(tmp_path) -> None:
     licences = Path(__file__).parents[2] / "policies" / "licenses"  # clauses, no fingerprints
     result = tosguard("scan", "m.yaml", "--policies", str(licences), cwd=tmp_path)
     assert result.returncode == 2 and "error[scan-no-fingerprints]" in err(result)
+
+
+LINES = st.lists(
+    st.one_of(
+        st.text(alphabet="ab I'm我是أنا<>/thinkChatGPTDeepSeek \t", max_size=30),
+        st.sampled_from(["I am ChatGPT.", "我是DeepSeek", "<think>", "I'm Claude, an AI"]),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(lines=LINES, chunk=st.integers(1, 64), ending=st.sampled_from(["", "\n"]))
+def test_units_never_change_counts_or_lines(fingerprints, tmp_path_factory, lines, chunk, ending):
+    folder = tmp_path_factory.mktemp("units")
+    (folder / "d.txt").write_text("\n".join(lines) + ending, encoding="utf-8")
+    (folder / "m.yaml").write_text("tosguard: 1\nsources:\n  - {id: a, data: d.txt}\n")
+    loaded = load_manifest(folder / "m.yaml")
+    whole = scan_sources(loaded, fingerprints, jobs=1)
+    split = scan_sources(loaded, fingerprints, jobs=1, chunk=chunk)
+    assert [(s.records, s.counts, s.examples) for s in split] == [
+        (s.records, s.counts, s.examples) for s in whole
+    ]
+    text = "\n".join(lines) + ending
+    assert whole[0].records == text.count("\n") + (bool(text) and not text.endswith("\n"))

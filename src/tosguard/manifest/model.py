@@ -263,8 +263,13 @@ DataPaths = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "string", "minLength": 1},
-                {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+                {"type": "string", "pattern": "\\S"},
+                {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": "\\S"},
+                    "minItems": 1,
+                    "maxItems": 10_000,
+                },
             ],
             "description": "files, globs or directories of the source's data, relative to "
             "the manifest (read by `tosguard scan`)",
