@@ -83,7 +83,10 @@ def render(scan: ScanReport, fmt: str, source_line=None, sources=None, style=Non
         return render_junit([scan.report])
     from ..report.text import plain, render_text
 
-    return _text_data(scan) + "\n" + render_text(scan.report, source_line, sources, style or plain)
+    text = render_text(scan.report, source_line, sources, style or plain)
+    # a scan lists every finding it has: `check`'s hint about `--all` does not apply
+    text = text.replace(" Use --all to list satisfied and not-applicable clauses.", "")
+    return _text_data(scan) + "\n" + text
 
 
 def render_json(scan: ScanReport) -> str:
