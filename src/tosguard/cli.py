@@ -980,7 +980,7 @@ def scan_command(
         loaded.manifest.sources,
         click.style if styled else None,
     )
-    _write(text, output, chain([manifest], _policy_inputs(policies, extra)))
+    _write(text, output, chain([manifest], result.paths, _policy_inputs(policies, extra)))
     sys.exit(EXIT_FAIL if result.fails(fail_on) else EXIT_OK)
 
 

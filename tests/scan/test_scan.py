@@ -357,3 +357,16 @@ def test_units_never_change_counts_or_lines(fingerprints, tmp_path_factory, line
     ]
     text = "\n".join(lines) + ending
     assert whole[0].records == text.count("\n") + (bool(text) and not text.endswith("\n"))
+
+
+def test_output_never_overwrites_the_data(tmp_path) -> None:
+    shutil.copytree(FIXTURES / "data", tmp_path / "data")
+    (tmp_path / "m.yaml").write_text("tosguard: 1\nsources:\n  - {id: a, data: data/}\n")
+    before = (tmp_path / "data" / "chat.jsonl").read_bytes()
+    result = tosguard("scan", "m.yaml", "-o", "data/chat.jsonl", cwd=tmp_path)
+    assert result.returncode == 2 and "usage-output-is-input" in err(result)
+    assert (tmp_path / "data" / "chat.jsonl").read_bytes() == before
+    result = tosguard("scan", "m.yaml", "-o", "report.sarif", "--format", "sarif", cwd=tmp_path)
+    assert result.returncode == 1
+    sarif = json.loads((tmp_path / "report.sarif").read_text(encoding="utf-8"))
+    assert sarif["runs"][0]["results"]

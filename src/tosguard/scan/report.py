@@ -22,6 +22,8 @@ class ScanReport:
     report: Report
     sources: tuple[dict, ...]
     sample: int | None
+    #: every data file read
+    paths: tuple[str, ...] = ()
 
     @property
     def verdict(self) -> str:
@@ -63,7 +65,8 @@ def build(
                 "fingerprints": rows,
             }
         )
-    return ScanReport(report, tuple(sources), sample)
+    paths = tuple(path for scan in scans for path in scan.paths)
+    return ScanReport(report, tuple(sources), sample, paths)
 
 
 def render(scan: ScanReport, fmt: str, source_line=None, sources=None, style=None) -> str:

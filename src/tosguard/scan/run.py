@@ -48,6 +48,8 @@ class SourceScan:
     index: int
     id: str
     files: int = 0
+    #: the files read (what ``--output`` must never overwrite)
+    paths: list[str] = field(default_factory=list)
     bytes: int = 0
     records: int = 0
     #: records that match any fingerprint
@@ -117,6 +119,7 @@ def _plan(loaded, chunk: int) -> tuple[list[Unit], dict[int, SourceScan]]:
         files, found_problems = data_files(paths, base, loaded.name, where)
         problems += found_problems
         scans[index] = SourceScan(index, source.id, files=len(files))
+        scans[index].paths = [str(path) for path, _ in files]
         for path, fmt in files:
             if fmt.split(".")[0] in ("parquet", "arrow"):
                 from .readers import require_pyarrow
