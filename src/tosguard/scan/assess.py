@@ -71,8 +71,14 @@ def assess(
         evidence: dict[str, list[int]] = {}
         for index in sorted(scan.counts):
             evidence.setdefault(fingerprints[index].provider, []).append(index)
-        for provider, indices in sorted(evidence.items()):
-            if provider in declared:
+        # a pattern that a declared provider's fingerprint shares (the `<think>` tags of
+        # DeepSeek-R1 and QwQ) is explained by the declaration: not evidence of another
+        explained = {
+            fingerprints[i].pattern for i in scan.counts if fingerprints[i].provider in declared
+        }
+        for provider, matched in sorted(evidence.items()):
+            indices = [i for i in matched if fingerprints[i].pattern not in explained]
+            if provider in declared or not indices:
                 continue
             findings += _findings(
                 library,

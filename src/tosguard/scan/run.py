@@ -182,11 +182,19 @@ def _execute(
         from .distributed import run_on_dask
 
         yield from run_on_dask(units, patterns, scheduler)
-    elif (jobs or os.cpu_count() or 1) == 1 or len(units) == 1:
+    elif (jobs or _cores()) == 1 or len(units) == 1:
         for unit in units:
             yield unit, scan_unit(unit, patterns)
     else:
-        yield from _pooled(units, patterns, jobs or os.cpu_count() or 1)
+        yield from _pooled(units, patterns, jobs or _cores())
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's or a job's share, not the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _sampled(units: Iterable[Unit], patterns, sample: int) -> Iterator[tuple[Unit, UnitResult]]:
