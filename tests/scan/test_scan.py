@@ -374,7 +374,10 @@ def test_output_never_overwrites_the_data(tmp_path) -> None:
 
 def test_a_shared_pattern_is_explained_by_the_declared_provider(library, fingerprints, tmp_path):
     shutil.copytree(FIXTURES / "data", tmp_path / "data")
-    text = "tosguard: 1\nsources:\n  - {{id: r1, kind: model-output, provider: {}, data: data/notes.txt}}\n"
+    text = (
+        "tosguard: 1\nsources:\n"
+        "  - {{id: r1, kind: model-output, provider: {}, data: data/notes.txt}}\n"
+    )
     (tmp_path / "m.yaml").write_text(text.format("deepseek"))
     providers = {
         f.provider for f in _scan(library, fingerprints, tmp_path / "m.yaml").report.findings
