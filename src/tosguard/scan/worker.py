@@ -13,6 +13,7 @@ file.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ CONTEXT = 60
 #: The largest JSON document read (it is read whole; JSONL streams).
 MAX_JSON = 512 << 20
 _BATCH = 2048
+_PIECE = 1 << 20
 _STRING = re.compile(rb'"(?:[^"\\\n]|\\.)*"')
 _SPACE = re.compile(r"\s+")
 
@@ -88,15 +90,28 @@ class _Unreadable(Exception):
 
 # ---- line formats -----------------------------------------------------------------------------
 def _scan_range(unit: Unit, matcher: Matcher, result: UnitResult, limit: int | None) -> None:
+    """Scan the lines that begin in the unit's byte range, through a read-only memory map of
+    the file (no copy: the pages are the file cache's); a file that cannot be mapped (empty,
+    or not a regular file) is read."""
+    import mmap
+
+    json_data = unit.fmt.startswith("jsonl")
     with open(unit.path, "rb") as stream:
         begin = _line_start(stream, unit.start)
-        if unit.end < 0:
-            data = stream.read()
-        else:
-            end = _line_start(stream, unit.end)  # the end of the last line begun in the range
+        stream.seek(0, os.SEEK_END)
+        size = stream.tell()
+        # the end of the last line begun in the range
+        end = size if unit.end < 0 else _line_start(stream, unit.end)
+        if end <= begin:
+            return
+        try:
+            mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
             stream.seek(begin)
-            data = stream.read(max(0, end - begin))  # one read, no copy
-    _scan_lines(data, 0, unit.fmt.startswith("jsonl"), matcher, result, limit)
+            _scan_lines(stream.read(end - begin), 0, None, 0, json_data, matcher, result, limit)
+            return
+        with mapped:
+            _scan_lines(mapped, begin, min(end, len(mapped)), 0, json_data, matcher, result, limit)
 
 
 def _line_start(stream, offset: int) -> int:
@@ -127,49 +142,61 @@ def _scan_gzip_lines(unit: Unit, matcher: Matcher, result: UnitResult, limit) ->
                     data += stream.readline()
                 left = None if limit is None else limit - result.records
                 line_base += _scan_lines(
-                    data, line_base, unit.fmt.startswith("jsonl"), matcher, result, left
+                    data, 0, None, line_base, unit.fmt.startswith("jsonl"), matcher, result, left
                 )
     except (gzip.BadGzipFile, EOFError, zlib.error) as error:
         raise _Unreadable(f"not a valid gzip file: {error}") from None
 
 
 def _scan_lines(
-    data: bytes, line_base: int, json_data: bool, matcher: Matcher, result: UnitResult, limit
+    data, begin: int, end: int | None, line_base: int, json_data: bool, matcher, result, limit
 ) -> int:
-    """Scan the lines of ``data``; return how many there are. Line numbers in examples are
-    ``line_base`` plus the line's number in ``data``."""
+    """Scan the lines of ``data[begin:end]`` (bytes or a memory map; ``end`` None: to the
+    end); return how many there are. Line numbers in examples are ``line_base`` plus the
+    line's number in the range."""
+    end = len(data) if end is None else end
     if limit is not None:
-        cut = _after_lines(data, limit)
-        data = data[:cut]
-    result.bytes += len(data)
+        end = _after_lines(data, begin, end, limit)
+    result.bytes += end - begin
     search = matcher.search_json if json_data else matcher.search
     # one pass of newline counting: from candidate to candidate, then the rest
-    pos = counted = index = 0  # `index`: the 0-based number of the line at `counted`
-    while pos < len(data):
-        found = search(data, pos)
+    pos = counted = begin
+    index = 0  # the 0-based number of the line at `counted`
+    while pos < end:
+        found = search(data, pos, end)
         if found is None:
             break
-        start = data.rfind(b"\n", 0, found.start()) + 1
-        end = data.find(b"\n", found.end())
-        end = len(data) if end < 0 else end
-        index += data.count(b"\n", counted, start)
+        start = data.rfind(b"\n", begin, found.start()) + 1 or begin
+        stop = data.find(b"\n", found.end(), end)
+        stop = end if stop < 0 else stop
+        index += _newlines(data, counted, start)
         counted = start
-        text = data[start:end]
+        text = data[start:stop]
         _record(_json_strings(text) if json_data else text, line_base + index + 1, matcher, result)
-        pos = end + 1
-    lines = index + data.count(b"\n", counted)
-    if data and not data.endswith(b"\n"):
+        pos = stop + 1
+    lines = index + _newlines(data, counted, end)
+    if end > begin and data[end - 1 : end] != b"\n":
         lines += 1
     result.records += lines
     return lines
 
 
-def _after_lines(data: bytes, count: int) -> int:
-    pos = 0
+def _newlines(data, start: int, end: int) -> int:
+    """The newlines in ``data[start:end]``; a memory map, which has no ``count``, is counted
+    a megabyte at a time (each piece copied while it is in the processor's cache)."""
+    if isinstance(data, bytes):
+        return data.count(b"\n", start, end)
+    return sum(data[at : min(at + _PIECE, end)].count(b"\n") for at in range(start, end, _PIECE))
+
+
+def _after_lines(data, begin: int, end: int, count: int) -> int:
+    """The end of the ``count``-th line from ``begin`` (or ``end``)."""
+    pos = begin
     for _ in range(count):
-        pos = data.find(b"\n", pos) + 1
-        if pos == 0:
-            return len(data)
+        found = data.find(b"\n", pos, end)
+        if found < 0:
+            return end
+        pos = found + 1
     return pos
 
 
