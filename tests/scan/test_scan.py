@@ -388,3 +388,14 @@ def test_a_shared_pattern_is_explained_by_the_declared_provider(library, fingerp
         f.provider for f in _scan(library, fingerprints, tmp_path / "m.yaml").report.findings
     }
     assert providers == {"alibaba", "anthropic", "deepseek"}
+
+
+def test_the_scan_example_gives_what_it_says(library, fingerprints) -> None:
+    example = HERE.parent.parent / "examples" / "scan" / "sft-mix.yaml"
+    assert "Expected scan: non_compliant" in example.read_text(encoding="utf-8")
+    report = _scan(library, fingerprints, example).report
+    assert report.verdict == "non_compliant"
+    rules = {(f.subject, f.rule, f.status) for f in report.findings}
+    assert ("/sources/0", "openai-services-agreement/competing-models", "violated") in rules
+    assert ("/sources/0", "deepseek-open-platform-terms/api-key-sharing", "undetermined") in rules
+    assert not [f for f in report.findings if f.subject == "/sources/1"]
