@@ -392,8 +392,8 @@ def test_a_shared_pattern_is_explained_by_the_declared_provider(library, fingerp
 
 def test_the_scan_example_gives_what_it_says(library, fingerprints) -> None:
     example = HERE.parent.parent / "examples" / "scan" / "sft-mix.yaml"
-    assert "Expected scan: non_compliant" in example.read_text(encoding="utf-8")
-    report = _scan(library, fingerprints, example).report
+    assert "Expected scan (as of 2026-11-22): non_compliant" in example.read_text(encoding="utf-8")
+    report = run_scan(library, load_manifest(example), fingerprints, as_of="2026-11-22").report
     assert report.verdict == "non_compliant"
     rules = {(f.subject, f.rule, f.status) for f in report.findings}
     assert ("/sources/0", "openai-services-agreement/competing-models", "violated") in rules
