@@ -79,11 +79,16 @@ def render(scan: ScanReport, fmt: str, source_line=None, sources=None, style=Non
     if fmt == "sarif":
         from ..report.formats import render_sarif
 
-        return render_sarif([scan.report])
+        document = json.loads(render_sarif([scan.report]))
+        document["runs"][0]["properties"]["scan"] = {
+            "sample": scan.sample,
+            "sources": list(scan.sources),
+        }
+        return json_safe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
     if fmt == "junit":
         from ..report.formats import render_junit
 
-        return render_junit([scan.report])
+        return _junit_data(scan, render_junit([scan.report]))
     from ..report.text import plain, render_text
 
     text = render_text(scan.report, source_line, sources, style or plain)
@@ -108,6 +113,24 @@ def render_json(scan: ScanReport) -> str:
         "findings": [f.as_dict() for f in report.findings],
     }
     return json_safe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
+
+
+def _junit_data(scan: ScanReport, text: str) -> str:
+    """The JUnit report with each source's counts among the suite's properties."""
+    from xml.sax.saxutils import quoteattr
+
+    rows = []
+    for row in scan.sources:
+        for key in ("records", "matched"):
+            rows.append((f"data.{row['source']}.{key}", str(row[key])))
+        rows += [(f"data.{row['source']}.matches.{p}", str(n)) for p, n in row["matches"].items()]
+    extra = "".join(
+        f"      <property name={quoteattr(name)} value={quoteattr(value)}/>\n"
+        for name, value in rows
+    )
+    return text.replace(
+        "    </properties>\n", printable(extra, layout=True) + "    </properties>\n", 1
+    )
 
 
 def _matches_words(row: dict) -> str:
