@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install dev demo test lint format bench serve bench-load fuzz clean
+.PHONY: install dev demo test lint format bench bench-scan serve bench-load fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ format: $(BIN)/python           ## rewrite the code in the one layout (ruff form
 bench: $(BIN)/python            ## benchmarks (not run in CI)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run.py
+
+bench-scan: $(BIN)/python       ## `tosguard scan` against ripgrep on a generated 1 GB corpus (needs rg)
+	$(BIN)/python -m pip install --quiet -e '.[data]'
+	$(BIN)/python bench/scan.py --size-mb $(or $(SIZE_MB),1024)
 
 serve: $(BIN)/python            ## the HTTP service on 127.0.0.1:8000 (see docs/service.md)
 	$(BIN)/python -m pip install --quiet -e '.[serve]'

@@ -13,12 +13,15 @@ from tosguard.codes import CODES, STAGES, markdown
 from tosguard.engine.identity import DOCUMENT_NOTICE_CODES, NOTICE_CODES
 from tosguard.errors import ManifestError, PolicyError, TosguardError, UsageError
 from tosguard.importers.document import ImportInputError
+from tosguard.scan.fingerprints import FingerprintError
+from tosguard.scan.run import ScanError
 from tosguard.service.problems import KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src" / "tosguard"
 CODE_LIKE = re.compile(
-    r"(policy|manifest|test|service|http|usage|serve|reload|import)-[a-z0-9]+(-[a-z0-9]+)*"
+    r"(policy|manifest|test|service|http|usage|serve|reload|import|scan|fingerprint)"
+    r"-[a-z0-9]+(-[a-z0-9]+)*"
 )
 
 
@@ -40,7 +43,15 @@ def _literals() -> dict[str, str]:
 
 def _generated() -> set[str]:
     """Codes built rather than written: the counts of diagnostics left out, per error class."""
-    classes = (TosguardError, PolicyError, ManifestError, UsageError, ImportInputError)
+    classes = (
+        TosguardError,
+        PolicyError,
+        ManifestError,
+        UsageError,
+        ImportInputError,
+        ScanError,
+        FingerprintError,
+    )
     prefixes = {cls.code_prefix for cls in classes}
     return {f"{prefix}-too-many-errors" if prefix else "too-many-errors" for prefix in prefixes}
 

@@ -87,6 +87,65 @@ def check_text(
     return check(library, loaded, name=name, **options)
 
 
+def load_fingerprints(paths=None, extra=()):
+    """The provider fingerprints of the policy library (``fingerprints.yaml`` under
+    ``paths``, default the shipped library, and under ``extra``) for :func:`scan`. A library
+    with none is a usage error: a scan without fingerprints would find nothing, silently."""
+    from .engine.library import default_paths
+    from .scan.fingerprints import fingerprint_files
+    from .scan.fingerprints import load_fingerprints as load
+
+    roots = [*(paths or default_paths()), *extra]
+    fingerprints = load(fingerprint_files(roots))
+    if not fingerprints:
+        raise UsageError(
+            Diagnostic(
+                "scan-no-fingerprints",
+                "no fingerprint under " + ", ".join(f"`{r}`" for r in roots),
+                Span("--policies"),
+                "fingerprints are `fingerprints.yaml` files in the policy library "
+                "(see docs/scan.md); leave out `--policies` to use the shipped ones",
+            )
+        )
+    return fingerprints
+
+
+def scan(
+    library: Library,
+    loaded,
+    fingerprints,
+    *,
+    as_of: str | date | None = None,
+    name: str | None = None,
+    jobs: int | None = None,
+    sample: int | None = None,
+    scheduler: str | None = None,
+    progress=None,
+    accept_unknown_ids: bool = False,
+):
+    """Scan the data named by a loaded manifest's sources for provider fingerprints and
+    judge what it finds against the declaration (:mod:`tosguard.scan`); a
+    :class:`tosguard.scan.report.ScanReport`."""
+    from .scan.assess import assess
+    from .scan.report import build
+    from .scan.run import scan_sources
+
+    day = parse_date(as_of)
+    scans = scan_sources(
+        loaded, fingerprints, jobs=jobs, sample=sample, scheduler=scheduler, progress=progress
+    )
+    report = assess(
+        library,
+        loaded,
+        scans,
+        fingerprints,
+        day,
+        name=name or loaded.name,
+        accept_unknown_ids=accept_unknown_ids,
+    )
+    return build(report, loaded, scans, fingerprints, sample)
+
+
 def import_manifest(library: Library, sources, *, fmt: str | None = None):
     """A manifest written from model cards, dataset cards, ML-BOMs, SPDX 3 AI documents,
     Croissant descriptions or Data Provenance summaries (``tosguard import``); returns an

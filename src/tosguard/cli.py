@@ -976,6 +976,135 @@ def _is_file(path: str) -> bool:
     return not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode))
 
 
+@cli.command("scan")
+@click.argument("manifest", metavar="MANIFEST")
+@click.option(
+    "--policies",
+    "policies",
+    multiple=True,
+    metavar="PATH",
+    help="Policy library (clauses and fingerprints) to use instead of the shipped one.",
+)
+@extra_policies_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "sarif", "junit"]),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+@as_of_option
+@click.option("--output", "-o", metavar="FILE", help="Write the report to FILE.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(list(FAIL_ON)),
+    default="undetermined",
+    show_default=True,
+    help="Lowest result that makes the exit code 1.",
+)
+@click.option(
+    "--sample",
+    type=click.IntRange(1),
+    metavar="N",
+    help="A quick look: only the first N records of each source.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1),
+    metavar="N",
+    help="Worker processes (default: one per core).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run on a Dask cluster, e.g. tcp://10.0.0.5:8786 (pip install 'tosguard[distributed]').",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress bar on standard error (default: when it is a terminal).",
+)
+@click.option(
+    "--accept-unknown-ids",
+    is_flag=True,
+    envvar="TOSGUARD_ACCEPT_UNKNOWN_IDS",
+    help="Report ids no policy knows as warnings, not errors.",
+)
+@error_format_option
+def scan_command(
+    manifest,
+    policies,
+    extra,
+    fmt,
+    as_of,
+    output,
+    fail_on,
+    sample,
+    jobs,
+    scheduler,
+    progress,
+    accept_unknown_ids,
+    error_format,
+) -> None:
+    """Scan the training data named by a manifest's sources (`data:`) for provider
+    fingerprints, and check what it shows against what the manifest declares.
+
+    A provider whose outputs the data holds but the source does not declare gives findings
+    that cite the clauses that would govern them (see docs/scan.md). Exit status: 0 nothing
+    found against the declaration, 1 findings (per --fail-on), 2 invalid input or
+    unreadable data.
+    """
+    from itertools import chain
+    from pathlib import Path
+
+    from .api import load_fingerprints, parse_date
+    from .api import scan as run_scan
+    from .manifest.model import load_manifest
+    from .report.context import ManifestContext
+    from .scan.report import render
+
+    day = parse_date(as_of)
+    loaded = load_manifest(manifest)
+    # an extra directory may hold clauses (`.tos`), fingerprints (`fingerprints.yaml`) or both
+    clauses = tuple(e for e in extra if Path(e).suffix == ".tos" or any(Path(e).rglob("*.tos")))
+    library = _library(policies, clauses)
+    fingerprints = load_fingerprints(list(policies) or None, extra)
+    bar = None
+    if progress or (progress is None and sys.stderr.isatty()):
+        from .scan.progress import ProgressBar
+
+        bar = ProgressBar()
+    try:
+        result = run_scan(
+            library,
+            loaded,
+            fingerprints,
+            as_of=day,
+            name=manifest,
+            jobs=jobs,
+            sample=sample,
+            scheduler=scheduler,
+            progress=bar,
+            accept_unknown_ids=accept_unknown_ids,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    styled = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    text = render(
+        result,
+        fmt,
+        loaded.source_line,
+        loaded.manifest.sources,
+        click.style if styled else None,
+        ManifestContext.of(loaded),
+    )
+    _write(text, output, chain([manifest], result.paths, _policy_inputs(policies, extra)))
+    sys.exit(EXIT_FAIL if result.fails(fail_on) else EXIT_OK)
+
+
 class Terminated(BaseException):
     """``SIGTERM``, raised wherever the program is, so that ``finally`` blocks run (a file being
     written is removed, the old one kept) before the exit with status 143, as ``SIGINT`` raises

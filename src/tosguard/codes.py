@@ -27,6 +27,7 @@ STAGES = {
     "test": "policy test files (`tosguard test`)",
     "import": "the inputs of `tosguard import`: cards, BOMs, dataset descriptions",
     "identity": "which terms govern a source: ids and versions (findings, topic `identity`)",
+    "scan": "`tosguard scan`: the data a manifest names, and the fingerprint files",
     "service": "the HTTP service: requests, the policy set it serves",
     "http": "the HTTP service: the protocol layer",
 }
@@ -66,6 +67,28 @@ _ALL = [
             ("serve-api-keys", "the API key file or list cannot be read"),
             ("serve-api-keys-empty", "an API key file or list that holds no key (fail closed)"),
             ("too-many-errors", "counts the diagnostics past the first 100"),
+        ],
+    ),
+    *_codes(
+        "scan",
+        [
+            ("scan-nothing-to-scan", "no source of the manifest names its `data`"),
+            ("scan-no-fingerprints", "the policy library holds no fingerprint file"),
+            ("scan-no-data", "a `data` path or glob that names no file tosguard reads"),
+            ("scan-format", "a `data` file of a kind tosguard cannot read"),
+            ("scan-io", "a data file that cannot be read"),
+            ("scan-unreadable", "a data file that is not valid in its format"),
+            ("scan-scheduler", "`--scheduler` names a Dask scheduler that cannot be reached"),
+            ("scan-too-many-errors", "counts the scan errors past the first 100"),
+            ("fingerprint-io", "a fingerprint file that cannot be read"),
+            ("fingerprint-invalid", "a fingerprint file's key or value that is not valid"),
+            ("fingerprint-pattern", "a fingerprint pattern that RE2 does not compile"),
+            (
+                "fingerprint-example",
+                "a fingerprint that misses its example or matches its counterexample",
+            ),
+            ("fingerprint-duplicate-id", "two fingerprints of one provider with one id"),
+            ("fingerprint-too-many-errors", "counts the fingerprint errors past the first 100"),
         ],
     ),
     *_codes(

@@ -234,6 +234,45 @@ Id = Annotated[
 ]
 IsoDate = Annotated[date, BeforeValidator(_check_date)]
 Count = Annotated[int, Field(strict=True, ge=0)]
+
+
+#: Where a source's data is (``tosguard scan``): a path, a glob or a list of them, relative to
+#: the manifest file. Not a path policies may read: ``check`` ignores it.
+def _check_data(value: Any) -> list[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise PydanticCustomError(
+            "manifest-type",
+            "expected a path, a glob or a list of them, found {value}",
+            {"value": _show(value), "help": "write `data: train.jsonl` or `data: [a.jsonl, b/]`"},
+        )
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            raise PydanticCustomError(
+                "manifest-type",
+                "expected a path or a glob, found {value}",
+                {"value": _show(item), "help": "write each path as text, e.g. `data/*.jsonl`"},
+            )
+    return items
+
+
+DataPaths = Annotated[
+    list[str],
+    BeforeValidator(_check_data),
+    Field(max_length=10_000),
+    WithJsonSchema(
+        {  # one path, or a list of them (a type list, not anyOf: editors' messages read better)
+            "type": ["string", "array"],
+            "pattern": "\\S",
+            "items": {"type": "string", "pattern": "\\S"},
+            "minItems": 1,
+            "maxItems": 10_000,
+            "description": "files, globs or directories of the source's data, relative to "
+            "the manifest (read by `tosguard scan`)",
+        }
+    ),
+    _PathType("not-a-policy-path"),
+]
 Flag = Annotated[bool, Field(strict=True)]
 
 #: The most values each list of the manifest may hold. Beyond them a list is refused with one
@@ -246,6 +285,7 @@ LIST_LIMITS = {
     "attributions": 1000,
     "downstream_licenses": 1000,
     "derived_from": 10_000,
+    "data": 10_000,
 }
 
 
@@ -413,6 +453,15 @@ class Source(BaseModel):
     derived_from: Annotated[list[str], _limited("derived_from")] | None = Field(
         None, description="Ids of other sources of this manifest this one was produced from."
     )
+    data: DataPaths | None = Field(
+        None,
+        description="The files of this source's data (paths, globs or directories, relative "
+        "to the manifest), for `tosguard scan`; `check` does not read them.",
+    )
+
+    def data_paths(self) -> list[str]:
+        """The paths and globs of :attr:`data`, as a list (empty when not declared)."""
+        return list(self.data or ())
 
 
 class Manifest(BaseModel):
@@ -514,8 +563,9 @@ def _readable(prop: dict[str, Any], nullable_refs: set[str]) -> dict[str, Any]:
     if "$ref" in inner:
         nullable_refs.add(inner["$ref"].rsplit("/", 1)[1])
         return {**inner, **merged}
-    if isinstance(inner.get("type"), str):
-        merged = {**inner, **merged, "type": [inner["type"], "null"]}
+    if isinstance(inner.get("type"), (str, list)):
+        types = inner["type"] if isinstance(inner["type"], list) else [inner["type"]]
+        merged = {**inner, **merged, "type": [*types, "null"]}
         if "enum" in inner:
             merged["enum"] = [*inner["enum"], None]
         return merged
@@ -596,6 +646,8 @@ def _paths() -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
             if isinstance(annotation, type) and issubclass(annotation, BaseModel):
                 tags[path] = "object"
                 pending.append((path, annotation))
+                continue
+            if any(isinstance(m, _PathType) and m.tag == "not-a-policy-path" for m in metadata):
                 continue
             tags[path], allowed = _type_tag(annotation, metadata)
             if allowed:

@@ -135,6 +135,11 @@ def lint_paths(
     context_texts = [(display, _read(path, display, sink)) for path, display in extra]
     locate = {display: path for path, display in found} if provenance else {}
     result = _lint(texts, context_texts, locate)
+    from ..scan.fingerprints import fingerprint_files, lint_fingerprints
+
+    fingerprints = fingerprint_files(p for p in paths if Path(p).is_dir())
+    result.diagnostics += lint_fingerprints(fingerprints)
+    result.files += [str(f) for f in fingerprints]
     result.diagnostics = capped({*sink.diagnostics, *result.diagnostics}, code_prefix="policy")
     return result
 
