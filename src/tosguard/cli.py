@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as shells report
 ERROR_FORMATS = ("human", "plain", "json")
+REPORT_FORMATS = ("text", "json", "markdown", "sarif", "junit")
 
 
 def _emit_diagnostics(error, error_format: str) -> None:
@@ -81,6 +82,19 @@ extra_policies_option = click.option(
     "(repeatable).",
 )
 
+
+def config_options(command):
+    """``--config`` and ``--isolated``: which configuration file a command reads."""
+    command = click.option("--isolated", is_flag=True, help="Read no configuration file.")(command)
+    return click.option(
+        "--config",
+        "config_path",
+        metavar="FILE",
+        help="The configuration file to read (default: the first .tosguard.toml, "
+        "tosguard.toml or pyproject.toml with [tool.tosguard] from the working directory up).",
+    )(command)
+
+
 as_of_option = click.option(
     "--as-of",
     metavar="DATE",
@@ -111,19 +125,15 @@ def cli() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "markdown", "sarif", "junit"]),
-    default="text",
-    show_default=True,
-    help="Report format.",
+    type=click.Choice(REPORT_FORMATS),
+    help="Report format (default: text).",
 )
 @as_of_option
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE.")
 @click.option(
     "--fail-on",
     type=click.Choice(list(FAIL_ON)),
-    default="undetermined",
-    show_default=True,
-    help="Lowest result that makes the exit code 1.",
+    help="Lowest result that makes the exit code 1 (default: undetermined).",
 )
 @click.option(
     "--all", "include_all", is_flag=True, help="Also list satisfied and not-applicable results."
@@ -135,6 +145,20 @@ def cli() -> None:
     help="Report provider, licence, agreement and verification ids that no policy "
     "knows as warnings, not errors (also $TOSGUARD_ACCEPT_UNKNOWN_IDS=1).",
 )
+@click.option(
+    "--baseline",
+    metavar="FILE",
+    help="Accepted risks: the findings this file lists are reported as accepted and do "
+    "not fail the check; an expired or stale entry does.",
+)
+@click.option(
+    "--write-baseline",
+    metavar="FILE",
+    help="Write a baseline accepting every current violated, undetermined and warning "
+    "finding to FILE (print no report; exit 0).",
+)
+@click.option("--force", is_flag=True, help="Let --write-baseline replace an existing file.")
+@config_options
 @error_format_option
 def check(
     manifests,
@@ -146,29 +170,51 @@ def check(
     fail_on,
     include_all,
     accept_unknown_ids,
+    baseline,
+    write_baseline,
+    force,
+    config_path,
+    isolated,
     error_format,
 ) -> None:
     """Check usage manifests against the policy library.
 
-    Exit status: 0 compliant, 1 not compliant or undetermined (see --fail-on),
-    2 invalid input. When any manifest is invalid, no report file is written and
-    no json, sarif, junit or markdown report is printed (text still shows the valid
-    manifests' reports). --output never overwrites a manifest or policy file.
+    MANIFEST is a file, a directory (every .yaml, .yml and .json manifest under it, hidden
+    directories skipped), a quoted glob pattern, or - for standard input. Options not given
+    are read from the configuration file (.tosguard.toml, tosguard.toml or pyproject.toml's
+    [tool.tosguard], found from the working directory up; see --config, --isolated).
+
+    Exit status: 0 compliant, 1 not compliant or undetermined (see --fail-on), or a baseline
+    entry expired or stale, 2 invalid input. When any manifest is invalid, no report file
+    is written and no json, sarif, junit or markdown report is printed (text still shows the
+    valid manifests' reports). --output never overwrites a manifest or policy file.
     """
     from .api import check as run_check
     from .api import parse_date
     from .errors import TosguardError
-    from .manifest.model import load_manifest
+    from .inputs import display_name, expand_manifests
+    from .inputs import load as load_input
 
+    config = _config(config_path, isolated, error_format)
+    fmt = fmt or config.get("format", "text")
+    fail_on = fail_on or config.get("fail-on", "undetermined")
+    output = output or config.get("output")
+    policies = policies or config.get("policies", ())
+    extra = extra or config.get("extra-policies", ())
+    baseline = baseline or config.get("baseline")
     day = parse_date(as_of)
+    manifests = expand_manifests(manifests)
+    if write_baseline is not None:
+        _refuse_existing_baseline(write_baseline, force)
+    accepting = _accepting(baseline, manifests, day, write_baseline)
     library = _library(policies, extra)
     # a report is a whole document or nothing: with an invalid manifest, only text for people
     # on standard output still shows the reports of the valid ones
-    partial_ok = fmt == "text" and output in (None, "-")
-    reports, outputs, invalid = [], [], 0
+    partial_ok = fmt == "text" and output in (None, "-") and write_baseline is None
+    reports, outputs, invalid, checked = [], [], 0, []
     for path in manifests:
         try:
-            loaded = load_manifest(path)
+            loaded = load_input(path)
         except TosguardError as error:
             _emit_diagnostics(error, error_format)
             invalid += 1
@@ -181,11 +227,19 @@ def check(
             loaded,
             as_of=day,
             include_all=include_all,
-            name=path,
+            name=display_name(path),
             accept_unknown_ids=accept_unknown_ids,
         )
+        if write_baseline is not None or accepting is not None:
+            from .report.baseline import Checked
+
+            one = Checked(report, [source.id for source in loaded.manifest.sources])
+            if write_baseline is not None:
+                checked.append(one)
+            elif accepting is not None:
+                report = accepting.accept(one)
         reports.append(report)
-        if fmt == "text":
+        if fmt == "text" and write_baseline is None:
             from .report.text import plain, render_text
 
             styled = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -201,13 +255,18 @@ def check(
         if outputs and partial_ok:
             _write("\n".join(outputs), output)
         elif error_format == "human" and invalid < len(manifests):
-            where = f"`{output}`" if output not in (None, "-") else "standard output"
+            target = write_baseline or output
+            where = f"`{target}`" if target not in (None, "-") else "standard output"
+            what = "baseline" if write_baseline else "report"
             click.echo(
-                f"\nno report written to {where}: {invalid} of {len(manifests)} "
+                f"\nno {what} written to {where}: {invalid} of {len(manifests)} "
                 f"manifest{'s' * (len(manifests) != 1)} invalid",
                 err=True,
             )
         sys.exit(EXIT_INVALID)
+    if write_baseline is not None:
+        _write_baseline(write_baseline, checked, day, baseline, manifests, error_format)
+        sys.exit(EXIT_OK)
     if fmt == "json":
         if len(reports) == 1:
             outputs = [reports[0].to_json()]
@@ -224,8 +283,82 @@ def check(
     if outputs:
         from itertools import chain
 
-        _write("\n".join(outputs), output, chain(manifests, _policy_inputs(policies, extra)))
-    sys.exit(EXIT_FAIL if any(r.fails(fail_on) for r in reports) else EXIT_OK)
+        read = chain(manifests, _policy_inputs(policies, extra), [baseline] if baseline else [])
+        _write("\n".join(outputs), output, read)
+    problems = accepting.problems() if accepting is not None else []
+    if problems:
+        from .report.baseline import BaselineError
+
+        _emit_diagnostics(BaselineError(problems), error_format)
+    failed = problems or any(r.fails(fail_on) for r in reports)
+    sys.exit(EXIT_FAIL if failed else EXIT_OK)
+
+
+def _config(path: str | None, isolated: bool, error_format: str):
+    """The configuration that applies (see :mod:`tosguard.config`); says which file it is on
+    standard error, unless errors are printed as JSON there."""
+    from .config import load_config
+
+    config = load_config(path, isolated=isolated)
+    if config.path is not None and error_format != "json":
+        from .safetext import printable
+
+        click.echo(f"tosguard: using configuration {printable(str(config.path))}", err=True)
+    return config
+
+
+def _accepting(baseline: str | None, manifests: list[str], day, write_baseline: str | None):
+    """The baseline, ready to apply to this run's reports (None without one, and when a new
+    baseline is being written: that one records the findings as they are)."""
+    if baseline is None or write_baseline is not None:
+        return None
+    from .inputs import display_name
+    from .report.baseline import Applied, load_baseline
+
+    return Applied(load_baseline(baseline), [display_name(m) for m in manifests], day)
+
+
+def _refuse_existing_baseline(path: str, force: bool) -> None:
+    if force or not os.path.lexists(path):
+        return
+    from .errors import Diagnostic, Span, UsageError
+
+    raise UsageError(
+        Diagnostic(
+            "baseline-exists",
+            f"`{path}` exists: --write-baseline does not replace a baseline unless told to",
+            Span(path),
+            "add `--force` to replace it (the reasons, authors and expiry dates of entries that "
+            "still match are kept)",
+        )
+    )
+
+
+def _write_baseline(path, checked, day, previous_path, manifests, error_format) -> None:
+    import getpass
+
+    from .files import write_output
+    from .report.baseline import DEFAULT_TERM, baseline_text, load_baseline
+
+    previous = None
+    for candidate in (path, previous_path):  # keep what people wrote about the risks
+        if candidate is not None and os.path.isfile(candidate):
+            previous = load_baseline(candidate)
+            break
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    text, count = baseline_text(
+        checked, path, accepted_by=who, expires=day + DEFAULT_TERM, previous=previous
+    )
+    write_output(path, text.encode("utf-8"), manifests)
+    if error_format != "json":
+        click.echo(
+            f"wrote {count} accepted risk{'s' * (count != 1)} to {path}; review each entry's "
+            "reason, accepted_by and expires",
+            err=True,
+        )
 
 
 @cli.command()

@@ -20,8 +20,15 @@ from xml.sax.saxutils import escape, quoteattr
 
 from .. import __version__
 from ..safetext import json_safe, printable
-from .model import ALWAYS_LISTED, CATEGORIES, Finding, Report
-from .text import GROUPS, count_words, section_title, unlisted_words
+from .model import ACCEPTED, ALWAYS_LISTED, Finding, Report, summary_categories
+from .text import (
+    GROUPS,
+    HEADING_NOTES,
+    acceptance_words,
+    count_words,
+    section_title,
+    unlisted_words,
+)
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
@@ -30,7 +37,8 @@ CATEGORY_TITLES = {category: title for category, title, _, _ in GROUPS}
 
 def _totals(report: Report) -> dict[str, int]:
     """The summary's five totals, without the ``listed`` counts."""
-    return {category: report.summary.get(category, 0) for category in CATEGORIES}
+    summary = report.summary
+    return {category: summary.get(category, 0) for category in summary_categories(summary)}
 
 
 # ---- Markdown ---------------------------------------------------------------------------------
@@ -51,8 +59,7 @@ def render_markdown(report: Report) -> str:
         if not group:
             continue
         heading = section_title(title, len(group), summary.get(category))
-        if category == "warnings":
-            heading += ": advisory, they do not change the verdict"
+        heading += HEADING_NOTES.get(category, "")
         lines += [
             f"### {heading}",
             "",
@@ -62,7 +69,11 @@ def render_markdown(report: Report) -> str:
         lines += [_markdown_row(f) for f in group]
         lines.append("")
         for f in group:
-            if f.remedy:
+            if f.acceptance is not None:
+                lines.append(
+                    f"- **{f.rule}** ({f.subject}): {_cell(acceptance_words(f.acceptance))}"
+                )
+            elif f.remedy:
                 lines.append(f"- **{f.rule}** ({f.subject}): {_cell(f.remedy)}")
         lines.append("")
     if not report.findings:
@@ -105,6 +116,11 @@ def render_sarif(reports: list[Report]) -> str:
     results = []
     for report in reports:
         for f in report.findings:
+            if f.category == ACCEPTED:  # listed as it was, with its suppression (SARIF 3.35)
+                rules.setdefault(f.rule, _sarif_rule(f))
+                results.append(_sarif_result(f.unaccepted(), f.rule))
+                results[-1]["suppressions"] = [_sarif_suppression(f.acceptance or {})]
+                continue
             if f.category not in ALWAYS_LISTED:
                 continue
             rule_id = f.rule
@@ -139,6 +155,27 @@ def render_sarif(reports: list[Report]) -> str:
     }
     document = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json_safe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
+
+
+def _sarif_suppression(acceptance: dict) -> dict:
+    """An accepted risk as SARIF's suppression (§3.35): ``external`` (kept in a baseline file,
+    not in the manifest), ``accepted``, with the reason as its justification."""
+    entry = acceptance["baseline"]
+    return {
+        "kind": "external",
+        "status": "accepted",
+        "justification": printable(acceptance["reason"]),
+        "location": {
+            "physicalLocation": {
+                "artifactLocation": {"uri": entry["file"]},
+                "region": {"startLine": max(entry["line"], 1)},
+            }
+        },
+        "properties": {
+            "accepted_by": printable(acceptance["accepted_by"]),
+            "expires": acceptance["expires"],
+        },
+    }
 
 
 def _sarif_rule(f: Finding) -> dict:
@@ -201,6 +238,7 @@ def render_junit(reports: list[Report]) -> str:
         cases = [_junit_case(f) for f in report.findings]
         failures = sum(f.category == "violated" for f in report.findings)
         errors = sum(f.category == "undetermined" for f in report.findings)
+        skipped = sum(f.category == ACCEPTED for f in report.findings)
         properties = [
             ("verdict", report.verdict),
             *((f"summary.{key}", str(value)) for key, value in _totals(report).items()),
@@ -210,7 +248,8 @@ def render_junit(reports: list[Report]) -> str:
         suites.append(
             f'  <testsuite name={quoteattr(report.manifest)} tests="{len(cases)}" '
             f'failures="{failures}" errors="{errors}" '
-            f'timestamp="{report.as_of.isoformat()}T00:00:00">\n'
+            + (f'skipped="{skipped}" ' if skipped else "")
+            + f'timestamp="{report.as_of.isoformat()}T00:00:00">\n'
             "    <properties>\n"
             + "".join(
                 f'      <property name="{name}" value={quoteattr(value)}/>\n'
@@ -243,6 +282,9 @@ def _junit_case(f: Finding) -> str:
         + (f"\nremedy: {f.remedy}" if f.remedy else "")
         + (f"\nmissing: {', '.join(f.missing)}" if f.missing else "")
     )
+    if f.category == ACCEPTED:
+        accepted = acceptance_words(f.acceptance or {})
+        return f"{head}>\n      <skipped message={quoteattr(accepted)}/>\n    </testcase>\n"
     if f.category == "warnings":
         return (
             f"{head}>\n      <system-out>warning ({f.status}): {detail}</system-out>\n"
