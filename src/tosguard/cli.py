@@ -908,16 +908,17 @@ def explain_command(
 
     Shows the policy version selected and why, the value of every sub-condition (true,
     false, or unknown with the missing manifest paths), and the exceptions and agreements
-    that could apply. Exit status: 0 explained, 2 invalid input.
+    that could apply. MANIFEST may be - for standard input. Exit status: 0 explained,
+    2 invalid input.
     """
     from itertools import chain
 
     from .api import parse_date
-    from .manifest.model import load_manifest
+    from .inputs import load
     from .tools.explain import explain, render_text
 
     day = parse_date(as_of)
-    loaded = load_manifest(manifest)
+    loaded = load(manifest)
     explanation = explain(_library(policies, extra), loaded, clause, as_of=day, subject=subject)
     _write(
         explanation.to_json() if fmt == "json" else render_text(explanation),
@@ -955,14 +956,15 @@ def diff_command(old, new, more, manifests, extra, as_of, fmt, output, error_for
     """Compare two versions of a policy or library (files or directories), clause by
     clause; with --manifests, show whose verdict or findings change.
 
-    Exit status: 0 no differences, 1 differences, 2 invalid input.
+    Manifests may be files, directories (every manifest under them), quoted glob patterns
+    or - for standard input. Exit status: 0 no differences, 1 differences, 2 invalid input.
     """
     from itertools import chain
-    from pathlib import Path
 
     from .api import parse_date
     from .errors import Diagnostic, Span, UsageError
     from .files import tree
+    from .inputs import expand_manifests
     from .tools.diff import render_text, run
 
     if more and not manifests:
@@ -974,18 +976,9 @@ def diff_command(old, new, more, manifests, extra, as_of, fmt, output, error_for
                 "name manifests after `--manifests`",
             )
         )
-    found = []
-    for given in (*manifests, *more):
-        path = Path(given)
-        found += (
-            sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
-            if path.is_dir()
-            else [path]
-        )
-    result = run(
-        [old], [new], manifests=[str(p) for p in found], as_of=parse_date(as_of), extra=extra
-    )
-    read = chain(tree([old, new, *extra], (".tos",)), found)
+    found = expand_manifests((*manifests, *more))
+    result = run([old], [new], manifests=found, as_of=parse_date(as_of), extra=extra)
+    read: Iterable[str | os.PathLike[str]] = chain(tree([old, new, *extra], (".tos",)), found)
     _write(result.to_json() if fmt == "json" else render_text(result), output, read)
     sys.exit(EXIT_FAIL if result.changed else EXIT_OK)
 

@@ -100,7 +100,7 @@ def read_config(path: Path) -> Config:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line, column, message = _decode_error(exc)
+        line, column, message = _decode_error(exc, text)
         raise ConfigError(
             Diagnostic(
                 "config-syntax",
@@ -187,7 +187,7 @@ def _has_tool_table(path: Path) -> bool:
 _AT = re.compile(r"\(at line (\d+), column (\d+)\)$")
 
 
-def _decode_error(exc: tomllib.TOMLDecodeError) -> tuple[int, int, str]:
+def _decode_error(exc: tomllib.TOMLDecodeError, text: str) -> tuple[int, int, str]:
     line = getattr(exc, "lineno", None)
     column = getattr(exc, "colno", None)
     message = getattr(exc, "msg", None) or str(exc)
@@ -195,6 +195,10 @@ def _decode_error(exc: tomllib.TOMLDecodeError) -> tuple[int, int, str]:
     if found:
         message = message[: found.start()].rstrip()
         line, column = line or int(found[1]), column or int(found[2])
+    elif message.endswith("(at end of document)"):
+        message = message.removesuffix("(at end of document)").rstrip() + " at the end of the file"
+        lines = text.splitlines() or [""]
+        line, column = line or len(lines), column or len(lines[-1]) + 1
     return line or 1, column or 1, message[:1].lower() + message[1:]
 
 

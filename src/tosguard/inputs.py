@@ -4,7 +4,7 @@ A directory stands for every manifest under it (``.yaml``, ``.yml``, ``.json``),
 directories and files skipped, in sorted order; a pattern with ``*``, ``?`` or ``[`` that names
 no existing file is expanded by tosguard (``**`` crosses directories), for shells that leave
 quoted patterns alone; ``-`` reads one manifest from standard input, named ``<stdin>`` in
-every location. A file given twice is read once.
+every location. A file given twice is checked twice, as before.
 
 >>> expand_manifests(["-"])
 ['-']
@@ -57,12 +57,12 @@ def expand_manifests(arguments: Iterable[str]) -> list[str]:
                 "standard input holds one manifest: name `-` once",
             )
         )
-    return list(dict.fromkeys(found))
+    return found
 
 
 def _walk(directory: str) -> list[str]:
     """Every manifest under ``directory``, sorted, hidden directories and files skipped."""
-    found = []
+    found: list[str] = []
     for parent, directories, files in os.walk(directory):
         directories[:] = sorted(d for d in directories if not d.startswith("."))
         found += (

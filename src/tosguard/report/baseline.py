@@ -191,7 +191,8 @@ _EXAMPLE = (
     "`expires` (see docs/ci.md)"
 )
 _HELP = {
-    "clause": "the finding's rule as reports print it, e.g. `meta-llama-3.1-license/model-name-prefix`",
+    "clause": "the finding's rule as reports print it, e.g. "
+    "`meta-llama-3.1-license/model-name-prefix`",
     "reason": "say why the risk is accepted, e.g. the ticket that tracks it",
     "accepted_by": "who accepted the risk",
     "expires": "the date the acceptance ends, YYYY-MM-DD",
@@ -317,7 +318,7 @@ def baseline_text(
     import yaml
 
     directory = os.path.dirname(os.path.abspath(path))
-    kept = {}
+    kept: dict[tuple[str, str | None, str | None], Entry] = {}
     if previous is not None:
         for entry in previous.entries:
             key = (entry.clause, entry.subject, previous.manifest_key(entry))
