@@ -203,7 +203,7 @@ def check(
     extra = extra or config.get("extra-policies", ())
     baseline = baseline or config.get("baseline")
     day = parse_date(as_of)
-    manifests = expand_manifests(manifests)
+    manifests = expand_manifests(manifests, exclude=(baseline, write_baseline, output))
     if write_baseline is not None:
         _refuse_existing_baseline(write_baseline, force)
     accepting = _accepting(baseline, manifests, day, write_baseline)

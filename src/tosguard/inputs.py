@@ -4,7 +4,9 @@ A directory stands for every manifest under it (``.yaml``, ``.yml``, ``.json``),
 directories and files skipped, in sorted order; a pattern with ``*``, ``?`` or ``[`` that names
 no existing file is expanded by tosguard (``**`` crosses directories), for shells that leave
 quoted patterns alone; ``-`` reads one manifest from standard input, named ``<stdin>`` in
-every location. A file given twice is checked twice, as before.
+every location. A file given twice is checked twice, as before. Files a command writes or
+reads for another purpose (the baseline, the report) are left out of what a directory or a
+pattern expands to (``exclude``).
 
 >>> expand_manifests(["-"])
 ['-']
@@ -24,16 +26,18 @@ STDIN = "-"
 STDIN_NAME = "<stdin>"
 
 
-def expand_manifests(arguments: Iterable[str]) -> list[str]:
-    """The manifest paths ``arguments`` name, in order, each once (``-`` kept as it is).
-    Raise :class:`UsageError` for a directory or pattern that holds no manifest."""
+def expand_manifests(arguments: Iterable[str], exclude: Iterable[str | None] = ()) -> list[str]:
+    """The manifest paths ``arguments`` name, in order (``-`` kept as it is), less the
+    ``exclude`` files that a directory or pattern would include. Raise :class:`UsageError`
+    for a directory or pattern that holds no manifest."""
+    skip = {os.path.realpath(path) for path in exclude if path not in (None, STDIN)}
     found: list[str] = []
     problems: list[Diagnostic] = []
     for argument in arguments:
         if argument == STDIN:
             found.append(STDIN)
         elif os.path.isdir(argument):
-            inside = list(_walk(argument))
+            inside = [p for p in _walk(argument) if os.path.realpath(p) not in skip]
             if not inside:
                 problems.append(_nothing(argument, "directory"))
             found += inside
@@ -41,6 +45,7 @@ def expand_manifests(arguments: Iterable[str]) -> list[str]:
             matched = []
             for match in sorted(glob.glob(argument, recursive=True)):
                 matched += _walk(match) if os.path.isdir(match) else [match]
+            matched = [p for p in matched if os.path.realpath(p) not in skip]
             if not matched:
                 problems.append(_nothing(argument, "pattern"))
             found += matched
