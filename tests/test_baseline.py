@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_cli import AS_OF, EXAMPLES, GOLDEN, ROOT, err, golden_text, out, revision_of, tosguard
 
+from test_cli import AS_OF, EXAMPLES, GOLDEN, ROOT, err, golden_text, out, revision_of, tosguard
 from tosguard.api import check, load_library
 from tosguard.manifest.model import load_manifest
 from tosguard.report.baseline import Applied, BaselineError, Checked, load_baseline

@@ -9,8 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_cli import AS_OF, EXAMPLES, ROOT, err, out, tosguard
 
+from test_cli import AS_OF, EXAMPLES, ROOT, err, out, tosguard
 from tosguard.config import key_positions, read_config
 
 FIXTURE = ROOT / "tests" / "golden" / "fixture"
