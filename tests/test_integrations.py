@@ -245,11 +245,20 @@ def test_pre_commit_hooks_with_try_repo(hooks_repo: Path, tmp_path: Path) -> Non
 
     linted = try_repo(hooks_repo, project, "tosguard-lint", home)
     assert linted.returncode == 0, linted.stdout + linted.stderr
-    (project / "specs" / "terms.tos").write_text(policy.replace("clause ", "clause  ", 1))
-    git("add", "-A", cwd=project)
+    canonical = subprocess.run(
+        [sys.executable, "-m", "tosguard", "fmt", "-"],
+        input=policy.replace("clause ", "clause  ", 1),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert canonical != policy  # the fixture is not in the canonical layout: fmt rewrites it
     formatted = try_repo(hooks_repo, project, "tosguard-fmt", home)
     assert formatted.returncode == 1  # the file was rewritten: pre-commit fails the commit
-    assert (project / "specs" / "terms.tos").read_text() == policy
+    assert (project / "specs" / "terms.tos").read_text() == canonical
+    git("add", "-A", cwd=project)
+    again = try_repo(hooks_repo, project, "tosguard-fmt", home)
+    assert again.returncode == 0, again.stdout + again.stderr
 
 
 # ---- the container image ----------------------------------------------------------------------
