@@ -5,10 +5,13 @@ and standard input as manifests, and configuration files found from the working 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from test_cli import AS_OF, EXAMPLES, ROOT, err, out, tosguard
 from tosguard.config import key_positions, read_config
@@ -325,3 +328,71 @@ def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
         "baseline": str(tmp_path / "b.yaml"),
         "output": str(tmp_path / "r.json"),
     }
+
+
+# ---- key_positions, as a property over generated documents -----------------------------------
+_BARE_KEYS = st.from_regex(r"[A-Za-z0-9_-]{1,8}", fullmatch=True)
+_ANY_KEYS = st.text(alphabet=st.sampled_from("ab =#[].\"'\\é"), min_size=1, max_size=6)
+_TEXT = st.text(alphabet=st.sampled_from("xy =#[]{},\"'\n\\"), max_size=12)
+
+
+def _toml_string(text: str) -> str:
+    """A TOML string of ``text``, in one of the forms that can hold it."""
+    if "\n" in text and "'''" not in text and not text.endswith("'"):
+        return "'''" + text + "'''"
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
+_VALUES = st.recursive(
+    st.one_of(
+        st.integers(-5, 5).map(str),
+        st.sampled_from(["true", "false"]),
+        _TEXT.map(_toml_string),
+    ),
+    lambda inner: (
+        st.lists(inner, max_size=3).map(lambda items: "[\n  " + ",\n  ".join(items) + "\n]")
+        | st.lists(inner.filter(lambda v: "\n" not in v), max_size=2).map(
+            lambda items: "{ " + ", ".join(f"k{n} = {v}" for n, v in enumerate(items)) + " }"
+        )
+    ),
+    max_leaves=4,
+)
+
+
+def _key_text(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
+
+
+@given(
+    tables=st.dictionaries(
+        _BARE_KEYS,
+        st.dictionaries(st.one_of(_BARE_KEYS, _ANY_KEYS), _VALUES, min_size=1, max_size=4),
+        min_size=1,
+        max_size=3,
+    )
+)
+@settings(max_examples=150, deadline=None)
+def test_key_positions_point_at_each_key(tables: dict[str, dict[str, str]]) -> None:
+    import tomllib
+
+    text = "# generated\n"
+    wanted: dict[tuple[str, ...], int] = {}
+    for table, members in tables.items():
+        wanted[("tool", table)] = text.count("\n") + 1
+        text += f"[tool.{table}]  # a table\n"
+        for key, value in members.items():
+            wanted[("tool", table, key)] = text.count("\n") + 1
+            text += f"{_key_text(key)} = {value}  # = [\n"
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        assume(False)  # e.g. two keys that TOML reads as one
+    found = key_positions(text)
+    rows = text.split("\n")
+    for path, line in wanted.items():
+        key_line, key_column, value_column = found[path]
+        assert key_line == line, (path, text)
+        if len(path) == 3:
+            row = rows[line - 1]
+            assert row[key_column - 1 :].startswith(_key_text(path[-1]) + " = ")
+            assert row[value_column - 1 :].startswith(tables[path[1]][path[2]].split("\n")[0])

@@ -319,7 +319,7 @@ def _accepting(baseline: str | None, manifests: list[str], day, write_baseline: 
 
 
 def _refuse_existing_baseline(path: str, force: bool) -> None:
-    if force or not os.path.lexists(path):
+    if force or path == "-" or not os.path.lexists(path):
         return
     from .errors import Diagnostic, Span, UsageError
 
@@ -337,7 +337,6 @@ def _refuse_existing_baseline(path: str, force: bool) -> None:
 def _write_baseline(path, checked, day, previous_path, manifests, error_format) -> None:
     import getpass
 
-    from .files import write_output
     from .report.baseline import DEFAULT_TERM, baseline_text, load_baseline
 
     previous = None
@@ -352,8 +351,8 @@ def _write_baseline(path, checked, day, previous_path, manifests, error_format) 
     text, count = baseline_text(
         checked, path, accepted_by=who, expires=day + DEFAULT_TERM, previous=previous
     )
-    write_output(path, text.encode("utf-8"), manifests)
-    if error_format != "json":
+    _write(text, path, manifests)  # `-`: standard output
+    if error_format != "json" and path != "-":
         click.echo(
             f"wrote {count} accepted risk{'s' * (count != 1)} to {path}; review each entry's "
             "reason, accepted_by and expires",

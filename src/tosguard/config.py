@@ -60,7 +60,10 @@ class Config:
 
 def find_config(start: Path | None = None) -> Path | None:
     """The configuration file that applies in ``start`` (default: the working directory)."""
-    directory = (start or Path.cwd()).resolve()
+    try:
+        directory = (start or Path.cwd()).resolve()
+    except OSError:  # the working directory is gone: there is nothing to walk up from
+        return None
     for folder in (directory, *directory.parents):
         for name in CONFIG_NAMES:
             candidate = folder / name
