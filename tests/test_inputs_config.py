@@ -81,6 +81,16 @@ def test_sarif_and_junit_of_a_directory_are_one_document(tmp_path: Path) -> None
     ]
 
 
+def test_a_report_is_never_written_over_a_manifest_of_a_directory(tmp_path: Path) -> None:
+    base = manifests_tree(tmp_path)
+    before = (base / "team-b" / "proxy.json").read_bytes()
+    result = tosguard(
+        "check", "pipelines", "--format", "json", "-o", "pipelines/team-b/proxy.json", cwd=tmp_path
+    )
+    assert result.returncode == 2 and "error[usage-output-is-input]" in err(result)
+    assert (base / "team-b" / "proxy.json").read_bytes() == before
+
+
 @pytest.mark.parametrize("argument", ["empty", "nothing-*.yaml"])
 def test_a_directory_or_pattern_without_manifests_is_a_usage_error(
     tmp_path: Path, argument: str

@@ -203,7 +203,8 @@ def check(
     extra = extra or config.get("extra-policies", ())
     baseline = baseline or config.get("baseline")
     day = parse_date(as_of)
-    manifests = expand_manifests(manifests, exclude=(baseline, write_baseline, output))
+    # the baseline is not a manifest of a directory (the report is: never written over one)
+    manifests = expand_manifests(manifests, exclude=(baseline, write_baseline))
     if write_baseline is not None:
         _refuse_existing_baseline(write_baseline, force)
     accepting = _accepting(baseline, manifests, day, write_baseline)
@@ -976,8 +977,13 @@ def diff_command(old, new, more, manifests, extra, as_of, fmt, output, error_for
             )
         )
     found = expand_manifests((*manifests, *more))
-    result = run([old], [new], manifests=found, as_of=parse_date(as_of), extra=extra)
     read: Iterable[str | os.PathLike[str]] = chain(tree([old, new, *extra], (".tos",)), found)
+    if output not in (None, "-"):  # before reading the manifests: an output that is one of
+        from .files import refuse_input_as_output  # them is refused, whatever else they hold
+
+        refuse_input_as_output(output, read)
+        read = chain(tree([old, new, *extra], (".tos",)), found)
+    result = run([old], [new], manifests=found, as_of=parse_date(as_of), extra=extra)
     _write(result.to_json() if fmt == "json" else render_text(result), output, read)
     sys.exit(EXIT_FAIL if result.changed else EXIT_OK)
 

@@ -4,9 +4,9 @@ A directory stands for every manifest under it (``.yaml``, ``.yml``, ``.json``),
 directories and files skipped, in sorted order; a pattern with ``*``, ``?`` or ``[`` that names
 no existing file is expanded by tosguard (``**`` crosses directories), for shells that leave
 quoted patterns alone; ``-`` reads one manifest from standard input, named ``<stdin>`` in
-every location. A file given twice is checked twice, as before. Files a command writes or
-reads for another purpose (the baseline, the report) are left out of what a directory or a
-pattern expands to (``exclude``).
+every location. A file given twice is checked twice, as before. Files a command reads for
+another purpose (the baseline) are left out of what a directory or a pattern expands to
+(``exclude``).
 
 >>> expand_manifests(["-"])
 ['-']
