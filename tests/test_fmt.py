@@ -18,7 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tosguard.language.ast
+import tosguard.language.conditions
 import tosguard.language.printer
+import tosguard.language.visitor
 import tosguard.tools.diff
 import tosguard.tools.explain
 import tosguard.tools.lint
@@ -132,6 +134,8 @@ def test_syntax_error_raises_policy_error_with_a_position() -> None:
 def test_docstring_examples_run() -> None:
     for module in (
         tosguard.language.printer,
+        tosguard.language.conditions,
+        tosguard.language.visitor,
         tosguard.tools.lint,
         tosguard.tools.diff,
         tosguard.tools.provenance,

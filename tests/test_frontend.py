@@ -325,3 +325,68 @@ def _load_user_text(text: str):
         path = Path(directory) / "user.tos"
         path.write_text(text, encoding="utf-8")
         return load_policy_set(None, [path], use_cache=False)
+
+
+# ---- the stages -------------------------------------------------------------------------------
+def _recording(monkeypatch) -> list[str]:
+    """Every stage the front end runs from now on, by name, in order."""
+    from tosguard.engine import frontend
+
+    ran: list[str] = []
+
+    def recorded(stage):
+        def run(state):
+            ran.append(stage.name)
+            stage.run(state)
+
+        return frontend.Stage(stage.name, run, stage.does)
+
+    monkeypatch.setattr(frontend, "STAGES", tuple(recorded(s) for s in frontend.STAGES))
+    return ran
+
+
+def test_the_stages_are_named_in_pipeline_order() -> None:
+    from tosguard.engine.frontend import STAGE_NAMES
+
+    assert STAGE_NAMES == ("parse", "validate", "gate", "compile")
+
+
+def test_check_diff_lint_and_the_service_run_the_same_stages(monkeypatch) -> None:
+    from tosguard.service.state import load_policy_set as service_policy_set
+    from tosguard.service.work import validate_policy
+    from tosguard.tools.diff import load_side
+
+    ran = _recording(monkeypatch)
+    library_dir = ROOT / "policies" / "deepseek"
+    load_policy_set([library_dir], use_cache=False)
+    assert ran == ["parse", "validate", "gate", "compile"]
+
+    ran.clear()
+    load_side([library_dir])
+    assert ran == ["parse", "validate", "gate", "compile"]
+
+    ran.clear()
+    lint_paths([library_dir])
+    assert ran == ["validate"]  # lint parses each file itself, to report every file's errors
+
+    ran.clear()
+    policy_set = service_policy_set([library_dir], use_cache=False)
+    policy_set.parsed_files()
+    assert ran == ["parse", "validate", "gate", "compile", "parse"]
+
+    ran.clear()
+    diagnostics, _ = validate_policy(policy_set, OWN_TRAINING.encode(), "acme.tos", "none")
+    assert not [d for d in diagnostics if d.severity == "error"]
+    assert ran == ["validate", "compile"]
+
+
+def test_the_gate_stops_a_set_with_an_error_before_compile(monkeypatch, tmp_path) -> None:
+    ran = _recording(monkeypatch)
+    (tmp_path / "broken.tos").write_text(
+        OWN_TRAINING.replace("training_uses\n", "training_usez\n", 1), encoding="utf-8"
+    )
+    with pytest.raises(PolicyError) as raised:
+        load_policy_set([tmp_path], use_cache=False)
+    assert ran == ["parse", "validate", "gate"]
+    found = [(d.code, d.message) for d in raised.value.diagnostics]
+    assert found == [("policy-unknown-name", "unknown set `training_usez`")]

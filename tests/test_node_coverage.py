@@ -22,7 +22,8 @@ from tosguard.engine.evaluate import Evaluator
 from tosguard.engine.frontend import analyse, errors_in, parse_policy_data
 from tosguard.engine.library import load_library
 from tosguard.language import ast
-from tosguard.language.printer import format_condition, format_text
+from tosguard.language.conditions import format_condition
+from tosguard.language.printer import format_text
 from tosguard.manifest.model import parse_manifest
 from tosguard.tools.explain import explain, render_text
 
@@ -172,3 +173,16 @@ def test_every_sample_is_explained(library) -> None:
         )
         text = render_text(explanation)
         assert "The prohibited conduct (when):" in text, (condition, text)
+
+
+def test_a_pass_over_conditions_that_misses_a_node_fails_when_defined() -> None:
+    from tosguard.language.visitor import ConditionVisitor
+
+    handlers = {  # every handler but one
+        name: lambda self, node: None
+        for name in ConditionVisitor._handlers.values()
+        if name != "visit_declared"
+    }
+    with pytest.raises(TypeError, match=r"^Partial has no handler for visit_declared$"):
+        type("Partial", (ConditionVisitor,), handlers)
+    type("Complete", (ConditionVisitor,), {**handlers, "visit_declared": lambda self, node: 1})

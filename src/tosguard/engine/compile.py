@@ -7,7 +7,9 @@ from datetime import date
 
 from ..errors import DiagnosticSink
 from ..language import ast
+from ..language.conditions import format_condition
 from ..language.validate import Names, namespace_names, policy_names
+from ..language.visitor import ConditionVisitor
 from . import budget as budgets
 from .ir import (
     INDEX_FIELDS,
@@ -36,36 +38,16 @@ from .ir import (
 
 
 # ---- AST → IR ---------------------------------------------------------------------------------
-class _Compiler:
-    """Compiles the conditions of one policy. ``texts`` maps every file of the library to its
-    text: a predicate defined in another file takes its snippets from that file."""
+class _Compiler(ConditionVisitor):
+    """Compiles the conditions of one policy. Each IR node's ``text`` is its AST node as the
+    one condition printer writes it (:mod:`tosguard.language.conditions`)."""
 
-    def __init__(self, names: Names, texts: dict[str, str]):
+    def __init__(self, names: Names):
         self.names = names
-        self.texts = texts
-        self.lines: dict[str, list[str]] = {}
         # id(define) -> its body compiled: a predicate used in many places is compiled once
         # and shared, so compiling costs what the policy's text does, not what it expands to
         self.bodies: dict[int, Cond] = {}
         self.nodes = 0
-
-    def _lines(self, file: str) -> list[str]:
-        if file not in self.lines:
-            self.lines[file] = self.texts.get(file, "").splitlines()
-        return self.lines[file]
-
-    def snippet(self, span) -> str:
-        lines = self._lines(span.file)
-        if not span.line or span.line > len(lines):
-            return ""
-        if span.end_line == span.line:
-            return lines[span.line - 1][span.column - 1 : span.end_column - 1]
-        first = lines[span.line - 1][span.column - 1 :]
-        middle = lines[span.line : span.end_line - 1]
-        last = (
-            lines[span.end_line - 1][: span.end_column - 1] if span.end_line <= len(lines) else ""
-        )
-        return " ".join(part.strip() for part in (first, *middle, last) if part.strip())
 
     def operand(self, node) -> Operand:
         if isinstance(node, ast.Literal):
@@ -82,64 +64,68 @@ class _Compiler:
         self.nodes += 1
         if not self.nodes & 1023:
             budgets.checkpoint()
-        text = self.snippet(node.span)
-        match node:
-            case ast.And(items=items):
-                return And(text, tuple(self.cond(i) for i in items))
-            case ast.Or(items=items):
-                return Or(text, tuple(self.cond(i) for i in items))
-            case ast.Not(item=item):
-                return Not(text, self.cond(item))
-            case ast.Const(value=value):
-                return Const(text, value)
-            case ast.Compare():
-                return Compare(text, node.op, self.operand(node.left), self.operand(node.right))
-            case ast.InSet():
-                return InSet(
-                    text, self.operand(node.operand), self.values(node.values), node.negated
-                )
-            case ast.Contains(mode="one"):
-                return Contains(text, self.operand(node.operand), self.operand(node.value))
-            case ast.Contains():
-                return ContainsSet(
-                    text, self.operand(node.operand), self.values(node.values), node.mode
-                )
-            case ast.Matches():
-                return Matches(text, self.operand(node.operand), node.pattern, node.regex)
-            case ast.Declared():
-                return Declared(text, self.operand(node.operand), node.negated)
-            case ast.Quantifier(origins=True):
-                return Origins(text, node.quantifier, self.cond(node.body))
-            case ast.Quantifier():
-                return Quantifier(text, node.quantifier, node.other, self.cond(node.body))
-            case ast.NameRef(name="governed", library=False):
-                return Governed(text)
-            case ast.NameRef(name=name):
-                define = self.names.define(name, node.library)
-                assert define is not None, f"unchecked name `{name}`"  # validate reports them
-                body = self.bodies.get(id(define))
-                if body is None:  # the body's names resolve where it is defined
-                    names, self.names = self.names, self.names.scope_of(define)
-                    try:
-                        body = self.bodies[id(define)] = self.cond(define.condition)
-                    finally:
-                        self.names = names
-                return Predicate(text, name, body)
-        raise TypeError(f"cannot compile {type(node).__name__}")  # pragma: no cover
+        return self.visit(node, format_condition(node))
+
+    def visit_and(self, node: ast.And, text: str) -> Cond:
+        return And(text, tuple(self.cond(i) for i in node.items))
+
+    def visit_or(self, node: ast.Or, text: str) -> Cond:
+        return Or(text, tuple(self.cond(i) for i in node.items))
+
+    def visit_not(self, node: ast.Not, text: str) -> Cond:
+        return Not(text, self.cond(node.item))
+
+    def visit_const(self, node: ast.Const, text: str) -> Cond:
+        return Const(text, node.value)
+
+    def visit_compare(self, node: ast.Compare, text: str) -> Cond:
+        return Compare(text, node.op, self.operand(node.left), self.operand(node.right))
+
+    def visit_in_set(self, node: ast.InSet, text: str) -> Cond:
+        return InSet(text, self.operand(node.operand), self.values(node.values), node.negated)
+
+    def visit_contains(self, node: ast.Contains, text: str) -> Cond:
+        if node.mode == "one":
+            return Contains(text, self.operand(node.operand), self.operand(node.value))
+        return ContainsSet(text, self.operand(node.operand), self.values(node.values), node.mode)
+
+    def visit_matches(self, node: ast.Matches, text: str) -> Cond:
+        return Matches(text, self.operand(node.operand), node.pattern, node.regex)
+
+    def visit_declared(self, node: ast.Declared, text: str) -> Cond:
+        return Declared(text, self.operand(node.operand), node.negated)
+
+    def visit_quantifier(self, node: ast.Quantifier, text: str) -> Cond:
+        if node.origins:
+            return Origins(text, node.quantifier, self.cond(node.body))
+        return Quantifier(text, node.quantifier, node.other, self.cond(node.body))
+
+    def visit_name_ref(self, node: ast.NameRef, text: str) -> Cond:
+        if node.name == "governed" and not node.library:
+            return Governed(text)
+        define = self.names.define(node.name, node.library)
+        assert define is not None, f"unchecked name `{node.name}`"  # validate reports them
+        body = self.bodies.get(id(define))
+        if body is None:  # the body's names resolve where it is defined
+            names, self.names = self.names, self.names.scope_of(define)
+            try:
+                body = self.bodies[id(define)] = self.cond(define.condition)
+            finally:
+                self.names = names
+        return Predicate(text, node.name, body)
 
 
 def compile_files(files: list[ast.PolicyFile], display: dict[str, str]) -> list[PolicyIR]:
     """Compile checked files; ``display`` maps file paths to the names reports show."""
     sink = DiagnosticSink()  # the files are checked already; duplicates were reported there
     namespaces = namespace_names(files, sink)
-    texts = {file.path: file.text for file in files}
     compiled: list[PolicyIR] = []
     for file in files:
         for policy in file.policies:
             budgets.checkpoint()
             names = policy_names(policy, namespaces.of(file), file.text, sink)
             compiled.append(
-                _compile_policy(policy, _Compiler(names, texts), display.get(file.path, file.path))
+                _compile_policy(policy, _Compiler(names), display.get(file.path, file.path))
             )
     _attach_exceptions(compiled)
     return compiled
@@ -177,13 +163,6 @@ def _default_governs(policy: ast.Policy) -> ast.Condition:
 def _compile_policy(policy: ast.Policy, compiler: _Compiler, display: str) -> PolicyIR:
     governs_ast = policy.governs or _default_governs(policy)
     governs = compiler.cond(governs_ast)
-    if policy.governs is None:
-        services = ", ".join(f'"{s}"' for s in policy.services)
-        governs.text = (
-            'source.kind in {"model-output", "model-weights"} and '
-            f'source.provider == "{policy.provider}"'
-            + (f" and source.service in {{{services}}}" if services else "")
-        )
     clauses = [_compile_clause(policy, clause, compiler, display) for clause in policy.clauses]
     topics = {clause.id: clause.topic for clause in clauses}
     for clause in clauses:  # an exception without a topic takes the topic of what it lifts

@@ -1,18 +1,19 @@
-"""The one front end of the policy language: files read, parsed, checked and compiled.
+"""The one front end of the policy language: files read, then run through a table of named
+stages (:data:`STAGES`: parse → validate → gate → compile).
 
 Every command that takes policies goes through here — ``check``, ``test``, ``explain``,
 ``diff``, ``policies``, ``lint`` and the service's start-up, reload and
 ``POST /v1/policies/validate`` — so the same files always get the same verdict:
 
 * :func:`read_policy_sources` reads the library's files and the user's (``--extra-policies``);
-* :func:`parse_sources` parses them, each user file marked as such
-  (:attr:`tosguard.language.ast.PolicyFile.user`: its names live in the user's namespace, see
-  :mod:`tosguard.language.validate`);
-* :func:`analyse` runs every static check on the parsed set (errors and warnings);
-* :func:`compile_policy_set` does all of it and returns the compiled
-  :class:`~tosguard.engine.library.Library`, carrying its warnings, or raises :class:`PolicyError`
-  with every diagnostic. Lint and the validate endpoint layer their own analysis on
-  :func:`analyse`, so they report at least the errors ``check`` refuses a set for.
+* :func:`run_front_end` runs the stages on them, from a stage and up to one, over a
+  :class:`FrontEndRun` that carries what each stage hands the next (files, diagnostics, the
+  compiled library);
+* :func:`compile_policy_set` returns the compiled :class:`~tosguard.engine.library.Library`
+  (from the cache when it holds the set), carrying its warnings, or raises
+  :class:`PolicyError` with every diagnostic. Lint stops after ``validate`` and layers its own
+  checks on it; the validate endpoint lints, then runs ``compile``; so both report at least the
+  errors ``check`` refuses a set for.
 
 Heavy modules (Lark, pydantic) are imported only when something has to be parsed: a set
 found in the compiled-library cache is loaded without them.
@@ -20,7 +21,8 @@ found in the compiled-library cache is loaded without them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -122,21 +124,82 @@ def compile_checked(
     return Library(compile_files(files, {}), revision, displays, list(warnings))
 
 
+# ---- the stages ----------------------------------------------------------------------------
+@dataclass
+class FrontEndRun:
+    """What the stages hand on: the sources, the parsed files, every diagnostic so far, and
+    (after ``compile``) the library. ``timings``: seconds spent in each stage run."""
+
+    sources: PolicySources
+    revision: str = ""
+    files: list[ast.PolicyFile] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    library: Library | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def displays(self) -> list[str]:
+        """The names reports show: the sources' (or, for files parsed elsewhere, theirs)."""
+        return self.sources.displays or [f.path for f in self.files]
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[FrontEndRun], None]
+    does: str  # one line for the docs and `--help`
+
+
+def _parse_stage(run: FrontEndRun) -> None:
+    files, diagnostics = parse_sources(run.sources)
+    run.files += files
+    run.diagnostics += diagnostics
+
+
+def _validate_stage(run: FrontEndRun) -> None:
+    run.diagnostics += analyse(run.files)
+
+
+def _gate_stage(run: FrontEndRun) -> None:
+    if errors_in(run.diagnostics):
+        raise PolicyError(sorted(set(run.diagnostics), key=Diagnostic.sort_key))
+    refuse_empty_set(run.files, run.displays)
+
+
+def _compile_stage(run: FrontEndRun) -> None:
+    run.library = compile_checked(run.files, run.revision, run.displays, run.diagnostics)
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("parse", _parse_stage, "each file decoded and parsed to an AST"),
+    Stage("validate", _validate_stage, "every static check on the parsed set"),
+    Stage("gate", _gate_stage, "any error, or a set without a policy, stops the run"),
+    Stage("compile", _compile_stage, "the checked ASTs compiled to the IR of a library"),
+)
+STAGE_NAMES = tuple(stage.name for stage in STAGES)
+
+
+def run_front_end(run: FrontEndRun, *, start: str = "parse", until: str = "compile") -> FrontEndRun:
+    """Run the stages from ``start`` through ``until`` on ``run``; raises
+    :class:`PolicyError` from the ``gate``."""
+    first, last = STAGE_NAMES.index(start), STAGE_NAMES.index(until)
+    for stage in STAGES[first : last + 1]:
+        began = time.perf_counter()
+        stage.run(run)
+        run.timings[stage.name] = time.perf_counter() - began
+    return run
+
+
 def compile_policy_set(sources: PolicySources, *, use_cache: bool = True) -> Library:
     """The compiled library of ``sources`` (from the cache when it holds them), with its
     warnings; raises :class:`PolicyError` with every diagnostic when any is an error."""
     revision = revision_of(sources.library, sources.user)
-    displays = sources.displays
     cached = read_cache(revision) if use_cache else None
     if cached is not None:
         policies, warnings = cached
-        return Library(policies, revision, displays, warnings)
-    files, diagnostics = parse_sources(sources)
-    diagnostics += analyse(files)
-    if errors_in(diagnostics):
-        raise PolicyError(sorted(set(diagnostics), key=Diagnostic.sort_key))
-    refuse_empty_set(files, displays)
-    library = compile_checked(files, revision, displays, diagnostics)
+        return Library(policies, revision, sources.displays, warnings)
+    library = run_front_end(FrontEndRun(sources, revision)).library
+    assert library is not None  # the compile stage ran
     if use_cache:
         write_cache(revision, library.policies, library.warnings)
     return library

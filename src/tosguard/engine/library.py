@@ -26,7 +26,7 @@ from .ir import INDEX_FIELDS, PolicyIR
 T = TypeVar("T")
 POLICY_SUFFIX = ".tos"
 MAX_POLICY_BYTES = 4 * 1024 * 1024  # one policy file; a larger one is refused
-CACHE_FORMAT = b"ir-8"  # bump when the IR classes change shape
+CACHE_FORMAT = b"ir-9"  # bump when the IR classes change shape
 
 
 @dataclass

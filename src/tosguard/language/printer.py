@@ -39,11 +39,19 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from ..errors import Diagnostic, PolicyError, Span
 from . import ast
+from .conditions import (
+    flat,
+    flat_bare,
+    literal,
+    needs_parens,
+    quantifier_head,
+    quote,
+    set_text,
+)
 from .parse import Comment, parse_policy_text
 
 WIDTH = 100
@@ -104,48 +112,6 @@ def format_tree(tree: ast.PolicyFile) -> str:
     return _Printer("", []).print_file(tree)
 
 
-def format_condition(condition) -> str:
-    """A condition on one line, as the formatter writes it (used by ``diff`` and ``explain``).
-
-    >>> from tosguard.language.parse import parse_policy_text
-    >>> tree = parse_policy_text("define d = (model.commercial)  and not(source.records>=5)")
-    >>> format_condition(tree.defines[0].condition)
-    'model.commercial and not (source.records >= 5)'
-    """
-    return _flat(condition, "top")
-
-
-def quote(value: str) -> str:
-    """A string literal for ``value``: JSON escapes for quotes, backslashes, control and line
-    separator characters; every other character as it is.
-
-    >>> print(quote('say "hi"\\tnow – “ok”'))
-    "say \\"hi\\"\\tnow – “ok”"
-    """
-    out = ['"']
-    for char in value:
-        code = ord(char)
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif code < 0x20 or code == 0x7F or 0xD800 <= code <= 0xDFFF or char in "\x85\u2028\u2029":
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
-
-
-_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\n": "\\n",
-    "\t": "\\t",
-    "\r": "\\r",
-    "\b": "\\b",
-    "\f": "\\f",
-}
-
-
 def _verify(tree: ast.PolicyFile, comments: list[Comment], formatted: str, path: str) -> None:
     again: list[Comment] = []
     problem = ""
@@ -169,115 +135,13 @@ def _verify(tree: ast.PolicyFile, comments: list[Comment], formatted: str, path:
         )
 
 
-# ---- literals and conditions ------------------------------------------------------------------
-def literal(value) -> str:
-    """A value as the policy language writes it (`true`, `2025-01-31`, a quoted string)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        text = format(Decimal(repr(value)), "f")
-        return text if "." in text else text + ".0"
-    if isinstance(value, date):
-        return value.isoformat()
-    return quote(str(value))
-
-
-def _operand(node) -> str:
-    if isinstance(node, ast.Path):
-        return node.dotted
-    return literal(node.value)
-
-
-def _set_ref(node) -> str:
-    if isinstance(node, ast.SetName):
-        return node.written
-    return "{" + ", ".join(literal(item.value) for item in node.items) + "}"
-
-
-def _is_truthy(node) -> bool:
-    """``model.commercial`` alone means ``model.commercial == true``: print it that way."""
-    return (
-        isinstance(node, ast.Compare)
-        and node.op == "=="
-        and isinstance(node.left, ast.Path)
-        and len(node.left.parts) > 1
-        and isinstance(node.right, ast.Literal)
-        and node.right.value is True
-    )
-
-
-def _needs_parens(node, context: str) -> bool:
-    if context == "top":
-        return False
-    if context == "and":
-        return isinstance(node, ast.Or)
-    if context == "or":
-        return isinstance(node, ast.And)
-    if context == "not" and isinstance(node, _COMPARISONS) and not _is_truthy(node):
-        return True  # `not (a == b)` reads unambiguously; `not a == b` means the same
-    return isinstance(node, (ast.And, ast.Or))  # "unary": after `where`; "not"
-
-
-_COMPARISONS = (ast.Compare, ast.InSet, ast.Contains, ast.Matches, ast.Declared)
-
-
-def _quantifier_head(node: ast.Quantifier) -> str:
-    if node.origins:
-        noun = "origins" if node.quantifier == "all" else "origin"
-        return f"{node.quantifier} {noun} where "
-    noun = "sources" if node.quantifier == "all" else "source"
-    return f"{node.quantifier} {'other ' if node.other else ''}{noun} where "
-
-
-def _flat(node, context: str) -> str:
-    text = _flat_bare(node)
-    return f"({text})" if _needs_parens(node, context) else text
-
-
-def _flat_bare(node) -> str:
-    if isinstance(node, ast.And):
-        return " and ".join(_flat(item, "and") for item in node.items)
-    if isinstance(node, ast.Or):
-        return " or ".join(_flat(item, "or") for item in node.items)
-    if isinstance(node, ast.Not):
-        return "not " + _flat(node.item, "not")
-    if isinstance(node, ast.Const):
-        return "true" if node.value else "false"
-    if isinstance(node, ast.NameRef):
-        return node.written
-    if isinstance(node, ast.Quantifier):
-        return _quantifier_head(node) + _flat(node.body, "unary")
-    if isinstance(node, ast.Compare):
-        if _is_truthy(node):
-            return _operand(node.left)
-        return f"{_operand(node.left)} {node.op} {_operand(node.right)}"
-    if isinstance(node, ast.InSet):
-        return (
-            f"{_operand(node.operand)} {'not in' if node.negated else 'in'} {_set_ref(node.values)}"
-        )
-    if isinstance(node, ast.Contains):
-        if node.mode == "one":
-            return f"{_operand(node.operand)} contains {_operand(node.value)}"
-        return f"{_operand(node.operand)} contains {node.mode} {_set_ref(node.values)}"
-    if isinstance(node, ast.Matches):
-        return (
-            f"{_operand(node.operand)} matches {'regex ' if node.regex else ''}"
-            f"{quote(node.pattern)}"
-        )
-    if isinstance(node, ast.Declared):
-        return f"{_operand(node.operand)} is {'not ' if node.negated else ''}declared"
-    raise TypeError(f"cannot format {type(node).__name__}")  # pragma: no cover
-
-
 def _layout(node, column: int, context: str) -> list[str]:
     """The lines of a condition whose first line starts at ``column``: the first line without
     indentation, the others with it."""
-    flat = _flat(node, context)
-    if column + len(flat) <= WIDTH:
-        return [flat]
-    if _needs_parens(node, context):
+    one_line = flat(node, context)
+    if column + len(one_line) <= WIDTH:
+        return [one_line]
+    if needs_parens(node, context):
         lines = _layout(node, column + 1, "top")
         lines[0] = "(" + lines[0]
         lines[-1] += ")"
@@ -292,16 +156,16 @@ def _layout(node, column: int, context: str) -> list[str]:
             lines += sub[1:]
         return lines
     if isinstance(node, (ast.Not, ast.Quantifier)):
-        head = "not " if isinstance(node, ast.Not) else _quantifier_head(node)
+        head = "not " if isinstance(node, ast.Not) else quantifier_head(node)
         body = node.item if isinstance(node, ast.Not) else node.body
         sub = _layout(body, column + len(head), "not" if isinstance(node, ast.Not) else "unary")
         return [head + sub[0], *sub[1:]]
     values = getattr(node, "values", None)
     if isinstance(node, (ast.InSet, ast.Contains)) and isinstance(values, ast.SetLiteral):
-        head = _flat_bare(node)[: -len(_set_ref(values))]
+        head = flat_bare(node)[: -len(set_text(values))]
         items = [literal(item.value) for item in values.items]
         return _fill_braces(head, items, column)
-    return [flat]
+    return [one_line]
 
 
 def _overflow(lines: list[str]) -> int:

@@ -29,6 +29,7 @@ from ..manifest.countries import is_country, suggest_country
 from ..manifest.model import known_paths, path_values
 from . import ast
 from .patterns import check_pattern
+from .visitor import ConditionVisitor
 from .vocab import KINDS, PATH_ROOTS, SCOPES, SEVERITIES, TOPICS
 
 PROVIDER_ID = re.compile(r"[a-z][a-z0-9-]*\Z")
@@ -785,7 +786,7 @@ def _check_set(set_def: ast.SetDef, text: str, sink: DiagnosticSink) -> None:
 
 
 # ---- conditions -------------------------------------------------------------------------------
-class _ConditionChecker:
+class _ConditionChecker(ConditionVisitor):
     """Walks a condition, checking names, paths and literal values against the manifest."""
 
     def __init__(
@@ -823,27 +824,23 @@ class _ConditionChecker:
         if not check_context:
             self.source_context = True
         try:
-            self._walk(node)
+            self.visit(node)
         finally:
             self.source_context = saved
 
-    def _walk(self, node) -> None:
-        method = getattr(self, "_check_" + type(node).__name__.lower())
-        method(node)
-
-    def _check_and(self, node: ast.And) -> None:
+    def visit_and(self, node: ast.And) -> None:
         for item in node.items:
-            self._walk(item)
+            self.visit(item)
 
-    _check_or = _check_and
+    visit_or = visit_and
 
-    def _check_not(self, node: ast.Not) -> None:
-        self._walk(node.item)
+    def visit_not(self, node: ast.Not) -> None:
+        self.visit(node.item)
 
-    def _check_const(self, node: ast.Const) -> None:
+    def visit_const(self, node: ast.Const) -> None:
         pass
 
-    def _check_quantifier(self, node: ast.Quantifier) -> None:
+    def visit_quantifier(self, node: ast.Quantifier) -> None:
         if node.origins and not self.source_context:
             self.error(
                 "policy-bad-quantifier",
@@ -861,11 +858,11 @@ class _ConditionChecker:
         saved = self.source_context
         self.source_context = True
         try:
-            self._walk(node.body)
+            self.visit(node.body)
         finally:
             self.source_context = saved
 
-    def _check_nameref(self, node: ast.NameRef) -> None:
+    def visit_name_ref(self, node: ast.NameRef) -> None:
         if node.name == "governed" and not node.library:
             if self.in_governs:
                 self.error(
@@ -909,13 +906,13 @@ class _ConditionChecker:
         self.expanding.append(define.name)
         names, self.names = self.names, self.expansion.scope(define)
         try:
-            self._walk(define.condition)
+            self.visit(define.condition)
         finally:
             self.names = names
             self.expanding.pop()
 
     # -- leaves
-    def _check_compare(self, node: ast.Compare) -> None:
+    def visit_compare(self, node: ast.Compare) -> None:
         left_type = self._operand(node.left)
         right_type = self._operand(node.right)
         for path, literal in ((node.left, node.right), (node.right, node.left)):
@@ -929,14 +926,14 @@ class _ConditionChecker:
                 "use `contains` to test list membership",
             )
 
-    def _check_inset(self, node: ast.InSet) -> None:
+    def visit_in_set(self, node: ast.InSet) -> None:
         self._operand(node.operand)
         path = node.operand if isinstance(node.operand, ast.Path) else None
         for literal in self._set_items(node.values, path, "in"):
             if path is not None:
                 self._literal_fits(path, literal, "in")
 
-    def _check_contains(self, node: ast.Contains) -> None:
+    def visit_contains(self, node: ast.Contains) -> None:
         kind = self._operand(node.operand)
         if kind not in ("list", "str", "any"):
             self.error(
@@ -957,7 +954,7 @@ class _ConditionChecker:
             elif isinstance(node.operand, ast.Path) and isinstance(value, ast.Literal):
                 self._literal_fits(node.operand, value, "contains")
 
-    def _check_matches(self, node: ast.Matches) -> None:
+    def visit_matches(self, node: ast.Matches) -> None:
         kind = self._operand(node.operand)
         if kind not in ("str", "any"):
             self.error(
@@ -976,7 +973,7 @@ class _ConditionChecker:
                 "backreferences or lookaround",
             )
 
-    def _check_declared(self, node: ast.Declared) -> None:
+    def visit_declared(self, node: ast.Declared) -> None:
         self._operand(node.operand)
 
     def _set_items(self, ref, path: ast.Path | None = None, op: str = "") -> Iterator[ast.Literal]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..engine.frontend import PolicySources, compile_policy_set, read_policy_sources
 from ..engine.library import Library
-from ..errors import Diagnostic, Span, TosguardError
+from ..errors import Diagnostic, PolicyError, Span, TosguardError
 
 RESTRICTED_CACHE_SIZE = 32  # restricted libraries kept per set (``?policies=``), LRU
 
@@ -46,13 +46,13 @@ class PolicySet:
         posted policy text is validated in."""
         with self._parse_lock:  # not `_lock`: restrict() must never wait for a parse
             if self._parsed is None:
-                from ..engine.frontend import parse_policy_data
+                from ..engine.frontend import FrontEndRun, PolicySources, run_front_end
 
-                self._parsed = [
-                    parse_policy_data(data, display, user=user)
-                    for contents, user in ((self.contents, False), (self.user_contents, True))
-                    for _, display, data in contents
-                ]
+                sources = PolicySources(self.contents, self.user_contents)
+                run = run_front_end(FrontEndRun(sources), until="parse")
+                if run.diagnostics:  # the set compiled, so its files parse
+                    raise PolicyError(run.diagnostics)
+                self._parsed = run.files
             return self._parsed
 
     def restrict(self, policy_ids: Sequence[str]) -> Library:

@@ -175,7 +175,7 @@ def validate_policy(
 def _validate_policy(
     others: list, data: bytes, name: str, context: str, user: bool
 ) -> tuple[list[Diagnostic], str]:
-    from ..engine.frontend import compile_checked, parse_policy_data
+    from ..engine.frontend import FrontEndRun, PolicySources, parse_policy_data, run_front_end
     from ..tools.lint import lint_files
 
     try:
@@ -183,8 +183,9 @@ def _validate_policy(
     except PolicyError as error:
         return list(error.diagnostics), context
     diagnostics = lint_files([parsed], others)
-    if not any(d.severity == "error" for d in diagnostics):
-        compile_checked([*others, parsed], "validate", [f.path for f in [*others, parsed]])
+    if not any(d.severity == "error" for d in diagnostics):  # lint ran the validate stage
+        run = FrontEndRun(PolicySources([]), revision="validate", files=[*others, parsed])
+        run_front_end(run, start="compile")
     return diagnostics, context
 
 

@@ -27,8 +27,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ..errors import PolicyError
 from ..language import ast
+from ..language.conditions import format_condition, literal
 from ..language.printer import CITE_FIELDS
 from ..language.printer import HEADER_FIELDS as POLICY_FIELDS
 from ..language.vocab import STATUS_ORDER
@@ -74,23 +74,12 @@ def load_side(paths, extra=()) -> Side:
     ``extra`` (what both sides build on), ``extra`` is the library and the side's own files
     are user policies over it, as ``tosguard lint PATHS --extra-policies EXTRA`` reads them; a
     side's file that is also one of ``extra`` stays the library's."""
-    from ..engine.frontend import (
-        analyse,
-        compile_checked,
-        errors_in,
-        parse_sources,
-        read_policy_sources,
-        refuse_empty_set,
-    )
+    from ..engine.frontend import FrontEndRun, read_policy_sources, run_front_end
 
     sources = read_policy_sources(extra, paths) if extra else read_policy_sources(paths)
-    parsed, diagnostics = parse_sources(sources)
-    diagnostics += errors_in(analyse(parsed))
-    if diagnostics:
-        raise PolicyError(diagnostics)
-    refuse_empty_set(parsed, sources.displays)
-    library = compile_checked(parsed, "diff", sources.displays)
-    return Side([str(p) for p in paths], parsed, library)
+    run = run_front_end(FrontEndRun(sources, revision="diff"))
+    assert run.library is not None  # the compile stage ran
+    return Side([str(p) for p in paths], run.files, run.library)
 
 
 # ---- the comparison ---------------------------------------------------------------------------
@@ -337,8 +326,6 @@ def _kind(clause: ast.Clause) -> str:
 def _field(node, name: str):
     value = getattr(node, name)
     if name in ("when", "require", "governs"):
-        from ..language.printer import format_condition
-
         return format_condition(value) if value is not None else None
     if name == "lifts":
         return [str(ref) for ref in value]
@@ -380,8 +367,6 @@ def _names_used(clause: ast.Clause, local: dict) -> set[str]:
 
 
 def _definition_changes(scope: str, before: dict, after: dict) -> list[DefinitionChange]:
-    from ..language.printer import format_condition
-
     changes = []
     for name in sorted(set(before) | set(after)):
         a, b = before.get(name), after.get(name)
@@ -429,8 +414,6 @@ def _definition_changes(scope: str, before: dict, after: dict) -> list[Definitio
 
 
 def _definition_text(node) -> str:
-    from ..language.printer import format_condition, literal
-
     if node is None:
         return ""
     if isinstance(node, ast.Define):

@@ -338,7 +338,7 @@ def _clause_parts(evaluator: Evaluator, clause: ClauseIR, env: Env) -> dict:
 # ---- condition trees --------------------------------------------------------------------------
 def _tree(cond: ir.Cond, env: Env) -> dict:
     value = cond.build()(env)
-    node: dict = {"condition": _text(cond), "value": VALUE_WORDS[value]}
+    node: dict = {"condition": cond.text, "value": VALUE_WORDS[value]}
     if value is None:
         node["missing"] = sorted(ir.missing(cond, env))
     facts = [_fact(operand, env) for operand in _paths(cond)]
@@ -412,95 +412,6 @@ def _value(value) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
-
-
-def _text(cond: ir.Cond) -> str:
-    """The source text of a condition when it can be trusted, else one rendered from the IR.
-
-    The compiler cuts each node's text out of the file being compiled; the nodes of a predicate
-    defined in another file (a library-wide ``define``) can get a wrong cut, so a text is used
-    only when it names the node's own paths and holds its children's texts."""
-    text = " ".join(cond.text.split())
-    return text if text and _plausible(cond, text) else _ir_text(cond)
-
-
-def _plausible(cond: ir.Cond, text: str) -> bool:
-    import re
-
-    if isinstance(cond, ir.Predicate):
-        return text == cond.name
-    if isinstance(cond, ir.Governed):
-        return text == "governed"
-    if text.count("(") != text.count(")") or text.count('"') % 2:
-        return False
-    paths = [
-        o.dotted
-        for o in (*cond.operands(), getattr(cond, "operand", None))
-        if isinstance(o, ir.Path)
-    ]
-    if any(not re.search(rf"(?<![\w.-]){re.escape(p)}(?![\w-])", text) for p in paths):
-        return False
-    if isinstance(cond, ir.Compare) and cond.op not in text:
-        return False
-    if isinstance(cond, (ir.Quantifier, ir.Origins)) and not text.lstrip("(").startswith(
-        cond.quantifier
-    ):
-        return False
-    for child in cond.children():
-        child_text = " ".join(child.text.split())
-        if not child_text or child_text not in text or not _plausible(child, child_text):
-            return False
-    return True
-
-
-def _ir_text(cond: ir.Cond) -> str:
-    """A condition rendered from the IR (set names are not kept there: long sets are cut)."""
-
-    def operand(o) -> str:
-        return o.dotted if isinstance(o, ir.Path) else _value(o.value)
-
-    def values(vs) -> str:
-        shown = sorted(vs, key=str)
-        more = f", … {len(shown) - 8} more" if len(shown) > 8 else ""
-        return "{" + ", ".join(_value(v) for v in shown[:8]) + more + "}"
-
-    def inner(c) -> str:
-        text = _text(c)
-        return f"({text})" if isinstance(c, (ir.And, ir.Or)) else text
-
-    if isinstance(cond, ir.Compare):
-        return f"{operand(cond.left)} {cond.op} {operand(cond.right)}"
-    if isinstance(cond, ir.InSet):
-        return f"{operand(cond.operand)} {'not in' if cond.negated else 'in'} {values(cond.values)}"
-    if isinstance(cond, ir.Contains):
-        return f"{operand(cond.operand)} contains {operand(cond.value)}"
-    if isinstance(cond, ir.ContainsSet):
-        return f"{operand(cond.operand)} contains {cond.mode} {values(cond.values)}"
-    if isinstance(cond, ir.Matches):
-        return (
-            f"{operand(cond.operand)} matches {'regex ' if cond.regex else ''}"
-            f"{_value(cond.pattern)}"
-        )
-    if isinstance(cond, ir.Declared):
-        return f"{operand(cond.operand)} is {'not ' if cond.negated else ''}declared"
-    if isinstance(cond, (ir.And, ir.Or)):
-        word = " and " if isinstance(cond, ir.And) else " or "
-        return word.join(inner(c) for c in cond.items)
-    if isinstance(cond, ir.Not):
-        return "not " + inner(cond.item)
-    if isinstance(cond, ir.Predicate):
-        return cond.name
-    if isinstance(cond, ir.Governed):
-        return "governed"
-    if isinstance(cond, ir.Const):
-        return "true" if cond.value else "false"
-    if isinstance(cond, ir.Quantifier):
-        noun = "sources" if cond.quantifier == "all" else "source"
-        return f"{cond.quantifier} {'other ' if cond.other else ''}{noun} where {inner(cond.body)}"
-    if isinstance(cond, ir.Origins):
-        noun = "origins" if cond.quantifier == "all" else "origin"
-        return f"{cond.quantifier} {noun} where {inner(cond.body)}"
-    return type(cond).__name__.lower()  # pragma: no cover
 
 
 # ---- results in words -------------------------------------------------------------------------

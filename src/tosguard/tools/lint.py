@@ -37,6 +37,8 @@ from ..errors import (
     counts as count_diagnostics,
 )
 from ..language import ast
+from ..language.conditions import format_condition
+from ..language.conditions import literal as literal_text
 from ..language.validate import (
     MAX_EXPANDED_DEPTH,
     Expansion,
@@ -150,13 +152,14 @@ def lint_files(
 ) -> list[Diagnostic]:
     """Every check lint makes on parsed ``files`` except the parse itself and provenance,
     with ``context`` as the rest of their set (the HTTP validate endpoint passes the loaded
-    set, parsed once): first what the front end (:func:`tosguard.engine.frontend.analyse`) finds,
+    set, parsed once): first what the front end's ``validate`` stage finds,
     as ``check`` would, then the linter's own checks. The diagnostics about ``files``, and
     the errors about ``context``, sorted."""
-    from ..engine.frontend import analyse
+    from ..engine.frontend import FrontEndRun, PolicySources, run_front_end
 
     names = {f.path for f in files}
-    checked = analyse([*context, *files])
+    run = FrontEndRun(PolicySources([]), files=[*context, *files])
+    checked = run_front_end(run, start="validate", until="validate").diagnostics
     diagnostics = [
         d
         for d in checked
@@ -647,15 +650,11 @@ _NEGATE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 
 
 def _show(node) -> str:
-    from ..language.printer import format_condition
-
     return format_condition(node)
 
 
 def _show_value(value) -> str:
-    from ..language.printer import literal
-
-    return f"`{literal(value)}`"
+    return f"`{literal_text(value)}`"
 
 
 class _Domain:
