@@ -222,6 +222,10 @@ class Applied:
                 self.live.append((entry, wanted))
         self.matched = [0] * len(self.live)
         self.rules: set[str] = set()
+        # entries by rule, so that a report of many findings is matched in one pass
+        self.by_rule: dict[str, list[int]] = {}
+        for index, (entry, _) in enumerate(self.live):
+            self.by_rule.setdefault(entry.clause, []).append(index)
 
     def accept(self, checked: Checked) -> Report:
         """The report with the findings the live entries name marked ``accepted``."""
@@ -231,12 +235,12 @@ class Applied:
         for number, finding in enumerate(report.findings):
             if finding.category not in ALWAYS_LISTED:
                 continue
-            self.rules.add(finding.rule)
-            for index, (entry, wanted) in enumerate(self.live):
-                if (
-                    (wanted is None or wanted == key)
-                    and finding.rule == entry.clause
-                    and _subject_matches(entry.subject, finding.subject, checked.source_ids)
+            rule = finding.rule
+            self.rules.add(rule)
+            for index in self.by_rule.get(rule, ()):
+                entry, wanted = self.live[index]
+                if (wanted is None or wanted == key) and _subject_matches(
+                    entry.subject, finding.subject, checked.source_ids
                 ):
                     self.matched[index] += 1
                     acceptances.setdefault(number, entry.acceptance())
