@@ -21,6 +21,7 @@ names it wrongly). An entry whose ``manifest`` was not checked in this run is le
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,9 +73,14 @@ class Baseline:
         """The file an entry's ``manifest`` names, comparable with :func:`manifest_key`."""
         if entry.manifest is None:
             return None
-        if entry.manifest == "<stdin>":
-            return entry.manifest
-        return manifest_key(os.path.join(os.path.dirname(self.path), entry.manifest))
+        return _entry_manifest_key(self.path, entry.manifest)
+
+
+@functools.lru_cache(maxsize=4096)
+def _entry_manifest_key(baseline: str, manifest: str) -> str:
+    if manifest == "<stdin>":
+        return manifest
+    return manifest_key(os.path.join(os.path.dirname(baseline), manifest))
 
 
 def manifest_key(name: str) -> str:
@@ -222,10 +228,11 @@ class Applied:
                 self.live.append((entry, wanted))
         self.matched = [0] * len(self.live)
         self.rules: set[str] = set()
-        # entries by rule, so that a report of many findings is matched in one pass
-        self.by_rule: dict[str, list[int]] = {}
+        # entries by rule and subject (None: every subject), so that a report of many findings
+        # is matched in one pass whatever the size of the baseline
+        self.by_key: dict[tuple[str, str | None], list[int]] = {}
         for index, (entry, _) in enumerate(self.live):
-            self.by_rule.setdefault(entry.clause, []).append(index)
+            self.by_key.setdefault((entry.clause, entry.subject), []).append(index)
 
     def accept(self, checked: Checked) -> Report:
         """The report with the findings the live entries name marked ``accepted``."""
@@ -237,11 +244,14 @@ class Applied:
                 continue
             rule = finding.rule
             self.rules.add(rule)
-            for index in self.by_rule.get(rule, ()):
+            candidates = [
+                *self.by_key.get((rule, finding.subject), ()),
+                *self.by_key.get((rule, _source_id(finding.subject, checked.source_ids)), ()),
+                *self.by_key.get((rule, None), ()),
+            ]
+            for index in sorted(set(candidates)):  # the first entry in the file accepts it
                 entry, wanted = self.live[index]
-                if (wanted is None or wanted == key) and _subject_matches(
-                    entry.subject, finding.subject, checked.source_ids
-                ):
+                if wanted is None or wanted == key:
                     self.matched[index] += 1
                     acceptances.setdefault(number, entry.acceptance())
         return with_acceptances(report, acceptances)
@@ -281,13 +291,13 @@ class Applied:
         return sorted(found, key=Diagnostic.sort_key)
 
 
-def _subject_matches(wanted: str | None, subject: str, source_ids: Sequence[str]) -> bool:
-    if wanted is None or wanted == subject:
-        return True
+def _source_id(subject: str, source_ids: Sequence[str]) -> str | None:
+    """The id of the source a subject pointer names (None for the model, the organization)."""
     if subject.startswith("/sources/"):
         index = int(subject.split("/")[2])
-        return index < len(source_ids) and source_ids[index] == wanted
-    return False
+        if index < len(source_ids):
+            return source_ids[index]
+    return None
 
 
 def _entry_problem(
@@ -336,11 +346,7 @@ def baseline_text(
             finding = finding.unaccepted()
             if finding.category not in ALWAYS_LISTED:
                 continue
-            subject = finding.subject
-            if subject.startswith("/sources/"):
-                index = int(subject.split("/")[2])
-                if index < len(one.source_ids):
-                    subject = one.source_ids[index]
+            subject = _source_id(finding.subject, one.source_ids) or finding.subject
             key = (finding.rule, subject, written)
             if key in entries:
                 continue
@@ -357,8 +363,9 @@ def baseline_text(
         "# Accepted risks for `tosguard check --baseline` (docs/ci.md). Review each entry:\n"
         "# say why the risk is accepted, who accepted it and until when.\n"
     )
-    body = yaml.safe_dump(
+    body = yaml.dump(
         {"tosguard-baseline": BASELINE_FORMAT, "accepted": list(entries.values())},
+        Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),  # libyaml's, when there
         sort_keys=False,
         allow_unicode=True,
         width=100,
