@@ -126,6 +126,8 @@ def render_sarif(reports: list[Report]) -> str:
             rule_id = f.rule
             rules.setdefault(rule_id, _sarif_rule(f))
             results.append(_sarif_result(f, rule_id))
+            if ACCEPTED in report.summary:  # a baseline was applied: this one is not suppressed
+                results[-1]["suppressions"] = []
     revisions = sorted({r.policy_revision for r in reports})
     properties: dict = {"tosguard_version": __version__}
     if len(revisions) == 1:  # one policy set checked every manifest (as in one CLI run)
