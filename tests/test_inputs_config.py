@@ -406,3 +406,14 @@ def test_key_positions_point_at_each_key(tables: dict[str, dict[str, str]]) -> N
             row = rows[line - 1]
             assert row[key_column - 1 :].startswith(_key_text(path[-1]) + " = ")
             assert row[value_column - 1 :].startswith(tables[path[1]][path[2]].split("\n")[0])
+
+
+def test_explain_loads_the_policies_of_the_config(tmp_path: Path) -> None:
+    below = project(tmp_path, PYPROJECT)
+    args = ("explain", "../../manifest.yaml", "--clause", "fixture-terms/compete")
+    explained = tosguard(*args, "--as-of", AS_OF, cwd=below)
+    assert explained.returncode == 0, err(explained)
+    assert "fixture-terms/compete" in out(explained)
+    assert "using configuration" in err(explained)
+    unknown = tosguard(*args, "--isolated", cwd=below)  # the shipped library has no such policy
+    assert unknown.returncode == 2 and "no policy `fixture-terms`" in err(unknown)

@@ -900,16 +900,27 @@ def test_command(paths, policies, extra, coverage_min, fmt, output, error_format
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @click.option("--output", "-o", metavar="FILE", help="Write the explanation to FILE.")
+@config_options
 @error_format_option
 def explain_command(
-    manifest, clause, subject, policies, extra, as_of, fmt, output, error_format
+    manifest,
+    clause,
+    subject,
+    policies,
+    extra,
+    as_of,
+    fmt,
+    output,
+    config_path,
+    isolated,
+    error_format,
 ) -> None:
     """Explain why a clause came out as it did for each subject of a manifest.
 
     Shows the policy version selected and why, the value of every sub-condition (true,
     false, or unknown with the missing manifest paths), and the exceptions and agreements
-    that could apply. MANIFEST may be - for standard input. Exit status: 0 explained,
-    2 invalid input.
+    that could apply. MANIFEST may be - for standard input. The policies and extra policies
+    of the configuration file apply, as in `check`. Exit status: 0 explained, 2 invalid input.
     """
     from itertools import chain
 
@@ -917,6 +928,9 @@ def explain_command(
     from .inputs import load
     from .tools.explain import explain, render_text
 
+    config = _config(config_path, isolated, error_format)  # the library `check` loads
+    policies = policies or config.get("policies", ())
+    extra = extra or config.get("extra-policies", ())
     day = parse_date(as_of)
     loaded = load(manifest)
     explanation = explain(_library(policies, extra), loaded, clause, as_of=day, subject=subject)
