@@ -13,13 +13,14 @@ from tosguard.codes import CODES, STAGES, markdown
 from tosguard.config import ConfigError
 from tosguard.engine.identity import DOCUMENT_NOTICE_CODES, NOTICE_CODES
 from tosguard.errors import ManifestError, PolicyError, TosguardError, UsageError
+from tosguard.importers.document import ImportInputError
 from tosguard.report.baseline import BaselineError
 from tosguard.service.problems import KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src" / "tosguard"
 CODE_LIKE = re.compile(
-    r"(policy|manifest|test|service|http|usage|serve|reload|config|baseline)-[a-z0-9]+(-[a-z0-9]+)*"
+    r"(policy|manifest|test|service|http|usage|serve|reload|import|config|baseline)-[a-z0-9]+(-[a-z0-9]+)*"
 )
 
 
@@ -41,7 +42,15 @@ def _literals() -> dict[str, str]:
 
 def _generated() -> set[str]:
     """Codes built rather than written: the counts of diagnostics left out, per error class."""
-    classes = (TosguardError, PolicyError, ManifestError, UsageError, ConfigError, BaselineError)
+    classes = (
+        TosguardError,
+        PolicyError,
+        ManifestError,
+        UsageError,
+        ImportInputError,
+        ConfigError,
+        BaselineError,
+    )
     prefixes = {cls.code_prefix for cls in classes}
     return {f"{prefix}-too-many-errors" if prefix else "too-many-errors" for prefix in prefixes}
 

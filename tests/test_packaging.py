@@ -32,6 +32,9 @@ def test_wheel_bundles_grammar_and_policies(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("tosguard-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "tosguard/_data/grammar/tosguard.lark" in names
+    # `tosguard import` validates ML-BOMs offline against the vendored CycloneDX schemas
+    for schema in ("bom-1.6", "bom-1.7", "spdx", "jsf-0.82", "cryptography-defs"):
+        assert f"tosguard/importers/schemas/cyclonedx/{schema}.schema.json" in names
     shipped = {
         p.relative_to(ROOT).as_posix() for p in (ROOT / "policies").rglob("*") if p.is_file()
     }

@@ -17,7 +17,16 @@ from .engine.library import Library, load_library
 from .errors import Diagnostic, Span, UsageError
 from .report.model import Report, build_report
 
-__all__ = ["Library", "Report", "check", "check_file", "check_text", "load_library", "parse_date"]
+__all__ = [
+    "Library",
+    "Report",
+    "check",
+    "check_file",
+    "check_text",
+    "import_manifest",
+    "load_library",
+    "parse_date",
+]
 
 
 def parse_date(value: str | date | None, what: str = "--as-of") -> date:
@@ -76,3 +85,15 @@ def check_text(
 
     loaded = parse_manifest(text, name, fmt)
     return check(library, loaded, name=name, **options)
+
+
+def import_manifest(library: Library, sources, *, fmt: str | None = None):
+    """A manifest written from model cards, dataset cards, ML-BOMs, SPDX 3 AI documents,
+    Croissant descriptions or Data Provenance summaries (``tosguard import``); returns an
+    :class:`tosguard.importers.run.ImportResult` whose ``text`` is the manifest. Licences are
+    written as ``library`` knows them (its canonical ids)."""
+    from .engine.identity import Vocabulary
+    from .importers.run import import_sources
+
+    vocabulary = library.derived("vocabulary", Vocabulary)
+    return import_sources(list(sources), vocabulary.canonical_licence, fmt)

@@ -1002,6 +1002,66 @@ def diff_command(old, new, more, manifests, extra, as_of, fmt, output, error_for
     sys.exit(EXIT_FAIL if result.changed else EXIT_OK)
 
 
+@cli.command("import")
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@click.option(
+    "--from",
+    "fmt",
+    type=click.Choice(
+        ["hf-model-card", "hf-dataset-card", "cyclonedx", "spdx3", "croissant", "dpi"]
+    ),
+    help="The inputs' format (default: told from each input's content).",
+)
+@click.option(
+    "--output", "-o", metavar="FILE", help="Write the manifest to FILE (default: stdout)."
+)
+@click.option("--force", is_flag=True, help="Overwrite --output if it exists.")
+@click.option(
+    "--policies",
+    "policies",
+    multiple=True,
+    metavar="PATH",
+    help="Policies whose licence ids the manifest uses (default: the shipped library).",
+)
+@error_format_option
+def import_command(sources, fmt, output, force, policies, error_format) -> None:
+    """Write a manifest from model and dataset cards, ML-BOMs and dataset descriptions.
+
+    Reads Hugging Face model and dataset cards (README.md), CycloneDX 1.5-1.7 ML-BOMs, SPDX 3.0
+    AI/Dataset documents, Croissant descriptions and Data Provenance Initiative summaries
+    (hf://org/name with the `hub` extra). Every value says where it was read; what no input
+    states is left as a `# declare:` line. Exit status: 0 written, 2 invalid input.
+    """
+    from .api import import_manifest
+
+    if output not in (None, "-") and _is_file(output) and not force:
+        from .errors import Diagnostic, Span, UsageError
+
+        raise UsageError(
+            Diagnostic(
+                "usage-output-exists",
+                f"`{output}` exists: tosguard import does not overwrite it",
+                Span(output),
+                "give --force to replace it, or another --output",
+            )
+        )
+    result = import_manifest(_library(policies, ()), sources, fmt=fmt)
+    _write(result.text, output, result.files)
+    sys.exit(EXIT_OK)
+
+
+def _is_file(path: str) -> bool:
+    """Whether ``path`` names something that exists and is not a device or a pipe (which are
+    written into, not replaced: `--output /dev/stdout`)."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return os.path.lexists(path)  # a dangling symlink: writing would create its target
+    return not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode))
+
+
 class Terminated(BaseException):
     """``SIGTERM``, raised wherever the program is, so that ``finally`` blocks run (a file being
     written is removed, the old one kept) before the exit with status 143, as ``SIGINT`` raises
