@@ -417,3 +417,8 @@ def test_explain_loads_the_policies_of_the_config(tmp_path: Path) -> None:
     assert "using configuration" in err(explained)
     unknown = tosguard(*args, "--isolated", cwd=below)  # the shipped library has no such policy
     assert unknown.returncode == 2 and "no policy `fixture-terms`" in err(unknown)
+
+
+def test_key_positions_read_toml_escapes_in_quoted_keys() -> None:
+    text = '"a\\U0001F600" = 1\n"b\\u00e9\\t" = 2\n'
+    assert key_positions(text) == {("a😀",): (1, 1, 17), ("bé\t",): (2, 1, 15)}

@@ -16,9 +16,9 @@ reads none.
 
 from __future__ import annotations
 
+import json
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,8 @@ def load_config(path: str | os.PathLike[str] | None = None, *, isolated: bool = 
 
 def read_config(path: Path) -> Config:
     """Read and check one configuration file; raise :class:`ConfigError` with every problem."""
+    import tomllib  # here, not at the top: a run without a configuration never needs it
+
     name = os.fspath(path)
     try:
         text = path.read_bytes().decode("utf-8")
@@ -180,6 +182,8 @@ def _has_tool_table(path: Path) -> bool:
         return False
     if "tosguard" not in text:
         return False
+    import tomllib
+
     try:
         tool = tomllib.loads(text).get("tool", {})
     except tomllib.TOMLDecodeError:
@@ -190,7 +194,7 @@ def _has_tool_table(path: Path) -> bool:
 _AT = re.compile(r"\(at line (\d+), column (\d+)\)$")
 
 
-def _decode_error(exc: tomllib.TOMLDecodeError, text: str) -> tuple[int, int, str]:
+def _decode_error(exc: Exception, text: str) -> tuple[int, int, str]:
     line = getattr(exc, "lineno", None)
     column = getattr(exc, "colno", None)
     message = getattr(exc, "msg", None) or str(exc)
@@ -298,7 +302,7 @@ def _read_key(text: str, index: int) -> tuple[list[str], int]:
             if found:
                 token = found.group()
                 if pattern is _BASIC:
-                    token = tomllib.loads(f"k = {token}")["k"]
+                    token = _basic_string(token)
                 elif pattern is _LITERAL:
                     token = token[1:-1]
                 parts.append(token)
@@ -310,6 +314,16 @@ def _read_key(text: str, index: int) -> tuple[list[str], int]:
         if not text.startswith(".", index):
             return parts, index
         index += 1
+
+
+def _basic_string(token: str) -> str:
+    """The value of a TOML basic string: JSON's escapes, and TOML's own (``\\UXXXXXXXX``)."""
+    try:
+        return json.loads(token)
+    except ValueError:
+        import tomllib
+
+        return tomllib.loads(f"k = {token}")["k"]
 
 
 def _end_of_line(text: str, index: int) -> int:
