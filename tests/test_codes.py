@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 
 from tosguard.codes import CODES, STAGES, markdown
+from tosguard.config import ConfigError
 from tosguard.engine.identity import DOCUMENT_NOTICE_CODES, NOTICE_CODES
 from tosguard.errors import ManifestError, PolicyError, TosguardError, UsageError
 from tosguard.importers.document import ImportInputError
+from tosguard.report.baseline import BaselineError
 from tosguard.scan.fingerprints import FingerprintError
 from tosguard.scan.run import ScanError
 from tosguard.service.problems import KINDS
@@ -20,7 +22,7 @@ from tosguard.service.problems import KINDS
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src" / "tosguard"
 CODE_LIKE = re.compile(
-    r"(policy|manifest|test|service|http|usage|serve|reload|import|scan|fingerprint)"
+    r"(policy|manifest|test|service|http|usage|serve|reload|import|scan|fingerprint|config|baseline)"
     r"-[a-z0-9]+(-[a-z0-9]+)*"
 )
 
@@ -51,6 +53,8 @@ def _generated() -> set[str]:
         ImportInputError,
         ScanError,
         FingerprintError,
+        ConfigError,
+        BaselineError,
     )
     prefixes = {cls.code_prefix for cls in classes}
     return {f"{prefix}-too-many-errors" if prefix else "too-many-errors" for prefix in prefixes}

@@ -106,6 +106,19 @@ extra_policies_option = click.option(
     "(repeatable).",
 )
 
+
+def config_options(command):
+    """``--config`` and ``--isolated``: which configuration file a command reads."""
+    command = click.option("--isolated", is_flag=True, help="Read no configuration file.")(command)
+    return click.option(
+        "--config",
+        "config_path",
+        metavar="FILE",
+        help="The configuration file to read (default: the first .tosguard.toml, "
+        "tosguard.toml or pyproject.toml with [tool.tosguard] from the working directory up).",
+    )(command)
+
+
 as_of_option = click.option(
     "--as-of",
     metavar="DATE",
@@ -137,9 +150,7 @@ def cli() -> None:
     "--format",
     "fmt",
     type=click.Choice(REPORT_FORMATS),
-    default="text",
-    show_default=True,
-    help="Report format (github: workflow annotations for GitHub Actions).",
+    help="Report format (default: text; github: workflow annotations for GitHub Actions).",
 )
 @as_of_option
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE.")
@@ -163,9 +174,7 @@ def cli() -> None:
 @click.option(
     "--fail-on",
     type=click.Choice(list(FAIL_ON)),
-    default="undetermined",
-    show_default=True,
-    help="Lowest result that makes the exit code 1.",
+    help="Lowest result that makes the exit code 1 (default: undetermined).",
 )
 @click.option(
     "--all", "include_all", is_flag=True, help="Also list satisfied and not-applicable results."
@@ -177,6 +186,20 @@ def cli() -> None:
     help="Report provider, licence, agreement and verification ids that no policy "
     "knows as warnings, not errors (also $TOSGUARD_ACCEPT_UNKNOWN_IDS=1).",
 )
+@click.option(
+    "--baseline",
+    metavar="FILE",
+    help="Accepted risks: the findings this file lists are reported as accepted and do "
+    "not fail the check; an expired or stale entry does.",
+)
+@click.option(
+    "--write-baseline",
+    metavar="FILE",
+    help="Write a baseline accepting every current violated, undetermined and warning "
+    "finding to FILE (print no report; exit 0).",
+)
+@click.option("--force", is_flag=True, help="Let --write-baseline replace an existing file.")
+@config_options
 @error_format_option
 def check(
     manifests,
@@ -190,30 +213,53 @@ def check(
     fail_on,
     include_all,
     accept_unknown_ids,
+    baseline,
+    write_baseline,
+    force,
+    config_path,
+    isolated,
     error_format,
 ) -> None:
     """Check usage manifests against the policy library.
 
-    Exit status: 0 compliant, 1 not compliant or undetermined (see --fail-on),
-    2 invalid input. When any manifest is invalid, no report file is written and
-    no json, sarif, junit, markdown or github report is printed (text still shows the valid
-    manifests' reports). --output never overwrites a manifest or policy file.
+    MANIFEST is a file, a directory (every .yaml, .yml and .json manifest under it, hidden
+    directories skipped), a quoted glob pattern, or - for standard input. Options not given
+    are read from the configuration file (.tosguard.toml, tosguard.toml or pyproject.toml's
+    [tool.tosguard], found from the working directory up; see --config, --isolated).
+
+    Exit status: 0 compliant, 1 not compliant or undetermined (see --fail-on), or a baseline
+    entry expired or stale, 2 invalid input. When any manifest is invalid, no report file
+    is written and no json, sarif, junit, markdown or github report is printed (text still shows the
+    valid manifests' reports). --output never overwrites a manifest or policy file.
     """
     from .api import check as run_check
     from .api import parse_date
     from .errors import TosguardError
-    from .manifest.model import load_manifest
+    from .inputs import display_name, expand_manifests
+    from .inputs import load as load_input
 
+    config = _config(config_path, isolated, error_format)
+    fmt = fmt or config.get("format", "text")
+    fail_on = fail_on or config.get("fail-on", "undetermined")
+    output = output or config.get("output")
+    policies = policies or config.get("policies", ())
+    extra = extra or config.get("extra-policies", ())
+    baseline = baseline or config.get("baseline")
     day = parse_date(as_of)
+    # the baseline is not a manifest of a directory (the report is: never written over one)
+    manifests = expand_manifests(manifests, exclude=(baseline, write_baseline))
+    if write_baseline is not None:
+        _refuse_existing_baseline(write_baseline, force)
+    accepting = _accepting(baseline, manifests, day, write_baseline)
     library = _library(policies, extra)
     # a report is a whole document or nothing: with an invalid manifest, only text for people
     # on standard output still shows the reports of the valid ones
-    partial_ok = fmt == "text" and output in (None, "-")
-    reports, contexts, outputs, invalid = [], [], [], 0
+    partial_ok = fmt == "text" and output in (None, "-") and write_baseline is None
+    reports, contexts, outputs, invalid, checked = [], [], [], 0, []
     styled = use_color(color, output)
     for path in manifests:
         try:
-            loaded = load_manifest(path)
+            loaded = load_input(path)
         except TosguardError as error:
             _emit_diagnostics(error, error_format)
             invalid += 1
@@ -226,15 +272,23 @@ def check(
             loaded,
             as_of=day,
             include_all=include_all,
-            name=path,
+            name=display_name(path),
             accept_unknown_ids=accept_unknown_ids,
         )
+        if write_baseline is not None or accepting is not None:
+            from .report.baseline import Checked
+
+            one = Checked(report, [source.id for source in loaded.manifest.sources])
+            if write_baseline is not None:
+                checked.append(one)
+            elif accepting is not None:
+                report = accepting.accept(one)
         reports.append(report)
         if fmt in ("markdown", "sarif", "junit"):  # they name sources by their ids
             from .report.context import ManifestContext
 
             contexts.append(ManifestContext.of(loaded))
-        if fmt == "text":
+        if fmt == "text" and write_baseline is None:
             from .report.text import plain, render_text
 
             outputs.append(
@@ -249,13 +303,18 @@ def check(
         if outputs and partial_ok:
             _write("\n".join(outputs), output, color=styled or None)
         elif error_format == "human" and invalid < len(manifests):
-            where = f"`{output}`" if output not in (None, "-") else "standard output"
+            target = write_baseline or output
+            where = f"`{target}`" if target not in (None, "-") else "standard output"
+            what = "baseline" if write_baseline else "report"
             click.echo(
-                f"\nno report written to {where}: {invalid} of {len(manifests)} "
+                f"\nno {what} written to {where}: {invalid} of {len(manifests)} "
                 f"manifest{'s' * (len(manifests) != 1)} invalid",
                 err=True,
             )
         sys.exit(EXIT_INVALID)
+    if write_baseline is not None:
+        _write_baseline(write_baseline, checked, day, baseline, manifests, error_format)
+        sys.exit(EXIT_OK)
     if fmt != "text" and reports:
         from .report.formats import render
 
@@ -263,13 +322,81 @@ def check(
     if outputs:
         from itertools import chain
 
-        _write(
-            "\n".join(outputs),
-            output,
-            chain(manifests, _policy_inputs(policies, extra)),
-            color=styled or None,
+        read = chain(manifests, _policy_inputs(policies, extra), [baseline] if baseline else [])
+        _write("\n".join(outputs), output, read, color=styled or None)
+    problems = accepting.problems() if accepting is not None else []
+    if problems:
+        from .report.baseline import BaselineError
+
+        _emit_diagnostics(BaselineError(problems), error_format)
+    failed = problems or any(r.fails(fail_on) for r in reports)
+    sys.exit(EXIT_FAIL if failed else EXIT_OK)
+
+
+def _config(path: str | None, isolated: bool, error_format: str):
+    """The configuration that applies (see :mod:`tosguard.config`); says which file it is on
+    standard error, unless errors are printed as JSON there."""
+    from .config import load_config
+
+    config = load_config(path, isolated=isolated)
+    if config.path is not None and error_format != "json":
+        from .safetext import printable
+
+        click.echo(f"tosguard: using configuration {printable(str(config.path))}", err=True)
+    return config
+
+
+def _accepting(baseline: str | None, manifests: list[str], day, write_baseline: str | None):
+    """The baseline, ready to apply to this run's reports (None without one, and when a new
+    baseline is being written: that one records the findings as they are)."""
+    if baseline is None or write_baseline is not None:
+        return None
+    from .inputs import display_name
+    from .report.baseline import Applied, load_baseline
+
+    return Applied(load_baseline(baseline), [display_name(m) for m in manifests], day)
+
+
+def _refuse_existing_baseline(path: str, force: bool) -> None:
+    if force or path == "-" or not os.path.lexists(path):
+        return
+    from .errors import Diagnostic, Span, UsageError
+
+    raise UsageError(
+        Diagnostic(
+            "baseline-exists",
+            f"`{path}` exists: --write-baseline does not replace a baseline unless told to",
+            Span(path),
+            "add `--force` to replace it (the reasons, authors and expiry dates of entries that "
+            "still match are kept)",
         )
-    sys.exit(EXIT_FAIL if any(r.fails(fail_on) for r in reports) else EXIT_OK)
+    )
+
+
+def _write_baseline(path, checked, day, previous_path, manifests, error_format) -> None:
+    import getpass
+
+    from .report.baseline import DEFAULT_TERM, baseline_text, load_baseline
+
+    previous = None
+    for candidate in (path, previous_path):  # keep what people wrote about the risks
+        if candidate is not None and os.path.isfile(candidate):
+            previous = load_baseline(candidate)
+            break
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    text, count = baseline_text(
+        checked, path, accepted_by=who, expires=day + DEFAULT_TERM, previous=previous
+    )
+    _write(text, path, manifests)  # `-`: standard output
+    if error_format != "json" and path != "-":
+        click.echo(
+            f"wrote {count} accepted risk{'s' * (count != 1)} to {path}; review each entry's "
+            "reason, accepted_by and expires",
+            err=True,
+        )
 
 
 @cli.command()
@@ -826,24 +953,39 @@ def test_command(paths, policies, extra, coverage_min, fmt, output, error_format
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @click.option("--output", "-o", metavar="FILE", help="Write the explanation to FILE.")
+@config_options
 @error_format_option
 def explain_command(
-    manifest, clause, subject, policies, extra, as_of, fmt, output, error_format
+    manifest,
+    clause,
+    subject,
+    policies,
+    extra,
+    as_of,
+    fmt,
+    output,
+    config_path,
+    isolated,
+    error_format,
 ) -> None:
     """Explain why a clause came out as it did for each subject of a manifest.
 
     Shows the policy version selected and why, the value of every sub-condition (true,
     false, or unknown with the missing manifest paths), and the exceptions and agreements
-    that could apply. Exit status: 0 explained, 2 invalid input.
+    that could apply. MANIFEST may be - for standard input. The policies and extra policies
+    of the configuration file apply, as in `check`. Exit status: 0 explained, 2 invalid input.
     """
     from itertools import chain
 
     from .api import parse_date
-    from .manifest.model import load_manifest
+    from .inputs import load
     from .tools.explain import explain, render_text
 
+    config = _config(config_path, isolated, error_format)  # the library `check` loads
+    policies = policies or config.get("policies", ())
+    extra = extra or config.get("extra-policies", ())
     day = parse_date(as_of)
-    loaded = load_manifest(manifest)
+    loaded = load(manifest)
     explanation = explain(_library(policies, extra), loaded, clause, as_of=day, subject=subject)
     _write(
         explanation.to_json() if fmt == "json" else render_text(explanation),
@@ -881,14 +1023,15 @@ def diff_command(old, new, more, manifests, extra, as_of, fmt, output, error_for
     """Compare two versions of a policy or library (files or directories), clause by
     clause; with --manifests, show whose verdict or findings change.
 
-    Exit status: 0 no differences, 1 differences, 2 invalid input.
+    Manifests may be files, directories (every manifest under them), quoted glob patterns
+    or - for standard input. Exit status: 0 no differences, 1 differences, 2 invalid input.
     """
     from itertools import chain
-    from pathlib import Path
 
     from .api import parse_date
     from .errors import Diagnostic, Span, UsageError
     from .files import tree
+    from .inputs import expand_manifests
     from .tools.diff import render_text, run
 
     if more and not manifests:
@@ -900,18 +1043,14 @@ def diff_command(old, new, more, manifests, extra, as_of, fmt, output, error_for
                 "name manifests after `--manifests`",
             )
         )
-    found = []
-    for given in (*manifests, *more):
-        path = Path(given)
-        found += (
-            sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
-            if path.is_dir()
-            else [path]
-        )
-    result = run(
-        [old], [new], manifests=[str(p) for p in found], as_of=parse_date(as_of), extra=extra
-    )
-    read = chain(tree([old, new, *extra], (".tos",)), found)
+    found = expand_manifests((*manifests, *more))
+    read: Iterable[str | os.PathLike[str]] = chain(tree([old, new, *extra], (".tos",)), found)
+    if output not in (None, "-"):  # before reading the manifests: an output that is one of
+        from .files import refuse_input_as_output  # them is refused, whatever else they hold
+
+        refuse_input_as_output(output, read)
+        read = chain(tree([old, new, *extra], (".tos",)), found)
+    result = run([old], [new], manifests=found, as_of=parse_date(as_of), extra=extra)
     _write(result.to_json() if fmt == "json" else render_text(result), output, read)
     sys.exit(EXIT_FAIL if result.changed else EXIT_OK)
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 #: The stages, in pipeline order, with what each reads.
 STAGES = {
     "usage": "the command line: arguments, options, files to write",
+    "config": "configuration files (`tosguard.toml`, `pyproject.toml`'s `[tool.tosguard]`)",
+    "baseline": "baseline files of accepted risks (`check --baseline`)",
     "manifest": "usage manifests: YAML/JSON text, the manifest model",
     "language": "policy files: syntax, names, paths, values, versions, citations",
     "lint": "policy files: the further checks of `tosguard lint`",
@@ -64,6 +66,7 @@ _ALL = [
             ("usage-max-connections", "`serve --max-connections` above what the system allows"),
             ("usage-open-files-limit", "the open-files limit is too low for the connections asked"),
             ("usage-too-many-errors", "counts the usage errors past the first 100"),
+            ("usage-no-manifests", "a directory or glob pattern that holds no manifest"),
             ("serve-api-keys", "the API key file or list cannot be read"),
             ("serve-api-keys-empty", "an API key file or list that holds no key (fail closed)"),
             ("too-many-errors", "counts the diagnostics past the first 100"),
@@ -89,6 +92,27 @@ _ALL = [
             ),
             ("fingerprint-duplicate-id", "two fingerprints of one provider with one id"),
             ("fingerprint-too-many-errors", "counts the fingerprint errors past the first 100"),
+        ],
+    ),
+    *_codes(
+        "config",
+        [
+            ("config-io", "the configuration file cannot be read"),
+            ("config-syntax", "a configuration file that is not valid TOML"),
+            ("config-unknown-key", "a key tosguard does not take (with a did-you-mean)"),
+            ("config-bad-value", "a value of the wrong type, or not one of the allowed words"),
+            ("config-too-many-errors", "counts the configuration errors past the first 100"),
+        ],
+    ),
+    *_codes(
+        "baseline",
+        [
+            ("baseline-io", "the baseline file cannot be read"),
+            ("baseline-invalid", "a malformed baseline: unknown key, missing field, bad date"),
+            ("baseline-expired", "an entry whose `expires` date has come (the check fails)"),
+            ("baseline-stale", "an entry that accepts no finding any more (the check fails)"),
+            ("baseline-exists", "`--write-baseline` would replace a file without `--force`"),
+            ("baseline-too-many-errors", "counts the baseline errors past the first 100"),
         ],
     ),
     *_codes(

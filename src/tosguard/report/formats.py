@@ -22,9 +22,16 @@ from dataclasses import replace
 from ..safetext import printable
 from .context import NO_CONTEXT, ManifestContext
 from .junit import Case, Document, Suite, write_junit
-from .model import CATEGORIES, Finding, Report
+from .model import ACCEPTED, Finding, Report, summary_categories
 from .sarif import render_sarif
-from .text import GROUPS, count_words, section_title, unlisted_words
+from .text import (
+    GROUPS,
+    HEADING_NOTES,
+    acceptance_words,
+    count_words,
+    section_title,
+    unlisted_words,
+)
 
 __all__ = [
     "MEDIA_TYPES",
@@ -61,8 +68,7 @@ def render_markdown(report: Report, context: ManifestContext = NO_CONTEXT) -> st
         if not group:
             continue
         heading = section_title(title, len(group), summary.get(category))
-        if category == "warnings":
-            heading += ": advisory, they do not change the verdict"
+        heading += HEADING_NOTES.get(category, "")
         lines += [
             "<details open>" if category in OPEN_SECTIONS else "<details>",
             f"<summary><b>{heading}</b></summary>",
@@ -73,7 +79,12 @@ def render_markdown(report: Report, context: ManifestContext = NO_CONTEXT) -> st
         lines += [_markdown_row(f, context) for f in group]
         lines.append("")
         for f in group:
-            if f.open_remedy:
+            if f.acceptance is not None:
+                lines.append(
+                    f"- **{f.rule}** ({_cell(context.subject_name(f.subject))}): "
+                    f"{_cell(acceptance_words(f.acceptance))}"
+                )
+            elif f.open_remedy:
                 lines.append(
                     f"- **{f.rule}** ({_cell(context.subject_name(f.subject))}): "
                     f"{_cell(f.open_remedy)}"
@@ -123,7 +134,10 @@ def render_junit(
     for report, context in zip(reports, contexts, strict=True):
         properties = [
             ("verdict", report.verdict),
-            *((f"summary.{key}", str(report.summary.get(key, 0))) for key in CATEGORIES),
+            *(
+                (f"summary.{key}", str(report.summary.get(key, 0)))
+                for key in summary_categories(report.summary)
+            ),
             ("tosguard_version", report.tosguard_version),
             ("policy_set_revision", report.policy_revision),
         ]
@@ -158,6 +172,8 @@ def _junit_case(f: Finding, context: ManifestContext) -> Case:
         file=f.location["file"],
         line=f.location["line"],
     )
+    if f.category == ACCEPTED:
+        return replace(case, skipped=acceptance_words(f.acceptance or {}))
     if f.category == "warnings":
         return replace(case, output=f"warning ({f.status}): {detail}")
     if f.category == "violated":

@@ -33,6 +33,7 @@ class Case:
     line: int | None = None
     failure: tuple[str, str, str] | None = None
     output: str = ""
+    skipped: str | None = None  # the reason a case is skipped (an accepted risk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,10 @@ class Suite:
     @property
     def failures(self) -> int:
         return sum(case.failure is not None for case in self.cases)
+
+    @property
+    def skipped(self) -> int:
+        return sum(case.skipped is not None for case in self.cases)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,8 @@ def _suite(suite: Suite) -> str:
         f'name={quoteattr(suite.name)} tests="{len(suite.cases)}" '
         f'failures="{suite.failures}" errors="0"'
     )
+    if suite.skipped:
+        attributes += f' skipped="{suite.skipped}"'
     if suite.file is not None:
         attributes += f" file={quoteattr(suite.file)}"
     if suite.timestamp is not None:
@@ -103,6 +110,8 @@ def _case(case: Case) -> str:
             f"{head}>\n      <failure message={quoteattr(message)} type={quoteattr(kind)}>"
             f"{escape(text)}</failure>\n    </testcase>\n"
         )
+    if case.skipped is not None:
+        return f"{head}>\n      <skipped message={quoteattr(case.skipped)}/>\n    </testcase>\n"
     if case.output:
         return f"{head}>\n      <system-out>{escape(case.output)}</system-out>\n    </testcase>\n"
     return f"{head}/>\n"

@@ -7,13 +7,18 @@ never change the verdict), then ``satisfied`` and ``not_applicable`` (any severi
 summary counts every result; its ``listed`` counts what ``findings`` holds, category by
 category (all of the first three always; with ``--all``, everything).
 
+A check run with a baseline of accepted risks (:mod:`tosguard.report.baseline`) has a sixth
+category, ``accepted``, after ``warnings``: the findings an entry of the baseline accepts, whose
+``status`` is then ``accepted`` and whose ``acceptance`` says what they were and who accepted
+them until when. They never change the verdict. Without a baseline the key is absent.
+
 Plain dataclasses and hand-ordered dicts keep the JSON byte-for-byte deterministic and keep the
 CLI from paying for pydantic models it does not need.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from .. import __version__
@@ -27,7 +32,11 @@ from .remedies import fill as fill_remedy
 REPORT_FORMAT = 1
 #: The summary's categories, in the order of the report's sections and its findings.
 CATEGORIES = ("violated", "undetermined", "warnings", "satisfied", "not_applicable")
-CATEGORY_ORDER = {name: number for number, name in enumerate(CATEGORIES)}
+#: The category of accepted risks: in a summary only when a baseline was applied.
+ACCEPTED = "accepted"
+CATEGORY_ORDER = {
+    name: number for number, name in enumerate((*CATEGORIES[:3], ACCEPTED, *CATEGORIES[3:]))
+}
 #: The categories whose every result is listed, with or without ``--all``.
 ALWAYS_LISTED = ("violated", "undetermined", "warnings")
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -55,6 +64,8 @@ class Finding:
     remedy: str
     citation: dict | None
     policy_location: dict | None
+    #: for an ``accepted`` finding: the status it had, and the baseline entry that accepts it
+    acceptance: dict | None = None
 
     @property
     def rule(self) -> str:
@@ -62,9 +73,10 @@ class Finding:
 
     @property
     def open_remedy(self) -> str:
-        """The remedy, where something is left to do (violated or undetermined); "" where the
-        clause is met or does not apply, so a met obligation is not told to act."""
-        return self.remedy if self.status in ("violated", "undetermined") else ""
+        """The remedy, where something is left to do (violated, undetermined, or accepted as a
+        risk); "" where the clause is met or does not apply, so a met obligation is not told
+        to act."""
+        return self.remedy if self.status in ("violated", "undetermined", "accepted") else ""
 
     @property
     def category(self) -> str:
@@ -86,7 +98,14 @@ class Finding:
             "remedy": self.remedy,
             "citation": self.citation,
             "policy_location": self.policy_location,
+            **({} if self.acceptance is None else {"acceptance": self.acceptance}),
         }
+
+    def unaccepted(self) -> Finding:
+        """This finding as it was before a baseline accepted it."""
+        if self.acceptance is None:
+            return self
+        return replace(self, status=self.acceptance["status"], acceptance=None)
 
     def write_json(self, out: list[str], level: int) -> None:
         """Append the JSON of :meth:`as_dict`, indented for nesting ``level`` deep (the
@@ -116,6 +135,13 @@ class Finding:
             tuple((self.citation or {}).items()),
             tuple((self.policy_location or {}).items()),
         )
+        if self.acceptance is not None:
+            tail = self._tail_json(level)
+            closing = "\n" + INDENT * level + "}"
+            out += [tail[: -len(closing)], f',\n{pad}"acceptance": ']
+            write(self.acceptance, out, level + 1)
+            out.append(closing)
+            return
         try:
             out.append(_FRAGMENTS.get(key, lambda: self._tail_json(level)))
         except TypeError:  # an unhashable value: encode it afresh
@@ -268,7 +294,15 @@ def verdict_of(findings) -> str:
     return "compliant"
 
 
-def summarize(findings, counts: dict[str, int]) -> dict:
+def summary_categories(summary: dict) -> tuple[str, ...]:
+    """The categories a summary counts, in order: :data:`CATEGORIES`, with ``accepted``
+    after ``warnings`` when a baseline was applied."""
+    if ACCEPTED not in summary:
+        return CATEGORIES
+    return (*CATEGORIES[:3], ACCEPTED, *CATEGORIES[3:])
+
+
+def summarize(findings, counts: dict[str, int], accepted: bool = False) -> dict:
     """The summary: how many results fall in each category (:data:`CATEGORIES`), and under
     ``listed`` how many of them ``findings`` holds.
 
@@ -278,10 +312,12 @@ def summarize(findings, counts: dict[str, int]) -> dict:
     ``--all``. The five totals partition the results: they add up to every clause evaluated
     or counted as not applicable.
     """
-    listed = dict.fromkeys(CATEGORIES, 0)
+    listed = dict.fromkeys(summary_categories({ACCEPTED: 0} if accepted else {}), 0)
     for finding in findings:
         listed[finding.category] += 1
     summary: dict = {name: listed[name] for name in ALWAYS_LISTED}
+    if accepted:
+        summary[ACCEPTED] = listed[ACCEPTED]
     for name in CATEGORIES[len(ALWAYS_LISTED) :]:
         summary[name] = counts.get(name, 0)
     summary["listed"] = listed
@@ -343,6 +379,28 @@ def _finding(
             "quote": citation.quote,
         },
         policy_location={"file": clause.file, "line": clause.line},
+    )
+
+
+def with_acceptances(report: Report, acceptances: dict[int, dict]) -> Report:
+    """``report`` after a baseline: the findings at the indexes of ``acceptances`` become
+    ``accepted`` (each with its acceptance, to which the status it had is added), the summary
+    gains the ``accepted`` category, and the verdict is worked out again without them."""
+    findings = []
+    for number, finding in enumerate(report.findings):
+        acceptance = acceptances.get(number)
+        if acceptance is not None:
+            finding = replace(
+                finding, status=ACCEPTED, acceptance={"status": finding.status, **acceptance}
+            )
+        findings.append(finding)
+    findings.sort(key=_finding_key)
+    counts = {name: report.summary.get(name, 0) for name in CATEGORIES[len(ALWAYS_LISTED) :]}
+    return replace(
+        report,
+        verdict=verdict_of(findings),
+        summary=summarize(findings, counts, accepted=True),
+        findings=tuple(findings),
     )
 
 
@@ -408,7 +466,7 @@ def _subject_key(subject: str) -> tuple:
 def _finding_key(f: Finding) -> tuple:
     return (
         CATEGORY_ORDER[f.category],
-        STATUS_ORDER[f.status],
+        STATUS_ORDER.get(f.acceptance["status"] if f.acceptance else f.status, 0),
         SEVERITY_ORDER.get(f.severity, 3),
         _subject_key(f.subject),
         f.kind != "identity",

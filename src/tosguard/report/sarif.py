@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..safetext import json_safe, printable
 from .context import NO_CONTEXT, ManifestContext
-from .model import ALWAYS_LISTED, CATEGORIES, Finding, Report
+from .model import ACCEPTED, ALWAYS_LISTED, Finding, Report, summary_categories
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
@@ -36,7 +36,8 @@ DEFAULT_MAX_RESULTS = 5000
 #: GitHub's limit of locations per result; a folded result lists at most this many places.
 MAX_RELATED = 1000
 FINGERPRINT = "tosguardFinding/v1"
-Entry = tuple[int, Finding, ManifestContext]  # (place in the reports' order, finding, context)
+# (place in the reports' order, finding, context, whether a baseline was applied to its report)
+Entry = tuple[int, Finding, ManifestContext, bool]
 
 
 def render_sarif(
@@ -51,12 +52,16 @@ def render_sarif(
     groups: list[list[Entry]] = []
     position = 0
     for report, context in zip(reports, contexts, strict=True):
-        by_rule: dict[tuple[str, str], list[Entry]] = {}
+        by_rule: dict[tuple[str, str, bool], list[Entry]] = {}
+        baselined = ACCEPTED in report.summary
         for f in report.findings:
-            if f.category not in ALWAYS_LISTED:
+            accepted = f.category == ACCEPTED  # listed as it was, with its suppression
+            if not accepted and f.category not in ALWAYS_LISTED:
                 continue
-            rules.setdefault(f.rule, _rule(f))
-            by_rule.setdefault((f.rule, f.status), []).append((position, f, context))
+            shown = f.unaccepted() if accepted else f
+            rules.setdefault(shown.rule, _rule(shown))
+            key = (shown.rule, shown.status, accepted)
+            by_rule.setdefault(key, []).append((position, f, context, baselined))
             position += 1
         groups += by_rule.values()
     results, notes = _results(groups, max(1, max_results))
@@ -100,7 +105,7 @@ def _results(groups: list[list[Entry]], cap: int) -> tuple[list[dict], list[tupl
     notes: list[tuple[str, str]] = []
     for number, group in enumerate(groups):
         if number in folded:
-            position, first, _ = group[0]
+            position, first, _, _ = group[0]
             entries.append((position, _folded_result(group)))
             notes.append(
                 (
@@ -114,7 +119,7 @@ def _results(groups: list[list[Entry]], cap: int) -> tuple[list[dict], list[tupl
                 )
             )
         else:
-            entries += [(position, _result(f, context)) for position, f, context in group]
+            entries += [(entry[0], _result(*entry[1:])) for entry in group]
     entries.sort(key=lambda entry: entry[0])
     results = [result for _, result in entries]
     if len(results) > cap:
@@ -173,7 +178,41 @@ def _physical(f: Finding, context: ManifestContext) -> dict:
     return {"artifactLocation": {"uri": f.location["file"]}, "region": region}
 
 
-def _result(f: Finding, context: ManifestContext) -> dict:
+def _result(f: Finding, context: ManifestContext, baselined: bool = False) -> dict:
+    """A finding's result; an accepted one as it was, with its suppression (SARIF §3.35).
+    Where a baseline was applied, every other result says it is not suppressed (``[]``)."""
+    if f.category == ACCEPTED:
+        result = _result(f.unaccepted(), context)
+        result["suppressions"] = [_suppression(f.acceptance or {})]
+        return result
+    result = _unsuppressed_result(f, context)
+    if baselined:
+        result["suppressions"] = []
+    return result
+
+
+def _suppression(acceptance: dict) -> dict:
+    """An accepted risk as SARIF's suppression (§3.35): ``external`` (kept in a baseline file,
+    not in the manifest), ``accepted``, with the reason as its justification."""
+    entry = acceptance["baseline"]
+    return {
+        "kind": "external",
+        "status": "accepted",
+        "justification": printable(acceptance["reason"]),
+        "location": {
+            "physicalLocation": {
+                "artifactLocation": {"uri": entry["file"]},
+                "region": {"startLine": max(entry["line"], 1)},
+            }
+        },
+        "properties": {
+            "accepted_by": printable(acceptance["accepted_by"]),
+            "expires": acceptance["expires"],
+        },
+    }
+
+
+def _unsuppressed_result(f: Finding, context: ManifestContext) -> dict:
     return {
         "ruleId": f.rule,
         **_kind_and_level(f),
@@ -195,8 +234,9 @@ def _result(f: Finding, context: ManifestContext) -> dict:
 
 
 def _folded_result(group: list[Entry]) -> dict:
-    _, first, context = group[0]
-    result = _result(first, context)
+    _, first, context, baselined = group[0]
+    result = _result(first, context, baselined)
+    first = first.unaccepted() if first.category == ACCEPTED else first
     others = group[1 : 1 + MAX_RELATED]
     result["message"] = {
         "text": printable(
@@ -210,12 +250,12 @@ def _folded_result(group: list[Entry]) -> dict:
             "physicalLocation": _physical(f, ctx),
             "message": {"text": printable(ctx.subject_name(f.subject))},
         }
-        for number, (_, f, ctx) in enumerate(others, start=1)
+        for number, (_, f, ctx, _) in enumerate(others, start=1)
     ]
     result["partialFingerprints"] = {
         FINGERPRINT: fingerprint(first, context, subject=f"*{first.status}")
     }
-    missing = sorted({m for _, f, _ in group for m in f.missing})
+    missing = sorted({m for _, f, _, _ in group for m in f.missing})
     result["properties"] = {**result["properties"], "missing": missing, "folded": len(group)}
     return result
 
@@ -232,7 +272,9 @@ def _properties(reports: Sequence[Report]) -> dict:
             "verdict": r.verdict,
             "tosguard_version": r.tosguard_version,
             "policy_set_revision": r.policy_revision,
-            "summary": {category: r.summary.get(category, 0) for category in CATEGORIES},
+            "summary": {
+                category: r.summary.get(category, 0) for category in summary_categories(r.summary)
+            },
         }
         for r in reports
     ]

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from ..safetext import printable
 from .context import policy_place
-from .model import CATEGORIES, Finding, Report
+from .model import Finding, Report, summary_categories
 
 Style = Callable[..., str]
 
@@ -38,10 +38,16 @@ GROUPS = (
     ("violated", "Violated", "red", "✗"),
     ("undetermined", "Undetermined", "yellow", "?"),
     ("warnings", "Warnings", "yellow", "!"),
+    ("accepted", "Accepted", "bright_black", "~"),
     ("satisfied", "Satisfied", "green", "✓"),
     ("not_applicable", "Not applicable", "bright_black", "·"),
 )
 WIDTH = 88
+#: What a section's title adds about the findings it lists.
+HEADING_NOTES = {
+    "warnings": ": advisory, they do not change the verdict",
+    "accepted": ": risks accepted in the baseline, they do not change the verdict",
+}
 
 
 def plain(text: str, **_: object) -> str:
@@ -72,8 +78,7 @@ def render_text(
             continue
         lines.append("")
         heading = section_title(title, len(group), summary.get(category))
-        if category == "warnings":
-            heading += ": advisory, they do not change the verdict"
+        heading += HEADING_NOTES.get(category, "")
         lines.append(style(heading, fg=group_colour, bold=True))
         for finding in group:
             lines.append("")
@@ -98,7 +103,7 @@ def render_text(
 def count_words(summary: dict) -> list[str]:
     """The summary's totals in words, in the order of the sections."""
     words = []
-    for category in CATEGORIES:
+    for category in summary_categories(summary):
         total = summary.get(category, 0)
         if category == "warnings":
             words.append(f"{total} warning{'' if total == 1 else 's'}")
@@ -113,7 +118,7 @@ def unlisted_words(summary: dict) -> list[str]:
     listed = summary.get("listed", {})
     return [
         f"{summary.get(c, 0) - listed.get(c, 0)} {c.replace('_', ' ')}"
-        for c in CATEGORIES
+        for c in summary_categories(summary)
         if listed.get(c, 0) != summary.get(c, 0)
     ]
 
@@ -132,6 +137,16 @@ def section_title(title: str, shown: int, total: int | None) -> str:
     if total is None or total == shown:
         return f"{title} ({shown})"
     return f"{title} ({shown} of {total})"
+
+
+def acceptance_words(acceptance: dict) -> str:
+    """An accepted finding's acceptance in words: what it was, who accepted it until when,
+    why, and the baseline entry."""
+    entry = acceptance["baseline"]
+    return (
+        f"accepted ({acceptance['status']}) by {acceptance['accepted_by']} until "
+        f"{acceptance['expires']}: {acceptance['reason']} ({entry['file']}:{entry['line']})"
+    )
 
 
 def provenance(report: Report) -> str:
@@ -179,6 +194,8 @@ def _finding_lines(
         out += _wrap(
             p(f"remedy: {f.open_remedy}"), "    ", first_style=lambda t: style(t, fg="cyan")
         )
+    if f.acceptance is not None:
+        out += _wrap(p(acceptance_words(f.acceptance)), "    ")
     if f.policy_location is not None:
         out.append(
             "    "

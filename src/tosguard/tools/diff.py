@@ -425,14 +425,15 @@ def _definition_text(node) -> str:
 # ---- manifests --------------------------------------------------------------------------------
 def compare_manifests(old: Side, new: Side, manifests, as_of: date) -> list[ManifestChange]:
     from ..api import check
-    from ..manifest.model import load_manifest
+    from ..inputs import display_name, load
 
     changes = []
     for path in manifests:
-        loaded = load_manifest(path)
-        before = check(old.library, loaded, as_of=as_of, include_all=True, name=str(path))
-        after = check(new.library, loaded, as_of=as_of, include_all=True, name=str(path))
-        change = ManifestChange(str(path), before.verdict, after.verdict)
+        loaded = load(str(path))
+        name = display_name(str(path))
+        before = check(old.library, loaded, as_of=as_of, include_all=True, name=name)
+        after = check(new.library, loaded, as_of=as_of, include_all=True, name=name)
+        change = ManifestChange(name, before.verdict, after.verdict)
         a, b = _results(before), _results(after)
         for key in sorted(set(a) | set(b), key=_result_order):
             if a.get(key, []) != b.get(key, []):
