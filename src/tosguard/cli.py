@@ -23,15 +23,27 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3
+#: Errors shown per manifest by `check` before the count of the rest (`--max-errors`).
+DEFAULT_MAX_ERRORS = 50
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as shells report
 ERROR_FORMATS = ("human", "plain", "json")
 
 
-def _emit_diagnostics(error, error_format: str) -> None:
-    from .errors import render_human, render_json, render_plain
+def _emit_diagnostics(error, error_format: str, max_errors: int | None = None) -> None:
+    """Print the diagnostics of ``error`` on standard error: with ``max_errors``, the first
+    that many, then one saying how many more there are."""
+    from .errors import TOO_MANY_HELP, capped, render_human, render_json, render_plain
 
     renderer = {"human": render_human, "plain": render_plain, "json": render_json}[error_format]
-    click.echo(renderer(error.diagnostics), err=True)
+    diagnostics = error.diagnostics
+    if max_errors is not None:
+        diagnostics = capped(
+            diagnostics,
+            code_prefix=error.code_prefix,
+            limit=max_errors,
+            help=f"{TOO_MANY_HELP}; `--max-errors` shows more",
+        )
+    click.echo(renderer(diagnostics), err=True)
 
 
 def _write(text: str, output: str | None, inputs: Iterable[str | os.PathLike[str]] = ()) -> None:
@@ -43,6 +55,34 @@ def _write(text: str, output: str | None, inputs: Iterable[str | os.PathLike[str
     from .files import write_output
 
     write_output(output, text.encode("utf-8"), inputs)
+
+
+def _write_chunks(
+    chunks: Iterable[str], output: str | None, inputs: Iterable[str | os.PathLike[str]] = ()
+) -> None:
+    """Like :func:`_write`, for text made piece by piece: each piece is written as it comes
+    (into a temporary file that replaces ``output`` at the end), never held whole."""
+    if output is None or output == "-":
+        for batch in _batched(chunks):
+            click.echo(batch, nl=False)
+        return
+    from .files import write_output
+
+    write_output(output, (batch.encode("utf-8") for batch in _batched(chunks)), inputs)
+
+
+def _batched(chunks: Iterable[str], size: int = 1 << 20) -> Iterator[str]:
+    """``chunks`` joined into pieces of about ``size`` characters (fewer, larger writes)."""
+    pending: list[str] = []
+    length = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        length += len(chunk)
+        if length >= size:
+            yield "".join(pending)
+            pending, length = [], 0
+    if pending:
+        yield "".join(pending)
 
 
 def _policy_inputs(policies: Iterable[str], extra: Iterable[str] = ()) -> Iterator[Path]:
@@ -62,6 +102,22 @@ def _library(policies: tuple[str, ...], extra: tuple[str, ...]):
     return load_policy_set(
         list(policies) or None, list(extra), use_cache=not os.environ.get("TOSGUARD_NO_CACHE")
     )
+
+
+class ByteSize(click.ParamType):
+    """A size in bytes: ``67108864``, ``64M``, ``300MB``, ``2G`` (K, M, G: KiB, MiB, GiB)."""
+
+    name = "size"
+    _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().upper().removesuffix("IB").removesuffix("B")
+        number, unit = (text[:-1], text[-1]) if text[-1:] in ("K", "M", "G") else (text, "")
+        if number.isdigit() and int(number) > 0:
+            return int(number) * self._UNITS[unit]
+        self.fail(f"`{value}` is not a size: write bytes, or a number with K, M or G", param, ctx)
 
 
 error_format_option = click.option(
@@ -129,6 +185,27 @@ def cli() -> None:
     "--all", "include_all", is_flag=True, help="Also list satisfied and not-applicable results."
 )
 @click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show progress on standard error: by default only on a terminal, and only once the "
+    "check has run for a second; --progress shows every stage, --no-progress nothing.",
+)
+@click.option(
+    "--max-errors",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_ERRORS,
+    show_default=True,
+    metavar="N",
+    help="Show at most N errors per manifest, then how many more there are.",
+)
+@click.option(
+    "--max-manifest-bytes",
+    type=ByteSize(),
+    default=None,
+    metavar="SIZE",
+    help="Refuse manifests larger than SIZE bytes (suffixes K, M, G: KiB, MiB, GiB; default 64M).",
+)
+@click.option(
     "--accept-unknown-ids",
     is_flag=True,
     envvar="TOSGUARD_ACCEPT_UNKNOWN_IDS",
@@ -145,6 +222,9 @@ def check(
     output,
     fail_on,
     include_all,
+    progress,
+    max_errors,
+    max_manifest_bytes,
     accept_unknown_ids,
     error_format,
 ) -> None:
@@ -155,27 +235,73 @@ def check(
     no json, sarif, junit or markdown report is printed (text still shows the valid
     manifests' reports). --output never overwrites a manifest or policy file.
     """
+    from .errors import reporting
+    from .progress import Progress
+
+    shown = sys.stderr.isatty() if progress is None else progress
+    with reporting(max_errors), Progress(shown, forced=bool(progress)) as stages:
+        status = _check(
+            manifests,
+            policies,
+            extra,
+            fmt,
+            as_of,
+            output,
+            fail_on,
+            include_all,
+            max_errors,
+            max_manifest_bytes,
+            accept_unknown_ids,
+            error_format,
+            stages,
+        )
+    sys.exit(status)
+
+
+def _check(
+    manifests,
+    policies,
+    extra,
+    fmt,
+    as_of,
+    output,
+    fail_on,
+    include_all,
+    max_errors,
+    max_manifest_bytes,
+    accept_unknown_ids,
+    error_format,
+    stages,
+) -> int:
     from .api import check as run_check
     from .api import parse_date
     from .errors import TosguardError
     from .manifest.model import load_manifest
+    from .manifest.yamlload import DEFAULT_MAX_BYTES
 
     day = parse_date(as_of)
+    stages.stage("loading the policy library")
     library = _library(policies, extra)
+    max_bytes = DEFAULT_MAX_BYTES if max_manifest_bytes is None else max_manifest_bytes
     # a report is a whole document or nothing: with an invalid manifest, only text for people
     # on standard output still shows the reports of the valid ones
     partial_ok = fmt == "text" and output in (None, "-")
-    reports, outputs, invalid = [], [], 0
+    # the text of each report is made as it is written, from its manifest's lines
+    checked: list = []
+    reports, invalid = [], 0
     for path in manifests:
+        stages.stage(f"reading {path}{_size_words(path)}")
         try:
-            loaded = load_manifest(path)
+            loaded = load_manifest(path, max_bytes=max_bytes)
         except TosguardError as error:
-            _emit_diagnostics(error, error_format)
+            _emit_diagnostics(error, error_format, max_errors)
             invalid += 1
             continue
         if invalid and not partial_ok:
             continue  # nothing will be written: spare the evaluation, keep reading for errors
         gc.freeze()  # the manifest lives until exit; spare the collector from rescanning it
+        count = len(loaded.manifest.sources)
+        stages.stage(f"checking {count:,} source{'s' * (count != 1)} of {path}")
         report = run_check(
             library,
             loaded,
@@ -185,21 +311,11 @@ def check(
             accept_unknown_ids=accept_unknown_ids,
         )
         reports.append(report)
-        if fmt == "text":
-            from .report.text import plain, render_text
-
-            styled = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-            outputs.append(
-                render_text(
-                    report,
-                    loaded.source_line,
-                    loaded.manifest.sources,
-                    click.style if styled else plain,
-                )
-            )
+        checked.append((report, loaded if fmt == "text" else None))
+    stages.stage("writing the report")
     if invalid:
-        if outputs and partial_ok:
-            _write("\n".join(outputs), output)
+        if checked and partial_ok:
+            _write_chunks(_text_chunks(checked, output), output)
         elif error_format == "human" and invalid < len(manifests):
             where = f"`{output}`" if output not in (None, "-") else "standard output"
             click.echo(
@@ -207,25 +323,63 @@ def check(
                 f"manifest{'s' * (len(manifests) != 1)} invalid",
                 err=True,
             )
-        sys.exit(EXIT_INVALID)
-    if fmt == "json":
-        if len(reports) == 1:
-            outputs = [reports[0].to_json()]
-        elif reports:
-            outputs = ["[\n  " + ",\n  ".join(r.json_text(1) for r in reports) + "\n]\n"]
+        return EXIT_INVALID
+    chunks: Iterable[str] | None = None
+    if not reports:
+        chunks = None
+    elif fmt == "text":
+        chunks = _text_chunks(checked, output)
+    elif fmt == "json":
+        chunks = _json_chunks(reports)
     elif fmt == "markdown":
         from .report.formats import render_markdown
 
-        outputs = [render_markdown(r) for r in reports]
-    elif fmt in ("sarif", "junit") and reports:
+        chunks = ["\n".join(render_markdown(r) for r in reports)]
+    elif fmt in ("sarif", "junit"):
         from .report.formats import render_junit, render_sarif
 
-        outputs = [(render_sarif if fmt == "sarif" else render_junit)(reports)]
-    if outputs:
+        chunks = [(render_sarif if fmt == "sarif" else render_junit)(reports)]
+    if chunks is not None:
         from itertools import chain
 
-        _write("\n".join(outputs), output, chain(manifests, _policy_inputs(policies, extra)))
-    sys.exit(EXIT_FAIL if any(r.fails(fail_on) for r in reports) else EXIT_OK)
+        _write_chunks(chunks, output, chain(manifests, _policy_inputs(policies, extra)))
+    return EXIT_FAIL if any(r.fails(fail_on) for r in reports) else EXIT_OK
+
+
+def _size_words(path: str) -> str:
+    """`` (27.9 MB)``: the size of a manifest file, for the progress line."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return ""
+    return f" ({size / 1e6:.1f} MB)" if size >= 1e6 else ""
+
+
+def _text_chunks(checked: list, output: str | None) -> Iterator[str]:
+    """The text reports of ``checked`` ((report, loaded manifest) pairs), one after another."""
+    from .report.text import plain, text_chunks
+
+    styled = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    for number, (report, loaded) in enumerate(checked):
+        if number:
+            yield "\n"
+        yield from text_chunks(
+            report, loaded.source_line, loaded.manifest.sources, click.style if styled else plain
+        )
+
+
+def _json_chunks(reports: list) -> Iterator[str]:
+    """One report's JSON, or a list of several."""
+    if len(reports) == 1:
+        yield from reports[0].json_chunks(0)
+        yield "\n"
+        return
+    yield "[\n  "
+    for number, report in enumerate(reports):
+        if number:
+            yield ",\n  "
+        yield from report.json_chunks(1)
+    yield "\n]\n"
 
 
 @cli.command()

@@ -17,13 +17,13 @@ from pydantic import (
 
 from ..engine import budget as budgets
 from ..errors import (
-    MAX_REPORTED,
     Diagnostic,
     LineTable,
     ManifestError,
     Span,
     did_you_mean,
     line_table,
+    max_reported,
     shorten,
 )
 from .fields import SUGGEST, USES, keys_of, show, type_tag, unwrap
@@ -111,7 +111,7 @@ class ErrorContext:
     def error(self, value: Any, first: ValidationError | None) -> ManifestError:
         """The :class:`ManifestError` for ``value``: its reference problems and validation
         errors (``first``: the first validation's, if it ran), of which only the first
-        :data:`~tosguard.errors.MAX_REPORTED` by position become diagnostics."""
+        :func:`~tosguard.errors.max_reported` by position become diagnostics."""
         entries: Iterator[tuple[int, int, bool, Any]] = (
             (*self._where(problem), False, problem) for problem in raw_reference_problems(value)
         )
@@ -129,16 +129,17 @@ class ErrorContext:
                     budgets.checkpoint()
                 yield line, column, sequence, kind, item
 
-        chosen = heapq.nsmallest(MAX_REPORTED + 1, numbered())
+        limit = max_reported()
+        chosen = heapq.nsmallest(limit + 1, numbered())
         total = next(counted)
-        shown = chosen[:MAX_REPORTED]
+        shown = chosen[:limit]
         diagnostics = [
             self.from_pydantic(item) if kind else self.reference(*item)
             for _, _, _, kind, item in shown
         ]
         first_omitted = None
         if total > len(shown):
-            line, column = chosen[MAX_REPORTED][:2]
+            line, column = chosen[limit][:2]
             first_omitted = Span(self.name, line, column)
         return ManifestError(diagnostics, omitted=total - len(shown), first_omitted=first_omitted)
 

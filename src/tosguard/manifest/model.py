@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -193,15 +194,20 @@ class LoadedManifest:
 
 
 def parse_manifest(
-    data: bytes | str, name: str = "<manifest>", fmt: str | None = None
+    data: bytes | str,
+    name: str = "<manifest>",
+    fmt: str | None = None,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> LoadedManifest:
     """Read and validate a manifest; raise :class:`ManifestError` with every problem found.
 
     ``fmt`` is ``"yaml"`` or ``"json"``; by default it follows the name's extension
-    (``.json`` is JSON, anything else YAML).
+    (``.json`` is JSON, anything else YAML). A document over ``max_bytes`` is refused
+    (``manifest-too-large``).
     """
     try:
-        return _parse(data, name, fmt)
+        return _parse(data, name, fmt, max_bytes)
     except (ManifestError, budgets.LimitExceeded):  # the service's time limit stops the work
         raise
     except Exception as exc:  # last resort: no traceback escapes for any input
@@ -215,12 +221,32 @@ def parse_manifest(
         ) from exc
 
 
-def load_manifest(path: str | os.PathLike[str], fmt: str | None = None) -> LoadedManifest:
-    """Read and validate the manifest file at ``path``."""
+#: The help of ``manifest-too-large`` for a file (the CLI's option raises the limit).
+TOO_LARGE_HELP = (
+    "split the manifest, or raise the limit with `--max-manifest-bytes` if this size is expected"
+)
+_DRAIN = 1 << 20  # bytes read at a time to count the size of a stream over the limit
+
+
+def load_manifest(
+    path: str | os.PathLike[str], fmt: str | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> LoadedManifest:
+    """Read and validate the manifest file at ``path``; a file over ``max_bytes`` is refused
+    with its real size, before it is read when its size is known."""
     name = os.fspath(path)
     try:
         with open(name, "rb") as stream:
-            data = stream.read(DEFAULT_MAX_BYTES + 1)
+            status = os.fstat(stream.fileno())
+            size = status.st_size if stat.S_ISREG(status.st_mode) else None
+            if size is not None and size > max_bytes:
+                raise _too_large(name, size, max_bytes)
+            data = stream.read(max_bytes + 1)
+            if len(data) > max_bytes:  # a pipe or a device, or a file that grew: count it all
+                size = len(data)
+                del data
+                while chunk := stream.read(_DRAIN):
+                    size += len(chunk)
+                raise _too_large(name, size, max_bytes)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ManifestError(
@@ -231,16 +257,29 @@ def load_manifest(path: str | os.PathLike[str], fmt: str | None = None) -> Loade
                 help="check the path",
             )
         ) from None
-    return parse_manifest(data, name, fmt)
+    return parse_manifest(data, name, fmt, max_bytes=max_bytes)
 
 
-def _parse(data: bytes | str, name: str, fmt: str | None) -> LoadedManifest:
+def _too_large(name: str, size: int, max_bytes: int) -> ManifestError:
+    return ManifestError(
+        Diagnostic(
+            code="manifest-too-large",
+            message=f"the document is {size:,} bytes, more than the limit of {max_bytes:,}",
+            span=Span(name),
+            help=TOO_LARGE_HELP,
+        )
+    )
+
+
+def _parse(data: bytes | str, name: str, fmt: str | None, max_bytes: int) -> LoadedManifest:
     with gc_paused(len(data)):
-        return _parse_document(data, name, fmt)
+        return _parse_document(data, name, fmt, max_bytes)
 
 
-def _parse_document(data: bytes | str, name: str, fmt: str | None) -> LoadedManifest:
-    value, positions, text = load_document_text(data, name, fmt)
+def _parse_document(
+    data: bytes | str, name: str, fmt: str | None, max_bytes: int
+) -> LoadedManifest:
+    value, positions, text = load_document_text(data, name, fmt, max_bytes=max_bytes)
     try:
         if unknown_section_keys(value):
             raise SkipValidation
