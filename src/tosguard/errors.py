@@ -18,6 +18,7 @@ import functools
 import json
 import re
 import unicodedata
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -390,13 +391,15 @@ def line_column(text: str, index: int) -> tuple[int, int]:
 class LineTable:
     """Where each line of a text starts and ends; lines split as ``str.splitlines`` does.
 
-    Built in one pass; then a line, or a window of one, costs no more than its own length.
+    Built in one pass; then a line, or a window of one, costs no more than its own length. The
+    offsets are kept as machine integers (16 bytes a line, not 80: a manifest of a million
+    sources has ten million lines).
     """
 
     __slots__ = ("text", "starts", "ends")
 
     def __init__(self, text: str):
-        starts, ends = [0], []
+        starts, ends = array("q", [0]), array("q")
         for match in _LINE_BREAK.finditer(text):
             ends.append(match.start())
             starts.append(match.end())

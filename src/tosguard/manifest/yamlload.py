@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -64,7 +65,7 @@ from .failures import (
 )
 from .jsonload import load_json
 from .jsonload import scan_json as _scan_json  # noqa: F401  (the tests reach it here)
-from .pointers import Entry, PositionMap, escape_pointer, unescape_pointer
+from .pointers import DEFERRED, Entry, PositionMap, escape_pointer, unescape_pointer
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -79,6 +80,9 @@ __all__ = [
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 64
+#: Positions are kept to this depth when a document is read (``/sources/0/access``); deeper
+#: ones are read again when a lookup needs them (errors, ``explain``).
+DEFER_DEPTH = 3
 
 _GC_PAUSE_BYTES = 1 << 20  # pause the cyclic GC while building documents larger than this
 _CParser: Any = getattr(yaml, "CSafeLoader", None) if yaml.__with_libyaml__ else None
@@ -166,7 +170,7 @@ def load_document_text(
                 value, positions = load_json(text, max_depth, _load_yaml)
             else:
                 check_printable(text)
-                value, positions = _load_yaml(text, max_depth)
+                value, positions = _load_yaml(text, max_depth, defer=True)
         return value, positions, text
     except Failure as failure:
         raise ManifestError(_diagnostic(failure, name, text)) from None
@@ -212,11 +216,21 @@ def _format_of(name: str, fmt: str | None) -> str:
     )
 
 
-def _load_yaml(text: str, max_depth: int, json_numbers: bool = False) -> tuple[Any, PositionMap]:
+def _load_yaml(
+    text: str, max_depth: int, json_numbers: bool = False, defer: bool = False
+) -> tuple[Any, PositionMap]:
+    """The value and positions of a YAML text. With ``defer``, the positions below
+    :data:`DEFER_DEPTH` levels are read only if a lookup needs them (see :func:`_build`)."""
     parser = None
     try:
         parser = _PARSER(text)  # the pure-Python reader checks characters here
-        value, positions = _build(parser.get_event, max_depth, json_numbers)
+        value, positions = _build(
+            parser.get_event,
+            max_depth,
+            json_numbers,
+            DEFER_DEPTH if defer else 0,
+            lambda: _load_yaml(text, max_depth, json_numbers)[1],
+        )
     except yaml.MarkedYAMLError as err:
         if _is_nesting_limit(err):
             raise _nesting_failure(text, err, max_depth, json_numbers) from None
@@ -277,12 +291,22 @@ def _nesting_failure(
 
 
 def _build(
-    get_event: Callable[[], Any], max_depth: int, json_numbers: bool = False
+    get_event: Callable[[], Any],
+    max_depth: int,
+    json_numbers: bool = False,
+    defer_at: int = 0,
+    complete: Callable[[], PositionMap] | None = None,
 ) -> tuple[Any, PositionMap]:
     """Build values and positions from the event stream, without recursion.
 
     This loop runs once per YAML node, millions of times for a large manifest, so it keeps its
     state in local variables and does no more per event than it must.
+
+    With ``defer_at`` (a depth, e.g. 3: ``/sources/0/access``), a collection that deep keeps
+    its own position, but not those of its members: they are marked deferred, and the first
+    lookup that needs one reads the whole document again with ``complete``. A report points at
+    sources and their fields; deeper positions serve only errors and ``explain``, and keeping
+    them all cost a kilobyte per source.
     """
     scalar_event, mapping_start, sequence_start = (
         yaml.ScalarEvent,
@@ -290,6 +314,7 @@ def _build(
         yaml.SequenceStartEvent,
     )
     mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
+    intern = sys.intern
     plain_constants, number_start, missing = _PLAIN_CONSTANTS, _NUMBER_START, _MISSING
     int_match, float_match = (
         (_JSON_INT.fullmatch, _JSON_FLOAT.fullmatch)
@@ -320,6 +345,7 @@ def _build(
     key_line = key_column = 0
     children: Any = None
     mark: Any = None
+    deferred = False  # whether some positions were left to `complete`
 
     while True:
         event = get_event()
@@ -331,8 +357,12 @@ def _build(
             value = event.value
             if in_mapping and key is missing:
                 if value in current:
+                    if entries is None and complete is not None:
+                        complete()  # the full read fails here, with the first key's place
                     _duplicate_key(value, entries[value], mark, _pointer(stack, token))
-                key, key_line, key_column = value, mark.line + 1, mark.column + 1
+                # keys recur in every source: one string each (the values and positions
+                # then share it)
+                key, key_line, key_column = intern(value), mark.line + 1, mark.column + 1
                 continue
             if not event.style:  # plain: resolve; quoted and block scalars stay strings
                 resolved = plain_constants.get(value, missing)
@@ -363,6 +393,8 @@ def _build(
                 value, children = {}, {}
             else:
                 value, children = [], []
+            if defer_at and current is not None and (entries is None or len(stack) >= defer_at - 1):
+                children, deferred = DEFERRED, True
         elif cls is mapping_end or cls is sequence_end:
             if stack:
                 current, entries, in_mapping, token = stack.pop()
@@ -382,19 +414,25 @@ def _build(
             root_entry = (mark.line + 1, mark.column + 1, 0, 0, children)
         elif in_mapping:
             current[key] = value
-            entries[key] = (mark.line + 1, mark.column + 1, key_line, key_column, children)
+            if entries is not None:
+                line = mark.line + 1
+                if line == key_line:  # the usual `key: value` on one line: one int for both
+                    line = key_line
+                entries[key] = (line, mark.column + 1, key_line, key_column, children)
             child_token = key
             key = missing
         else:
             child_token = len(current)
             current.append(value)
-            entries.append((mark.line + 1, mark.column + 1, 0, 0, children))
+            if entries is not None:
+                entries.append((mark.line + 1, mark.column + 1, 0, 0, children))
         if children is not None:
             if current is None:
                 child_token = None
             else:
                 stack.append((current, entries, in_mapping, token))
-            current, entries, in_mapping, token = value, children, cls is mapping_start, child_token
+            current, in_mapping, token = value, cls is mapping_start, child_token
+            entries = None if children is DEFERRED else children
 
     event = get_event()
     if event.__class__ is yaml.DocumentStartEvent:
@@ -416,7 +454,7 @@ def _build(
             column,
             help="a manifest starts with `tosguard: 1`",
         )
-    return root, PositionMap(root_entry)
+    return root, PositionMap(root_entry, complete if deferred else None)
 
 
 def _pointer(stack: list[tuple[Any, Any, bool, Any]], token: Any) -> str:
