@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 
 import pytest
-from test_cli import AS_OF, EXAMPLES, err, out, tosguard
 
+from test_cli import AS_OF, EXAMPLES, err, out, tosguard
 from tosguard.api import check
 from tosguard.engine.library import load_library
 from tosguard.manifest.model import load_manifest, parse_manifest
