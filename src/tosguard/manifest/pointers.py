@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["DEFERRED", "Entry", "PositionMap", "escape_pointer", "unescape_pointer"]
+__all__ = [
+    "DEFERRED",
+    "PACKED_COLUMNS",
+    "Entry",
+    "PositionMap",
+    "escape_pointer",
+    "pack",
+    "unescape_pointer",
+    "unpack",
+]
 
 
 def escape_pointer(token: str) -> str:
@@ -31,6 +40,28 @@ def unescape_pointer(token: str) -> str:
 # not the value of a mapping key; children is None for a scalar, a dict key -> entry for a
 # mapping and a list of entries for a sequence.
 Entry = tuple[int, int, int, int, Any]
+# A scalar whose key (if any) is on its own line, with columns below 2**16, is kept packed in
+# one int (80 bytes of tuple and a line number less per value): see pack() and unpack().
+_COLUMN_BITS = 16
+_COLUMN_MASK = (1 << _COLUMN_BITS) - 1
+#: The largest column a packed entry holds.
+PACKED_COLUMNS = _COLUMN_MASK
+
+
+def pack(line: int, column: int, key_column: int) -> int:
+    """A scalar's entry as one int: its line and column, and its key's column on the same
+    line (0: not the value of a key). Columns must be at most :data:`PACKED_COLUMNS`."""
+    return (line << (2 * _COLUMN_BITS)) | (column << _COLUMN_BITS) | key_column
+
+
+def unpack(packed: int) -> Entry:
+    """The entry :func:`pack` packed."""
+    line = packed >> (2 * _COLUMN_BITS)
+    key_column = packed & _COLUMN_MASK
+    column = (packed >> _COLUMN_BITS) & _COLUMN_MASK
+    return (line, column, line if key_column else 0, key_column, None)
+
+
 DEFERRED: Any = type("Deferred", (), {"__repr__": lambda self: "<deferred>"})()
 
 
@@ -69,6 +100,8 @@ class PositionMap(Mapping[str, tuple[int, int]]):
         if pointer[0] != "/":
             return None
         for token in pointer[1:].split("/"):
+            if entry.__class__ is int:  # a packed scalar: no children
+                return None
             children = entry[4]
             if children is None:
                 return None
@@ -86,7 +119,7 @@ class PositionMap(Mapping[str, tuple[int, int]]):
                 if index >= len(children):
                     return None
                 entry = children[index]
-        return entry
+        return unpack(entry) if entry.__class__ is int else entry
 
     def _position(self, pointer: str) -> tuple[int, int] | None:
         entry = self._walk(pointer)
@@ -107,6 +140,8 @@ class PositionMap(Mapping[str, tuple[int, int]]):
             return None
         found = entry
         for token in tokens:
+            if found.__class__ is int:
+                found = unpack(found)
             children = found[4]
             if children is DEFERRED:
                 self._expand()
@@ -120,6 +155,8 @@ class PositionMap(Mapping[str, tuple[int, int]]):
             if child is None:
                 return found[0], found[1]
             parent, found = found, child
+        if found.__class__ is int:
+            found = unpack(found)
         if key and tokens:
             return (found[2], found[3]) if found[2] else (parent[0], parent[1])
         return found[0], found[1]
@@ -148,6 +185,8 @@ class PositionMap(Mapping[str, tuple[int, int]]):
         stack: list[tuple[str, Entry]] = [("", self._root)]
         while stack:
             pointer, entry = stack.pop()
+            if entry.__class__ is int:
+                entry = unpack(entry)
             yield pointer
             if entry[2]:
                 yield pointer + "#key"
@@ -169,6 +208,8 @@ class PositionMap(Mapping[str, tuple[int, int]]):
         stack = [self._root] if self._root is not None else []
         while stack:
             entry = stack.pop()
+            if entry.__class__ is int:
+                entry = unpack(entry)
             count += 2 if entry[2] else 1
             children = entry[4]
             if children.__class__ is dict:

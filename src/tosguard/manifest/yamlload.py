@@ -65,7 +65,16 @@ from .failures import (
 )
 from .jsonload import load_json
 from .jsonload import scan_json as _scan_json  # noqa: F401  (the tests reach it here)
-from .pointers import DEFERRED, Entry, PositionMap, escape_pointer, unescape_pointer
+from .pointers import (
+    DEFERRED,
+    PACKED_COLUMNS,
+    Entry,
+    PositionMap,
+    escape_pointer,
+    pack,
+    unescape_pointer,
+    unpack,
+)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -315,6 +324,7 @@ def _build(
     )
     mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
     intern = sys.intern
+    packed_columns = PACKED_COLUMNS
     plain_constants, number_start, missing = _PLAIN_CONSTANTS, _NUMBER_START, _MISSING
     int_match, float_match = (
         (_JSON_INT.fullmatch, _JSON_FLOAT.fullmatch)
@@ -359,7 +369,10 @@ def _build(
                 if value in current:
                     if entries is None and complete is not None:
                         complete()  # the full read fails here, with the first key's place
-                    _duplicate_key(value, entries[value], mark, _pointer(stack, token))
+                    first = entries[value]
+                    if first.__class__ is int:
+                        first = unpack(first)
+                    _duplicate_key(value, first, mark, _pointer(stack, token))
                 # keys recur in every source: one string each (the values and positions
                 # then share it)
                 key, key_line, key_column = intern(value), mark.line + 1, mark.column + 1
@@ -415,17 +428,27 @@ def _build(
         elif in_mapping:
             current[key] = value
             if entries is not None:
-                line = mark.line + 1
-                if line == key_line:  # the usual `key: value` on one line: one int for both
-                    line = key_line
-                entries[key] = (line, mark.column + 1, key_line, key_column, children)
+                line, column = mark.line + 1, mark.column + 1
+                if (
+                    children is None
+                    and line == key_line
+                    and column <= packed_columns
+                    and key_column <= packed_columns
+                ):  # the usual `key: value` on one line
+                    entries[key] = pack(line, column, key_column)
+                else:
+                    entries[key] = (line, column, key_line, key_column, children)
             child_token = key
             key = missing
         else:
             child_token = len(current)
             current.append(value)
             if entries is not None:
-                entries.append((mark.line + 1, mark.column + 1, 0, 0, children))
+                column = mark.column + 1
+                if children is None and column <= packed_columns:
+                    entries.append(pack(mark.line + 1, column, 0))
+                else:
+                    entries.append((mark.line + 1, column, 0, 0, children))
         if children is not None:
             if current is None:
                 child_token = None

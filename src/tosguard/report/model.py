@@ -275,13 +275,17 @@ def summarize(findings, counts: dict[str, int]) -> dict:
 def build_report(
     evaluation: Evaluation, loaded, as_of: date, manifest_name: str, policy_revision: str
 ) -> Report:
-    places: dict[str, tuple[int, int]] = {}  # subjects recur: each is looked up once
+    # Subjects and clauses recur: each subject's location and each clause's citation is made
+    # once and shared by its findings (read-only: a report is never changed once built).
+    places: dict[str, dict] = {}
+    cited: dict[int, tuple[dict, dict]] = {}
+    said: dict[tuple, str] = {}  # the message of each clause, status and missing facts
     budget = current_budget()
     built = []
     for number, outcome in enumerate(evaluation.outcomes):
         if budget is not None and not number & 255:
             budget.check()
-        built.append(_finding(outcome, loaded, manifest_name, places))
+        built.append(_finding(outcome, loaded, manifest_name, places, cited, said))
     built += [_notice_finding(notice, loaded, manifest_name) for notice in evaluation.notices]
     findings = tuple(sorted(built, key=_finding_key))
     return Report(
@@ -296,14 +300,39 @@ def build_report(
 
 
 def _finding(
-    outcome: Outcome, loaded, manifest_name: str, places: dict[str, tuple[int, int]]
+    outcome: Outcome,
+    loaded,
+    manifest_name: str,
+    places: dict[str, dict],
+    cited: dict[int, tuple[dict, dict]],
+    said: dict[tuple, str],
 ) -> Finding:
     clause, version = outcome.clause, outcome.version
-    place = places.get(outcome.subject)
-    if place is None:
+    location = places.get(outcome.subject)
+    if location is None:
         span = loaded.span(outcome.subject)
-        place = places[outcome.subject] = (span.line, span.column)
-    citation = clause.citation
+        location = places[outcome.subject] = {
+            "file": manifest_name,
+            "line": span.line,
+            "column": span.column,
+        }
+    shared = cited.get(id(clause))
+    if shared is None:
+        citation = clause.citation
+        shared = cited[id(clause)] = (
+            {
+                "document": citation.document,
+                "section": citation.section,
+                "effective": citation.effective.isoformat() if citation.effective else None,
+                "url": citation.url,
+                "quote": citation.quote,
+            },
+            {"file": clause.file, "line": clause.line},
+        )
+    key = (id(clause), outcome.status, outcome.missing, outcome.note, outcome.early)
+    message = said.get(key)
+    if message is None:
+        message = said[key] = message_for(outcome)
     return Finding(
         policy=clause.policy,
         provider=version.provider or None,
@@ -313,18 +342,12 @@ def _finding(
         status=outcome.status,
         severity=clause.severity,
         subject=outcome.subject,
-        location={"file": manifest_name, "line": place[0], "column": place[1]},
-        message=message_for(outcome),
+        location=location,
+        message=message,
         missing=outcome.missing,
         remedy=clause.remedy,
-        citation={
-            "document": citation.document,
-            "section": citation.section,
-            "effective": citation.effective.isoformat() if citation.effective else None,
-            "url": citation.url,
-            "quote": citation.quote,
-        },
-        policy_location={"file": clause.file, "line": clause.line},
+        citation=shared[0],
+        policy_location=shared[1],
     )
 
 
