@@ -240,7 +240,10 @@ def load_manifest(
             size = status.st_size if stat.S_ISREG(status.st_mode) else None
             if size is not None and size > max_bytes:
                 raise _too_large(name, size, max_bytes)
-            data = stream.read(max_bytes + 1)
+            # as much as the file holds (a size hint of the limit would allocate all of it)
+            data = stream.read((max_bytes if size is None else size) + 1)
+            if size is not None and len(data) > size:  # it grew since: read on to the limit
+                data += stream.read(max_bytes + 1 - len(data))
             if len(data) > max_bytes:  # a pipe or a device, or a file that grew: count it all
                 size = len(data)
                 del data
@@ -289,4 +292,22 @@ def _parse_document(
         raise ErrorContext(name, text, positions).error(value, first) from None
     if next(raw_reference_problems(value), None) is not None:
         raise ErrorContext(name, text, positions).error(value, None)
+    del value
+    _share_fields_sets(manifest.sources)
     return LoadedManifest(name=name, manifest=manifest, positions=positions, text=text)
+
+
+def _share_fields_sets(sources: list[Source]) -> None:
+    """Let the models of the sources share their sets of fields set (pydantic makes one per
+    model: 700 bytes for a source of ten fields). The models are frozen, so the sets are only
+    read; sources declare the same few combinations of fields."""
+    shared: dict[frozenset[str], set[str]] = {}
+    for source in sources:
+        for model in (source, source.access, source.collected):
+            if model is None:
+                continue
+            fields = model.__pydantic_fields_set__
+            key = frozenset(fields)
+            one = shared.setdefault(key, fields)
+            if one is not fields:
+                object.__setattr__(model, "__pydantic_fields_set__", one)
