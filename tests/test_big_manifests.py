@@ -250,3 +250,18 @@ def test_the_json_findings_are_as_dict(library):
     findings = json.loads(report.to_json())["findings"]
     assert findings == [f.as_dict() for f in report.findings]
     assert all(list(found) == list(FINDING_FIELDS) for found in findings)
+
+
+def test_progress_clears_its_line_for_other_text(monkeypatch):
+    import time
+
+    from tosguard import progress
+
+    monkeypatch.setattr(progress, "DELAY", 0.0)
+    terminal = FakeTerminal()
+    with Progress(True, stream=terminal) as stages:
+        stages.stage("reading m.yaml")
+        time.sleep(0.3)
+        stages.clear()
+        shown = terminal.getvalue()
+    assert re.search(r"tosguard: reading m\.yaml… \d+\.\d s\r +\r", shown)

@@ -296,6 +296,7 @@ def _check(
         try:
             loaded = load_manifest(path, max_bytes=max_bytes)
         except TosguardError as error:
+            stages.clear()
             _emit_diagnostics(error, error_format, max_errors)
             invalid += 1
             continue
@@ -313,7 +314,10 @@ def _check(
         )
         reports.append(report)
         checked.append((report, loaded if fmt == "text" else None))
-    stages.stage("writing the report")
+    if stages.live and output in (None, "-"):
+        stages.close()  # the report goes to the terminal the progress line is on, maybe
+    else:
+        stages.stage("writing the report")
     if invalid:
         if checked and partial_ok:
             _write_chunks(_text_chunks(checked, output), output)

@@ -64,6 +64,14 @@ class Progress:
             elif self.shown:
                 self._show()
 
+    def clear(self) -> None:
+        """Erase the line on a terminal (before other text goes there); it comes back at the
+        next update."""
+        with self._lock:
+            if self.live and self.shown and self._width:
+                self._write("\r" + " " * self._width + "\r")
+                self._width = 0
+
     def close(self) -> None:
         """End: erase the line on a terminal; elsewhere, say how long the command took."""
         if not self.enabled or self._done.is_set():
