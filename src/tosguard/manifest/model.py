@@ -206,8 +206,17 @@ def parse_manifest(
     (``.json`` is JSON, anything else YAML). A document over ``max_bytes`` is refused
     (``manifest-too-large``).
     """
+    return _parse_guarded([data], name, fmt, max_bytes)
+
+
+def _parse_guarded(
+    held: list[bytes | str], name: str, fmt: str | None, max_bytes: int
+) -> LoadedManifest:
+    """:func:`parse_manifest` of the one document in ``held``, which is emptied as soon as
+    the document is read (a caller that passes its only reference frees the bytes before
+    the validation, when the memory peaks)."""
     try:
-        return _parse(data, name, fmt, max_bytes)
+        return _parse(held, name, fmt, max_bytes)
     except (ManifestError, budgets.LimitExceeded):  # the service's time limit stops the work
         raise
     except Exception as exc:  # last resort: no traceback escapes for any input
@@ -260,7 +269,9 @@ def load_manifest(
                 help="check the path",
             )
         ) from None
-    return parse_manifest(data, name, fmt, max_bytes=max_bytes)
+    held: list[bytes | str] = [data]
+    del data
+    return _parse_guarded(held, name, fmt, max_bytes)
 
 
 def _too_large(name: str, size: int, max_bytes: int) -> ManifestError:
@@ -274,15 +285,17 @@ def _too_large(name: str, size: int, max_bytes: int) -> ManifestError:
     )
 
 
-def _parse(data: bytes | str, name: str, fmt: str | None, max_bytes: int) -> LoadedManifest:
-    with gc_paused(len(data)):
-        return _parse_document(data, name, fmt, max_bytes)
+def _parse(
+    held: list[bytes | str], name: str, fmt: str | None, max_bytes: int
+) -> LoadedManifest:
+    with gc_paused(len(held[0])):
+        return _parse_document(held, name, fmt, max_bytes)
 
 
 def _parse_document(
-    data: bytes | str, name: str, fmt: str | None, max_bytes: int
+    held: list[bytes | str], name: str, fmt: str | None, max_bytes: int
 ) -> LoadedManifest:
-    value, positions, text = load_document_text(data, name, fmt, max_bytes=max_bytes)
+    value, positions, text = load_document_text(held.pop(), name, fmt, max_bytes=max_bytes)
     try:
         if unknown_section_keys(value):
             raise SkipValidation
