@@ -572,7 +572,8 @@ def _without_nulls(value):
 def test_field_types_come_from_the_model() -> None:
     """The checker and linter read a path's type from the manifest model's tags, not from its
     name: country fields are the ones typed Country, and a list of them keeps the tag."""
-    from tosguard.manifest.model import Country, _type_tag, known_paths
+    from tosguard.manifest.fields import Country, type_tag
+    from tosguard.manifest.model import known_paths
 
     countries = {path for path, kind in known_paths().items() if kind == "country"}
     assert countries == {
@@ -580,5 +581,5 @@ def test_field_types_come_from_the_model() -> None:
         "organization.owned_from",
         "source.access.from_country",
     }
-    assert _type_tag(list[Country], []) == ("list[country]", ())
+    assert type_tag(list[Country], []) == ("list[country]", ())
     assert known_paths()["source.use"] == "list"

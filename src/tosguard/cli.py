@@ -8,7 +8,6 @@ commands so that ``tosguard check`` starts fast.
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -23,6 +22,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3
+#: Errors shown per manifest by `check` before the count of the rest (`--max-errors`).
+DEFAULT_MAX_ERRORS = 50
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as shells report
 ERROR_FORMATS = ("human", "plain", "json")
 REPORT_FORMATS = ("text", "json", "markdown", "sarif", "junit", "github")
@@ -46,11 +47,21 @@ def use_color(choice: str, output: str | None = None, stream=None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-def _emit_diagnostics(error, error_format: str) -> None:
-    from .errors import render_human, render_json, render_plain
+def _emit_diagnostics(error, error_format: str, max_errors: int | None = None) -> None:
+    """Print the diagnostics of ``error`` on standard error: with ``max_errors``, the first
+    that many, then one saying how many more there are."""
+    from .errors import TOO_MANY_HELP, capped, render_human, render_json, render_plain
 
     renderer = {"human": render_human, "plain": render_plain, "json": render_json}[error_format]
-    click.echo(renderer(error.diagnostics), err=True)
+    diagnostics = error.diagnostics
+    if max_errors is not None:
+        diagnostics = capped(
+            diagnostics,
+            code_prefix=error.code_prefix,
+            limit=max_errors,
+            help=f"{TOO_MANY_HELP}; `--max-errors` shows more",
+        )
+    click.echo(renderer(diagnostics), err=True)
 
 
 def _write(
@@ -70,6 +81,37 @@ def _write(
     write_output(output, text.encode("utf-8"), inputs)
 
 
+def _write_chunks(
+    chunks: Iterable[str],
+    output: str | None,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+    color: bool | None = None,
+) -> None:
+    """Like :func:`_write`, for text made piece by piece: each piece is written as it comes
+    (into a temporary file that replaces ``output`` at the end), never held whole."""
+    if output is None or output == "-":
+        for batch in _batched(chunks):
+            click.echo(batch, nl=False, color=color)
+        return
+    from .files import write_output
+
+    write_output(output, (batch.encode("utf-8") for batch in _batched(chunks)), inputs)
+
+
+def _batched(chunks: Iterable[str], size: int = 1 << 20) -> Iterator[str]:
+    """``chunks`` joined into pieces of about ``size`` characters (fewer, larger writes)."""
+    pending: list[str] = []
+    length = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        length += len(chunk)
+        if length >= size:
+            yield "".join(pending)
+            pending, length = [], 0
+    if pending:
+        yield "".join(pending)
+
+
 def _policy_inputs(policies: Iterable[str], extra: Iterable[str] = ()) -> Iterator[Path]:
     """The policy files a command reads (the shipped library when ``policies`` is empty), for
     the check that an output is none of them; walked only when the output exists."""
@@ -87,6 +129,22 @@ def _library(policies: tuple[str, ...], extra: tuple[str, ...]):
     return load_policy_set(
         list(policies) or None, list(extra), use_cache=not os.environ.get("TOSGUARD_NO_CACHE")
     )
+
+
+class ByteSize(click.ParamType):
+    """A size in bytes: ``67108864``, ``64M``, ``300MB``, ``2G`` (K, M, G: KiB, MiB, GiB)."""
+
+    name = "size"
+    _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().upper().removesuffix("IB").removesuffix("B")
+        number, unit = (text[:-1], text[-1]) if text[-1:] in ("K", "M", "G") else (text, "")
+        if number.isdigit() and int(number) > 0:
+            return int(number) * self._UNITS[unit]
+        self.fail(f"`{value}` is not a size: write bytes, or a number with K, M or G", param, ctx)
 
 
 error_format_option = click.option(
@@ -180,6 +238,27 @@ def cli() -> None:
     "--all", "include_all", is_flag=True, help="Also list satisfied and not-applicable results."
 )
 @click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show progress on standard error: by default only on a terminal, and only once the "
+    "check has run for a second; --progress shows every stage, --no-progress nothing.",
+)
+@click.option(
+    "--max-errors",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_ERRORS,
+    show_default=True,
+    metavar="N",
+    help="Show at most N errors per manifest, then how many more there are.",
+)
+@click.option(
+    "--max-manifest-bytes",
+    type=ByteSize(),
+    default=None,
+    metavar="SIZE",
+    help="Refuse manifests larger than SIZE bytes (suffixes K, M, G: KiB, MiB, GiB; default 64M).",
+)
+@click.option(
     "--accept-unknown-ids",
     is_flag=True,
     envvar="TOSGUARD_ACCEPT_UNKNOWN_IDS",
@@ -212,6 +291,9 @@ def check(
     sarif_max_results,
     fail_on,
     include_all,
+    progress,
+    max_errors,
+    max_manifest_bytes,
     accept_unknown_ids,
     baseline,
     write_baseline,
@@ -232,6 +314,62 @@ def check(
     is written and no json, sarif, junit, markdown or github report is printed (text still shows the
     valid manifests' reports). --output never overwrites a manifest or policy file.
     """
+    from .errors import reporting
+    from .progress import Progress
+    from .util import gc_paused
+
+    shown = sys.stderr.isatty() if progress is None else progress
+    # no cyclic GC: a check builds millions of objects that hold no cycles and live until it
+    # ends, and each collection would walk all of them (a third of the time of a large one)
+    with gc_paused(), reporting(max_errors), Progress(shown, forced=bool(progress)) as stages:
+        status = _check(
+            stages,
+            manifests=manifests,
+            policies=policies,
+            extra=extra,
+            fmt=fmt,
+            as_of=as_of,
+            output=output,
+            color=color,
+            sarif_max_results=sarif_max_results,
+            fail_on=fail_on,
+            include_all=include_all,
+            max_errors=max_errors,
+            max_manifest_bytes=max_manifest_bytes,
+            accept_unknown_ids=accept_unknown_ids,
+            baseline=baseline,
+            write_baseline=write_baseline,
+            force=force,
+            config_path=config_path,
+            isolated=isolated,
+            error_format=error_format,
+        )
+    sys.exit(status)
+
+
+def _check(
+    stages,
+    *,
+    manifests,
+    policies,
+    extra,
+    fmt,
+    as_of,
+    output,
+    color,
+    sarif_max_results,
+    fail_on,
+    include_all,
+    max_errors,
+    max_manifest_bytes,
+    accept_unknown_ids,
+    baseline,
+    write_baseline,
+    force,
+    config_path,
+    isolated,
+    error_format,
+) -> int:
     from .api import check as run_check
     from .api import parse_date
     from .errors import TosguardError
@@ -251,22 +389,30 @@ def check(
     if write_baseline is not None:
         _refuse_existing_baseline(write_baseline, force)
     accepting = _accepting(baseline, manifests, day, write_baseline)
+    stages.stage("loading the policy library")
     library = _library(policies, extra)
     # a report is a whole document or nothing: with an invalid manifest, only text for people
     # on standard output still shows the reports of the valid ones
     partial_ok = fmt == "text" and output in (None, "-") and write_baseline is None
-    reports, contexts, outputs, invalid, checked = [], [], [], 0, []
     styled = use_color(color, output)
+    # (report, its loaded manifest for text, else None): the text of each report is made as
+    # it is written, from its manifest's lines
+    checked: list = []
+    to_baseline: list = []
+    reports, contexts, invalid = [], [], 0
     for path in manifests:
+        stages.stage(f"reading {display_name(path)}{_size_words(path)}")
         try:
-            loaded = load_input(path)
+            loaded = load_input(path, max_manifest_bytes)
         except TosguardError as error:
-            _emit_diagnostics(error, error_format)
+            stages.clear()
+            _emit_diagnostics(error, error_format, max_errors)
             invalid += 1
             continue
         if invalid and not partial_ok:
             continue  # nothing will be written: spare the evaluation, keep reading for errors
-        gc.freeze()  # the manifest lives until exit; spare the collector from rescanning it
+        count = len(loaded.manifest.sources)
+        stages.stage(f"checking {count:,} source{'s' * (count != 1)} of {display_name(path)}")
         report = run_check(
             library,
             loaded,
@@ -280,7 +426,7 @@ def check(
 
             one = Checked(report, [source.id for source in loaded.manifest.sources])
             if write_baseline is not None:
-                checked.append(one)
+                to_baseline.append(one)
             elif accepting is not None:
                 report = accepting.accept(one)
         reports.append(report)
@@ -288,20 +434,14 @@ def check(
             from .report.context import ManifestContext
 
             contexts.append(ManifestContext.of(loaded))
-        if fmt == "text" and write_baseline is None:
-            from .report.text import plain, render_text
-
-            outputs.append(
-                render_text(
-                    report,
-                    loaded.source_line,
-                    loaded.manifest.sources,
-                    click.style if styled else plain,
-                )
-            )
+        checked.append((report, loaded if fmt == "text" else None))
+    if stages.live and output in (None, "-"):
+        stages.close()  # the report goes to the terminal the progress line is on, maybe
+    else:
+        stages.stage("writing the report")
     if invalid:
-        if outputs and partial_ok:
-            _write("\n".join(outputs), output, color=styled or None)
+        if checked and partial_ok:
+            _write_chunks(_text_chunks(checked, styled), output, color=styled or None)
         elif error_format == "human" and invalid < len(manifests):
             target = write_baseline or output
             where = f"`{target}`" if target not in (None, "-") else "standard output"
@@ -311,26 +451,33 @@ def check(
                 f"manifest{'s' * (len(manifests) != 1)} invalid",
                 err=True,
             )
-        sys.exit(EXIT_INVALID)
+        return EXIT_INVALID
     if write_baseline is not None:
-        _write_baseline(write_baseline, checked, day, baseline, manifests, error_format)
-        sys.exit(EXIT_OK)
-    if fmt != "text" and reports:
+        _write_baseline(write_baseline, to_baseline, day, baseline, manifests, error_format)
+        return EXIT_OK
+    chunks: Iterable[str] | None = None
+    if not reports:
+        chunks = None
+    elif fmt == "text":
+        chunks = _text_chunks(checked, styled)
+    elif fmt == "json":
+        chunks = _json_chunks(reports)
+    else:
         from .report.formats import render
 
-        outputs = [render(fmt, reports, contexts, sarif_max_results=sarif_max_results)]
-    if outputs:
+        chunks = [render(fmt, reports, contexts, sarif_max_results=sarif_max_results)]
+    if chunks is not None:
         from itertools import chain
 
         read = chain(manifests, _policy_inputs(policies, extra), [baseline] if baseline else [])
-        _write("\n".join(outputs), output, read, color=styled or None)
+        _write_chunks(chunks, output, read, color=styled or None)
     problems = accepting.problems() if accepting is not None else []
     if problems:
         from .report.baseline import BaselineError
 
-        _emit_diagnostics(BaselineError(problems), error_format)
+        _emit_diagnostics(BaselineError(problems), error_format, max_errors)
     failed = problems or any(r.fails(fail_on) for r in reports)
-    sys.exit(EXIT_FAIL if failed else EXIT_OK)
+    return EXIT_FAIL if failed else EXIT_OK
 
 
 def _config(path: str | None, isolated: bool, error_format: str):
@@ -397,6 +544,41 @@ def _write_baseline(path, checked, day, previous_path, manifests, error_format) 
             "reason, accepted_by and expires",
             err=True,
         )
+
+
+def _size_words(path: str) -> str:
+    """`` (27.9 MB)``: the size of a manifest file, for the progress line."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return ""
+    return f" ({size / 1e6:.1f} MB)" if size >= 1e6 else ""
+
+
+def _text_chunks(checked: list, styled: bool) -> Iterator[str]:
+    """The text reports of ``checked`` ((report, loaded manifest) pairs), one after another."""
+    from .report.text import plain, text_chunks
+
+    for number, (report, loaded) in enumerate(checked):
+        if number:
+            yield "\n"
+        yield from text_chunks(
+            report, loaded.source_line, loaded.manifest.sources, click.style if styled else plain
+        )
+
+
+def _json_chunks(reports: list) -> Iterator[str]:
+    """One report's JSON, or a list of several."""
+    if len(reports) == 1:
+        yield from reports[0].json_chunks(0)
+        yield "\n"
+        return
+    yield "[\n  "
+    for number, report in enumerate(reports):
+        if number:
+            yield ",\n  "
+        yield from report.json_chunks(1)
+    yield "\n]\n"
 
 
 @cli.command()

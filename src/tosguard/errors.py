@@ -18,7 +18,10 @@ import functools
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +31,7 @@ from .safetext import escape_char, is_unsafe, json_safe, printable
 MAX_REPORTED = 100
 #: Distinct diagnostics one stage keeps before it only counts the rest (see DiagnosticSink).
 SINK_LIMIT = 10 * MAX_REPORTED
+_REPORTED: ContextVar[int] = ContextVar("tosguard_max_reported", default=MAX_REPORTED)
 #: Characters of a source line kept on each side of the column.
 SOURCE_WINDOW = 80
 #: Columns of a source line shown in the human format.
@@ -198,15 +202,36 @@ def counts(diagnostics: Iterable[Diagnostic]) -> tuple[int, int]:
     return errors, warnings
 
 
+def max_reported() -> int:
+    """How many diagnostics an error keeps in full: :data:`MAX_REPORTED`, unless a caller
+    asked for more (:func:`reporting`)."""
+    return _REPORTED.get()
+
+
+@contextmanager
+def reporting(limit: int) -> Iterator[None]:
+    """Keep up to ``limit`` diagnostics in full (at least :data:`MAX_REPORTED`) in the
+    errors raised inside the block (``tosguard check --max-errors``)."""
+    token = _REPORTED.set(max(limit, MAX_REPORTED))
+    try:
+        yield
+    finally:
+        _REPORTED.reset(token)
+
+
 def capped(
     diagnostics: Iterable[Diagnostic],
     omitted: int = 0,
     first_omitted: Span | None = None,
     code_prefix: str = "",
+    *,
+    limit: int | None = None,
+    help: str = "",
 ) -> list[Diagnostic]:
-    """``diagnostics`` sorted by location, the first :data:`MAX_REPORTED` of them, and, when
-    there are more (or ``omitted`` errors were left out before), one more diagnostic that
-    counts the rest, at the place of the first of them.
+    """``diagnostics`` sorted by location, the first ``limit`` of them (by default
+    :func:`max_reported`), and, when there are more (or ``omitted`` errors were left out
+    before), one more diagnostic that counts the rest, at the place of the first of them, with
+    ``help`` (by default :data:`TOO_MANY_HELP`).
 
     >>> found = capped([Diagnostic("x", "m", Span("f", n, 1)) for n in range(1, 151)])
     >>> len(found), found[-1].message, str(found[-1].span)
@@ -222,10 +247,12 @@ def capped(
         else:
             ordered.append(d)
     ordered.sort(key=Diagnostic.sort_key)
-    rest = ordered[MAX_REPORTED:]
+    if limit is None:
+        limit = max_reported()
+    rest = ordered[limit:]
     if not rest and not errors and not warnings:
         return ordered
-    shown = ordered[:MAX_REPORTED]
+    shown = ordered[:limit]
     if rest and (first_omitted is None or rest[0].span < first_omitted):
         first_omitted = rest[0].span
     rest_warnings = sum(1 for d in rest if d.severity == "warning")
@@ -241,9 +268,9 @@ def capped(
     shown.append(
         OmittedDiagnostic(
             f"{prefix}too-many-errors",
-            f"{' and '.join(counts)} not shown (only the first {MAX_REPORTED} are reported)",
+            f"{' and '.join(counts)} not shown (only the first {limit} are reported)",
             Span(span.file, span.line, span.column),
-            TOO_MANY_HELP,
+            help or TOO_MANY_HELP,
             severity="error" if errors else "warning",
             errors=errors,
             warnings=warnings,
@@ -268,7 +295,9 @@ class DiagnosticSink:
     def add(self, diagnostic: Diagnostic) -> None:
         if diagnostic in self._seen:
             return
-        if len(self._seen) < SINK_LIMIT or isinstance(diagnostic, OmittedDiagnostic):
+        if len(self._seen) < SINK_LIMIT * max_reported() // MAX_REPORTED or isinstance(
+            diagnostic, OmittedDiagnostic
+        ):
             self._seen.add(diagnostic)
             self.diagnostics.append(diagnostic)
             return
@@ -362,13 +391,15 @@ def line_column(text: str, index: int) -> tuple[int, int]:
 class LineTable:
     """Where each line of a text starts and ends; lines split as ``str.splitlines`` does.
 
-    Built in one pass; then a line, or a window of one, costs no more than its own length.
+    Built in one pass; then a line, or a window of one, costs no more than its own length. The
+    offsets are kept as machine integers (16 bytes a line, not 80: a manifest of a million
+    sources has ten million lines).
     """
 
     __slots__ = ("text", "starts", "ends")
 
     def __init__(self, text: str):
-        starts, ends = [0], []
+        starts, ends = array("q", [0]), array("q")
         for match in _LINE_BREAK.finditer(text):
             ends.append(match.start())
             starts.append(match.end())

@@ -127,12 +127,13 @@ def resolve(path: str | os.PathLike[str], *, follow_symlinks: bool = True) -> st
 # ---- writing ----------------------------------------------------------------------------------
 def write_output(
     output: str,
-    data: bytes,
+    data: bytes | Iterable[bytes],
     inputs: Iterable[str | os.PathLike[str]] = (),
     option: str = "--output",
 ) -> None:
     """Write a command's output file: refuse an input, then write atomically (or straight
-    into a device or pipe such as ``/dev/stdout``). Raises :class:`UsageError`."""
+    into a device or pipe such as ``/dev/stdout``). ``data`` may come in pieces, each written
+    as it is made. Raises :class:`UsageError`."""
     refuse_input_as_output(output, inputs, option)
     try:
         write_atomically(output, data)
@@ -142,13 +143,14 @@ def write_output(
 
 def write_atomically(
     path: str | os.PathLike[str],
-    data: bytes,
+    data: bytes | Iterable[bytes],
     *,
     follow_symlinks: bool = True,
     expect: os.stat_result | None = None,
     mode: int | None = None,
 ) -> None:
-    """Replace the file at ``path`` with ``data``, atomically.
+    """Replace the file at ``path`` with ``data`` (bytes, or pieces of bytes written one by
+    one), atomically.
 
     With ``follow_symlinks`` (the default) a symlink at ``path`` stays a link and the file it
     points to is replaced; without, the link itself is replaced. An existing file keeps its
@@ -185,7 +187,11 @@ def write_atomically(
             handle, temporary = tempfile.mkstemp(
                 prefix=f".{name[:200]}.", suffix=".tmp", dir=directory
             )
-        _write_all(handle, data)
+        if isinstance(data, bytes):
+            _write_all(handle, data)
+        else:
+            for piece in data:
+                _write_all(handle, piece)
         os.fsync(handle)
         if current is not None and stat.S_ISREG(current.st_mode):
             bits = stat.S_IMODE(current.st_mode)
@@ -402,11 +408,15 @@ def _read_all(handle: int) -> bytes:
         offset += len(chunk)
 
 
-def _write_stream(target: str, data: bytes) -> None:
+def _write_stream(target: str, data: bytes | Iterable[bytes]) -> None:
     """Into a pipe, a device or an open file (``/dev/stdout``): appended, so that a file behind
     ``>>`` keeps what it held (behind ``>`` it is empty anyway)."""
     with open(target, "ab") as stream:
-        stream.write(data)
+        if isinstance(data, bytes):
+            stream.write(data)
+        else:
+            for piece in data:
+                stream.write(piece)
 
 
 def _reserve(handle: int, size: int) -> None:

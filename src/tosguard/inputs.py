@@ -87,17 +87,20 @@ def _nothing(argument: str, what: str) -> Diagnostic:
     )
 
 
-def load(argument: str):
+def load(argument: str, max_bytes: int | None = None):
     """The :class:`~tosguard.manifest.model.LoadedManifest` of a path, or of standard input
-    for ``-`` (JSON when it starts with ``{`` or ``[``, else YAML)."""
-    from .manifest.model import load_manifest, parse_manifest
+    for ``-`` (JSON when it starts with ``{`` or ``[``, else YAML); either is refused with its
+    real size when over ``max_bytes`` (default: the loader's limit)."""
+    from .manifest.model import load_manifest, parse_manifest, read_limited
     from .manifest.yamlload import DEFAULT_MAX_BYTES
 
+    limit = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
     if argument != STDIN:
-        return load_manifest(argument)
-    data = sys.stdin.buffer.read(DEFAULT_MAX_BYTES + 1)
+        return load_manifest(argument, max_bytes=limit)
+    data = read_limited(sys.stdin.buffer, STDIN_NAME, limit)
     start = data.lstrip()[:1]
-    return parse_manifest(data, STDIN_NAME, "json" if start in (b"{", b"[") else None)
+    fmt = "json" if start in (b"{", b"[") else None
+    return parse_manifest(data, STDIN_NAME, fmt, max_bytes=limit)
 
 
 def display_name(argument: str) -> str:

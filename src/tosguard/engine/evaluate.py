@@ -41,6 +41,9 @@ LARGE_MANIFEST = 1000  # sources; above this the cyclic GC is paused during eval
 # sources; from this many, conditions run as generated functions even in a library not
 # accelerated (building them takes longer than they save on fewer sources)
 GENERATED_FROM = 5000
+# intervals whose selected versions are kept; sources often share their dates, but a manifest
+# of 100,000 sources with dates of their own would keep a list per source and document
+SELECTED_CACHE = 4096
 
 
 @dataclass(slots=True)
@@ -227,6 +230,8 @@ class Evaluator:
                     if governed is not False:
                         env.early.append(segment.early)
                         env.decided |= governed is True and not segment.early
+                    if governed is False and not self.include_all:
+                        continue  # passes 2 and 3 skip it (it is in `env.governed`)
                     here.append(_Applied(segment.version, env, governed, segment.early, document))
             applied.append(here)
         return applied
@@ -330,6 +335,8 @@ class Evaluator:
         key = (document.id, start, end)
         found = self.selected.get(key)
         if found is None:
+            if len(self.selected) >= SELECTED_CACHE:  # dates that never recur: do not hoard
+                self.selected.clear()
             found = self.selected[key] = segments(document, start, end)
         return found
 

@@ -18,8 +18,11 @@ CLI from paying for pydantic models it does not need.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 from .. import __version__
 from ..engine.budget import current as current_budget
@@ -84,22 +87,11 @@ class Finding:
         return category_of(self.status, self.severity)
 
     def as_dict(self) -> dict:
-        return {
-            "policy": self.policy,
-            "provider": self.provider,
-            "clause": self.clause,
-            "topic": self.topic,
-            "status": self.status,
-            "severity": self.severity,
-            "subject": self.subject,
-            "location": self.location,
-            "message": self.message,
-            "missing": list(self.missing),
-            "remedy": self.remedy,
-            "citation": self.citation,
-            "policy_location": self.policy_location,
-            **({} if self.acceptance is None else {"acceptance": self.acceptance}),
-        }
+        """The finding as the report's JSON holds it: :data:`FINDING_FIELDS`, in order."""
+        shown = {name: _FIELD_VALUE[name](self) for name in FINDING_FIELDS}
+        if self.acceptance is not None:  # only in a report a baseline was applied to
+            shown["acceptance"] = self.acceptance
+        return shown
 
     def unaccepted(self) -> Finding:
         """This finding as it was before a baseline accepted it."""
@@ -108,27 +100,19 @@ class Finding:
         return replace(self, status=self.acceptance["status"], acceptance=None)
 
     def write_json(self, out: list[str], level: int) -> None:
-        """Append the JSON of :meth:`as_dict`, indented for nesting ``level`` deep (the
-        parts that come from the clause are encoded once and reused)."""
-        pad = INDENT * (level + 1)
+        """Append the JSON of :meth:`as_dict`, indented for nesting ``level`` deep. The fields
+        that come from the clause (:data:`_HEAD`, :data:`_TAIL`) are encoded once per clause
+        and reused; the rest are written here, in the order of :data:`FINDING_FIELDS`."""
         out.append(
             _FRAGMENTS.get(
                 (level, self.policy, self.provider, self.clause, self.topic),
-                lambda: self._head_json(level),
+                lambda: self._fields_json(_HEAD, level, "{"),
             )
         )
-        out.append(f',\n{pad}"status": ')
-        out.append(encode_string(self.status))
-        out.append(f',\n{pad}"severity": ')
-        out.append(encode_string(self.severity))
-        out.append(f',\n{pad}"subject": ')
-        out.append(encode_string(self.subject))
-        out.append(f',\n{pad}"location": ')
-        write(self.location, out, level + 1)
-        out.append(f',\n{pad}"message": ')
-        out.append(encode_string(self.message))
-        out.append(f',\n{pad}"missing": ')
-        write(self.missing, out, level + 1)
+        pad = INDENT * (level + 1)
+        for name in _BODY:
+            out.append(f',\n{pad}"{name}": ')
+            write(getattr(self, name), out, level + 1)
         key = (
             level,
             self.remedy,
@@ -136,49 +120,52 @@ class Finding:
             tuple((self.policy_location or {}).items()),
         )
         if self.acceptance is not None:
-            tail = self._tail_json(level)
+            tail = self._fields_json(_TAIL, level, "")
             closing = "\n" + INDENT * level + "}"
             out += [tail[: -len(closing)], f',\n{pad}"acceptance": ']
             write(self.acceptance, out, level + 1)
             out.append(closing)
             return
         try:
-            out.append(_FRAGMENTS.get(key, lambda: self._tail_json(level)))
+            out.append(_FRAGMENTS.get(key, lambda: self._fields_json(_TAIL, level, "")))
         except TypeError:  # an unhashable value: encode it afresh
-            out.append(self._tail_json(level))
+            out.append(self._fields_json(_TAIL, level, ""))
 
-    def _head_json(self, level: int) -> str:
+    def _fields_json(self, names: tuple[str, ...], level: int, opening: str) -> str:
+        """The JSON of the fields ``names``: after ``{`` when ``opening``, else after a comma
+        (and then, for the last fields, with the closing brace)."""
         pad = INDENT * (level + 1)
-        return "".join(
-            (
-                INDENT * level,
-                "{\n",
-                pad,
-                '"policy": ',
-                _string_or_null(self.policy),
-                ",\n",
-                pad,
-                '"provider": ',
-                _string_or_null(self.provider),
-                ",\n",
-                pad,
-                '"clause": ',
-                encode_string(self.clause),
-                ",\n",
-                pad,
-                '"topic": ',
-                encode_string(self.topic),
-            )
-        )
-
-    def _tail_json(self, level: int) -> str:
-        pad = INDENT * (level + 1)
-        out = [",\n", pad, '"remedy": ', encode_string(self.remedy), ",\n", pad, '"citation": ']
-        write(self.citation, out, level + 1)
-        out += [",\n", pad, '"policy_location": ']
-        write(self.policy_location, out, level + 1)
-        out.append("\n" + INDENT * level + "}")
+        out = [INDENT * level + "{\n" if opening else ",\n"]
+        for number, name in enumerate(names):
+            out.append((",\n" if number else "") + f'{pad}"{name}": ')
+            write(_FIELD_VALUE[name](self), out, level + 1)
+        if names[-1] == FINDING_FIELDS[-1]:
+            out.append("\n" + INDENT * level + "}")
         return "".join(out)
+
+
+#: The fields of a finding in the report, in order: the one place the shape is written.
+FINDING_FIELDS = (
+    "policy",
+    "provider",
+    "clause",
+    "topic",
+    "status",
+    "severity",
+    "subject",
+    "location",
+    "message",
+    "missing",
+    "remedy",
+    "citation",
+    "policy_location",
+)
+# The fields shared by every finding of a clause: encoded once (see Finding.write_json).
+_HEAD, _BODY, _TAIL = FINDING_FIELDS[:4], FINDING_FIELDS[4:10], FINDING_FIELDS[10:]
+_FIELD_VALUE: dict[str, Callable[[Finding], Any]] = {
+    name: operator.attrgetter(name) for name in FINDING_FIELDS
+}
+_FIELD_VALUE["missing"] = lambda finding: list(finding.missing)
 
 
 def category_of(status: str, severity: str) -> str:
@@ -230,6 +217,11 @@ class Report:
 
     def json_text(self, level: int) -> str:
         """The JSON of :meth:`as_dict`, nested ``level`` levels deep (no final newline)."""
+        return "".join(self.json_chunks(level))
+
+    def json_chunks(self, level: int, size: int = 1 << 16) -> Iterator[str]:
+        """:meth:`json_text` in pieces of about ``size`` characters, to be written as they
+        are made (a report of 100,000 sources is about 100 MB of text)."""
         pad = INDENT * level
         out = [
             f'{{\n{pad}  "tosguard": {REPORT_FORMAT},\n{pad}  "tosguard_version": ',
@@ -247,9 +239,14 @@ class Report:
         if self.findings:
             separator = "[\n"
             budget = current_budget()
+            pieces = size // 64  # about 20 strings per finding, of a few characters each
             for number, finding in enumerate(self.findings):
-                if budget is not None and not number & 255:
-                    budget.check()
+                if not number & 255:
+                    if budget is not None:
+                        budget.check()
+                    if len(out) > pieces:
+                        yield "".join(out)
+                        out = []
                 out.append(separator)
                 finding.write_json(out, level + 2)
                 separator = ",\n"
@@ -257,7 +254,7 @@ class Report:
         else:
             out.append("[]")
         out.append(f"\n{pad}}}")
-        return "".join(out)
+        yield "".join(out)
 
     def fails(self, fail_on: str = "undetermined") -> bool:
         """Whether this report should fail a CI job (exit code 1) under ``--fail-on``: with
@@ -277,10 +274,6 @@ def rule_of(policy: str | None, clause: str) -> str:
     """A finding's rule id: ``policy/clause``; ``tosguard/<code>`` for a notice that concerns
     no document (what SARIF, JUnit, policy tests and the corpus name findings by)."""
     return f"{policy or 'tosguard'}/{clause}"
-
-
-def _string_or_null(value: str | None) -> str:
-    return "null" if value is None else encode_string(value)
 
 
 def verdict_of(findings) -> str:
@@ -327,13 +320,17 @@ def summarize(findings, counts: dict[str, int], accepted: bool = False) -> dict:
 def build_report(
     evaluation: Evaluation, loaded, as_of: date, manifest_name: str, policy_revision: str
 ) -> Report:
-    places: dict[str, tuple[int, int]] = {}  # subjects recur: each is looked up once
+    # Subjects and clauses recur: each subject's location and each clause's citation is made
+    # once and shared by its findings (read-only: a report is never changed once built).
+    places: dict[str, dict] = {}
+    cited: dict[int, tuple[dict, dict]] = {}
+    said: dict[tuple, str] = {}  # the message of each clause, status and missing facts
     budget = current_budget()
     built = []
     for number, outcome in enumerate(evaluation.outcomes):
         if budget is not None and not number & 255:
             budget.check()
-        built.append(_finding(outcome, loaded, manifest_name, places))
+        built.append(_finding(outcome, loaded, manifest_name, places, cited, said))
     built += [_notice_finding(notice, loaded, manifest_name) for notice in evaluation.notices]
     findings = tuple(sorted(built, key=_finding_key))
     return Report(
@@ -348,14 +345,39 @@ def build_report(
 
 
 def _finding(
-    outcome: Outcome, loaded, manifest_name: str, places: dict[str, tuple[int, int]]
+    outcome: Outcome,
+    loaded,
+    manifest_name: str,
+    places: dict[str, dict],
+    cited: dict[int, tuple[dict, dict]],
+    said: dict[tuple, str],
 ) -> Finding:
     clause, version = outcome.clause, outcome.version
-    place = places.get(outcome.subject)
-    if place is None:
+    location = places.get(outcome.subject)
+    if location is None:
         span = loaded.span(outcome.subject)
-        place = places[outcome.subject] = (span.line, span.column)
-    citation = clause.citation
+        location = places[outcome.subject] = {
+            "file": manifest_name,
+            "line": span.line,
+            "column": span.column,
+        }
+    shared = cited.get(id(clause))
+    if shared is None:
+        citation = clause.citation
+        shared = cited[id(clause)] = (
+            {
+                "document": citation.document,
+                "section": citation.section,
+                "effective": citation.effective.isoformat() if citation.effective else None,
+                "url": citation.url,
+                "quote": citation.quote,
+            },
+            {"file": clause.file, "line": clause.line},
+        )
+    key = (id(clause), outcome.status, outcome.missing, outcome.note, outcome.early)
+    message = said.get(key)
+    if message is None:
+        message = said[key] = message_for(outcome)
     return Finding(
         policy=clause.policy,
         provider=version.provider or None,
@@ -365,20 +387,14 @@ def _finding(
         status=outcome.status,
         severity=clause.severity,
         subject=outcome.subject,
-        location={"file": manifest_name, "line": place[0], "column": place[1]},
-        message=message_for(outcome),
+        location=location,
+        message=message,
         missing=outcome.missing,
         remedy=fill_remedy(clause.remedy, loaded.manifest, outcome.subject)
         if "{" in clause.remedy
         else clause.remedy,
-        citation={
-            "document": citation.document,
-            "section": citation.section,
-            "effective": citation.effective.isoformat() if citation.effective else None,
-            "url": citation.url,
-            "quote": citation.quote,
-        },
-        policy_location={"file": clause.file, "line": clause.line},
+        citation=shared[0],
+        policy_location=shared[1],
     )
 
 

@@ -16,7 +16,7 @@ act on the terminal.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ..safetext import printable
 from .context import policy_place
@@ -48,6 +48,8 @@ HEADING_NOTES = {
     "warnings": ": advisory, they do not change the verdict",
     "accepted": ": risks accepted in the baseline, they do not change the verdict",
 }
+#: A clause that fires on more subjects than this in one section is printed once (grouped).
+GROUP_ABOVE = 10
 
 
 def plain(text: str, **_: object) -> str:
@@ -59,9 +61,23 @@ def render_text(
     source_line: Callable[[int], str] | None = None,
     sources: list | None = None,
     style: Style = plain,
+    group_above: int = GROUP_ABOVE,
 ) -> str:
     """``source_line(n)`` gives line ``n`` of the manifest (e.g. ``LoadedManifest.source_line``)
     so each finding can show the line it is about."""
+    return "".join(text_chunks(report, source_line, sources, style, group_above))
+
+
+def text_chunks(
+    report: Report,
+    source_line: Callable[[int], str] | None = None,
+    sources: list | None = None,
+    style: Style = plain,
+    group_above: int = GROUP_ABOVE,
+) -> Iterator[str]:
+    """The text of :func:`render_text` in pieces (a line or a finding at a time), to be
+    written as it is made. A clause that fires on more than ``group_above`` subjects in one
+    section is printed once, with the list of its subjects (see :func:`_group_lines`)."""
     lines: list[str] = []
     label, colour, why = VERDICTS[report.verdict]
     lines.append(
@@ -71,33 +87,31 @@ def render_text(
     summary = report.summary
     lines.append(f"  {why}")
     lines.extend(summary_lines(summary))
-    shown_line = _ShownLines(source_line)
+    yield "\n".join(lines) + "\n"
+    blocks = _Blocks(style, _ShownLines(source_line), sources)
     for category, title, group_colour, mark in GROUPS:
         group = [f for f in report.findings if f.category == category]
         if not group:
             continue
-        lines.append("")
         heading = section_title(title, len(group), summary.get(category))
         heading += HEADING_NOTES.get(category, "")
-        lines.append(style(heading, fg=group_colour, bold=True))
+        yield "\n" + style(heading, fg=group_colour, bold=True) + "\n"
+        large = _large_groups(group, group_above)
         for finding in group:
-            lines.append("")
-            lines.extend(
-                _finding_lines(
-                    finding,
-                    mark if finding.status != "undetermined" else "?",
-                    group_colour,
-                    shown_line,
-                    sources,
-                    style,
-                )
-            )
+            key = _group_key(finding) if large else None
+            members = large.get(key) if key is not None else None
+            if members is None:
+                yield "\n" + blocks.finding(finding, mark, group_colour)
+            elif members:
+                yield "\n" + blocks.group(members, mark, group_colour)
+                large[_group_key(finding)] = []  # printed: its other findings are in the block
+    tail = []
     if not report.findings:
-        lines.append("")
-        lines.append("No findings. Use --all to list satisfied and not-applicable clauses.")
-    lines.append("")
-    lines.append(style(provenance(report), fg="bright_black"))
-    return "\n".join(lines) + "\n"
+        tail.append("")
+        tail.append("No findings. Use --all to list satisfied and not-applicable clauses.")
+    tail.append("")
+    tail.append(style(provenance(report), fg="bright_black"))
+    yield "\n".join(tail) + "\n"
 
 
 def count_words(summary: dict) -> list[str]:
@@ -157,54 +171,178 @@ def provenance(report: Report) -> str:
     )
 
 
-def _finding_lines(
-    f: Finding, mark: str, colour: str, shown_line: _ShownLines, sources, style: Style
-) -> list[str]:
-    p = printable  # policy and clause ids, severities and topics are checked words: not escaped
-    head = (
-        style(mark, fg=colour, bold=True)
-        + " "
-        + style(f.rule, bold=True)
-        + f"  [{f.severity}, {f.topic}]"
-    )
-    out = [head]
-    out += _wrap(p(f.message), "    ")
-    where = f"{f.location['file']}:{f.location['line']}:{f.location['column']}"
-    out.append(
-        "    "
-        + style("at ", fg="bright_black")
-        + p(f"{_subject_name(f.subject, sources)} ({where})")
-    )
-    text = shown_line(f.location["line"])
-    if text:
-        number = str(f.location["line"])
-        out.append(style(f"      {number} | ", fg="bright_black") + text)
-    if f.missing:
-        out.append("    " + style("missing: ", fg="yellow") + p(", ".join(f.missing)))
+GroupKey = tuple
+
+
+def _group_key(f: Finding) -> GroupKey:
+    """What the findings of one group share: everything but the subject, its place and the
+    words that name it (the message, the facts missing)."""
     cite = f.citation
-    if cite is not None:
+    where = f.policy_location
+    return (
+        f.rule,
+        f.status,
+        f.severity,
+        f.topic,
+        f.open_remedy,
+        None if f.acceptance is None else acceptance_words(f.acceptance),
+        None if cite is None else tuple(cite.values()),
+        None if where is None else tuple(where.values()),
+    )
+
+
+def _large_groups(findings: list[Finding], group_above: int) -> dict[GroupKey, list[Finding]]:
+    """The findings of each group that has more than ``group_above`` of them."""
+    if len(findings) <= group_above:
+        return {}
+    groups: dict[GroupKey, list[Finding]] = {}
+    for f in findings:
+        groups.setdefault(_group_key(f), []).append(f)
+    return {key: members for key, members in groups.items() if len(members) > group_above}
+
+
+class _Blocks:
+    """The text of one finding, or of a group of them. The parts that come from the clause
+    (its head line, message, citation, quote and remedy) are the same for many findings: each
+    is wrapped and styled once per report."""
+
+    def __init__(self, style: Style, shown_line: _ShownLines, sources):
+        self.style, self.shown_line, self.sources = style, shown_line, sources
+        self.heads: dict[tuple, str] = {}
+        self.messages: dict[str, str] = {}
+        self.tails: dict[tuple, str] = {}
+
+    def finding(self, f: Finding, mark: str, colour: str) -> str:
+        style, p = self.style, printable
+        out = [self._head(f, mark, colour), self._message(f.message)]
+        location = f.location
+        where = f"{location['file']}:{location['line']}:{location['column']}"
         out.append(
             "    "
-            + style("cites ", fg="bright_black")
-            + p(f"{cite['document']}, {cite['section']} (effective {cite['effective']})")
+            + style("at ", fg="bright_black")
+            + p(f"{_subject_name(f.subject, self.sources)} ({where})")
+            + "\n"
         )
-        out += _wrap(p(f"“{cite['quote']}”"), "      ", style=lambda t: style(t, italic=True))
-        out.append("      " + style(p(cite["url"]), fg="blue"))
-    if f.open_remedy:
-        out += _wrap(
-            p(f"remedy: {f.open_remedy}"), "    ", first_style=lambda t: style(t, fg="cyan")
-        )
-    if f.acceptance is not None:
-        out += _wrap(p(acceptance_words(f.acceptance)), "    ")
-    if f.policy_location is not None:
-        out.append(
-            "    "
-            + style(
-                p(f"policy {policy_place(f.policy_location)}"),
-                fg="bright_black",
+        text = self.shown_line(location["line"])
+        if text:
+            out.append(style(f"      {location['line']} | ", fg="bright_black") + text + "\n")
+        if f.missing:
+            out.append(self._missing(f.missing))
+        out.append(self._tail(f))
+        return "".join(out)
+
+    def group(self, members: list[Finding], mark: str, colour: str) -> str:
+        """One clause that fires on many subjects: its head line and message once (the first
+        subject's message, said to be one of many when the others differ), then how many
+        subjects, each named with its line (``id:line``), wrapped, then the citation once."""
+        style, p = self.style, printable
+        first = members[0]
+        out = [self._head(first, mark, colour)]
+        alike = all(f.message == first.message for f in members)
+        if alike:
+            out.append(self._message(first.message))
+        else:
+            name = _subject_name(first.subject, self.sources)
+            out.append(
+                self._message(
+                    f"{first.message} (said of {name}; each subject's own words are in "
+                    "`--format json`)"
+                )
             )
+        files = {f.location["file"] for f in members}
+        single = files.pop() if len(files) == 1 else None
+        noun = "sources" if all(f.subject.startswith("/sources/") for f in members) else "subjects"
+        where = f" in {single}" if single is not None else ""
+        out.append(
+            "    "
+            + style("at ", fg="bright_black")
+            + p(f"{len(members):,} {noun} (id:line{where}):")
+            + "\n"
         )
-    return out
+        names = ", ".join(self._short_name(f, single is None) for f in members)
+        out.extend(line + "\n" for line in _wrap(p(names), "      "))
+        if first.missing and all(f.missing == first.missing for f in members):
+            out.append(self._missing(first.missing))
+        out.append(self._tail(first))
+        return "".join(out)
+
+    def _short_name(self, f: Finding, with_file: bool) -> str:
+        subject, sources = f.subject, self.sources
+        name = subject
+        if subject.startswith("/sources/") and sources is not None:
+            index = int(subject.split("/")[2])
+            if index < len(sources):
+                name = sources[index].id
+        location = f.location
+        file = f"{location['file']}:" if with_file else ""
+        return f"{name}:{file}{location['line']}"
+
+    def _head(self, f: Finding, mark: str, colour: str) -> str:
+        if f.status == "undetermined":
+            mark = "?"
+        key = (mark, colour, f.rule, f.severity, f.topic)
+        text = self.heads.get(key)
+        if text is None:
+            style = self.style
+            text = self.heads[key] = (
+                style(mark, fg=colour, bold=True)
+                + " "
+                + style(f.rule, bold=True)
+                + f"  [{f.severity}, {f.topic}]\n"
+            )
+        return text
+
+    def _message(self, message: str) -> str:
+        text = self.messages.get(message)
+        if text is None:
+            text = self.messages[message] = "".join(
+                line + "\n" for line in _wrap(printable(message), "    ")
+            )
+        return text
+
+    def _missing(self, missing: tuple[str, ...]) -> str:
+        return "    " + self.style("missing: ", fg="yellow") + printable(", ".join(missing)) + "\n"
+
+    def _tail(self, f: Finding) -> str:
+        cite, where = f.citation, f.policy_location
+        key = (
+            f.open_remedy,
+            None if f.acceptance is None else acceptance_words(f.acceptance),
+            None if cite is None else tuple(cite.values()),
+            None if where is None else tuple(where.values()),
+        )
+        text = self.tails.get(key)
+        if text is None:
+            text = self.tails[key] = "".join(line + "\n" for line in self._tail_lines(f))
+        return text
+
+    def _tail_lines(self, f: Finding) -> list[str]:
+        style, p = self.style, printable
+        out: list[str] = []
+        cite = f.citation
+        if cite is not None:
+            out.append(
+                "    "
+                + style("cites ", fg="bright_black")
+                + p(f"{cite['document']}, {cite['section']} (effective {cite['effective']})")
+            )
+            out += _wrap(p(f"“{cite['quote']}”"), "      ", style=lambda t: style(t, italic=True))
+            out.append("      " + style(p(cite["url"]), fg="blue"))
+        if f.open_remedy:
+            out += _wrap(
+                p(f"remedy: {f.open_remedy}"), "    ", first_style=lambda t: style(t, fg="cyan")
+            )
+        if f.acceptance is not None:
+            out += _wrap(p(acceptance_words(f.acceptance)), "    ")
+        if f.policy_location is not None:
+            out.append(
+                "    "
+                + style(
+                    p(f"policy {policy_place(f.policy_location)}"),
+                    fg="bright_black",
+                )
+            )
+        return out
 
 
 class _ShownLines:
