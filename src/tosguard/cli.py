@@ -280,28 +280,7 @@ def cli() -> None:
 @click.option("--force", is_flag=True, help="Let --write-baseline replace an existing file.")
 @config_options
 @error_format_option
-def check(
-    manifests,
-    policies,
-    extra,
-    fmt,
-    as_of,
-    output,
-    color,
-    sarif_max_results,
-    fail_on,
-    include_all,
-    progress,
-    max_errors,
-    max_manifest_bytes,
-    accept_unknown_ids,
-    baseline,
-    write_baseline,
-    force,
-    config_path,
-    isolated,
-    error_format,
-) -> None:
+def check(**options) -> None:
     """Check usage manifests against the policy library.
 
     MANIFEST is a file, a directory (every .yaml, .yml and .json manifest under it, hidden
@@ -318,32 +297,12 @@ def check(
     from .progress import Progress
     from .util import gc_paused
 
+    progress, max_errors = options.pop("progress"), options["max_errors"]
     shown = sys.stderr.isatty() if progress is None else progress
     # no cyclic GC: a check builds millions of objects that hold no cycles and live until it
     # ends, and each collection would walk all of them (a third of the time of a large one)
     with gc_paused(), reporting(max_errors), Progress(shown, forced=bool(progress)) as stages:
-        status = _check(
-            stages,
-            manifests=manifests,
-            policies=policies,
-            extra=extra,
-            fmt=fmt,
-            as_of=as_of,
-            output=output,
-            color=color,
-            sarif_max_results=sarif_max_results,
-            fail_on=fail_on,
-            include_all=include_all,
-            max_errors=max_errors,
-            max_manifest_bytes=max_manifest_bytes,
-            accept_unknown_ids=accept_unknown_ids,
-            baseline=baseline,
-            write_baseline=write_baseline,
-            force=force,
-            config_path=config_path,
-            isolated=isolated,
-            error_format=error_format,
-        )
+        status = _check(stages, **options)
     sys.exit(status)
 
 
