@@ -25,7 +25,9 @@ def tosguard(
 ) -> subprocess.CompletedProcess:
     executable = shutil.which("tosguard")
     command = [executable] if executable else [sys.executable, "-m", "tosguard"]
-    environment = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    # the CI's own colour settings must not reach the reports compared here
+    inherited = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
+    environment = {**inherited, "NO_COLOR": "1", **(env or {})}
     result = subprocess.run(
         [*command, *args], cwd=cwd, capture_output=True, env=environment, input=stdin, timeout=120
     )

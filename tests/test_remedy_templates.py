@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from test_cli import AS_OF, err, out, tosguard
+from test_cli import AS_OF, ROOT, err, out, tosguard
 from tosguard.language.template import Placeholder, TemplateError, parse_template
 from tosguard.tools.lint import lint_text
 
@@ -119,7 +119,7 @@ def test_remedies_are_filled_in_every_format(tmp_path, fmt) -> None:
         (finding,) = [f for f in json.loads(text)["findings"] if f["clause"] == "c"]
         assert finding["remedy"] == expected
     else:
-        if fmt == "junit":
+        if fmt in ("junit", "markdown"):  # XML, and Markdown that holds no raw HTML
             expected = expected.replace("<", "&lt;").replace(">", "&gt;")
         assert expected in text.replace("\n", " ")
 
@@ -151,3 +151,19 @@ def test_a_met_obligation_is_not_told_to_act(fmt) -> None:
     naming = [f for f in naming if f["status"] == "satisfied"]
     assert naming
     assert all("`Llama-Llama-Fjord-8B`" in f["remedy"] for f in naming)
+
+
+def test_a_manifest_value_cannot_break_out_of_a_remedys_code_span(tmp_path) -> None:
+    """A model name written to close the code span and the `<details>` of a Markdown report
+    (a value may come from an imported card) stays text."""
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(
+        (ROOT / "examples" / "llama-naming.yaml")
+        .read_text(encoding="utf-8")
+        .replace("name: Llama-Fjord-8B", 'name: "fjord`</details>| [x](http://e.vil)"'),
+        encoding="utf-8",
+    )
+    result = tosguard("check", str(manifest), "--format", "markdown", "--as-of", AS_OF)
+    shown = out(result)
+    assert "`Llama-fjord'&lt;/details&gt;\\| [x](http://e.vil)`" in shown
+    assert shown.count("</details>") == shown.count("<details")

@@ -64,6 +64,26 @@ def _emit_diagnostics(error, error_format: str, max_errors: int | None = None) -
     click.echo(renderer(diagnostics), err=True)
 
 
+def _emit_json_errors(errors: list, max_errors: int | None) -> None:
+    """The diagnostics of several errors (one per invalid manifest) as one JSON document,
+    each error's capped as :func:`_emit_diagnostics` caps them."""
+    from .errors import TOO_MANY_HELP, capped
+    from .errors import render_json as errors_json
+
+    diagnostics = []
+    for error in errors:
+        found = error.diagnostics
+        if max_errors is not None:
+            found = capped(
+                found,
+                code_prefix=error.code_prefix,
+                limit=max_errors,
+                help=f"{TOO_MANY_HELP}; `--max-errors` shows more",
+            )
+        diagnostics += found
+    click.echo(errors_json(diagnostics), err=True)
+
+
 def _write(
     text: str,
     output: str | None,
@@ -344,6 +364,7 @@ def _check(
     baseline = baseline or config.get("baseline")
     day = parse_date(as_of)
     # the baseline is not a manifest of a directory (the report is: never written over one)
+    # (the report is: it is refused as an output, never written over a manifest; docs/ci.md)
     manifests = expand_manifests(manifests, exclude=(baseline, write_baseline))
     if write_baseline is not None:
         _refuse_existing_baseline(write_baseline, force)
@@ -359,13 +380,18 @@ def _check(
     checked: list = []
     to_baseline: list = []
     reports, contexts, invalid = [], [], 0
+    # with --error-format json, the errors of every manifest go out as one document, at the end
+    held_errors: list = []
     for path in manifests:
         stages.stage(f"reading {display_name(path)}{_size_words(path)}")
         try:
             loaded = load_input(path, max_manifest_bytes)
         except TosguardError as error:
             stages.clear()
-            _emit_diagnostics(error, error_format, max_errors)
+            if error_format == "json":
+                held_errors.append(error)
+            else:
+                _emit_diagnostics(error, error_format, max_errors)
             invalid += 1
             continue
         if invalid and not partial_ok:
@@ -398,6 +424,8 @@ def _check(
         stages.close()  # the report goes to the terminal the progress line is on, maybe
     else:
         stages.stage("writing the report")
+    if held_errors:
+        _emit_json_errors(held_errors, max_errors)
     if invalid:
         if checked and partial_ok:
             _write_chunks(_text_chunks(checked, styled), output, color=styled or None)
@@ -1269,19 +1297,23 @@ def _is_file(path: str) -> bool:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "markdown", "sarif", "junit"]),
-    default="text",
-    show_default=True,
-    help="Report format.",
+    type=click.Choice(REPORT_FORMATS),
+    help="Report format (default: text).",
 )
 @as_of_option
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE.")
 @click.option(
+    "--color",
+    "color",
+    type=click.Choice(COLOR_CHOICES),
+    default="auto",
+    show_default=True,
+    help="Colour in text reports (as for `check`).",
+)
+@click.option(
     "--fail-on",
     type=click.Choice(list(FAIL_ON)),
-    default="undetermined",
-    show_default=True,
-    help="Lowest result that makes the exit code 1.",
+    help="Lowest result that makes the exit code 1 (default: undetermined).",
 )
 @click.option(
     "--sample",
@@ -1312,6 +1344,7 @@ def _is_file(path: str) -> bool:
     envvar="TOSGUARD_ACCEPT_UNKNOWN_IDS",
     help="Report ids no policy knows as warnings, not errors.",
 )
+@config_options
 @error_format_option
 def scan_command(
     manifest,
@@ -1320,16 +1353,23 @@ def scan_command(
     fmt,
     as_of,
     output,
+    color,
     fail_on,
     sample,
     jobs,
     scheduler,
     progress,
     accept_unknown_ids,
+    config_path,
+    isolated,
     error_format,
 ) -> None:
     """Scan the training data named by a manifest's sources (`data:`) for provider
     fingerprints, and check what it shows against what the manifest declares.
+
+    MANIFEST is a file, or - for standard input (its `data` paths are then relative to the
+    working directory). Options not given are read from the configuration file, as for
+    `check`.
 
     A provider whose outputs the data holds but the source does not declare gives findings
     that cite the clauses that would govern them (see docs/scan.md). Exit status: 0 nothing
@@ -1341,14 +1381,25 @@ def scan_command(
 
     from .api import load_fingerprints, parse_date
     from .api import scan as run_scan
-    from .manifest.model import load_manifest
+    from .inputs import display_name
+    from .inputs import load as load_input
     from .report.context import ManifestContext
     from .scan.report import render
 
+    config = _config(config_path, isolated, error_format)
+    fmt = fmt or config.get("format", "text")
+    fail_on = fail_on or config.get("fail-on", "undetermined")
+    policies = policies or tuple(config.get("policies", ()))
+    extra = extra or tuple(config.get("extra-policies", ()))
     day = parse_date(as_of)
-    loaded = load_manifest(manifest)
-    # an extra directory may hold clauses (`.tos`), fingerprints (`fingerprints.yaml`) or both
-    clauses = tuple(e for e in extra if Path(e).suffix == ".tos" or any(Path(e).rglob("*.tos")))
+    loaded = load_input(manifest)
+    # an extra directory may hold clauses (`.tos`), fingerprints (`fingerprints.yaml`) or both;
+    # a path that does not exist goes on, to be refused as `check` refuses it
+    clauses = tuple(
+        e
+        for e in extra
+        if not Path(e).exists() or Path(e).suffix == ".tos" or any(Path(e).rglob("*.tos"))
+    )
     library = _library(policies, clauses)
     fingerprints = load_fingerprints(list(policies) or None, extra)
     bar = None
@@ -1362,7 +1413,7 @@ def scan_command(
             loaded,
             fingerprints,
             as_of=day,
-            name=manifest,
+            name=display_name(manifest),
             jobs=jobs,
             sample=sample,
             scheduler=scheduler,
@@ -1372,7 +1423,7 @@ def scan_command(
     finally:
         if bar is not None:
             bar.close()
-    styled = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    styled = use_color(color, output)
     text = render(
         result,
         fmt,
@@ -1381,7 +1432,8 @@ def scan_command(
         click.style if styled else None,
         ManifestContext.of(loaded),
     )
-    _write(text, output, chain([manifest], result.paths, _policy_inputs(policies, extra)))
+    read = chain([manifest], result.paths, _policy_inputs(policies, extra))
+    _write(text, output, read, color=styled or None)
     sys.exit(EXIT_FAIL if result.fails(fail_on) else EXIT_OK)
 
 

@@ -123,7 +123,13 @@ def read_config(path: Path) -> Config:
     positions = key_positions(text)
     where = _Locator(name, text, positions, prefix)
     if not isinstance(table, dict):
-        raise ConfigError(where.diagnostic((), "`[tool.tosguard]` must be a table", ""))
+        raise ConfigError(
+            where.diagnostic(
+                (),
+                "`[tool.tosguard]` must be a table",
+                'write the settings under a `[tool.tosguard]` header, e.g. `fail-on = "warning"`',
+            )
+        )
     problems, values = [], {}
     base = path.resolve().parent
     for key, value in table.items():
@@ -132,7 +138,7 @@ def read_config(path: Path) -> Config:
                 where.diagnostic(
                     (key,),
                     f"unknown configuration key `{key}`",
-                    did_you_mean(key, KEYS) or "",
+                    did_you_mean(key, KEYS) or f"the keys are {', '.join(f'`{k}`' for k in KEYS)}",
                     code="config-unknown-key",
                 )
             )

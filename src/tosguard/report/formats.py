@@ -81,13 +81,13 @@ def render_markdown(report: Report, context: ManifestContext = NO_CONTEXT) -> st
         for f in group:
             if f.acceptance is not None:
                 lines.append(
-                    f"- **{f.rule}** ({_cell(context.subject_name(f.subject))}): "
-                    f"{_cell(acceptance_words(f.acceptance))}"
+                    f"- **{f.rule}** ({markdown_cell(context.subject_name(f.subject))}): "
+                    f"{markdown_cell(acceptance_words(f.acceptance))}"
                 )
             elif f.open_remedy:
                 lines.append(
-                    f"- **{f.rule}** ({_cell(context.subject_name(f.subject))}): "
-                    f"{_cell(f.open_remedy)}"
+                    f"- **{f.rule}** ({markdown_cell(context.subject_name(f.subject))}): "
+                    f"{markdown_cell(f.open_remedy)}"
                 )
         lines += ["", "</details>", ""]
     if not report.findings:
@@ -105,18 +105,26 @@ def _markdown_row(f: Finding, context: ManifestContext) -> str:
     source = (
         "—"
         if cite is None
-        else f"[{_cell(cite['document'])}, {_cell(cite['section'])}]({cite['url']}) "
-        f"({cite['effective']}): “{_cell(cite['quote'])}”"
+        else f"[{markdown_cell(cite['document'])}, {markdown_cell(cite['section'])}]"
+        f"({cite['url']}) ({cite['effective']}): “{markdown_cell(cite['quote'])}”"
     )
     missing = f" Missing: {', '.join(f'`{m}`' for m in f.missing)}." if f.missing else ""
     return (
-        f"| `{f.rule}` | {f.severity} | {_cell(context.subject_name(f.subject))} ({where}) | "
-        f"{_cell(f.message)}{missing} | {source} |"
+        f"| `{f.rule}` | {f.severity} | {markdown_cell(context.subject_name(f.subject))} "
+        f"({where}) | {markdown_cell(f.message)}{missing} | {source} |"
     )
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def markdown_cell(text: str) -> str:
+    """Text in a Markdown table cell or list item: on one line, ``|`` escaped, and no raw
+    HTML (a quote's ``<ok>`` would be read as a tag, a value could close the ``<details>``)."""
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("|", "\\|")
+        .replace("\n", " ")
+    )
 
 
 # ---- JUnit ------------------------------------------------------------------------------------

@@ -69,6 +69,9 @@ class Finding:
     policy_location: dict | None
     #: for an ``accepted`` finding: the status it had, and the baseline entry that accepts it
     acceptance: dict | None = None
+    #: The clause's remedy as the policy writes it, before manifest values are filled in
+    #: (not in the report's JSON: what a rule says for every finding, e.g. SARIF's help).
+    remedy_template: str | None = None
 
     @property
     def rule(self) -> str:
@@ -393,6 +396,7 @@ def _finding(
         remedy=fill_remedy(clause.remedy, loaded.manifest, outcome.subject)
         if "{" in clause.remedy
         else clause.remedy,
+        remedy_template=clause.remedy if "{" in clause.remedy else None,
         citation=shared[0],
         policy_location=shared[1],
     )

@@ -33,7 +33,7 @@ def fill(remedy: str, manifest: Any, subject: str) -> str:
     for part in _parts(remedy):
         if isinstance(part, Placeholder):
             value = _value(manifest, part.path, subject)
-            out.append(f"<{part.path}>" if value is None else _shown(value))
+            out.append(f"<{part.path}>" if value is None else _inert(_shown(value)))
         else:
             out.append(part)
     return "".join(out)
@@ -69,6 +69,17 @@ def _attribute(model: type[BaseModel], name: str) -> str:
         if (info.alias or attribute) == name:
             return attribute
     return name
+
+
+def _inert(text: str) -> str:
+    """A manifest value as it may stand inside a policy's words: on one line, with no
+    backtick (a remedy often puts the value in a code span, which a backtick would close, and
+    what follows would be read as Markdown or HTML in a pull-request comment).
+
+    >>> _inert("evil`</details>\\nmore")
+    "evil'</details> more"
+    """
+    return " ".join(text.replace("`", "'").split())
 
 
 def _shown(value: Any) -> str:

@@ -141,7 +141,7 @@ def _rule(f: Finding) -> dict:
             "id": f.rule,
             "name": f.clause,
             "shortDescription": {"text": printable(f"tosguard: {f.clause}")},
-            "help": {"text": printable(f.remedy)},
+            "help": {"text": printable(f.remedy_template or f.remedy)},
             "properties": {"topic": f.topic, "provider": f.provider},
         }
     return {
@@ -150,7 +150,7 @@ def _rule(f: Finding) -> dict:
         "shortDescription": {"text": printable(f"{cite['document']}, {cite['section']}")},
         "fullDescription": {"text": printable(cite["quote"])},
         "helpUri": cite["url"],
-        "help": {"text": printable(f.remedy or cite["quote"])},
+        "help": {"text": printable(f.remedy_template or f.remedy or cite["quote"])},
         "properties": {"topic": f.topic, "provider": f.provider, "effective": cite["effective"]},
     }
 
@@ -229,6 +229,7 @@ def _unsuppressed_result(f: Finding, context: ManifestContext) -> dict:
             "severity": f.severity,
             "category": f.category,
             "missing": list(f.missing),
+            **({"remedy": printable(f.open_remedy)} if f.remedy_template else {}),
         },
     }
 

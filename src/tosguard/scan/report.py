@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from ..report.formats import markdown_cell
 from ..report.model import REPORT_FORMAT, Report
 from ..safetext import json_safe, printable
 from .assess import declared_providers
@@ -94,6 +95,10 @@ def render(
             "sources": list(scan.sources),
         }
         return json_safe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
+    if fmt == "github":
+        from ..report.github import render_github
+
+        return render_github([scan.report])
     if fmt == "junit":
         from ..report.formats import render_junit
 
@@ -183,7 +188,7 @@ def _markdown_data(scan: ScanReport) -> str:
         )
     examples = [
         f"- `{fingerprint['fingerprint']}` ({fingerprint['strength']}) in `{row['source']}`, "
-        f"`{example['at']}`: “{_cell(example['excerpt'])}”"
+        f"`{example['at']}`: “{markdown_cell(example['excerpt'])}”"
         for row in scan.sources
         for fingerprint in row["fingerprints"]
         for example in fingerprint["examples"][:1]
@@ -195,10 +200,6 @@ def _markdown_data(scan: ScanReport) -> str:
 
 def _records(count: int) -> str:
     return f"{count:,} record{'s' * (count != 1)}"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
 
 
 def _size(count: int) -> str:
