@@ -81,7 +81,15 @@ def run(env: os._Environ[str] | dict[str, str]) -> int:
         value = env.get(name, "").strip()
         if value:
             command += [option, value]
-    command += shlex.split(env.get("INPUT_ARGS", ""))
+    extra = shlex.split(env.get("INPUT_ARGS", ""))
+    owned = {"--format", "--output", "-o"}  # the action reads the report it asks for
+    taken = [a for a in extra if a in owned or a.split("=", 1)[0] in owned]
+    if taken:
+        raise ActionError(
+            f"`args` may not set {', '.join(sorted(set(taken)))}: the action writes the "
+            "report itself (use the `sarif` input for a SARIF file)"
+        )
+    command += extra
     if report.exists():
         report.unlink()  # a report left from an earlier run must not be read as this one's
     print("+ " + shlex.join(command), flush=True)

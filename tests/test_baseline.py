@@ -106,7 +106,8 @@ def test_sarif_suppressions_and_junit_skipped() -> None:
             "justification": "the labels are re-annotated by people before training (RISK-12)",
             "location": {
                 "physicalLocation": {
-                    "artifactLocation": {"uri": baseline},
+                    # an absolute path is a file: URI (RFC 3986), as SARIF's uri must be
+                    "artifactLocation": {"uri": (BASELINE / "baseline.yaml").as_uri()},
                     "region": {"startLine": 4},
                 }
             },
@@ -293,3 +294,14 @@ def test_accepted_findings_are_valid_sarif_and_junit() -> None:
         xmlschema.XMLSchema(str(SCHEMAS / "junit-10.xsd")), out(fixture_check(*args, "junit"))
     )
     assert [s.get("skipped") for s in root.iter("testsuite")] == ["3"]
+
+
+def test_a_baseline_that_is_not_yaml_is_a_located_baseline_error(tmp_path: Path) -> None:
+    baseline = tmp_path / "accepted.yaml"
+    baseline.write_text("tosguard-baseline: 1\naccepted: [\n", encoding="utf-8")
+    result = fixture_check("--baseline", str(baseline))
+    assert result.returncode == 2
+    assert f"error[baseline-syntax]: did not find expected node content\n  --> {baseline}:3:1" in (
+        err(result)
+    )
+    assert "help: a value is missing: close the bracket" in err(result)

@@ -167,6 +167,9 @@ def test_action_invalid_input(workspace: Path) -> None:
     refused, outputs, _ = run_action(workspace, manifests="", fail_on="sometimes")
     assert refused.returncode == 2 and outputs["verdict"] == "error"
     assert "::error title=tosguard::the `manifests` input is empty" in refused.stdout
+    taken, outputs, _ = run_action(workspace, manifests="pipelines", args="--format=text")
+    assert taken.returncode == 2 and outputs["verdict"] == "error"
+    assert "`args` may not set --format" in taken.stdout
 
 
 @pytest.mark.slow

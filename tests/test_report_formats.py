@@ -267,6 +267,7 @@ def test_docstring_examples_run() -> None:
 
     for name in (
         "tosguard.report.context",
+        "tosguard.report.sarif",
         "tosguard.report.github",
         "tosguard.service.negotiate",
         "tosguard.manifest.model",
@@ -358,3 +359,24 @@ def test_folded_sarif_golden(sarif_validator) -> None:
     assert text == golden.read_text(encoding="utf-8"), (
         f"{golden.name} differs; if the change is intended, rerun with UPDATE_GOLDEN=1"
     )
+
+
+def test_sarif_folded_notes_name_only_results_written_and_fingerprints_differ(
+    tmp_path, sarif_validator
+) -> None:
+    """A folded result cut by the cap leaves no note behind; two manifests' folded groups of
+    one rule get fingerprints of their own."""
+    first = many_sources(tmp_path, 12)
+    second_dir = tmp_path / "other"
+    second_dir.mkdir()
+    second = many_sources(second_dir, 12)
+    document = sarif_of(str(first), str(second), *FIXTURE, "--sarif-max-results", "3")
+    sarif_validator.validate(document)
+    run = document["runs"][0]
+    written = {(r["ruleId"], r["properties"]["status"]) for r in run["results"]}
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    folded = [n["message"]["text"] for n in notes if n["descriptor"]["id"] == "tosguard/folded"]
+    assert len(folded) == sum("folded" in r["properties"] for r in run["results"])
+    assert all(any(f"`{rule}` ({status})" in text for rule, status in written) for text in folded)
+    prints = [r["partialFingerprints"]["tosguardFinding/v1"] for r in run["results"]]
+    assert len(prints) == len(set(prints))

@@ -24,8 +24,10 @@ __all__ = [
     "check_file",
     "check_text",
     "import_manifest",
+    "load_fingerprints",
     "load_library",
     "parse_date",
+    "scan",
 ]
 
 

@@ -108,6 +108,7 @@ _ALL = [
         "baseline",
         [
             ("baseline-io", "the baseline file cannot be read"),
+            ("baseline-syntax", "a baseline that is not valid YAML"),
             ("baseline-invalid", "a malformed baseline: unknown key, missing field, bad date"),
             ("baseline-expired", "an entry whose `expires` date has come (the check fails)"),
             ("baseline-stale", "an entry that accepts no finding any more (the check fails)"),

@@ -44,6 +44,8 @@ _SYNTAX_HELP = {
     "did not find expected key": "check the indentation: keys of one mapping line up",
     "did not find expected '-' indicator": "check the indentation: items of one list line up",
     "did not find expected ',' or": "separate items with `,` and close every bracket",
+    "did not find expected node content": "a value is missing: close the bracket that is still "
+    "open, or write the value after the `,` or `:`",
     "found unexpected end of stream": "close the quote or bracket that is still open",
     "found unknown escape character": "inside double quotes, write a backslash as `\\\\`, or use "
     "single quotes",

@@ -24,11 +24,11 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
-from ..errors import Diagnostic, Span, TosguardError, did_you_mean, line_of
+from ..errors import Diagnostic, ManifestError, Span, TosguardError, did_you_mean, line_of
 from .model import ALWAYS_LISTED, Report, with_acceptances
 
 BASELINE_FORMAT = 1
@@ -36,7 +36,6 @@ REQUIRED = ("clause", "reason", "accepted_by", "expires")
 OPTIONAL = ("manifest", "subject")
 #: How long `--write-baseline` accepts a finding for.
 DEFAULT_TERM = timedelta(days=90)
-SUBJECT_POINTERS = ("/model", "/organization")
 
 
 class BaselineError(TosguardError):
@@ -112,7 +111,12 @@ def load_baseline(path: str) -> Baseline:
                 "check the path, or write one with `tosguard check --write-baseline FILE`",
             )
         ) from None
-    value, positions, text = load_document_text(data, path)
+    try:
+        value, positions, text = load_document_text(data, path)
+    except ManifestError as error:  # the reader's words, under the baseline's own code
+        raise BaselineError(
+            [replace(d, code="baseline-syntax") for d in error.diagnostics]
+        ) from None
     problems: list[Diagnostic] = []
 
     def problem(pointer: str, message: str, help: str) -> None:

@@ -193,8 +193,8 @@ def _junit_case(f: Finding, context: ManifestContext) -> Case:
 
 # ---- the registry -----------------------------------------------------------------------------
 #: Every report format for a whole run (text, which the CLI writes per manifest with the
-#: terminal's styles, is rendered by :mod:`.text`), with the media type the service sends it
-#: as.
+#: terminal's styles, is rendered by :mod:`.text`), with its media type. The service offers
+#: all but ``github``, which only a workflow step reads (:mod:`tosguard.service.negotiate`).
 MEDIA_TYPES = {
     "json": "application/json",
     "sarif": "application/sarif+json",

@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import quote
 
 from .. import __version__
 from ..safetext import json_safe, printable
@@ -101,36 +104,35 @@ def _results(groups: list[list[Entry]], cap: int) -> tuple[list[dict], list[tupl
             break
         folded.add(number)
         total -= len(groups[number]) - 1
-    entries: list[tuple[int, dict]] = []
-    notes: list[tuple[str, str]] = []
+    # (place, result, the note saying it was folded): a note is kept only with its result
+    entries: list[tuple[int, dict, tuple[str, str] | None]] = []
     for number, group in enumerate(groups):
         if number in folded:
             position, first, _, _ = group[0]
-            entries.append((position, _folded_result(group)))
-            notes.append(
-                (
-                    "tosguard/folded",
-                    printable(
-                        f"`{first.rule}` ({first.status}) holds for {len(group)} subjects of "
-                        f"`{first.location['file']}`: folded into one result, its other "
-                        f"places listed as related locations"
-                        + (f" (the first {MAX_RELATED})" if len(group) - 1 > MAX_RELATED else "")
-                    ),
-                )
+            note = (
+                "tosguard/folded",
+                printable(
+                    f"`{first.rule}` ({first.status}) holds for {len(group)} subjects of "
+                    f"`{first.location['file']}`: folded into one result, its other "
+                    f"places listed as related locations"
+                    + (f" (the first {MAX_RELATED})" if len(group) - 1 > MAX_RELATED else "")
+                ),
             )
+            entries.append((position, _folded_result(group), note))
         else:
-            entries += [(entry[0], _result(*entry[1:])) for entry in group]
+            entries += [(entry[0], _result(*entry[1:]), None) for entry in group]
     entries.sort(key=lambda entry: entry[0])
-    results = [result for _, result in entries]
-    if len(results) > cap:
+    kept = entries[:cap]
+    results = [result for _, result, _ in kept]
+    notes = [note for _, _, note in kept if note is not None]
+    if len(entries) > cap:
         notes.append(
             (
                 "tosguard/capped",
-                f"{len(results) - cap} more results are left out: at most {cap} are written "
+                f"{len(entries) - cap} more results are left out: at most {cap} are written "
                 "(`--sarif-max-results`); the run's properties keep every manifest's totals",
             )
         )
-        results = results[:cap]
     return results, notes
 
 
@@ -169,13 +171,26 @@ def fingerprint(f: Finding, context: ManifestContext, subject: str | None = None
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def artifact_uri(path: str) -> str:
+    """A manifest's path as SARIF's ``uri`` (RFC 3986): an absolute path as a ``file:`` URI,
+    a relative one percent-encoded (``a#1.yaml`` would end at a fragment); standard input
+    keeps its name, encoded.
+
+    >>> artifact_uri("pipelines/a b#1.yaml"), artifact_uri("/srv/m.yaml"), artifact_uri("<stdin>")
+    ('pipelines/a%20b%231.yaml', 'file:///srv/m.yaml', '%3Cstdin%3E')
+    """
+    if os.path.isabs(path):
+        return Path(path).as_uri()
+    return quote(path.replace(os.sep, "/"), safe="/")
+
+
 def _physical(f: Finding, context: ManifestContext) -> dict:
     line = max(f.location["line"], 1)
     region: dict = {"startLine": line, "startColumn": max(f.location["column"], 1)}
     snippet = context.line(f.location["line"])
     if snippet.strip():
         region["snippet"] = {"text": printable(snippet)}
-    return {"artifactLocation": {"uri": f.location["file"]}, "region": region}
+    return {"artifactLocation": {"uri": artifact_uri(f.location["file"])}, "region": region}
 
 
 def _result(f: Finding, context: ManifestContext, baselined: bool = False) -> dict:
@@ -201,7 +216,7 @@ def _suppression(acceptance: dict) -> dict:
         "justification": printable(acceptance["reason"]),
         "location": {
             "physicalLocation": {
-                "artifactLocation": {"uri": entry["file"]},
+                "artifactLocation": {"uri": artifact_uri(entry["file"])},
                 "region": {"startLine": max(entry["line"], 1)},
             }
         },
@@ -237,6 +252,8 @@ def _unsuppressed_result(f: Finding, context: ManifestContext) -> dict:
 def _folded_result(group: list[Entry]) -> dict:
     _, first, context, baselined = group[0]
     result = _result(first, context, baselined)
+    # one folded result per manifest, rule and status (an accepted group apart)
+    about = f"*{first.location['file']}*{first.status}"
     first = first.unaccepted() if first.category == ACCEPTED else first
     others = group[1 : 1 + MAX_RELATED]
     result["message"] = {
@@ -253,9 +270,7 @@ def _folded_result(group: list[Entry]) -> dict:
         }
         for number, (_, f, ctx, _) in enumerate(others, start=1)
     ]
-    result["partialFingerprints"] = {
-        FINGERPRINT: fingerprint(first, context, subject=f"*{first.status}")
-    }
+    result["partialFingerprints"] = {FINGERPRINT: fingerprint(first, context, subject=about)}
     missing = sorted({m for _, f, _, _ in group for m in f.missing})
     result["properties"] = {**result["properties"], "missing": missing, "folded": len(group)}
     return result

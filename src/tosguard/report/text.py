@@ -108,7 +108,7 @@ def text_chunks(
     tail = []
     if not report.findings:
         tail.append("")
-        tail.append("No findings. Use --all to list satisfied and not-applicable clauses.")
+        tail.append("No findings.")  # what --all would add is said in the summary, if any
     tail.append("")
     tail.append(style(provenance(report), fg="bright_black"))
     yield "\n".join(tail) + "\n"

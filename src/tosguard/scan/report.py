@@ -106,8 +106,6 @@ def render(
     from ..report.text import plain, render_text
 
     text = render_text(scan.report, source_line, sources, style or plain)
-    # a scan lists every finding it has: `check`'s hint about `--all` does not apply
-    text = text.replace(" Use --all to list satisfied and not-applicable clauses.", "")
     return _text_data(scan) + "\n" + text
 
 
