@@ -380,3 +380,34 @@ def test_sarif_folded_notes_name_only_results_written_and_fingerprints_differ(
     assert all(any(f"`{rule}` ({status})" in text for rule, status in written) for text in folded)
     prints = [r["partialFingerprints"]["tosguardFinding/v1"] for r in run["results"]]
     assert len(prints) == len(set(prints))
+
+
+def test_github_annotations_are_capped_with_a_notice_counting_the_rest(tmp_path) -> None:
+    import re
+
+    manifest = many_sources(tmp_path, 40)  # 40 sources, each with a few findings
+    result = tosguard("check", str(manifest), *FIXTURE, "--format", "github")
+    lines = out(result).splitlines()
+    annotations = [line for line in lines if line.startswith(("::error", "::warning"))]
+    assert len(annotations) == 50
+    counts = dict(
+        (word, int(n))
+        for n, word in re.findall(r"(\d+) (violated|undetermined|warnings)", lines[-1])
+    )
+    listed = counts["violated"] + counts["undetermined"] + counts["warnings"]
+    assert listed > 50
+    assert f"::notice title=tosguard::{listed - 50} more findings not annotated" in out(result)
+    assert lines[-1].startswith("tosguard: NON-COMPLIANT ")
+
+
+def test_markdown_groups_a_clause_that_fires_on_many_sources(tmp_path) -> None:
+    """As the text report does: one row per clause past 10 subjects, naming them `id:line`,
+    so a pull-request comment stays short."""
+    manifest = many_sources(tmp_path, 40)
+    text = out(tosguard("check", str(manifest), *FIXTURE, "--format", "markdown"))
+    rows = [line for line in text.splitlines() if line.startswith("| `fixture-terms/compete`")]
+    assert len(rows) == 1
+    assert f"40 subjects of {manifest}: s0:4, s1:9, " in rows[0]
+    assert sum(line.startswith("- **fixture-terms/compete**") for line in text.splitlines()) == 1
+    few = out(tosguard("check", str(many_sources(tmp_path, 3)), *FIXTURE, "--format", "markdown"))
+    assert sum(line.startswith("| `fixture-terms/compete`") for line in few.splitlines()) == 3

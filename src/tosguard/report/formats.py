@@ -25,10 +25,13 @@ from .junit import Case, Document, Suite, write_junit
 from .model import ACCEPTED, Finding, Report, summary_categories
 from .sarif import render_sarif
 from .text import (
+    GROUP_ABOVE,
     GROUPS,
     HEADING_NOTES,
     acceptance_words,
     count_words,
+    group_key,
+    large_groups,
     section_title,
     unlisted_words,
 )
@@ -76,9 +79,19 @@ def render_markdown(report: Report, context: ManifestContext = NO_CONTEXT) -> st
             "| clause | severity | subject | finding | cites |",
             "|---|---|---|---|---|",
         ]
-        lines += [_markdown_row(f, context) for f in group]
-        lines.append("")
+        large = large_groups(group, GROUP_ABOVE)
+        shown = []  # a finding, or the first of a group printed as one row
         for f in group:
+            members = large.get(group_key(f)) if large else None
+            if members is None:
+                lines.append(_markdown_row(f, context))
+                shown.append(f)
+            elif members:
+                lines.append(_markdown_group_row(members, context))
+                shown.append(f)
+                large[group_key(f)] = []  # printed: its other findings are in the row
+        lines.append("")
+        for f in shown:
             if f.acceptance is not None:
                 lines.append(
                     f"- **{f.rule}** ({markdown_cell(context.subject_name(f.subject))}): "
@@ -99,7 +112,9 @@ def render_markdown(report: Report, context: ManifestContext = NO_CONTEXT) -> st
     return printable("\n".join(lines).rstrip() + "\n", layout=True)
 
 
-def _markdown_row(f: Finding, context: ManifestContext) -> str:
+def _markdown_row(f: Finding, context: ManifestContext, subject: str = "", said: str = "") -> str:
+    """A finding's row; ``subject`` (a cell) and ``said`` (words after the message) for a row
+    that stands for many subjects."""
     cite = f.citation
     where = f"{f.location['file']}:{f.location['line']}"
     source = (
@@ -109,10 +124,24 @@ def _markdown_row(f: Finding, context: ManifestContext) -> str:
         f"({cite['url']}) ({cite['effective']}): “{markdown_cell(cite['quote'])}”"
     )
     missing = f" Missing: {', '.join(f'`{m}`' for m in f.missing)}." if f.missing else ""
+    subject = subject or f"{markdown_cell(context.subject_name(f.subject))} ({where})"
     return (
-        f"| `{f.rule}` | {f.severity} | {markdown_cell(context.subject_name(f.subject))} "
-        f"({where}) | {markdown_cell(f.message)}{missing} | {source} |"
+        f"| `{f.rule}` | {f.severity} | {subject} | "
+        f"{markdown_cell(f.message)}{said}{missing} | {source} |"
     )
+
+
+def _markdown_group_row(members: list[Finding], context: ManifestContext) -> str:
+    """One row for a clause that fires on many subjects (as the text report groups them):
+    the first subject's finding, then how many subjects, each as ``id:line``."""
+    first = members[0]
+    names = ", ".join(
+        f"{context.source_id(f.subject) or f.subject}:{f.location['line']}" for f in members
+    )
+    alike = all(f.message == first.message for f in members)
+    said = "" if alike else " (said of the first; `--format json` has each subject's words)"
+    subject = f"{len(members):,} subjects of {first.location['file']}: {markdown_cell(names)}"
+    return _markdown_row(first, context, subject, said)
 
 
 def markdown_cell(text: str) -> str:

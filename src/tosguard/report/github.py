@@ -26,6 +26,9 @@ from .model import ALWAYS_LISTED, Finding, Report
 from .text import count_words, provenance
 
 LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
+#: GitHub shows at most 50 annotations a job (10 errors and 10 warnings a step): past them,
+#: one notice counts the rest (findings come worst first, so the ones shown matter most).
+MAX_ANNOTATIONS = 50
 
 
 def escape_data(text: str) -> str:
@@ -36,10 +39,18 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render_github(reports: Sequence[Report]) -> str:
-    lines = []
-    for report in reports:
-        lines += [_annotation(f) for f in report.findings if f.category in ALWAYS_LISTED]
+def render_github(reports: Sequence[Report], max_annotations: int = MAX_ANNOTATIONS) -> str:
+    """The annotations of ``reports`` (at most ``max_annotations``, then a notice counting
+    the rest), then each manifest's verdict line."""
+    listed = [f for report in reports for f in report.findings if f.category in ALWAYS_LISTED]
+    lines = [_annotation(f) for f in listed[:max_annotations]]
+    if len(listed) > max_annotations:
+        rest = len(listed) - max_annotations
+        lines.append(
+            f"::notice title=tosguard::{rest:,} more finding{'s' * (rest != 1)} not annotated "
+            f"(GitHub shows at most {max_annotations} annotations a job): the verdict lines "
+            "below count them all, and `--format sarif` lists them for code scanning"
+        )
     for report in reports:
         verdict = report.verdict.replace("_", "-").upper()
         lines.append(

@@ -96,15 +96,15 @@ def text_chunks(
         heading = section_title(title, len(group), summary.get(category))
         heading += HEADING_NOTES.get(category, "")
         yield "\n" + style(heading, fg=group_colour, bold=True) + "\n"
-        large = _large_groups(group, group_above)
+        large = large_groups(group, group_above)
         for finding in group:
-            key = _group_key(finding) if large else None
+            key = group_key(finding) if large else None
             members = large.get(key) if key is not None else None
             if members is None:
                 yield "\n" + blocks.finding(finding, mark, group_colour)
             elif members:
                 yield "\n" + blocks.group(members, mark, group_colour)
-                large[_group_key(finding)] = []  # printed: its other findings are in the block
+                large[group_key(finding)] = []  # printed: its other findings are in the block
     tail = []
     if not report.findings:
         tail.append("")
@@ -174,7 +174,7 @@ def provenance(report: Report) -> str:
 GroupKey = tuple
 
 
-def _group_key(f: Finding) -> GroupKey:
+def group_key(f: Finding) -> GroupKey:
     """What the findings of one group share: everything but the subject, its place and the
     words that name it (the message, the facts missing)."""
     cite = f.citation
@@ -191,13 +191,13 @@ def _group_key(f: Finding) -> GroupKey:
     )
 
 
-def _large_groups(findings: list[Finding], group_above: int) -> dict[GroupKey, list[Finding]]:
+def large_groups(findings: list[Finding], group_above: int) -> dict[GroupKey, list[Finding]]:
     """The findings of each group that has more than ``group_above`` of them."""
     if len(findings) <= group_above:
         return {}
     groups: dict[GroupKey, list[Finding]] = {}
     for f in findings:
-        groups.setdefault(_group_key(f), []).append(f)
+        groups.setdefault(group_key(f), []).append(f)
     return {key: members for key, members in groups.items() if len(members) > group_above}
 
 
