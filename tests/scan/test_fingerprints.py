@@ -67,6 +67,10 @@ def test_a_bad_file_gets_located_errors(tmp_path: Path) -> None:
     result = tosguard("lint", str(tmp_path))
     assert result.returncode == 2
     assert "error[fingerprint-pattern]" in out(result) + err(result)
+    named = tosguard("lint", str(path))  # as the pre-commit hook passes a changed file
+    assert named.returncode == 2
+    assert "error[fingerprint-pattern]" in out(named) + err(named)
+    assert "policy-syntax" not in out(named) + err(named)
 
 
 def test_duplicate_ids_are_refused(tmp_path: Path) -> None:

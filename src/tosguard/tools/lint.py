@@ -94,7 +94,8 @@ def lint_paths(
     provenance: bool = True,
     with_library: bool = False,
 ) -> LintResult:
-    """Lint the ``.tos`` files named or found under ``paths``.
+    """Lint the ``.tos`` files named or found under ``paths``, and the fingerprint files
+(``fingerprints.yaml``) named or found under them.
 
     Alone, the files are linted as a library of their own (what ``check --policies PATHS``
     loads). With ``context`` (or ``with_library``: the shipped library), the context is the
@@ -108,7 +109,10 @@ def lint_paths(
 
     sink = DiagnosticSink()
     found: list[tuple[Path, str]] = []
+    named_fingerprints = [p for p in paths if _is_fingerprint_file(p)]
     for given in paths:
+        if given in named_fingerprints:
+            continue
         try:
             found += policy_files([given])
         except PolicyError as error:
@@ -137,7 +141,9 @@ def lint_paths(
     result = _lint(texts, context_texts, locate)
     from ..scan.fingerprints import fingerprint_files, lint_fingerprints
 
-    fingerprints = fingerprint_files(p for p in paths if Path(p).is_dir())
+    fingerprints = fingerprint_files(
+        [*(p for p in paths if Path(p).is_dir()), *named_fingerprints]
+    )
     result.diagnostics += lint_fingerprints(fingerprints)
     result.files += [str(f) for f in fingerprints]
     result.diagnostics = capped({*sink.diagnostics, *result.diagnostics}, code_prefix="policy")
@@ -173,6 +179,11 @@ def lint_files(
     ]
     diagnostics += _extra_checks(list(files), list(context))
     return capped(set(diagnostics), code_prefix="policy")
+
+
+def _is_fingerprint_file(path: str | Path) -> bool:
+    """A YAML file named on the command line: a fingerprint file (policies are `.tos`)."""
+    return Path(path).suffix in (".yaml", ".yml") and Path(path).is_file()
 
 
 def _read(path: Path, display: str, sink: DiagnosticSink) -> bytes | None:
