@@ -411,3 +411,13 @@ def test_markdown_groups_a_clause_that_fires_on_many_sources(tmp_path) -> None:
     assert sum(line.startswith("- **fixture-terms/compete**") for line in text.splitlines()) == 1
     few = out(tosguard("check", str(many_sources(tmp_path, 3)), *FIXTURE, "--format", "markdown"))
     assert sum(line.startswith("| `fixture-terms/compete`") for line in few.splitlines()) == 3
+
+
+def test_every_format_list_names_the_same_formats() -> None:
+    """The CLI's choices and the configuration's are written where they are read cheaply (no
+    report module at start-up); they must name what the registry renders."""
+    from tosguard.cli import REPORT_FORMATS
+    from tosguard.config import FORMATS
+    from tosguard.report.formats import MEDIA_TYPES
+
+    assert set(REPORT_FORMATS) == set(FORMATS) == {"text", *MEDIA_TYPES}
