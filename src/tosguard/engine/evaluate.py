@@ -149,10 +149,13 @@ class Evaluation:
     notices: list[Notice] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # shared: compared and hashed by identity
 class _Applied:
-    """A policy version applied to one source: its environment, whether it governs the
-    source (three-valued) and whether it was applied before its effective date."""
+    """A policy version applied to a source: its environment, whether it governs the
+    source (three-valued) and whether it was applied before its effective date. The same for
+    every source with the same answers, so one object is shared by all of them (and so is
+    each source's tuple of them): a large manifest keeps a reference per source, not a list
+    of new objects."""
 
     version: PolicyIR
     env: Env
@@ -207,11 +210,15 @@ class Evaluator:
         return Evaluation(self.outcomes, self.counts, self.notices)
 
     # -- pass 1
-    def prepare(self) -> list[list[_Applied]]:
+    def prepare(self) -> list[tuple[_Applied, ...]]:
         """Pass 1: the versions applied to each source and whether they govern it. After it,
         :meth:`environment`, :meth:`early` and :meth:`outcome` can explain single results."""
-        applied: list[list[_Applied]] = []
+        applied: list[tuple[_Applied, ...]] = []
         as_of, budget = self.as_of, self.budget
+        # shared, read-only: one _Applied per (version, governed, early), one tuple per
+        # combination of them
+        items: dict[tuple, _Applied] = {}
+        combinations: dict[tuple[_Applied, ...], tuple[_Applied, ...]] = {}
         for index, source in enumerate(self.manifest.sources):
             if budget is not None:
                 budget.check()
@@ -232,12 +239,19 @@ class Evaluator:
                         env.decided |= governed is True and not segment.early
                     if governed is False and not self.include_all:
                         continue  # passes 2 and 3 skip it (it is in `env.governed`)
-                    here.append(_Applied(segment.version, env, governed, segment.early, document))
-            applied.append(here)
+                    key = (id(segment.version), governed, segment.early, document.id)
+                    item = items.get(key)
+                    if item is None:
+                        item = items[key] = _Applied(
+                            segment.version, env, governed, segment.early, document
+                        )
+                    here.append(item)
+            combination = tuple(here)
+            applied.append(combinations.setdefault(combination, combination))
         return applied
 
     # -- identity: one notice per source whose terms cannot be told
-    def _notice_identities(self, applied: list[list[_Applied]]) -> None:
+    def _notice_identities(self, applied: list[tuple[_Applied, ...]]) -> None:
         named = {
             n.subject for n in self.notices if n.code in ("unknown-provider", "unknown-license")
         }
@@ -341,7 +355,7 @@ class Evaluator:
         return found
 
     # -- pass 2
-    def _evaluate_sources(self, applied: list[list[_Applied]]) -> None:
+    def _evaluate_sources(self, applied: list[tuple[_Applied, ...]]) -> None:
         budget = self.budget
         for index, here in enumerate(applied):
             if budget is not None:
