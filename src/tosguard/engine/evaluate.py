@@ -196,7 +196,7 @@ class Evaluator:
         self.evaluated = 0  # source-scope results actually evaluated (any status)
         self.envs: dict[int, Env] = {}  # one environment per policy version applied
         self.selected: dict[tuple[str, date, date], list[Segment]] = {}
-        self.bounds: dict[str, object] = {}  # per document: see _bounds
+        self.bounds: dict[str, _Bounds | None] = {}  # per document: see _bounds
         self.applications: dict[tuple, tuple] = {}  # see _applications
         self.source_clauses: dict[int, list[ClauseIR]] = {}
         self.fast = library.fast or len(manifest.sources) >= GENERATED_FROM
@@ -346,18 +346,16 @@ class Evaluator:
         are a run of ``document.ranges`` (their days ascend), so the answer depends on the
         interval only through that run's bounds: kept per bounds, where :meth:`_segments`
         could keep it per interval only (and sources seldom share their dates)."""
-        bounds = self.bounds.get(document.id)
-        if bounds is None:
-            bounds = self.bounds[document.id] = _bounds(document)
-        if bounds is _UNORDERED:  # not a run: select them one by one
+        if document.id not in self.bounds:
+            self.bounds[document.id] = _bounds(document)
+        bounds = self.bounds[document.id]
+        if bounds is None:  # not a run: select them one by one
             key: tuple = (document.id, start, end)
             found = self.applications.get(key)
             if found is None:
                 if len(self.applications) >= SELECTED_CACHE:
                     self.applications.clear()
-                found = self.applications[key] = self._applied_parts(
-                    segments(document, start, end)
-                )
+                found = self.applications[key] = self._applied_parts(segments(document, start, end))
             return found
         known_from, begins, ends = bounds
         early = start < known_from
@@ -634,22 +632,20 @@ def _shown(status: str, note: str, early: bool, version: PolicyIR) -> tuple[str,
     return "undetermined", f"{note}; {said}" if note else said
 
 
-_UNORDERED = object()  # a document whose ranges' days do not ascend (see _bounds)
+_Bounds = tuple[date, list[date], list[date]]
 
 
-def _bounds(document: Document):
+def _bounds(document: Document) -> _Bounds | None:
     """The first day a document's terms are known from, and the first and last days of its
     ranges as :func:`segments` takes them (the earliest from ``known_from``), for bisecting;
-    :data:`_UNORDERED` where those days do not ascend, so that the versions in force during an
+    None where those days do not ascend, so that the versions in force during an
     interval might not be a run of them."""
     first, first_begins, _ = document.ranges[0]
     known_from = first.applies_from or first_begins
     begins = [known_from, *(b for _, b, _ in document.ranges[1:])]
     ends = [e for _, _, e in document.ranges]
-    if any(a > b for a, b in zip(begins, begins[1:])) or any(
-        a > b for a, b in zip(ends, ends[1:])
-    ):
-        return _UNORDERED
+    if begins != sorted(begins) or ends != sorted(ends):
+        return None
     return known_from, begins, ends
 
 

@@ -14,9 +14,9 @@ whose absence made the result unknown.
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from collections.abc import Iterator
 from typing import Any
 
 # ---- evaluation environment -------------------------------------------------------------------
@@ -64,7 +64,6 @@ class GovernedTable:
         for index, code in enumerate(self.codes):
             if code:
                 yield index, _VALUES[code]
-
 
 
 class Env:
