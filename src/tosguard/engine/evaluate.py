@@ -149,10 +149,13 @@ class Evaluation:
     notices: list[Notice] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # shared: compared and hashed by identity
 class _Applied:
-    """A policy version applied to one source: its environment, whether it governs the
-    source (three-valued) and whether it was applied before its effective date."""
+    """A policy version applied to a source: its environment, whether it governs the
+    source (three-valued) and whether it was applied before its effective date. The same for
+    every source with the same answers, so one object is shared by all of them (and so is
+    each source's tuple of them): a large manifest keeps a reference per source, not a list
+    of new objects."""
 
     version: PolicyIR
     env: Env
@@ -193,6 +196,8 @@ class Evaluator:
         self.evaluated = 0  # source-scope results actually evaluated (any status)
         self.envs: dict[int, Env] = {}  # one environment per policy version applied
         self.selected: dict[tuple[str, date, date], list[Segment]] = {}
+        self.bounds: dict[str, _Bounds | None] = {}  # per document: see _bounds
+        self.applications: dict[tuple, tuple] = {}  # see _applications
         self.source_clauses: dict[int, list[ClauseIR]] = {}
         self.fast = library.fast or len(manifest.sources) >= GENERATED_FROM
         self.budget = budgets.current()  # checked once per source (see tosguard.engine.budget)
@@ -207,11 +212,15 @@ class Evaluator:
         return Evaluation(self.outcomes, self.counts, self.notices)
 
     # -- pass 1
-    def prepare(self) -> list[list[_Applied]]:
+    def prepare(self) -> list[tuple[_Applied, ...]]:
         """Pass 1: the versions applied to each source and whether they govern it. After it,
         :meth:`environment`, :meth:`early` and :meth:`outcome` can explain single results."""
-        applied: list[list[_Applied]] = []
+        applied: list[tuple[_Applied, ...]] = []
         as_of, budget = self.as_of, self.budget
+        # shared, read-only: one _Applied per (version, governed, early), one tuple per
+        # combination of them
+        items: dict[tuple, _Applied] = {}
+        combinations: dict[tuple[_Applied, ...], tuple[_Applied, ...]] = {}
         for index, source in enumerate(self.manifest.sources):
             if budget is not None:
                 budget.check()
@@ -219,25 +228,25 @@ class Evaluator:
             here: list[_Applied] = []
             for document in self.library.candidates(source):
                 by_licence = bool(document.licences) and source.license is not None
-                for segment in self._segments(document, start, end):
-                    env = self._env(segment.version)
-                    governed = (
-                        True
-                        if by_licence
-                        else segment.version.governs_closure(self.fast)(env.at(index))
-                    )
+                for version, early, env, governs in self._applications(document, start, end):
+                    governed = True if by_licence else governs(env.at(index))
                     env.governed[index] = governed
                     if governed is not False:
-                        env.early.append(segment.early)
-                        env.decided |= governed is True and not segment.early
+                        env.early.append(early)
+                        env.decided |= governed is True and not early
                     if governed is False and not self.include_all:
                         continue  # passes 2 and 3 skip it (it is in `env.governed`)
-                    here.append(_Applied(segment.version, env, governed, segment.early, document))
-            applied.append(here)
+                    key = (id(version), governed, early, document.id)
+                    item = items.get(key)
+                    if item is None:
+                        item = items[key] = _Applied(version, env, governed, early, document)
+                    here.append(item)
+            combination = tuple(here)
+            applied.append(combinations.setdefault(combination, combination))
         return applied
 
     # -- identity: one notice per source whose terms cannot be told
-    def _notice_identities(self, applied: list[list[_Applied]]) -> None:
+    def _notice_identities(self, applied: list[tuple[_Applied, ...]]) -> None:
         named = {
             n.subject for n in self.notices if n.code in ("unknown-provider", "unknown-license")
         }
@@ -331,6 +340,42 @@ class Evaluator:
             self.source_clauses[id(version)] = [c for c in version.clauses if c.scope == "source"]
         return env
 
+    def _applications(self, document: Document, start: date, end: date) -> tuple:
+        """What pass 1 needs of :func:`segments`: each version applied, whether early, its
+        environment and its ``governs`` function. The versions in force during an interval
+        are a run of ``document.ranges`` (their days ascend), so the answer depends on the
+        interval only through that run's bounds: kept per bounds, where :meth:`_segments`
+        could keep it per interval only (and sources seldom share their dates)."""
+        if document.id not in self.bounds:
+            self.bounds[document.id] = _bounds(document)
+        bounds = self.bounds[document.id]
+        if bounds is None:  # not a run: select them one by one
+            key: tuple = (document.id, start, end)
+            found = self.applications.get(key)
+            if found is None:
+                if len(self.applications) >= SELECTED_CACHE:
+                    self.applications.clear()
+                found = self.applications[key] = self._applied_parts(segments(document, start, end))
+            return found
+        known_from, begins, ends = bounds
+        early = start < known_from
+        key = (document.id, early, bisect_left(ends, start), bisect_right(begins, end))
+        found = self.applications.get(key)
+        if found is None:
+            found = self.applications[key] = self._applied_parts(segments(document, start, end))
+        return found
+
+    def _applied_parts(self, found: list[Segment]) -> tuple:
+        return tuple(
+            (
+                segment.version,
+                segment.early,
+                self._env(segment.version),
+                segment.version.governs_closure(self.fast),
+            )
+            for segment in found
+        )
+
     def _segments(self, document: Document, start: date, end: date) -> list[Segment]:
         key = (document.id, start, end)
         found = self.selected.get(key)
@@ -341,7 +386,7 @@ class Evaluator:
         return found
 
     # -- pass 2
-    def _evaluate_sources(self, applied: list[list[_Applied]]) -> None:
+    def _evaluate_sources(self, applied: list[tuple[_Applied, ...]]) -> None:
         budget = self.budget
         for index, here in enumerate(applied):
             if budget is not None:
@@ -585,6 +630,23 @@ def _shown(status: str, note: str, early: bool, version: PolicyIR) -> tuple[str,
         return status, note
     said = f"the version effective {version.effective} would find it {status.replace('_', ' ')}"
     return "undetermined", f"{note}; {said}" if note else said
+
+
+_Bounds = tuple[date, list[date], list[date]]
+
+
+def _bounds(document: Document) -> _Bounds | None:
+    """The first day a document's terms are known from, and the first and last days of its
+    ranges as :func:`segments` takes them (the earliest from ``known_from``), for bisecting;
+    None where those days do not ascend, so that the versions in force during an
+    interval might not be a run of them."""
+    first, first_begins, _ = document.ranges[0]
+    known_from = first.applies_from or first_begins
+    begins = [known_from, *(b for _, b, _ in document.ranges[1:])]
+    ends = [e for _, _, e in document.ranges]
+    if begins != sorted(begins) or ends != sorted(ends):
+        return None
+    return known_from, begins, ends
 
 
 def _ungoverned_notice(subject: str, source) -> Notice:

@@ -14,11 +14,56 @@ whose absence made the result unknown.
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 # ---- evaluation environment -------------------------------------------------------------------
+_CODES = {False: 1, True: 2, None: 3}  # 0: not recorded
+_VALUES = (None, False, True, None)
+
+
+class GovernedTable:
+    """Whether each source is governed by one policy version (three-valued), by source index:
+    the part of a ``dict[int, bool | None]`` the evaluator uses, one byte per source. A large
+    manifest has a table per version applied (tens), so a dict entry per source and version
+    would be most of an evaluation's memory. Indexes outside the sources (the ``-1`` of the
+    model and the organization) are never recorded."""
+
+    __slots__ = ("codes",)
+
+    def __init__(self, size: int):
+        self.codes = bytearray(size)
+
+    def get(self, index: int, default: Any = None) -> Any:
+        if 0 <= index < len(self.codes):
+            code = self.codes[index]
+            if code:
+                return _VALUES[code]
+        return default
+
+    def __getitem__(self, index: int) -> bool | None:
+        if 0 <= index < len(self.codes) and self.codes[index]:
+            return _VALUES[self.codes[index]]
+        raise KeyError(index)
+
+    def __setitem__(self, index: int, value: bool | None) -> None:
+        if not 0 <= index < len(self.codes):
+            raise IndexError(index)
+        self.codes[index] = _CODES[value]
+
+    def __contains__(self, index: object) -> bool:
+        return isinstance(index, int) and 0 <= index < len(self.codes) and bool(self.codes[index])
+
+    def __len__(self) -> int:
+        return len(self.codes) - self.codes.count(0)
+
+    def items(self) -> Iterator[tuple[int, bool | None]]:
+        """The recorded entries, by ascending index (the order the evaluator records them)."""
+        for index, code in enumerate(self.codes):
+            if code:
+                yield index, _VALUES[code]
 
 
 class Env:
@@ -47,7 +92,7 @@ class Env:
     def __init__(
         self,
         manifest,
-        governed: dict[int, bool | None] | None = None,
+        governed: dict[int, bool | None] | GovernedTable | None = None,
         governs: Cond | None = None,
         shared: dict | None = None,
         budget=None,
@@ -59,7 +104,7 @@ class Env:
         self.sources = manifest.sources
         self.source = None
         self.index = -1
-        self.governed = governed if governed is not None else {}
+        self.governed = governed if governed is not None else GovernedTable(len(self.sources))
         self.governs = governs  # the version's `governs` condition, to explain `governed`
         self.memo: dict[Any, Any] = {}  # per-version caches: quantifier tallies, missing paths
         # Tallies of quantifiers whose bodies do not mention `governed`: the same for every
