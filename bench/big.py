@@ -12,12 +12,12 @@ For each size (10k and 100k sources; 1M with ``--million``) a manifest is genera
   above that of a check of a 20-source manifest, divided by the sources (target: 6 KB).
 
 Runs alternate parse and check ``--repeats`` times; medians are reported. ``--src DIR`` runs
-another checkout's ``src`` (e.g. ``/work/main/src``) with the same interpreter, to compare
+another checkout's ``src`` (e.g. ``../other-checkout/src``) with the same interpreter, to compare
 before and after in one session.
 
     python bench/big.py                    # 10k and 100k
     python bench/big.py --million          # and 1,000,000 sources
-    python bench/big.py --src /work/main/src --repeats 1
+    python bench/big.py --src ../other-checkout/src --repeats 1
 """
 
 from __future__ import annotations

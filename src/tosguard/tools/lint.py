@@ -95,7 +95,7 @@ def lint_paths(
     with_library: bool = False,
 ) -> LintResult:
     """Lint the ``.tos`` files named or found under ``paths``, and the fingerprint files
-(``fingerprints.yaml``) named or found under them.
+    (``fingerprints.yaml``) named or found under them.
 
     Alone, the files are linted as a library of their own (what ``check --policies PATHS``
     loads). With ``context`` (or ``with_library``: the shipped library), the context is the
@@ -141,9 +141,7 @@ def lint_paths(
     result = _lint(texts, context_texts, locate)
     from ..scan.fingerprints import fingerprint_files, lint_fingerprints
 
-    fingerprints = fingerprint_files(
-        [*(p for p in paths if Path(p).is_dir()), *named_fingerprints]
-    )
+    fingerprints = fingerprint_files([*(p for p in paths if Path(p).is_dir()), *named_fingerprints])
     result.diagnostics += lint_fingerprints(fingerprints)
     result.files += [str(f) for f in fingerprints]
     result.diagnostics = capped({*sink.diagnostics, *result.diagnostics}, code_prefix="policy")
