@@ -321,7 +321,8 @@ def check(**options) -> None:
     shown = sys.stderr.isatty() if progress is None else progress
     # no cyclic GC: a check builds millions of objects that hold no cycles and live until it
     # ends, and each collection would walk all of them (a third of the time of a large one)
-    with gc_paused(), reporting(max_errors), Progress(shown, forced=bool(progress)) as stages:
+    paused = gc_paused(kept=True)  # what a check builds lives until the process exits
+    with paused, reporting(max_errors), Progress(shown, forced=bool(progress)) as stages:
         status = _check(stages, **options)
     sys.exit(status)
 

@@ -9,10 +9,12 @@ from datetime import date
 
 
 @contextmanager
-def gc_paused(active: bool = True) -> Iterator[None]:
+def gc_paused(active: bool = True, *, kept: bool = False) -> Iterator[None]:
     """Pause Python's cyclic garbage collector while building many objects that hold no
     cycles (a large manifest, the outcomes of a large evaluation): each collection would scan
-    everything built so far, making the work superlinear."""
+    everything built so far, making the work superlinear. ``kept``: what was built lives on
+    (until the process exits), so it is frozen out of later collections, the one at exit
+    included, instead of being scanned by the first collection after the pause."""
     if not active or not gc.isenabled():
         yield
         return
@@ -20,6 +22,8 @@ def gc_paused(active: bool = True) -> Iterator[None]:
     try:
         yield
     finally:
+        if kept:
+            gc.freeze()
         gc.enable()
 
 
