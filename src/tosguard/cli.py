@@ -197,6 +197,35 @@ def config_options(command):
     )(command)
 
 
+def report_options(command):
+    """``--format``, ``--as-of``, ``--output`` and ``--color``, as `check` and `scan` take
+    them (the format's default may come from the configuration file)."""
+    for option in reversed(
+        (
+            click.option(
+                "--format",
+                "fmt",
+                type=click.Choice(REPORT_FORMATS),
+                help="Report format (default: text; github: workflow annotations for GitHub "
+                "Actions).",
+            ),
+            as_of_option,
+            click.option("--output", "-o", metavar="FILE", help="Write the report to FILE."),
+            click.option(
+                "--color",
+                "color",
+                type=click.Choice(COLOR_CHOICES),
+                default="auto",
+                show_default=True,
+                help="Colour in text reports; auto: on a terminal, unless $NO_COLOR is set "
+                "($FORCE_COLOR turns it on).",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
 as_of_option = click.option(
     "--as-of",
     metavar="DATE",
@@ -224,23 +253,7 @@ def cli() -> None:
     help="Policy file or directory to use instead of the shipped library (repeatable).",
 )
 @extra_policies_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(REPORT_FORMATS),
-    help="Report format (default: text; github: workflow annotations for GitHub Actions).",
-)
-@as_of_option
-@click.option("--output", "-o", metavar="FILE", help="Write the report to FILE.")
-@click.option(
-    "--color",
-    "color",
-    type=click.Choice(COLOR_CHOICES),
-    default="auto",
-    show_default=True,
-    help="Colour in text reports; auto: on a terminal, unless $NO_COLOR is set "
-    "($FORCE_COLOR turns it on).",
-)
+@report_options
 @click.option(
     "--sarif-max-results",
     type=click.IntRange(1, 25_000),
@@ -1295,22 +1308,7 @@ def _is_file(path: str) -> bool:
     help="Policy library (clauses and fingerprints) to use instead of the shipped one.",
 )
 @extra_policies_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(REPORT_FORMATS),
-    help="Report format (default: text).",
-)
-@as_of_option
-@click.option("--output", "-o", metavar="FILE", help="Write the report to FILE.")
-@click.option(
-    "--color",
-    "color",
-    type=click.Choice(COLOR_CHOICES),
-    default="auto",
-    show_default=True,
-    help="Colour in text reports (as for `check`).",
-)
+@report_options
 @click.option(
     "--fail-on",
     type=click.Choice(list(FAIL_ON)),
