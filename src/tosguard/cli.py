@@ -175,6 +175,13 @@ error_format_option = click.option(
     help="How to print errors in the input.",
 )
 
+
+def policies_option(help: str):
+    """``--policies PATH`` (repeatable): the policy files a command reads instead of the
+    shipped library; ``help`` says what for."""
+    return click.option("--policies", "policies", multiple=True, metavar="PATH", help=help)
+
+
 extra_policies_option = click.option(
     "--extra-policies",
     "extra",
@@ -245,13 +252,7 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("manifests", nargs=-1, required=True, metavar="MANIFEST...")
-@click.option(
-    "--policies",
-    "policies",
-    multiple=True,
-    metavar="PATH",
-    help="Policy file or directory to use instead of the shipped library (repeatable).",
-)
+@policies_option("Policy file or directory to use instead of the shipped library (repeatable).")
 @extra_policies_option
 @report_options
 @click.option(
@@ -583,13 +584,7 @@ def _json_chunks(reports: list) -> Iterator[str]:
 
 
 @cli.command()
-@click.option(
-    "--policies",
-    "policies",
-    multiple=True,
-    metavar="PATH",
-    help="Policy file or directory to list instead of the shipped library.",
-)
+@policies_option("Policy file or directory to list instead of the shipped library.")
 @click.option(
     "--format",
     "fmt",
@@ -710,13 +705,9 @@ def _render_ids(library, fmt: str) -> str:
 
 @cli.command()
 @click.option("--output", "-o", metavar="FILE", help="Write the schema to FILE.")
-@click.option(
-    "--policies",
-    "policies",
-    multiple=True,
-    metavar="PATH",
-    help="Take the provider, licence and agreement ids offered as completions from these "
-    "policies instead of the shipped library (repeatable).",
+@policies_option(
+    "Take the provider, licence and agreement ids offered as completions from these "
+    "policies instead of the shipped library (repeatable)."
 )
 @extra_policies_option
 @error_format_option
@@ -750,13 +741,7 @@ def schema(output, policies, extra, error_format) -> None:
     type=click.IntRange(1, 64),
     help="Worker processes (each loads the policy set; SIGHUP restarts them one by one).",
 )
-@click.option(
-    "--policies",
-    "policies",
-    multiple=True,
-    metavar="PATH",
-    help="Policy file or directory to use instead of the shipped library (repeatable).",
-)
+@policies_option("Policy file or directory to use instead of the shipped library (repeatable).")
 @extra_policies_option
 @click.option(
     "--max-body-bytes",
@@ -1029,13 +1014,8 @@ def fmt_command(paths, check, show_diff, error_format) -> None:
 
 @cli.command("test")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option(
-    "--policies",
-    "policies",
-    multiple=True,
-    metavar="PATH",
-    help="Policies to test (default: the .tos files under PATH, else the shipped "
-    "library; repeatable).",
+@policies_option(
+    "Policies to test (default: the .tos files under PATH, else the shipped library; repeatable)."
 )
 @extra_policies_option
 @click.option(
@@ -1123,13 +1103,7 @@ def test_command(paths, policies, extra, coverage_min, fmt, output, error_format
     metavar="SUBJECT",
     help="Only this subject: /sources/N, N, a source id, /model or /organization.",
 )
-@click.option(
-    "--policies",
-    "policies",
-    multiple=True,
-    metavar="PATH",
-    help="Policy file or directory to use instead of the shipped library.",
-)
+@policies_option("Policy file or directory to use instead of the shipped library.")
 @extra_policies_option
 @as_of_option
 @click.option(
@@ -1252,13 +1226,7 @@ def diff_command(old, new, more, manifests, extra, as_of, fmt, output, error_for
     "--output", "-o", metavar="FILE", help="Write the manifest to FILE (default: stdout)."
 )
 @click.option("--force", is_flag=True, help="Overwrite --output if it exists.")
-@click.option(
-    "--policies",
-    "policies",
-    multiple=True,
-    metavar="PATH",
-    help="Policies whose licence ids the manifest uses (default: the shipped library).",
-)
+@policies_option("Policies whose licence ids the manifest uses (default: the shipped library).")
 @error_format_option
 def import_command(sources, fmt, output, force, policies, error_format) -> None:
     """Write a manifest from model and dataset cards, ML-BOMs and dataset descriptions.
@@ -1300,13 +1268,7 @@ def _is_file(path: str) -> bool:
 
 @cli.command("scan")
 @click.argument("manifest", metavar="MANIFEST")
-@click.option(
-    "--policies",
-    "policies",
-    multiple=True,
-    metavar="PATH",
-    help="Policy library (clauses and fingerprints) to use instead of the shipped one.",
-)
+@policies_option("Policy library (clauses and fingerprints) to use instead of the shipped one.")
 @extra_policies_option
 @report_options
 @click.option(
