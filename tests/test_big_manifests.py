@@ -6,18 +6,26 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from test_cli import AS_OF, EXAMPLES, err, out, tosguard
 from tosguard.api import check
+from tosguard.cli import QUICK_EXIT_SOURCES, cli
 from tosguard.engine.library import load_library
 from tosguard.manifest.model import load_manifest, parse_manifest
 from tosguard.progress import Progress
 from tosguard.report.model import FINDING_FIELDS
-from tosguard.report.text import GROUP_ABOVE, render_text, text_chunks
+from tosguard.report.text import GROUP_ABOVE, render_text, text_chunks, wrap_words
 
 
 def shared_account_manifest(sources: int) -> str:
@@ -265,3 +273,49 @@ def test_progress_clears_its_line_for_other_text(monkeypatch):
         stages.clear()
         shown = terminal.getvalue()
     assert re.search(r"tosguard: reading m\.yaml… \d+\.\d s\r +\r", shown)
+
+
+# ---- wrapping and leaving quickly ---------------------------------------------------------------
+@given(
+    words=st.lists(st.text(alphabet=st.sampled_from("ab-é`x \t\n\r"), max_size=30), max_size=25),
+    separator=st.sampled_from([" ", "  ", " \n"]),
+    indent=st.sampled_from(["", "    ", "      "]),
+    width=st.sampled_from([12, 40, 88]),
+)
+def test_wrap_words_is_textwrap_line_for_line(words, separator, indent, width):
+    text = separator.join(words)
+    assert wrap_words(text, indent, width) == textwrap.wrap(
+        text,
+        width=width,
+        initial_indent=indent,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+ENTRY = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: print('atexit ran', file=sys.stderr))\n"
+    "from tosguard.cli import main\n"
+    "main()\n"
+)
+
+
+def test_a_large_check_leaves_at_once_with_its_whole_report(tmp_path):
+    """From QUICK_EXIT_SOURCES sources the process ends without tearing down (no atexit
+    handler runs), after the report is flushed whole: the same bytes as in process."""
+    small = write(tmp_path, "small.yaml", shared_account_manifest(3))
+    large = write(tmp_path, "large.yaml", shared_account_manifest(QUICK_EXIT_SOURCES))
+    for path, quick in ((small, False), (large, True)):
+        argv = ["check", str(path), "--as-of", AS_OF]
+        run = subprocess.run(
+            [sys.executable, "-c", ENTRY, *argv],
+            capture_output=True,
+            env={**os.environ, "NO_COLOR": "1"},
+            check=False,
+        )
+        in_process = CliRunner().invoke(cli, argv, env={"NO_COLOR": "1"})
+        assert run.returncode == in_process.exit_code == 1
+        assert ("atexit ran" in err(run)) is not quick
+        assert out(run) == in_process.stdout

@@ -29,9 +29,9 @@ from .text import (
     GROUPS,
     HEADING_NOTES,
     acceptance_words,
+    by_category,
     count_words,
-    group_key,
-    large_groups,
+    grouped,
     section_title,
     unlisted_words,
 )
@@ -66,8 +66,9 @@ def render_markdown(report: Report, context: ManifestContext = NO_CONTEXT) -> st
     if unlisted:
         lines.append(f"Not listed: {', '.join(unlisted)} (`--all` lists every result).")
     lines.append("")
+    sections = by_category(report.findings)
     for category, title in CATEGORY_TITLES.items():
-        group = [f for f in report.findings if f.category == category]
+        group = sections.get(category)
         if not group:
             continue
         heading = section_title(title, len(group), summary.get(category))
@@ -79,17 +80,14 @@ def render_markdown(report: Report, context: ManifestContext = NO_CONTEXT) -> st
             "| clause | severity | subject | finding | cites |",
             "|---|---|---|---|---|",
         ]
-        large = large_groups(group, GROUP_ABOVE)
         shown = []  # a finding, or the first of a group printed as one row
-        for f in group:
-            members = large.get(group_key(f)) if large else None
-            if members is None:
-                lines.append(_markdown_row(f, context))
-                shown.append(f)
-            elif members:
-                lines.append(_markdown_group_row(members, context))
-                shown.append(f)
-                large[group_key(f)] = []  # printed: its other findings are in the row
+        for item in grouped(group, GROUP_ABOVE):
+            if isinstance(item, list):
+                lines.append(_markdown_group_row(item, context))
+                shown.append(item[0])
+            else:
+                lines.append(_markdown_row(item, context))
+                shown.append(item)
         lines.append("")
         for f in shown:
             if f.acceptance is not None:
