@@ -122,6 +122,65 @@ def test_context_files_give_names_but_are_not_reported(tmp_path: Path) -> None:
     assert all(d.span.file.endswith("p.tos") for d in with_library.diagnostics)
 
 
+def test_a_file_of_the_shipped_library_is_linted_with_its_set() -> None:
+    """What the pre-commit hook does: it names a changed file, whose predicates and sets are
+    defined in the library's other files."""
+    changed = "policies/openai/terms-of-use-2023-03-14.tos"
+    # an explicit context wins: the file over itself is missing its set's names
+    alone = run_cli("lint", "--no-provenance", "--extra-policies", changed, changed)
+    assert alone.returncode == 2 and "unknown predicate" in alone.stdout.decode()
+    result = run_cli("lint", "--no-provenance", changed)
+    assert result.returncode == 0, result.stdout.decode()
+    assert result.stdout.decode().strip().endswith("0 errors, 0 warnings in 1 file")
+
+
+def write_sets(tmp_path: Path) -> None:
+    (tmp_path / "pol").mkdir()
+    (tmp_path / "pol" / "defs.tos").write_text('define trains = source.use contains "rlhf"\n')
+    (tmp_path / "pol" / "p.tos").write_text(HEADER + clause("trains") + "}\n")
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "ours" / "defs.tos").write_text('define ours = source.use contains "fine-tuning"\n')
+    ours = HEADER.replace("policy p", "policy q").replace("acme", "ourco")
+    (tmp_path / "ours" / "q.tos").write_text(ours + clause("ours and trains") + "}\n")
+    (tmp_path / "tosguard.toml").write_text(
+        'policies = ["pol/"]\nextra-policies = ["ours/"]\n', encoding="utf-8"
+    )
+
+
+def lint_in(tmp_path: Path, *args: str):
+    result = subprocess.run(
+        [sys.executable, "-m", "tosguard", "lint", "--no-provenance", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert b"Traceback" not in result.stderr, result.stderr.decode()
+    return result.returncode, result.stdout.decode()
+
+
+def test_files_of_the_configured_sets_are_linted_as_check_loads_them(tmp_path: Path) -> None:
+    write_sets(tmp_path)
+    assert lint_in(tmp_path, "pol/p.tos")[0] == 0
+    status, shown = lint_in(tmp_path, "ours/q.tos")  # over pol/, with the rest of ours/
+    assert status == 0, shown
+    assert shown.strip().endswith("in 2 files")
+    for isolated in ("pol/p.tos", "ours/q.tos"):
+        status, shown = lint_in(tmp_path, "--isolated", isolated)
+        assert status == 2 and "unknown predicate" in shown
+    # the set gives names, it does not hide the named file's own errors
+    (tmp_path / "pol" / "p.tos").write_text(HEADER + clause("trainz") + "}\n")
+    status, shown = lint_in(tmp_path, "pol/p.tos")
+    assert status == 2 and "unknown predicate `trainz`" in shown and "pol/p.tos:" in shown
+
+
+def test_a_file_outside_every_set_is_a_library_of_its_own(tmp_path: Path) -> None:
+    write_sets(tmp_path)
+    (tmp_path / "loose.tos").write_text(HEADER + clause("trains") + "}\n")
+    status, shown = lint_in(tmp_path, "loose.tos")
+    assert status == 2 and "unknown predicate `trains`" in shown
+
+
 # ---- the linter's own checks ------------------------------------------------------------------
 def test_when_false_is_a_warning_and_a_contradiction_an_error() -> None:
     result = lint_text(HEADER + clause("false") + "}\n")

@@ -938,14 +938,20 @@ def serve(
 @click.option(
     "--no-provenance", is_flag=True, help="Do not check quotes against the stored source texts."
 )
+@config_options
 @error_format_option
-def lint(paths, context, with_library, strict, no_provenance, error_format) -> None:
+def lint(
+    paths, context, with_library, strict, no_provenance, config_path, isolated, error_format
+) -> None:
     """Check policy files (or directories of them) without running them.
 
     Reports syntax errors, unknown names and manifest paths, bad country codes, duplicate
     ids, missing citation fields, overlapping versions, exceptions naming no clause,
     conditions that can never hold and quotes missing from their stored source, sorted by
-    location. Exit status: 0 clean (warnings allowed unless --strict), 2 errors.
+    location. A file of a policy set (the configuration's policies or extra-policies, or the
+    shipped library) is linted with the rest of its set, as check loads it, so a pre-commit
+    hook can name the files that changed. Exit status: 0 clean (warnings allowed unless
+    --strict), 2 errors.
     """
     import json
 
@@ -953,6 +959,8 @@ def lint(paths, context, with_library, strict, no_provenance, error_format) -> N
     from .safetext import json_safe
     from .tools.lint import lint_paths
 
+    if not context and not with_library:
+        paths, context = _lint_set(paths, config_path, isolated, error_format)
     result = lint_paths(paths, context, provenance=not no_provenance, with_library=with_library)
     if error_format == "json":
         errors, warnings = result.counts()  # those the cap left out included
@@ -980,6 +988,26 @@ def lint(paths, context, with_library, strict, no_provenance, error_format) -> N
         click.echo(result.summary())
     failing = result.diagnostics if strict else result.errors
     sys.exit(EXIT_INVALID if failing else EXIT_OK)
+
+
+def _lint_set(paths, config_path, isolated, error_format) -> tuple[list, list]:
+    """The files ``lint`` reads and the library they build on (see ``library_of``)."""
+    from .engine.library import default_paths
+    from .tools.lint import library_of
+
+    config = _config(config_path, isolated, error_format)
+    extra = [_shown_path(p) for p in config.get("extra-policies", ())]  # named in diagnostics
+    return library_of(paths, config.get("policies") or default_paths(), extra)
+
+
+def _shown_path(path) -> str:
+    """A path from the configuration (absolute) as diagnostics name it: relative to the
+    working directory when it is under it."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive
+        return path
+    return path if relative.startswith("..") else relative
 
 
 @cli.command("fmt")

@@ -15,7 +15,6 @@ act on the terminal.
 
 from __future__ import annotations
 
-import re
 import textwrap
 from collections.abc import Callable, Iterable, Iterator
 
@@ -403,19 +402,17 @@ def _wrap(
     return wrapped
 
 
-# textwrap's whitespace other than the single space between words (see wrap_words)
-_IRREGULAR_SPACE = re.compile(r"[\t\n\x0b\x0c\r]|  ")
-
-
 def wrap_words(text: str, indent: str, width: int = WIDTH) -> list[str]:
     """``textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent,
     break_long_words=False, break_on_hyphens=False)``, line for line.
 
-    A large report wraps a list of thousands of subjects and a message per notice; for text
-    whose words are separated by single spaces (nearly all of it) the greedy fill is done here
-    in one pass over ``str.split``, several times faster than textwrap's chunk list. Anything
-    else (tabs, newlines, runs of spaces, a space at either end) goes to textwrap itself."""
-    if not text or text[0] == " " or text[-1] == " " or _IRREGULAR_SPACE.search(text):
+    A large report wraps a list of thousands of subjects and a message per notice. Where the
+    words are separated by single spaces (nearly all text, once escaped for printing), each
+    line ends at the last space that leaves it short enough (or, for a word longer than a
+    line, at the next space), found with ``str.rfind``: several times faster than textwrap's
+    list of chunks. Anything else (a tab, a newline, a run of spaces, a space at either end)
+    goes to textwrap itself."""
+    if not text or text[0] == " " or text[-1] == " " or "  " in text or not text.isprintable():
         return textwrap.wrap(
             text,
             width=width,
@@ -425,22 +422,15 @@ def wrap_words(text: str, indent: str, width: int = WIDTH) -> list[str]:
             break_on_hyphens=False,
         )
     room = width - len(indent)
-    if len(text) <= room:
-        return [indent + text]
     lines: list[str] = []
-    line: list[str] = []
-    used = 0
-    for word in text.split(" "):
-        size = len(word)
-        if not line:
-            line.append(word)
-            used = size
-        elif used + 1 + size <= room:
-            line.append(word)
-            used += 1 + size
-        else:
-            lines.append(indent + " ".join(line))
-            line = [word]
-            used = size
-    lines.append(indent + " ".join(line))
+    start, end = 0, len(text)
+    while end - start > room:
+        cut = text.rfind(" ", start, start + room + 1)
+        if cut < 0:  # the first word is longer than a line: it has the line to itself
+            cut = text.find(" ", start + room + 1)
+            if cut < 0:
+                break
+        lines.append(indent + text[start:cut])
+        start = cut + 1
+    lines.append(indent + text[start:])
     return lines

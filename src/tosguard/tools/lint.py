@@ -179,6 +179,47 @@ def lint_files(
     return capped(set(diagnostics), code_prefix="policy")
 
 
+def library_of(
+    paths: Sequence[str | Path], library: Sequence[str | Path], extra: Sequence[str | Path] = ()
+) -> tuple[list[str | Path], list[str | Path]]:
+    """What to lint, and over which library, when ``lint`` is given files of a policy set.
+
+    A pre-commit hook names the files that changed, one by one; a file of a library uses the
+    names its other files define. So a named ``.tos`` file inside ``library`` (the configured
+    ``policies``, else the shipped library) is linted as a file of that library, and one
+    inside ``extra`` (the configured ``extra-policies``) is linted with the rest of its set,
+    as user policies over ``library``: what ``check`` loads. Returns ``(paths, context)``;
+    with no named file inside either, ``(paths, [])``: the files are a library of their own.
+    """
+    files = [Path(p) for p in paths if Path(p).suffix == ".tos" and Path(p).is_file()]
+    in_library = [f for f in files if _inside(f, library)]
+    in_extra = [f for f in files if _inside(f, extra) and f not in in_library]
+    if not in_library and not in_extra:
+        return list(paths), []
+    if not in_extra:
+        return list(paths), list(library)
+    # the extra sets of the named files, whole, in place of those files (read once each)
+    sets = [e for e in extra if any(_inside(f, [e]) for f in in_extra)]
+    kept = [p for p in paths if not _inside(Path(p), sets)]
+    return [*kept, *(e for e in sets if not _inside(Path(e), kept))], list(library)
+
+
+def _inside(path: Path, roots: Sequence[str | Path]) -> bool:
+    """Whether ``path`` is one of ``roots`` or under one of them (resolved: links followed)."""
+    try:
+        resolved = path.resolve()
+    except OSError:
+        return False
+    for root in roots:
+        try:
+            base = Path(root).resolve()
+        except OSError:
+            continue
+        if resolved == base or base in resolved.parents:
+            return True
+    return False
+
+
 def _is_fingerprint_file(path: str | Path) -> bool:
     """A YAML file named on the command line: a fingerprint file (policies are `.tos`)."""
     return Path(path).suffix in (".yaml", ".yml") and Path(path).is_file()
