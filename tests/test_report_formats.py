@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from test_cli import AS_OF, ROOT, err, out, tosguard
+from tosguard.report.model import category_of
 
 SCHEMAS = Path(__file__).parent / "schemas"
 FIXTURE = ["--policies", "tests/golden/fixture/policy.tos", "--as-of", AS_OF]
@@ -206,6 +207,36 @@ def test_junit_undetermined_is_a_failure_not_an_error(junit_schema) -> None:
     case = next(root.iter("testcase"))
     assert (case.get("file"), case.get("line")) == ("examples/missing-facts.yaml", "5")
     assert "source `chat-logs`" in (case.get("name") or "")
+
+
+@pytest.mark.parametrize("fail_on", ["violated", "undetermined", "warning"])
+@pytest.mark.parametrize(
+    "manifest",
+    ["examples/acme.yaml", "examples/missing-facts.yaml", "examples/deepseek-r1-distill-qwen.yaml"],
+)
+def test_junit_fails_the_cases_that_fail_the_run(junit_schema, manifest, fail_on) -> None:
+    """A JUnit consumer and the exit status agree under every --fail-on: a case fails where
+    its finding fails the run, and some case fails exactly when the run exits 1."""
+    args = ["check", manifest, "--as-of", AS_OF, "--fail-on", fail_on]
+    result = tosguard(*args, "--format", "junit")
+    report = json.loads(out(tosguard(*args, "--format", "json")))
+    root = assert_valid_junit(junit_schema, out(result))
+    types = sorted(f.get("type") or "" for f in root.iter("failure"))
+    categories = [category_of(f["status"], f["severity"]) for f in report["findings"]]
+    expected = {
+        "violated": [
+            f["severity"]
+            for f in report["findings"]
+            if category_of(f["status"], f["severity"]) == "violated"
+        ],
+        "undetermined": ["undetermined"] * categories.count("undetermined"),
+        "warnings": ["warning"] * categories.count("warnings"),
+    }
+    failing = {"violated": ["violated"], "undetermined": ["violated", "undetermined"]}.get(
+        fail_on, ["violated", "undetermined", "warnings"]
+    )
+    assert types == sorted(t for c in failing for t in expected[c])
+    assert bool(types) == (result.returncode == 1)
 
 
 # ---- GitHub workflow commands -----------------------------------------------------------------

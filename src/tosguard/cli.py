@@ -499,7 +499,9 @@ def _check(
     else:
         from .report.formats import render
 
-        chunks = [render(fmt, reports, contexts, sarif_max_results=sarif_max_results)]
+        chunks = [
+            render(fmt, reports, contexts, sarif_max_results=sarif_max_results, fail_on=fail_on)
+        ]
     if chunks is not None:
         from itertools import chain
 
@@ -1452,6 +1454,7 @@ def scan_command(
         loaded.manifest.sources,
         click.style if styled else None,
         ManifestContext.of(loaded),
+        fail_on,
     )
     read = chain([manifest], result.paths, _policy_inputs(policies, extra))
     _write(text, output, read, color=styled or None)

@@ -22,7 +22,7 @@ from dataclasses import replace
 from ..safetext import printable
 from .context import NO_CONTEXT, ManifestContext
 from .junit import Case, Document, Suite, write_junit
-from .model import ACCEPTED, Finding, Report, summary_categories
+from .model import ACCEPTED, Finding, Report, fails_run, summary_categories
 from .sarif import render_sarif
 from .text import (
     GROUP_ABOVE,
@@ -156,14 +156,18 @@ def markdown_cell(text: str) -> str:
 
 # ---- JUnit ------------------------------------------------------------------------------------
 def render_junit(
-    reports: Sequence[Report], contexts: Sequence[ManifestContext] | None = None
+    reports: Sequence[Report],
+    contexts: Sequence[ManifestContext] | None = None,
+    fail_on: str = "undetermined",
 ) -> str:
     """A test suite per manifest and a test case per finding, at the manifest line it is
-    about: violated and undetermined error-severity findings fail (the failure's ``type`` is
-    the severity, or ``undetermined``: a fact is missing), the others pass; warnings pass with
-    their text as the case's output, as they do not change the verdict. The suite's
-    properties record the verdict, the summary's totals, the tosguard version and the
-    policy-set revision."""
+    about. A case fails where its finding fails the run under ``fail_on`` (``--fail-on``,
+    :func:`~.model.fails_run`): by default violated and undetermined error-severity findings
+    (the failure's ``type`` is the severity, or ``undetermined``: a fact is missing); with
+    ``warning`` warnings too (type ``warning``); with ``violated`` undetermined ones pass.
+    A case that passes with something to say has it as its output. The suite's properties
+    record the verdict, the summary's totals, the tosguard version and the policy-set
+    revision."""
     contexts = list(contexts or ()) + [NO_CONTEXT] * (len(reports) - len(contexts or ()))
     suites = []
     for report, context in zip(reports, contexts, strict=True):
@@ -179,7 +183,7 @@ def render_junit(
         suites.append(
             Suite(
                 report.manifest,
-                [_junit_case(f, context) for f in report.findings],
+                [_junit_case(f, context, fail_on) for f in report.findings],
                 properties,
                 timestamp=f"{report.as_of.isoformat()}T00:00:00",
                 file=report.manifest,
@@ -188,7 +192,7 @@ def render_junit(
     return write_junit(Document("tosguard", suites))
 
 
-def _junit_case(f: Finding, context: ManifestContext) -> Case:
+def _junit_case(f: Finding, context: ManifestContext, fail_on: str) -> Case:
     cite = f.citation
     cited = (
         ""
@@ -209,13 +213,17 @@ def _junit_case(f: Finding, context: ManifestContext) -> Case:
     )
     if f.category == ACCEPTED:
         return replace(case, skipped=acceptance_words(f.acceptance or {}))
+    if not fails_run(f, fail_on):
+        if f.category == "warnings":
+            return replace(case, output=f"warning ({f.status}): {detail}")
+        if f.category == "undetermined":
+            return replace(case, output=f"undetermined: {detail}")
+        return case
     if f.category == "warnings":
-        return replace(case, output=f"warning ({f.status}): {detail}")
+        return replace(case, failure=("warning", f.message, detail))
     if f.category == "violated":
         return replace(case, failure=(f.severity, f.message, detail))
-    if f.category == "undetermined":
-        return replace(case, failure=("undetermined", f.message, detail))
-    return case
+    return replace(case, failure=("undetermined", f.message, detail))
 
 
 # ---- the registry -----------------------------------------------------------------------------
@@ -244,8 +252,10 @@ def render(
     contexts: Sequence[ManifestContext] | None = None,
     *,
     sarif_max_results: int | None = None,
+    fail_on: str = "undetermined",
 ) -> str:
-    """``reports`` in format ``fmt`` (a key of :data:`MEDIA_TYPES`)."""
+    """``reports`` in format ``fmt`` (a key of :data:`MEDIA_TYPES`); ``fail_on`` decides
+    which JUnit cases fail (see :func:`render_junit`)."""
     if fmt == "json":
         return render_json(reports)
     if fmt == "markdown":
@@ -256,7 +266,7 @@ def render(
             return render_sarif(reports, contexts)
         return render_sarif(reports, contexts, sarif_max_results)
     if fmt == "junit":
-        return render_junit(reports, contexts)
+        return render_junit(reports, contexts, fail_on)
     if fmt == "github":
         from .github import render_github
 

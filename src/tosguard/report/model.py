@@ -273,6 +273,19 @@ class Report:
         return False
 
 
+def fails_run(finding: Finding, fail_on: str = "undetermined") -> bool:
+    """Whether ``finding`` alone fails a run under ``--fail-on`` (what :meth:`Report.fails`
+    says of the findings together): a violated error always, an undetermined error unless
+    ``violated``, a warning only with ``warning``; an accepted risk, a satisfied or a
+    not-applicable result never."""
+    category = finding.category
+    if category == "violated":
+        return True
+    if category == "undetermined":
+        return fail_on != "violated"
+    return category == "warnings" and fail_on == "warning"
+
+
 def rule_of(policy: str | None, clause: str) -> str:
     """A finding's rule id: ``policy/clause``; ``tosguard/<code>`` for a notice that concerns
     no document (what SARIF, JUnit, policy tests and the corpus name findings by)."""

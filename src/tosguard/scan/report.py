@@ -71,10 +71,17 @@ def build(
 
 
 def render(
-    scan: ScanReport, fmt: str, source_line=None, sources=None, style=None, context=None
+    scan: ScanReport,
+    fmt: str,
+    source_line=None,
+    sources=None,
+    style=None,
+    context=None,
+    fail_on: str = "undetermined",
 ) -> str:
     """``scan`` in format ``fmt``; ``context`` (a :class:`~tosguard.report.context.
-    ManifestContext`) lets the formats for tools name sources by id and quote manifest lines."""
+    ManifestContext`) lets the formats for tools name sources by id and quote manifest lines;
+    ``fail_on`` decides which JUnit cases fail."""
     contexts = [context] if context is not None else None
     if fmt == "json":
         return render_json(scan)
@@ -102,7 +109,7 @@ def render(
     if fmt == "junit":
         from ..report.formats import render_junit
 
-        return _junit_data(scan, render_junit([scan.report], contexts))
+        return _junit_data(scan, render_junit([scan.report], contexts, fail_on))
     from ..report.text import plain, render_text
 
     text = render_text(scan.report, source_line, sources, style or plain)
