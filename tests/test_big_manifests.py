@@ -77,6 +77,49 @@ def test_a_clause_on_many_sources_is_printed_once_with_its_subjects(tmp_path):
     assert "at source `" not in block
 
 
+def undecided_manifest(sources: int) -> str:
+    """``sources`` OpenAI sources without their service: each gets the identity notice that
+    tells it to declare its own `/sources/N/service`."""
+    lines = [
+        "tosguard: 1",
+        "organization: {name: Acme, country: US}",
+        "model: {name: acme-7b, purpose: chat, distribution: api, commercial: true}",
+        "sources:",
+    ]
+    for number in range(sources):
+        lines += [
+            f"  - id: logs-{number}",
+            "    kind: model-output",
+            "    provider: openai",
+            "    use: [distillation]",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_notice_on_many_sources_is_printed_once_with_the_first_remedy_said_so(tmp_path):
+    path = write(tmp_path, "m.yaml", undecided_manifest(GROUP_ABOVE + 1))
+    result = tosguard("check", str(path), "--as-of", AS_OF)
+    text = out(result)
+    assert text.count("? tosguard/governing-terms") == 1
+    assert f"at {GROUP_ABOVE + 1} sources (id:line in {path}):" in text
+    joined = " ".join(line.strip() for line in text.splitlines())  # unwrapped
+    assert "(said of source `logs-0`; each subject's own words are in `--format json`)" in joined
+    assert "remedy (said of source `logs-0`): Declare `/sources/0/service`: it decides" in joined
+    findings = json.loads(out(tosguard("check", str(path), "--as-of", AS_OF, "--format", "json")))[
+        "findings"
+    ]
+    remedies = [f["remedy"] for f in findings if f["clause"] == "governing-terms"]
+    assert remedies == [
+        f"Declare `/sources/{n}/service`: it decides which terms govern this source (`tosguard "
+        "explain` and `--all` show every clause that might apply)."
+        for n in range(GROUP_ABOVE + 1)
+    ]
+    few = write(tmp_path, "few.yaml", undecided_manifest(GROUP_ABOVE))
+    assert out(tosguard("check", str(few), "--as-of", AS_OF)).count("remedy: Declare") == (
+        GROUP_ABOVE
+    )
+
+
 def test_up_to_the_threshold_each_finding_stands_alone(tmp_path):
     path = write(tmp_path, "few.yaml", shared_account_manifest(GROUP_ABOVE))
     text = out(tosguard("check", str(path), "--as-of", AS_OF))

@@ -173,7 +173,8 @@ GroupKey = tuple
 
 def group_key(f: Finding) -> GroupKey:
     """What the findings of one group share: everything but the subject, its place and the
-    words that name it (the message, the facts missing)."""
+    words that name it (the message, the facts missing, and the remedy where it names them:
+    an identity notice tells each source what to declare at its own paths)."""
     cite = f.citation
     where = f.policy_location
     return (
@@ -181,7 +182,6 @@ def group_key(f: Finding) -> GroupKey:
         f.status,
         f.severity,
         f.topic,
-        f.open_remedy,
         None if f.acceptance is None else acceptance_words(f.acceptance),
         None if cite is None else tuple(cite.values()),
         None if where is None else tuple(where.values()),
@@ -253,10 +253,10 @@ class _Blocks:
         first = members[0]
         out = [self._head(first, mark, colour)]
         alike = all(f.message == first.message for f in members)
+        name = _subject_name(first.subject, self.sources)
         if alike:
             out.append(self._message(first.message))
         else:
-            name = _subject_name(first.subject, self.sources)
             out.append(
                 self._message(
                     f"{first.message} (said of {name}; each subject's own words are in "
@@ -277,7 +277,10 @@ class _Blocks:
         out.extend(line + "\n" for line in _wrap(p(names), "      "))
         if first.missing and all(f.missing == first.missing for f in members):
             out.append(self._missing(first.missing))
-        out.append(self._tail(first))
+        if all(f.open_remedy == first.open_remedy for f in members):
+            out.append(self._tail(first))
+        else:  # each names its own subject's paths: the first's, said to be its
+            out.append("".join(line + "\n" for line in self._tail_lines(first, said_of=name)))
         return "".join(out)
 
     def _short_name(self, f: Finding, with_file: bool) -> str:
@@ -330,7 +333,7 @@ class _Blocks:
             text = self.tails[key] = "".join(line + "\n" for line in self._tail_lines(f))
         return text
 
-    def _tail_lines(self, f: Finding) -> list[str]:
+    def _tail_lines(self, f: Finding, said_of: str | None = None) -> list[str]:
         style, p = self.style, printable
         out: list[str] = []
         cite = f.citation
@@ -343,8 +346,12 @@ class _Blocks:
             out += _wrap(p(f"“{cite['quote']}”"), "      ", style=lambda t: style(t, italic=True))
             out.append("      " + style(p(cite["url"]), fg="blue"))
         if f.open_remedy:
+            head = "remedy:" if said_of is None else f"remedy (said of {said_of}):"
             out += _wrap(
-                p(f"remedy: {f.open_remedy}"), "    ", first_style=lambda t: style(t, fg="cyan")
+                p(f"{head} {f.open_remedy}"),
+                "    ",
+                first_style=lambda t: style(t, fg="cyan"),
+                first_words=head.count(" ") + 1,
             )
         if f.acceptance is not None:
             out += _wrap(p(acceptance_words(f.acceptance)), "    ")
@@ -390,14 +397,20 @@ def _subject_name(subject: str, sources) -> str:
 
 
 def _wrap(
-    text: str, indent: str, style: Style | None = None, first_style: Style | None = None
+    text: str,
+    indent: str,
+    style: Style | None = None,
+    first_style: Style | None = None,
+    first_words: int = 1,
 ) -> list[str]:
+    """``text`` wrapped at :data:`WIDTH` with ``indent``; ``style`` styles each line's text,
+    ``first_style`` the first ``first_words`` words of the first line (``remedy:``)."""
     wrapped = wrap_words(text, indent) or [indent]
     if style:
         wrapped = [indent + style(line[len(indent) :]) for line in wrapped]
     if first_style and wrapped:
-        first = wrapped[0][len(indent) :]
-        head, _, rest = first.partition(" ")
+        words = wrapped[0][len(indent) :].split(" ", first_words)
+        head, rest = " ".join(words[:first_words]), " ".join(words[first_words:])
         wrapped[0] = indent + first_style(head) + (" " + rest if rest else "")
     return wrapped
 
