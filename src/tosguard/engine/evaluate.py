@@ -33,7 +33,7 @@ from ..language.vocab import STATUSES
 from ..util import gc_paused
 from . import budget as budgets
 from .identity import UNGOVERNED_KINDS, Notice, Vocabulary, canonical_manifest, unknown_ids
-from .ir import ClauseIR, Env, GovernedTable, PolicyIR, Reach, missing
+from .ir import ClauseIR, Env, GovernedTable, PolicyIR, Reach, mentions_quantifier, missing
 from .library import Document, Library
 from .memo import Plan, Replay, Results, SourceMemo
 
@@ -207,6 +207,7 @@ class Evaluator:
         # in the tests that compare it with the evaluation without it
         self.reach = Reach()
         self.memo = SourceMemo(library, self.manifest) if memo else None
+        self.replays: list[Replay | None] = []  # after prepare: each source's, if kept
 
     def run(self) -> Evaluation:
         with gc_paused(len(self.manifest.sources) >= LARGE_MANIFEST):
@@ -228,6 +229,7 @@ class Evaluator:
         items: dict[tuple, _Applied] = {}
         combinations: dict[tuple[_Applied, ...], tuple[_Applied, ...]] = {}
         memo, reach = self.memo, self.reach
+        replays: list[Replay | None] = []
         for index, source in enumerate(self.manifest.sources):
             if budget is not None:
                 budget.check()
@@ -239,6 +241,7 @@ class Evaluator:
                     memo.hits += 1
                     replay.apply(index)
                     applied.append(replay.applied)
+                    replays.append(replay)
                     continue
             reached = reach.count
             writes: list[tuple[bytearray, int]] = []
@@ -266,12 +269,15 @@ class Evaluator:
             combination = tuple(here)
             combination = combinations.setdefault(combination, combination)
             applied.append(combination)
+            kept = None
             if memo is not None:
                 if key is not None and reach.count == reached:
                     memo.misses += 1
-                    memo.replays[key] = Replay(combination, tuple(writes), tuple(flags))
+                    kept = memo.replays[key] = Replay(combination, tuple(writes), tuple(flags))
                 else:  # unkeyable, or it read other sources: not a function of its key
                     memo.live += 1
+            replays.append(kept)
+        self.replays = replays
         return applied
 
     # -- identity: one notice per source whose terms cannot be told
@@ -308,13 +314,30 @@ class Evaluator:
 
     def _undecided_notice(self, index: int, source, undecided: list[_Applied]) -> Notice:
         subject = f"/sources/{index}"
-        documents: dict[str, str] = {}
-        found: set[str] = set()
-        for item in undecided:
-            documents.setdefault(item.document.id, item.version.document)
-            found |= missing(item.version.governs, item.env.at(index))
-        paths = tuple(sorted(found, key=_pointer_key))
-        titles = list(documents.values())
+        replay = self.replays[index] if self.replays else None
+        own = f"{subject}/"
+        if replay is not None and replay.undecided is not None:
+            titles, tails = replay.undecided  # the same for every source of the key
+            paths = tuple(own + tail if mine else tail for mine, tail in tails)
+        else:
+            documents: dict[str, str] = {}
+            found: set[str] = set()
+            for item in undecided:
+                documents.setdefault(item.document.id, item.version.document)
+                found |= missing(item.version.governs, item.env.at(index))
+            paths = tuple(sorted(found, key=_pointer_key))
+            titles = list(documents.values())
+            if replay is not None and not any(
+                mentions_quantifier(item.version.governs) for item in undecided
+            ):
+                # a quantifier names other sources' paths; without one, every path is this
+                # source's or the same for all (the order too: the index is the same in all)
+                replay.undecided = (
+                    titles,
+                    tuple(
+                        (True, p[len(own) :]) if p.startswith(own) else (False, p) for p in paths
+                    ),
+                )
         shown = ", ".join(titles[:3]) + (f" and {len(titles) - 3} more" if len(titles) > 3 else "")
         declare = ", ".join(f"`{p}`" for p in paths) or "its identity"
         return Notice(

@@ -646,6 +646,13 @@ def mentions_governed(cond: Cond) -> bool:
     return any(mentions_governed(child) for child in cond.children())
 
 
+def mentions_quantifier(cond: Cond) -> bool:
+    """Whether ``cond`` (or a predicate it uses) quantifies over the sources."""
+    if isinstance(cond, Quantifier):
+        return True
+    return any(mentions_quantifier(child) for child in cond.children())
+
+
 def mentions_origins(cond: Cond) -> bool:
     """Whether ``cond`` (or a predicate it uses) reads the origins of a source."""
     if isinstance(cond, Origins):

@@ -60,6 +60,9 @@ class Replay:
     applied: tuple
     writes: tuple[tuple[bytearray, int], ...]
     flags: tuple[tuple[list[bool], bool], ...]
+    # the "cannot tell which terms govern" notice: its titles, and its paths with those of
+    # the source as their tail (None: not known yet, or not a template; see Evaluator)
+    undecided: Any = None
 
     def apply(self, index: int) -> None:
         """Pass 1 for source ``index``: its entries in the governed tables, its early flags."""
@@ -145,16 +148,40 @@ class Combination:
         return tuple(parts)
 
 
-def _reader(path: ir.Path, found: Reads, probe: ir.Env):
-    """The function giving the class of ``path``'s value for the source ``env`` is at."""
-    get = path.getter()
+def _reader(path: ir.Path, found: Reads):
+    """The function giving the class of ``path``'s value for the source ``env`` is at. An
+    absent value is keyed by the first level absent (``source.access`` or
+    ``source.access.route``: the path ``missing`` names), as a negative number."""
+    get, absent = path.getter(), _absent(path)
     if path in found.raw:
-        return lambda env: (_RAW, _frozen(get(env)))
+
+        def raw(env: ir.Env):
+            value = get(env)
+            return absent(env) if value is None else (_RAW, _frozen(value))
+
+        return raw
     nodes = list(found.tests[path].values())
     literals = _literals(path, nodes)
     if literals is not None:
-        return _by_order(get, literals)
-    return _by_tests(get, tuple(node.compiled() for node in nodes), probe)
+        return _by_order(get, absent, literals)
+    return _by_tests(get, absent, tuple(node.compiled() for node in nodes))
+
+
+def _absent(path: ir.Path):
+    """``-depth`` of the first level of ``path`` absent for the source at hand."""
+    if len(path.parts) == 1:
+        return lambda env: -1
+    prefixes = tuple(
+        ir.Path(path.root, path.parts[:depth]).getter() for depth in range(1, len(path.parts))
+    )
+
+    def absent(env: ir.Env) -> int:
+        for depth, get in enumerate(prefixes, start=1):
+            if get(env) is None:
+                return -depth
+        return -len(path.parts)
+
+    return absent
 
 
 def _literals(path: ir.Path, nodes: list[ir.Cond]) -> list | None:
@@ -176,16 +203,16 @@ def _literals(path: ir.Path, nodes: list[ir.Cond]) -> list | None:
     return sorted(values)
 
 
-def _by_order(get, literals: list):
-    """Place among ``literals``: ``2 * position + equal`` (None for None); a value of another
-    type, whose comparisons fail, is keyed as it is."""
+def _by_order(get, absent, literals: list):
+    """Place among ``literals``: ``2 * position + equal``; a value of another type, whose
+    comparisons fail, is keyed as it is."""
     kind = type(literals[0]) if literals else None
     count = len(literals)
 
     def by_order(env: ir.Env):
         value = get(env)
         if value is None:
-            return None
+            return absent(env)
         if kind is None:  # only tested with `is declared`
             return 0
         if type(value) is not kind:
@@ -196,13 +223,16 @@ def _by_order(get, literals: list):
     return by_order
 
 
-def _by_tests(get, tests: tuple, probe: ir.Env):
-    """The answers of every test of the path, computed once per distinct value (with the
-    probe environment at the source being keyed)."""
+def _by_tests(get, absent, tests: tuple):
+    """The answers of every test of the path, computed once per distinct value present (with
+    the environment at the first source that has it)."""
     classes: dict[Any, tuple] = {}
 
     def by_tests(env: ir.Env):
-        frozen = _frozen(get(env))
+        value = get(env)
+        if value is None:
+            return absent(env)
+        frozen = _frozen(value)
         try:
             found = classes.get(frozen)
         except TypeError:
@@ -268,7 +298,7 @@ class SourceMemo:
             tests = () if raw else tuple(sorted(found.tests[path]))
             reader = self._readers.get((path, raw, tests))
             if reader is None:
-                reader = self._readers[(path, raw, tests)] = _reader(path, found, self.probe)
+                reader = self._readers[(path, raw, tests)] = _reader(path, found)
             made.append(reader)
         return tuple(made)
 

@@ -29,6 +29,7 @@ the memo evaluates every source it may apply to as if there were no memo;
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -148,13 +149,17 @@ RULES: dict[type[ir.Cond], Rule] = {
 
 
 def node_classes() -> list[type[ir.Cond]]:
-    """Every class of condition node (subclasses of :class:`tosguard.engine.ir.Cond`)."""
+    """Every class of condition node (subclasses of :class:`tosguard.engine.ir.Cond`), less
+    those a module has replaced by another of the same name (``dataclass(slots=True)`` makes
+    a new class; the first lingers until collected)."""
     found: list[type[ir.Cond]] = []
     pending = list(ir.Cond.__subclasses__())
     while pending:
         cls = pending.pop()
-        found.append(cls)
         pending.extend(cls.__subclasses__())
+        named = getattr(sys.modules.get(cls.__module__), cls.__qualname__, cls)
+        if named is cls:
+            found.append(cls)
     return found
 
 
