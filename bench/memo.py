@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
             on.append(seconds)
             memo = evaluator.memo
         assert memo is not None
-        replayed = memo.result_hits / max(1, memo.result_hits + memo.result_misses + memo.result_live)
+        replayed = memo.result_hits / max(
+            1, memo.result_hits + memo.result_misses + memo.result_live
+        )
         print(
             f"{sources:>9,} {min(off):>7.2f} {min(on):>7.2f} {min(off) / min(on):>7.2f}x "
             f"{memo.hit_rate:>8.1%} {replayed:>7.1%} {len(memo.replays):>6} {memo.live:>6}"

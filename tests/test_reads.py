@@ -25,7 +25,10 @@ def route_is(value: str) -> ir.Compare:
 
 
 def paths_tested(found) -> dict:
-    return {path.dotted: sorted(node.text for node in nodes.values()) for path, nodes in found.tests.items()}  # fmt: skip
+    return {
+        path.dotted: sorted(node.text for node in nodes.values())
+        for path, nodes in found.tests.items()
+    }
 
 
 def test_every_node_class_has_a_rule() -> None:
@@ -39,7 +42,7 @@ def test_a_node_class_without_a_rule_is_caught_and_never_memoised() -> None:
         operand: ir.Operand = None  # type: ignore[assignment]
 
     try:
-        assert "test_a_node_class_without_a_rule_is_caught_and_never_memoised.<locals>.StartsWith" in uncovered()  # fmt: skip
+        assert [name for name in uncovered() if name.endswith("<locals>.StartsWith")]
         node = ir.And("x", (route_is("direct"), StartsWith("y", ROUTE)))
         found = reads(node)
         assert found.unknown == ["StartsWith"]
@@ -86,7 +89,11 @@ def test_a_node_class_without_a_rule_is_caught_and_never_memoised() -> None:
             {"source.use": ["use any"]},
             set(),
         ),
-        (ir.Matches("r matches", ROUTE, "d*", False), {"source.access.route": ["r matches"]}, set()),
+        (
+            ir.Matches("r matches", ROUTE, "d*", False),
+            {"source.access.route": ["r matches"]},
+            set(),
+        ),
         (ir.Declared("to declared", TO, False), {"source.collected.to": ["to declared"]}, set()),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, ir.Cond) else "",

@@ -235,7 +235,7 @@ class Evaluator:
                 budget.check()
             start, end = interval_of(source, as_of)
             key = memo.key(index, source, start, end) if memo is not None else None
-            if key is not None:
+            if memo is not None and key is not None:
                 replay = memo.replays.get(key)
                 if replay is not None:
                     memo.hits += 1
@@ -452,7 +452,7 @@ class Evaluator:
             if budget is not None:
                 budget.check()
             subject = f"/sources/{index}"
-            results: Results | None | bool = False  # False: not looked up yet
+            looked_up, results = False, None
             for position, item in enumerate(here):
                 clauses = self.source_clauses[id(item.version)]
                 if item.governed is False:
@@ -463,8 +463,8 @@ class Evaluator:
                 self.evaluated += len(clauses)
                 if (item.governed is None or item.early) and not self.include_all:
                     continue  # the source's one notice stands for these
-                if results is False:
-                    results = self._results(index, here)
+                if not looked_up:
+                    looked_up, results = True, self._results(index, here)
                 plan = results.plans[position] if results is not None else None
                 if plan is None:
                     statuses = self._statuses(index, position, item, results)

@@ -43,6 +43,7 @@ from .reads import Reads, reads
 CLASSES_KEPT = 4096
 _ORDERED = (date, int)  # literal types whose order is total: keyed by bisection
 _RAW = object()  # marks a value keyed as it is
+_STR = {str}
 _index_fields = attrgetter(*ir.INDEX_FIELDS)
 
 
@@ -121,10 +122,8 @@ class Shape:
         self.readers = memo.readers(governing)
 
     def key(self, env: ir.Env, start: date, end: date) -> tuple:
-        parts: list[Any] = [self, bisect_right(self.starts, start), bisect_right(self.ends, end)]
-        for read in self.readers:
-            parts.append(read(env))
-        return tuple(parts)
+        starts, ends = bisect_right(self.starts, start), bisect_right(self.ends, end)
+        return (self, starts, ends, *[read(env) for read in self.readers])
 
 
 class Combination:
@@ -142,10 +141,7 @@ class Combination:
         self.readers = memo.readers(found)
 
     def key(self, env: ir.Env) -> tuple:
-        parts: list[Any] = [self]
-        for read in self.readers:
-            parts.append(read(env))
-        return tuple(parts)
+        return (self, *[read(env) for read in self.readers])
 
 
 def _reader(path: ir.Path, found: Reads):
@@ -232,7 +228,7 @@ def _by_tests(get, absent, tests: tuple):
         value = get(env)
         if value is None:
             return absent(env)
-        frozen = _frozen(value)
+        frozen = value if type(value) is str else _frozen(value)
         try:
             found = classes.get(frozen)
         except TypeError:
@@ -252,7 +248,10 @@ def _frozen(value: Any) -> Any:
     if kind is str or value is None:
         return value
     if kind is list:
-        return (list, tuple(_frozen(item) for item in value))
+        items = tuple(value)
+        if set(map(type, items)) <= _STR:  # the usual list, of strings
+            return (list, items)
+        return (list, tuple(_frozen(item) for item in items))
     return (kind, value)
 
 

@@ -121,13 +121,12 @@ def _quantifier(cond: ir.Cond, found: Reads) -> None:
 def _origins(cond: ir.Cond, found: Reads) -> None:
     # a source that does not declare `derived_from` has unknown origins: the value is unknown
     # whatever the others hold, and no other source is read (see ir.Origins)
-    found.tests.setdefault(_DERIVED_FROM.operand, {}).setdefault(id(_DERIVED_FROM), _DERIVED_FROM)
+    found.tests.setdefault(_DERIVED, {}).setdefault(id(_DERIVED_FROM), _DERIVED_FROM)
     found.others = True
 
 
-_DERIVED_FROM = ir.Declared(
-    "source.derived_from is declared", ir.Path("source", ("derived_from",)), False
-)
+_DERIVED = ir.Path("source", ("derived_from",))
+_DERIVED_FROM = ir.Declared("source.derived_from is declared", _DERIVED, False)
 
 
 RULES: dict[type[ir.Cond], Rule] = {
