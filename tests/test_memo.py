@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from test_corpus import case_library, case_manifest
 from test_properties import SETTINGS, SHIPPED, manifests
 from tosguard.engine import budget as budgets
-from tosguard.engine.evaluate import Evaluation, Evaluator
+from tosguard.engine.evaluate import MEMO_FROM, Evaluation, Evaluator
 from tosguard.engine.library import Library, compile_contents
 from tosguard.manifest.model import load_manifest, parse_manifest
 from tosguard.tools.policytest import load_tests
@@ -63,7 +63,7 @@ def both(library: Library, manifest, as_of: date, include_all: bool) -> tuple[Ev
     """Evaluate with and without the memo; assert they agree; return the memo's evaluator."""
     plain = Evaluator(library, manifest, as_of, include_all, memo=False)
     without = snapshot(plain.run())
-    memoised = Evaluator(library, manifest, as_of, include_all)
+    memoised = Evaluator(library, manifest, as_of, include_all, memo=True)
     found = snapshot(memoised.run())
     assert plain.memo is None and memoised.memo is not None
     assert found[1] == without[1], "counts differ"
@@ -352,6 +352,7 @@ def test_findings_limit_still_stops_a_memoised_evaluation() -> None:
     for memo in (False, True):
         with budgets.active(budgets.Budget(max_findings=100)):
             evaluator = Evaluator(SHIPPED, manifest, date(2026, 3, 1), memo=memo)
+            assert (evaluator.memo is not None) is memo
             with pytest.raises(budgets.FindingsLimitExceeded):
                 evaluator.run()
 
@@ -396,3 +397,10 @@ def test_an_absent_level_is_part_of_the_key() -> None:
         ("/sources/3/access/route",),
     ]
     assert memoised.memo is not None and memoised.memo.hits == 2
+
+
+def test_the_memo_is_on_from_a_thousand_sources() -> None:
+    small = parse_manifest(manifest_text(MEMO_FROM - 1).encode(), "m.yaml").manifest
+    assert Evaluator(SHIPPED, small, date(2026, 3, 1)).memo is None
+    large = parse_manifest(manifest_text(MEMO_FROM).encode(), "m.yaml").manifest
+    assert Evaluator(SHIPPED, large, date(2026, 3, 1)).memo is not None

@@ -42,6 +42,10 @@ LARGE_MANIFEST = 1000  # sources; above this the cyclic GC is paused during eval
 # sources; from this many, conditions run as generated functions even in a library not
 # accelerated (building them takes longer than they save on fewer sources)
 GENERATED_FROM = 5000
+# sources; from this many, sources that share their facts are evaluated once (tosguard.engine.
+# memo): keying a source tests each value read against every test of it (a `matches` may load
+# RE2), which a small manifest does not win back
+MEMO_FROM = 1000
 # intervals whose selected versions are kept; sources often share their dates, but a manifest
 # of 100,000 sources with dates of their own would keep a list per source and document
 SELECTED_CACHE = 4096
@@ -174,6 +178,10 @@ class Evaluator:
     and organization clauses of every version that governs some source. Walking the sources
     once per pass, not once per version, keeps large manifests in cache. Only the outcomes
     the report shows are kept; the others are counted.
+
+    From :data:`MEMO_FROM` sources (or with ``memo=True``), sources whose evaluation reads the
+    same facts are evaluated once, and the results replayed for the others
+    (:mod:`tosguard.engine.memo`); ``memo=False`` evaluates every source.
     """
 
     def __init__(
@@ -183,7 +191,7 @@ class Evaluator:
         as_of: date,
         include_all: bool = False,
         accept_unknown_ids: bool = False,
-        memo: bool = True,
+        memo: bool | None = None,
     ):
         self.library = library
         vocabulary = library.derived("vocabulary", Vocabulary)
@@ -203,9 +211,11 @@ class Evaluator:
         self.source_clauses: dict[int, list[ClauseIR]] = {}
         self.fast = library.fast or len(manifest.sources) >= GENERATED_FROM
         self.budget = budgets.current()  # checked once per source (see tosguard.engine.budget)
-        # sources with the same relevant facts evaluated once (tosguard.engine.memo); off only
-        # in the tests that compare it with the evaluation without it
+        # sources with the same relevant facts evaluated once (tosguard.engine.memo), from
+        # MEMO_FROM sources unless `memo` says (the tests compare the two)
         self.reach = Reach()
+        if memo is None:
+            memo = len(manifest.sources) >= MEMO_FROM
         self.memo = SourceMemo(library, self.manifest) if memo else None
         self.replays: list[Replay | None] = []  # after prepare: each source's, if kept
 
