@@ -2,30 +2,35 @@
 
 A manifest of 100,000 sources draws them from a small vocabulary (providers, services, routes,
 countries, licences, uses), each with its own dates and record counts. What the evaluation of a
-source depends on is known statically (:mod:`tosguard.engine.reads`), so each source gets a
-**key** that holds exactly that:
+source depends on is known statically (:mod:`tosguard.engine.reads`), so each source gets two
+**keys** that hold exactly that:
 
-* its **shape**: the four fields the library's index reads (provider, licence, service, kind),
-  which name the candidate documents;
-* its **interval's place** among the days on which the candidate documents' versions begin
-  and end (one bisection for each end): the versions in force, and whether the earliest is
-  applied early, are a function of it;
-* for each path of the source that a condition of those documents reads (their ``governs``,
-  and the ``when``, ``require`` and exceptions of their source clauses): a **class** of its
-  value. A path only compared with literal dates or numbers (``<``, ``<=``, ``==``, …) or tested
-  with ``is declared`` is keyed by its place among those literals (bisection, and whether it
-  equals one; None apart), never by the value itself: exact for a total order of one type. A
-  path tested only against constants (set membership, ``contains``, ``matches``) is keyed by the
-  tuple of those tests' answers, computed once per distinct value. A path read with another
-  path of the source, or a value of an unexpected type, is keyed by its value.
+* pass 1 (:class:`Shape`): the four fields the library's index reads (provider, licence,
+  service, kind), which name the candidate documents; the **place of its interval** among the
+  days on which those documents' versions begin and end (one bisection for each end), of which
+  the versions in force, and whether the earliest is applied early, are a function; and a
+  class of each path their ``governs`` conditions read;
+* pass 2 (:class:`Combination`): the tuple of versions applied (with whether each governs
+  the source, and early), and a class of each path read by the ``when``, ``require`` and
+  exceptions of their source clauses.
+
+A path only compared with literal dates or numbers (``<``, ``<=``, ``==``, …) or tested with
+``is declared`` is classed by its place among those literals (bisection, and whether it equals
+one), never by the value itself: exact for a total order of one type. A path tested only
+against constants (set membership, ``contains``, ``matches``) is classed by the tuple of those
+tests' answers, computed once per distinct value. A path read with another path of the source,
+or a value of an unexpected type, is classed by its value. An absent value is classed by the
+first level absent (``source.access`` or ``source.access.route``: what ``missing`` names).
 
 Sources with the same key get the same answers from every condition that reads only their own
 facts: the first is evaluated as if there were no memo, and the evaluator replays its results
-(:class:`Replay`) for the others. What is per source stays per source: the subject, the
-governed table's entries, the evaluator's counts, the paths of ``missing`` (they hold the
-source's index) and the notices' texts. A condition that reads other sources for this one
-(``any origin where``) is not a function of the key: the evaluator counts such reads as they
-happen (:class:`tosguard.engine.ir.Reach`) and keeps no result of a source where one happened.
+(:class:`Replay`, :class:`Results`) for the others. What is per source stays per source: the
+subject, the governed tables' entries, the evaluator's counts, the paths of ``missing`` (they
+hold the source's index; the undecided notice's are kept as a template without it) and the
+notices' texts. A condition that reads other sources for this one (``any origin where`` of a
+source that declares ``derived_from``) is not a function of the key: the evaluator counts such
+reads as they happen (:class:`tosguard.engine.ir.Reach`) and keeps no result of a source
+where one happened.
 """
 
 from __future__ import annotations
