@@ -404,3 +404,20 @@ def test_the_memo_is_on_from_a_thousand_sources() -> None:
     assert Evaluator(SHIPPED, small, date(2026, 3, 1)).memo is None
     large = parse_manifest(manifest_text(MEMO_FROM).encode(), "m.yaml").manifest
     assert Evaluator(SHIPPED, large, date(2026, 3, 1)).memo is not None
+
+
+def test_a_node_without_a_rule_is_never_replayed(monkeypatch) -> None:
+    """A node class `reads` has no rule for makes every source it may apply to evaluated as
+    without the memo (acme's `governs` tests `source.service in acme_services`)."""
+    from tosguard.engine import ir
+    from tosguard.engine.reads import RULES
+
+    monkeypatch.delitem(RULES, ir.InSet)
+    sources = [
+        {"id": f"s{i}", "kind": "model-output", "provider": "acme", "service": "api"}
+        for i in range(40)
+    ]
+    loaded = parse_manifest(json.dumps({"tosguard": 1, "sources": sources}).encode(), "m.json")
+    memoised, _ = both(LIBRARY, loaded.manifest, date(2025, 6, 1), False)
+    assert memoised.memo is not None
+    assert memoised.memo.hits == 0 and memoised.memo.live == 40
