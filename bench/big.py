@@ -8,6 +8,8 @@ For each size (10k and 100k sources; 1M with ``--million``) a manifest is genera
 * **check**: ``python -m tosguard check FILE`` with every default (text report), its output
   sent to a file (``--output``-less: standard output redirected), wall time of the process;
 * **ratio** check / parse (the target: at most 3x at 100k);
+* **cpu s**: the check process's user and system CPU time, which other jobs on the machine
+  disturb less than its wall time;
 * **peak RSS** of the check process (``wait4``) and the **memory per source**: the peak RSS
   above that of a check of a 20-source manifest, divided by the sources (target: 6 KB).
 
@@ -58,17 +60,17 @@ def _manifest(data: Path, sources: int) -> Path:
     return path
 
 
-def _run(argv: list[str], env: dict[str, str], stdout) -> tuple[float, int, int]:
-    """Wall seconds, peak RSS in bytes and exit status of one process."""
+def _run(argv: list[str], env: dict[str, str], stdout) -> tuple[float, int, int, float]:
+    """Wall seconds, peak RSS in bytes, exit status and CPU seconds of one process."""
     start = time.perf_counter()
     process = subprocess.Popen(argv, env=env, stdout=stdout, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
-    return elapsed, usage.ru_maxrss * 1024, process.returncode
+    return elapsed, usage.ru_maxrss * 1024, process.returncode, usage.ru_utime + usage.ru_stime
 
 
-def _check(path: Path, env: dict[str, str], out: Path) -> tuple[float, int, int]:
+def _check(path: Path, env: dict[str, str], out: Path) -> tuple[float, int, int, float]:
     argv = [sys.executable, "-m", "tosguard", "check", str(path)]
     if path.stat().st_size > 64 << 20:  # past the default limit (1M sources: 279 MB)
         argv += ["--max-manifest-bytes", "1G"]
@@ -108,15 +110,16 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for sources in sizes:
         path = _manifest(args.data, sources)
-        parses, checks, peaks = [], [], []
+        parses, checks, peaks, cpus = [], [], [], []
         for _ in range(args.repeats):
             parses.append(_parse(path, env))
-            elapsed, peak, status = _check(path, env, out)
+            elapsed, peak, status, cpu = _check(path, env, out)
             if status not in (0, 1):
                 print(f"check of {path} exited {status}", file=sys.stderr)
                 break
             checks.append(elapsed)
             peaks.append(peak)
+            cpus.append(cpu)
         if not checks:
             continue
         parse, check, peak = statistics.median(parses), statistics.median(checks), max(peaks)
@@ -127,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                 "parse_s": round(parse, 3),
                 "check_s": round(check, 3),
                 "ratio": round(check / parse, 2),
+                "check_cpu_s": round(statistics.median(cpus), 3),
                 "peak_rss_mib": round(peak / 2**20, 1),
                 "bytes_per_source": round((peak - base_rss) / sources),
                 "report_bytes": out.stat().st_size,
@@ -134,13 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"python {sys.version.split()[0]}, src {args.src or 'installed'}, ", end="")
     print(f"baseline RSS (20 sources) {base_rss / 2**20:.1f} MiB, median of {args.repeats}")
-    header = f"{'sources':>9} {'MB':>7} {'parse s':>8} {'check s':>8} {'ratio':>6} "
+    header = f"{'sources':>9} {'MB':>7} {'parse s':>8} {'check s':>8} {'ratio':>6} {'cpu s':>6} "
     header += f"{'peak MiB':>9} {'KB/src':>7} {'report MB':>10}"
     print(header)
     for row in rows:
         print(
             f"{row['sources']:>9,} {row['bytes'] / 1e6:>7.1f} {row['parse_s']:>8.2f} "
-            f"{row['check_s']:>8.2f} {row['ratio']:>6.2f} {row['peak_rss_mib']:>9.1f} "
+            f"{row['check_s']:>8.2f} {row['ratio']:>6.2f} {row['check_cpu_s']:>6.2f} "
+            f"{row['peak_rss_mib']:>9.1f} "
             f"{row['bytes_per_source'] / 1000:>7.1f} {row['report_bytes'] / 1e6:>10.1f}"
         )
     if args.json:

@@ -33,14 +33,19 @@ from ..language.vocab import STATUSES
 from ..util import gc_paused
 from . import budget as budgets
 from .identity import UNGOVERNED_KINDS, Notice, Vocabulary, canonical_manifest, unknown_ids
-from .ir import ClauseIR, Env, PolicyIR, missing
+from .ir import ClauseIR, Env, GovernedTable, PolicyIR, Reach, mentions_quantifier, missing
 from .library import Document, Library
+from .memo import Plan, Replay, Results, SourceMemo
 
 ONE_DAY = timedelta(days=1)
 LARGE_MANIFEST = 1000  # sources; above this the cyclic GC is paused during evaluation
 # sources; from this many, conditions run as generated functions even in a library not
 # accelerated (building them takes longer than they save on fewer sources)
 GENERATED_FROM = 5000
+# sources; from this many, sources that share their facts are evaluated once (tosguard.engine.
+# memo): keying a source tests each value read against every test of it (a `matches` may load
+# RE2), which a small manifest does not win back
+MEMO_FROM = 1000
 # intervals whose selected versions are kept; sources often share their dates, but a manifest
 # of 100,000 sources with dates of their own would keep a list per source and document
 SELECTED_CACHE = 4096
@@ -173,6 +178,10 @@ class Evaluator:
     and organization clauses of every version that governs some source. Walking the sources
     once per pass, not once per version, keeps large manifests in cache. Only the outcomes
     the report shows are kept; the others are counted.
+
+    From :data:`MEMO_FROM` sources (or with ``memo=True``), sources whose evaluation reads the
+    same facts are evaluated once, and the results replayed for the others
+    (:mod:`tosguard.engine.memo`); ``memo=False`` evaluates every source.
     """
 
     def __init__(
@@ -182,6 +191,7 @@ class Evaluator:
         as_of: date,
         include_all: bool = False,
         accept_unknown_ids: bool = False,
+        memo: bool | None = None,
     ):
         self.library = library
         vocabulary = library.derived("vocabulary", Vocabulary)
@@ -201,6 +211,13 @@ class Evaluator:
         self.source_clauses: dict[int, list[ClauseIR]] = {}
         self.fast = library.fast or len(manifest.sources) >= GENERATED_FROM
         self.budget = budgets.current()  # checked once per source (see tosguard.engine.budget)
+        # sources with the same relevant facts evaluated once (tosguard.engine.memo), from
+        # MEMO_FROM sources unless `memo` says (the tests compare the two)
+        self.reach = Reach()
+        if memo is None:
+            memo = len(manifest.sources) >= MEMO_FROM
+        self.memo = SourceMemo(library, self.manifest) if memo else None
+        self.replays: list[Replay | None] = []  # after prepare: each source's, if kept
 
     def run(self) -> Evaluation:
         with gc_paused(len(self.manifest.sources) >= LARGE_MANIFEST):
@@ -221,28 +238,56 @@ class Evaluator:
         # combination of them
         items: dict[tuple, _Applied] = {}
         combinations: dict[tuple[_Applied, ...], tuple[_Applied, ...]] = {}
+        memo, reach = self.memo, self.reach
+        replays: list[Replay | None] = []
         for index, source in enumerate(self.manifest.sources):
             if budget is not None:
                 budget.check()
             start, end = interval_of(source, as_of)
+            key = memo.key(index, source, start, end) if memo is not None else None
+            if memo is not None and key is not None:
+                replay = memo.replays.get(key)
+                if replay is not None:
+                    memo.hits += 1
+                    replay.apply(index)
+                    applied.append(replay.applied)
+                    replays.append(replay)
+                    continue
+            reached = reach.count
+            writes: list[tuple[bytearray, int]] = []
+            flags: list[tuple[list[bool], bool]] = []
             here: list[_Applied] = []
             for document in self.library.candidates(source):
                 by_licence = bool(document.licences) and source.license is not None
                 for version, early, env, governs in self._applications(document, start, end):
                     governed = True if by_licence else governs(env.at(index))
                     env.governed[index] = governed
+                    if key is not None:
+                        assert isinstance(env.governed, GovernedTable)
+                        writes.append((env.governed.codes, GovernedTable.code(governed)))
                     if governed is not False:
                         env.early.append(early)
+                        flags.append((env.early, early))
                         env.decided |= governed is True and not early
                     if governed is False and not self.include_all:
                         continue  # passes 2 and 3 skip it (it is in `env.governed`)
-                    key = (id(version), governed, early, document.id)
-                    item = items.get(key)
+                    item_key = (id(version), governed, early, document.id)
+                    item = items.get(item_key)
                     if item is None:
-                        item = items[key] = _Applied(version, env, governed, early, document)
+                        item = items[item_key] = _Applied(version, env, governed, early, document)
                     here.append(item)
             combination = tuple(here)
-            applied.append(combinations.setdefault(combination, combination))
+            combination = combinations.setdefault(combination, combination)
+            applied.append(combination)
+            kept = None
+            if memo is not None:
+                if key is not None and reach.count == reached:
+                    memo.misses += 1
+                    kept = memo.replays[key] = Replay(combination, tuple(writes), tuple(flags))
+                else:  # unkeyable, or it read other sources: not a function of its key
+                    memo.live += 1
+            replays.append(kept)
+        self.replays = replays
         return applied
 
     # -- identity: one notice per source whose terms cannot be told
@@ -267,22 +312,42 @@ class Evaluator:
                 and not any(item.governed for item in here)
             ):
                 self.notices.append(_ungoverned_notice(subject, source))
-            early: dict[str, _Applied] = {}
-            for item in here:
+            early: dict[str, tuple[int, _Applied]] = {}
+            for position, item in enumerate(here):
                 if item.early and item.governed is not False:
-                    early.setdefault(item.document.id, item)
-            for item in early.values():
-                self.notices.append(self._early_notice(index, source, item))
+                    early.setdefault(item.document.id, (position, item))
+            if early:
+                results = self._results(index, here)
+                for position, item in early.values():
+                    said = self._statuses(index, position, item, results)
+                    self.notices.append(self._early_notice(index, source, item, said))
 
     def _undecided_notice(self, index: int, source, undecided: list[_Applied]) -> Notice:
         subject = f"/sources/{index}"
-        documents: dict[str, str] = {}
-        found: set[str] = set()
-        for item in undecided:
-            documents.setdefault(item.document.id, item.version.document)
-            found |= missing(item.version.governs, item.env.at(index))
-        paths = tuple(sorted(found, key=_pointer_key))
-        titles = list(documents.values())
+        replay = self.replays[index] if self.replays else None
+        own = f"{subject}/"
+        if replay is not None and replay.undecided is not None:
+            titles, tails = replay.undecided  # the same for every source of the key
+            paths = tuple(own + tail if mine else tail for mine, tail in tails)
+        else:
+            documents: dict[str, str] = {}
+            found: set[str] = set()
+            for item in undecided:
+                documents.setdefault(item.document.id, item.version.document)
+                found |= missing(item.version.governs, item.env.at(index))
+            paths = tuple(sorted(found, key=_pointer_key))
+            titles = list(documents.values())
+            if replay is not None and not any(
+                mentions_quantifier(item.version.governs) for item in undecided
+            ):
+                # a quantifier names other sources' paths; without one, every path is this
+                # source's or the same for all (the order too: the index is the same in all)
+                replay.undecided = (
+                    titles,
+                    tuple(
+                        (True, p[len(own) :]) if p.startswith(own) else (False, p) for p in paths
+                    ),
+                )
         shown = ", ".join(titles[:3]) + (f" and {len(titles) - 3} more" if len(titles) > 3 else "")
         declare = ", ".join(f"`{p}`" for p in paths) or "its identity"
         return Notice(
@@ -296,14 +361,15 @@ class Evaluator:
             paths,
         )
 
-    def _early_notice(self, index: int, source, item: _Applied) -> Notice:
+    def _early_notice(
+        self, index: int, source, item: _Applied, statuses: tuple[tuple[str, str], ...]
+    ) -> Notice:
         version = item.version
         subject = f"/sources/{index}"
         start, _ = interval_of(source, self.as_of)
-        env = item.env.at(index)
         said: dict[str, list[str]] = {"violated": [], "undetermined": []}
-        for clause in self.source_clauses[id(version)]:
-            status, _ = self._status(clause, env, item.governed)
+        clauses = self.source_clauses[id(version)]
+        for clause, (status, _) in zip(clauses, statuses, strict=True):
             if status in said:
                 said[status].append(clause.id)
         if said["violated"] or said["undetermined"]:
@@ -333,7 +399,11 @@ class Evaluator:
         env = self.envs.get(id(version))
         if env is None:
             env = Env(
-                self.manifest, governs=version.governs, shared=self.shared, budget=self.budget
+                self.manifest,
+                governs=version.governs,
+                shared=self.shared,
+                budget=self.budget,
+                reach=self.reach,
             )
             env.version = version
             self.envs[id(version)] = env
@@ -392,7 +462,8 @@ class Evaluator:
             if budget is not None:
                 budget.check()
             subject = f"/sources/{index}"
-            for item in here:
+            looked_up, results = False, None
+            for position, item in enumerate(here):
                 clauses = self.source_clauses[id(item.version)]
                 if item.governed is False:
                     if self.include_all:
@@ -402,14 +473,79 @@ class Evaluator:
                 self.evaluated += len(clauses)
                 if (item.governed is None or item.early) and not self.include_all:
                     continue  # the source's one notice stands for these
-                for clause in clauses:
-                    self._evaluate(clause, item.version, env, item.governed, subject, item.early)
+                if not looked_up:
+                    looked_up, results = True, self._results(index, here)
+                plan = results.plans[position] if results is not None else None
+                if plan is None:
+                    statuses = self._statuses(index, position, item, results)
+                    if results is None or results.statuses[position] is not statuses:
+                        for clause, (status, note) in zip(clauses, statuses, strict=True):
+                            self._record(
+                                clause, item.version, env, subject, item.early, status, note
+                            )
+                        continue  # not kept: evaluated for this source alone
+                    plan = results.plans[position] = self._plan(clauses, item, statuses)
+                elif self.memo is not None:
+                    self.memo.result_hits += 1
+                self._replay(plan, item, env, subject)
+
+    def _results(self, index: int, here: tuple[_Applied, ...]) -> Results | None:
+        """The results kept for the sources of source ``index``'s pass-2 key, if any."""
+        return self.memo.results_of(index, here) if self.memo is not None else None
+
+    def _statuses(
+        self, index: int, position: int, item: _Applied, results: Results | None
+    ) -> tuple[tuple[str, str], ...]:
+        """The status and note of each source clause of ``item``, the application at
+        ``position`` of source ``index``: kept in ``results`` for the other sources of its key,
+        unless the conditions read other sources for it (see :mod:`tosguard.engine.memo`)."""
+        if results is not None:
+            kept = results.statuses[position]
+            if kept is not None:
+                return kept
+        env = item.env.at(index)
+        reached = self.reach.count
+        found = tuple(
+            self._status(clause, env, item.governed)
+            for clause in self.source_clauses[id(item.version)]
+        )
+        if self.memo is not None:
+            if results is not None and self.reach.count == reached:
+                results.statuses[position] = found
+                self.memo.result_misses += 1
+            else:
+                self.memo.result_live += 1
+        return found
+
+    def _plan(self, clauses: list[ClauseIR], item: _Applied, statuses) -> Plan:
+        """What pass 2 does with ``statuses`` for every source of a key (see :meth:`_record`)."""
+        counts: dict[str, int] = {}
+        listed = []
+        for clause, (status, note) in zip(clauses, statuses, strict=True):
+            undetermined = status == "undetermined"
+            status, note = _shown(status, note, item.early, item.version)
+            counts[status] = counts.get(status, 0) + 1
+            if self._listed(clause, status):
+                listed.append((clause, status, note, undetermined))
+        return Plan(tuple(counts.items()), tuple(listed))
+
+    def _replay(self, plan: Plan, item: _Applied, env: Env, subject: str) -> None:
+        counts = self.counts
+        for status, count in plan.counts:
+            counts[status] += count
+        for clause, status, note, undetermined in plan.listed:
+            found = self._missing(clause, env, item.version) if undetermined else ()
+            self.outcomes.append(
+                Outcome(clause, item.version, subject, status, found, note, item.early)
+            )
+            if self.budget is not None:
+                self.budget.check_findings(len(self.outcomes))
 
     def environment(self, version: PolicyIR) -> Env:
         """The environment of a version after :meth:`prepare` (``governed`` filled in for the
         sources it was applied to; empty when it applied to none)."""
         return self.envs.get(id(version)) or Env(
-            self.manifest, governs=version.governs, shared=self.shared
+            self.manifest, governs=version.governs, shared=self.shared, reach=self.reach
         )
 
     def early(self, version: PolicyIR) -> bool:
@@ -458,17 +594,34 @@ class Evaluator:
         early: bool,
     ) -> None:
         status, note = self._status(clause, env, governed)
+        self._record(clause, version, env, subject, early, status, note)
+
+    def _record(
+        self,
+        clause: ClauseIR,
+        version: PolicyIR,
+        env: Env,
+        subject: str,
+        early: bool,
+        status: str,
+        note: str,
+    ) -> None:
+        """Count a clause's result for a subject, and keep it when the report lists it."""
         found = self._missing(clause, env, version) if status == "undetermined" else ()
         status, note = _shown(status, note, early, version)
         self.counts[status] += 1
-        if (
-            self.include_all
-            or status in ("violated", "undetermined")
-            or (clause.kind == "obligation" and status != "not_applicable")
-        ):
+        if self._listed(clause, status):
             self.outcomes.append(Outcome(clause, version, subject, status, found, note, early))
             if self.budget is not None:
                 self.budget.check_findings(len(self.outcomes))
+
+    def _listed(self, clause: ClauseIR, status: str) -> bool:
+        """Whether the report lists a result (the others are only counted)."""
+        return (
+            self.include_all
+            or status in ("violated", "undetermined")
+            or (clause.kind == "obligation" and status != "not_applicable")
+        )
 
     def _list_not_applicable(self, clauses, version, subject, early) -> None:
         for clause in clauses:

@@ -48,6 +48,11 @@ class GovernedTable:
             return _VALUES[self.codes[index]]
         raise KeyError(index)
 
+    @staticmethod
+    def code(value: bool | None) -> int:
+        """The byte recorded for ``value`` (what the evaluator's memo writes in ``codes``)."""
+        return _CODES[value]
+
     def __setitem__(self, index: int, value: bool | None) -> None:
         if not 0 <= index < len(self.codes):
             raise IndexError(index)
@@ -64,6 +69,18 @@ class GovernedTable:
         for index, code in enumerate(self.codes):
             if code:
                 yield index, _VALUES[code]
+
+
+class Reach:
+    """How often conditions read other sources for the current one (an ``origin``
+    quantifier, or a quantifier with ``other`` over such a body): one counter shared by the
+    environments of an evaluation. The evaluator's memo (:mod:`tosguard.engine.memo`) replays
+    a source's results for another only where no such read happened."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
 
 
 class Env:
@@ -87,6 +104,7 @@ class Env:
         "version",
         "early",
         "decided",
+        "reach",
     )
 
     def __init__(
@@ -96,6 +114,7 @@ class Env:
         governs: Cond | None = None,
         shared: dict | None = None,
         budget=None,
+        reach: Reach | None = None,
     ):
         self.manifest = manifest
         self.model = manifest.model
@@ -117,6 +136,7 @@ class Env:
         self.version: PolicyIR | None = None
         self.early: list[bool] = []
         self.decided = False
+        self.reach = reach if reach is not None else Reach()
 
     def at(self, index: int) -> Env:
         self.index = index
@@ -522,6 +542,8 @@ class Quantifier(Cond):
         `governed`, under the body's text in the tallies all versions share."""
         body = body or self.body.compiled()
         quantifier, other = self.quantifier, self.other
+        # its value for a source reads other sources' origins: count it (see Reach)
+        reaches = other and mentions_origins(self.body)
         shared = not mentions_governed(self.body)
         key = ("quantifier", repr(self.body)) if shared else ("quantifier", id(self))
 
@@ -533,6 +555,8 @@ class Quantifier(Cond):
                 memo[key] = tally
             values, trues, falses, unknowns = tally
             if other and env.source is not None:
+                if reaches:
+                    env.reach.count += 1
                 own = values[env.index]
                 trues -= own is True
                 falses -= own is False
@@ -564,6 +588,9 @@ class Origins(Cond):
         body, quantifier = body or self.body.compiled(), self.quantifier
 
         def over_origins(env: Env):
+            source = env.source
+            if source is None or source.derived_from is not None:
+                env.reach.count += 1  # reads other sources (undeclared origins are unknown)
             indexes, complete = origins_of(env, env.index)
             values = []
             saved = env.source, env.index
@@ -617,6 +644,20 @@ def mentions_governed(cond: Cond) -> bool:
     if isinstance(cond, Governed):
         return True
     return any(mentions_governed(child) for child in cond.children())
+
+
+def mentions_quantifier(cond: Cond) -> bool:
+    """Whether ``cond`` (or a predicate it uses) quantifies over the sources."""
+    if isinstance(cond, Quantifier):
+        return True
+    return any(mentions_quantifier(child) for child in cond.children())
+
+
+def mentions_origins(cond: Cond) -> bool:
+    """Whether ``cond`` (or a predicate it uses) reads the origins of a source."""
+    if isinstance(cond, Origins):
+        return True
+    return any(mentions_origins(child) for child in cond.children())
 
 
 def _tally(env: Env, body) -> tuple[list, int, int, int]:
