@@ -542,6 +542,7 @@ class Quantifier(Cond):
         `governed`, under the body's text in the tallies all versions share."""
         body = body or self.body.compiled()
         quantifier, other = self.quantifier, self.other
+        gated = gated_by_governed(self.body)
         # its value for a source reads other sources' origins: count it (see Reach)
         reaches = other and mentions_origins(self.body)
         shared = not mentions_governed(self.body)
@@ -551,7 +552,7 @@ class Quantifier(Cond):
             memo = env.shared if shared else env.memo
             tally = memo.get(key)
             if tally is None:
-                tally = _tally(env, body)
+                tally = _tally(env, body, gated)
                 memo[key] = tally
             values, trues, falses, unknowns = tally
             if other and env.source is not None:
@@ -660,9 +661,27 @@ def mentions_origins(cond: Cond) -> bool:
     return any(mentions_origins(child) for child in cond.children())
 
 
-def _tally(env: Env, body) -> tuple[list, int, int, int]:
-    """Evaluate a quantifier body once for every source (the outer binding is restored)."""
+def gated_by_governed(cond: Cond) -> bool:
+    """Whether ``cond`` is false wherever ``governed`` is: ``governed`` itself, or a
+    conjunction with it among its conjuncts (``and`` is false as soon as one conjunct is,
+    whatever the others are, unknown included), through predicates."""
+    while isinstance(cond, Predicate):
+        cond = cond.body
+    if isinstance(cond, Governed):
+        return True
+    return isinstance(cond, And) and any(gated_by_governed(item) for item in cond.items)
+
+
+def _tally(env: Env, body, gated: bool = False) -> tuple[list, int, int, int]:
+    """Evaluate a quantifier body once for every source (the outer binding is restored).
+
+    With ``gated`` (the body is :func:`gated_by_governed`), it is false for every source the
+    policy version does not govern, without being run: the usual ``any source where (governed
+    and …)`` of a model clause runs only on the few sources a version governs."""
     saved = env.source, env.index
+    governed = env.governed
+    if gated and isinstance(governed, GovernedTable):
+        return _gated_tally(env, body, governed.codes, saved)
     values = []
     budget = env.budget
     try:
@@ -670,6 +689,22 @@ def _tally(env: Env, body) -> tuple[list, int, int, int]:
             if budget is not None and not index & 255:
                 budget.check()
             values.append(body(env.at(index)))
+    finally:
+        env.source, env.index = saved
+    return (values, values.count(True), values.count(False), values.count(None))
+
+
+def _gated_tally(env: Env, body, codes: bytearray, saved) -> tuple[list, int, int, int]:
+    values: list[bool | None] = [False] * len(env.sources)
+    budget = env.budget
+    not_governed = (0, _CODES[False])  # unrecorded reads as not governed (`Governed`)
+    try:
+        for index, code in enumerate(codes):
+            if code in not_governed:
+                continue
+            if budget is not None:
+                budget.check()
+            values[index] = body(env.at(index))
     finally:
         env.source, env.index = saved
     return (values, values.count(True), values.count(False), values.count(None))
