@@ -177,7 +177,10 @@ def flows(draw: Any, tame: bool, depth: int = 0) -> str:
     if draw(st.booleans()):
         items = [item() for _ in range(count)]
         return "[" + pad + comma.join(items) + pad + "]"
-    keys = [draw(st.sampled_from(KEYS if tame else KEYS + ODD_KEYS[:3])) for _ in range(count)]
+    if tame:  # no duplicate key
+        keys = draw(st.lists(st.sampled_from(KEYS), min_size=count, max_size=count, unique=True))
+    else:
+        keys = [draw(st.sampled_from(KEYS + ODD_KEYS[:3])) for _ in range(count)]
     colon = draw(st.sampled_from([": ", ": ", ":  "] if tame else [": ", ":"]))
     return "{" + pad + comma.join(k + colon + item() for k in keys) + pad + "}"
 
@@ -191,7 +194,10 @@ def trees(draw: Any, tame: bool, depth: int = 0) -> Any:
         return ("leaf", leaf)
     width = draw(st.integers(1, 4))
     if roll % 2:
-        return ("seq", [draw(trees(tame, depth + 1)) for _ in range(width)])
+        items = [draw(trees(tame, depth + 1)) for _ in range(width)]
+        if tame:  # `- - x` is outside the subset
+            items = [("leaf", "[]") if item[0] == "seq" else item for item in items]
+        return ("seq", items)
     if tame:  # no duplicate key
         keys = draw(st.lists(st.sampled_from(KEYS), min_size=width, max_size=width, unique=True))
     else:
