@@ -46,6 +46,7 @@ __all__ = ["read_block_yaml"]
 _OUTSIDE = re.compile(
     "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )
+_ASCII_INSIDE = bytes(range(0x20, 0x7F)) + b"\n"
 _KEY = r"[A-Za-z_][A-Za-z0-9_-]{0,127}"
 _DOUBLE = r'"[^"\\\n]*"'
 _SINGLE = r"'[^'\n]*'"
@@ -61,18 +62,24 @@ _FLOW_SCALAR = f"(?:{_DOUBLE}|{_SINGLE}|{_FLOW_PLAIN})"
 _FLOW_SEQUENCE = rf"\[ *(?:{_FLOW_SCALAR}(?: *, *{_FLOW_SCALAR})*)? *\]"
 _FLOW_MAPPING = rf"\{{ *(?:{_KEY}: +{_FLOW_SCALAR}(?: *, *{_KEY}: +{_FLOW_SCALAR})*)? *\}}"
 _VALUE = f"{_DOUBLE}|{_SINGLE}|{_FLOW_SEQUENCE}|{_FLOW_MAPPING}|{_PLAIN}"
-# One line: indentation, an optional `- `, an optional `KEY:` (and the spaces after it), an
-# optional value, and an optional comment (after a space, or alone on its line). A line that
-# does not match is skipped by `finditer`: the reader then counts fewer lines than the text has.
-_LINE = re.compile(
-    rf"^( *)(- +)?(?:({_KEY})(:(?=[ \n]) *))?({_VALUE})? *(?:(?<![^ \n])#[^\n]*)?\n",
-    re.MULTILINE,
-)
+# One line (without its line break): indentation, an optional `- `, an optional `KEY:` (and the
+# spaces after it), an optional value, and an optional comment (after a space, or alone).
+_LINE = re.compile(rf"( *)(- +)?(?:({_KEY})(:(?= |$) *))?({_VALUE})? *(?:(?<![^ ])#.*)?", re.DOTALL)
 _FLOW_ITEM = re.compile(_FLOW_SCALAR)
 _FLOW_PAIR = re.compile(f"({_KEY}): +({_FLOW_SCALAR})")
 # pack(line, column, key_column) is (line << _LINE_SHIFT) | (column << _COLUMN_SHIFT) | key_column
 _COLUMN_SHIFT = PACKED_COLUMNS.bit_length()
 _LINE_SHIFT = 2 * _COLUMN_SHIFT
+
+# What one line holds (see _parse_line): a blank or comment line, a line outside the subset, or
+# (indent, inner, key, kind, value, value_column, packed): the column of the line (0-based),
+# of what follows `- ` (-1: no dash), the interned key (or None), the kind of value (one of
+# these three), the value (a scalar resolved, or for a flow collection its text, list or dict,
+# and members), the value's 1-based column, and for a scalar its columns as pack() keeps them
+# (-1: too wide to pack).
+_BLANK, _BAD = "blank", "bad"
+_SCALAR, _FLOW, _BLOCK = 0, 1, 2
+_Line = tuple[int, int, "str | None", int, Any, int, int]
 
 
 def read_block_yaml(
@@ -83,10 +90,11 @@ def read_block_yaml(
 ) -> tuple[Any, PositionMap] | None:
     """The value and positions of ``text`` as the event reader builds them (``defer_at`` and
     ``complete`` as there), or ``None`` when ``text`` is outside the subset."""
-    if _OUTSIDE.search(text):
+    if text.isascii():
+        if text.encode("ascii").translate(None, _ASCII_INSIDE):
+            return None
+    elif _OUTSIDE.search(text):
         return None
-    if not text.endswith("\n"):
-        text += "\n"
     try:
         return _read(text, max_depth, defer_at, complete)
     except _Outside:
@@ -97,20 +105,60 @@ class _Outside(Exception):
     """The text leaves the subset (raised from the flow readers)."""
 
 
+def _parse_line(text: str) -> _Line | str:
+    """What one line holds. Manifests repeat most of their lines (``kind: model-output``), so
+    :func:`_read` parses each distinct line once."""
+    match = _LINE.fullmatch(text)
+    if match is None:
+        return _BAD
+    indent, dash, key, separator, value = match.groups()
+    if key is None and value is None:
+        return _BAD if dash else _BLANK  # `-` with nothing after it; a blank or comment line
+    if key is None and dash is None:
+        return _BAD  # a scalar alone on its line (the rest of a multi-line scalar?)
+    here = len(indent)
+    inner = here + len(dash) if dash else -1
+    key_column = (inner if dash else here) + 1
+    if key is not None:
+        key = sys.intern(key)
+        value_column = key_column + len(key) + len(separator)
+    else:
+        value_column = inner + 1
+    if value is None:
+        return (here, inner, key, _BLOCK, None, 0, -1)
+    first = value[0]
+    if first == "[" or first == "{":
+        try:
+            return (here, inner, key, _FLOW, _flow_recipe(value), value_column, -1)
+        except _Outside:
+            return _BAD
+    if first == '"' or first == "'":
+        scalar = value[1:-1]
+    else:
+        try:
+            scalar = resolve_plain(value)
+        except ValueError:  # an int with too many digits: the event reader says so
+            return _BAD
+    if value_column > PACKED_COLUMNS or key_column > PACKED_COLUMNS:
+        packed = -1
+    else:
+        packed = (value_column << _COLUMN_SHIFT) | (key_column if key is not None else 0)
+    return (here, inner, key, _SCALAR, scalar, value_column, packed)
+
+
 def _read(
     text: str, max_depth: int, defer_at: int, complete: Callable[[], PositionMap] | None
 ) -> tuple[Any, PositionMap] | None:
-    """:func:`read_block_yaml` of a text that ends with a line break and holds only characters
-    of the subset. The loop runs once per line, a million times for a large manifest: it keeps
-    its state in local variables and handles the usual `KEY: VALUE` line first."""
-    intern = sys.intern
-    packed_columns, line_shift, column_shift = PACKED_COLUMNS, _LINE_SHIFT, _COLUMN_SHIFT
-    resolve = resolve_plain
-    flow, flow_value = _flow, _flow_value
-    flow_values: dict[str, Any] = {}
+    """:func:`read_block_yaml` of a text that holds only characters of the subset. The loop runs
+    once per line, a million times for a large manifest: it keeps its state in local variables,
+    parses each distinct line once, and handles the usual `KEY: VALUE` line first."""
+    line_shift = _LINE_SHIFT
+    parse = _parse_line
+    flow = _flow
+    seen: dict[str, Any] = {}  # line text -> what it holds
     # Enclosing block collections: (column, container, entries, is it a mapping).
     stack: list[tuple[int, Any, Any, bool]] = []
-    # The innermost open block collection (column -1: none yet) and its depth (the root's is 0).
+    # The innermost open block collection (column -1: none yet).
     column = -1
     current: Any = None
     entries: Any = None
@@ -122,15 +170,17 @@ def _read(
     root_entry: Entry | None = None
     deferred = False
     line = 0
-    for match in _LINE.finditer(text):
+    for text_line in text.split("\n"):
         line += 1
-        indent, dash, key, separator, value = match.groups()
-        here = len(indent)
-        if dash is None:
-            if key is None:
-                if value is None:
-                    continue  # blank or comment
-                return None  # a scalar alone on its line
+        parsed = seen.get(text_line)
+        if parsed is None:
+            parsed = seen[text_line] = parse(text_line)
+        if parsed.__class__ is not tuple:
+            if parsed is _BLANK:
+                continue
+            return None  # a line outside the subset
+        here, inner, key, kind, value, value_column, packed = parsed
+        if inner < 0:  # `KEY: …`
             if pending is None and here == column and in_mapping:
                 pass  # the usual case: the next key of the current mapping
             elif pending is not None:
@@ -162,9 +212,7 @@ def _read(
                     column, current, entries, in_mapping = stack.pop()
                 if column != here or not in_mapping:
                     return None  # indentation outside the subset (or a YAML error)
-        else:
-            if key is None and value is None:
-                return None  # `-` with nothing after it
+        else:  # `- …`
             if pending is not None:
                 if here < column:
                     return None  # an empty value
@@ -195,32 +243,26 @@ def _read(
                     column, current, entries, in_mapping = stack.pop()
                 if column != here or in_mapping:
                     return None  # indentation outside the subset (or a YAML error)
-            # an item of the sequence `current`; what follows `- ` is at column `inner`
-            inner = here + len(dash)
-            if key is None:
-                if value[0] == '"' or value[0] == "'":
-                    item = value[1:-1]
-                    children = None
-                elif value[0] == "[" or value[0] == "{":
-                    depth = len(stack) + 1
-                    if depth >= max_depth - 1:
-                        return None
-                    if defer_at and (entries is None or depth >= defer_at):
-                        item, children, deferred = flow_value(value, flow_values), DEFERRED, True
-                    else:
-                        item, children = flow(value, line, inner + 1)
+            if key is None:  # an item of the sequence `current`
+                if kind == _SCALAR:
+                    current.append(value)
+                    if entries is not None:
+                        entries.append(
+                            (line << line_shift) | packed
+                            if packed >= 0
+                            else (line, value_column, 0, 0, None)
+                        )
+                    continue
+                depth = len(stack) + 1
+                if depth >= max_depth - 1:
+                    return None
+                if defer_at and (entries is None or depth >= defer_at):
+                    item, children, deferred = value[1](value[2]), DEFERRED, True
                 else:
-                    try:
-                        item = resolve(value)
-                    except ValueError:
-                        return None  # an int with too many digits: the event reader says so
-                    children = None
+                    item, children = flow(value[0], line, value_column)
                 current.append(item)
                 if entries is not None:
-                    if children is None and inner < packed_columns:
-                        entries.append((line << line_shift) | ((inner + 1) << column_shift))
-                    else:
-                        entries.append((line, inner + 1, 0, 0, children))
+                    entries.append((line, value_column, 0, 0, children))
                 continue
             # `- KEY: …`: the item is a mapping that starts at the key
             depth = len(stack) + 1
@@ -241,39 +283,31 @@ def _read(
         # `KEY: VALUE` or `KEY:` in the mapping `current`, the key at column `here`
         if key in current:
             return None  # a duplicate key: the event reader words the error
-        key = intern(key)
-        if value is None:
-            pending, pending_line, pending_column = key, line, here + 1
-            continue
-        value_column = here + len(key) + len(separator) + 1
-        if value[0] == '"' or value[0] == "'":
-            current[key] = value[1:-1]
-        elif value[0] == "[" or value[0] == "{":
+        if kind == _SCALAR:
+            current[key] = value
+            if entries is not None:
+                entries[key] = (
+                    (line << line_shift) | packed
+                    if packed >= 0
+                    else (line, value_column, line, here + 1, None)
+                )
+        elif kind == _FLOW:
             depth = len(stack) + 1
             if depth >= max_depth - 1:
                 return None
             if defer_at and (entries is None or depth >= defer_at):
-                current[key] = flow_value(value, flow_values)
+                current[key] = value[1](value[2])  # a new list or dict of the members
                 if entries is not None:
                     entries[key] = (line, value_column, line, here + 1, DEFERRED)
                 deferred = True
             else:
-                current[key], children = flow(value, line, value_column)
+                current[key], children = flow(value[0], line, value_column)
                 if entries is not None:
                     entries[key] = (line, value_column, line, here + 1, children)
-            continue
         else:
-            try:
-                current[key] = resolve(value)
-            except ValueError:
-                return None  # an int with too many digits: the event reader says so
-        if entries is not None:
-            if value_column <= packed_columns and here < packed_columns:
-                entries[key] = (line << line_shift) | (value_column << column_shift) | (here + 1)
-            else:
-                entries[key] = (line, value_column, line, here + 1, None)
-    if line != text.count("\n") or pending is not None or root_entry is None:
-        return None  # a line outside the subset, an empty value at the end, or no root
+            pending, pending_line, pending_column = key, line, here + 1
+    if pending is not None or root_entry is None:
+        return None  # an empty value at the end, or no root
     return root, PositionMap(root_entry, complete if deferred else None)
 
 
@@ -287,30 +321,15 @@ def _scalar(text: str) -> Any:
         raise _Outside from None
 
 
-def _flow_value(text: str, known: dict[str, Any]) -> Any:
-    """The value of a one-line flow collection of scalars: a new list or dict each time, from
-    the scalars in ``known`` (flow texts and scalar texts seen before, and what they hold)."""
-    found = known.get(text)
-    if found is None:
-        if text[0] == "[":
-            found = (True, tuple([_known_scalar(item, known) for item in _FLOW_ITEM.findall(text)]))
-        else:
-            pairs = _FLOW_PAIR.findall(text)
-            found = (
-                False,
-                tuple([(sys.intern(key), _known_scalar(item, known)) for key, item in pairs]),
-            )
-            if len({key for key, _ in pairs}) != len(pairs):
-                raise _Outside  # a duplicate key
-        known[text] = found
-    return list(found[1]) if found[0] else dict(found[1])
-
-
-def _known_scalar(text: str, known: dict[str, Any]) -> Any:
-    found = known.get(text, _Outside)
-    if found is _Outside:
-        found = known[text] = _scalar(text)
-    return found
+def _flow_recipe(text: str) -> tuple[str, type, tuple[Any, ...]]:
+    """A one-line flow collection of scalars: its text, its type and its members (items, or
+    (key, value) pairs); ``type(members)`` is a new value each time."""
+    if text[0] == "[":
+        return (text, list, tuple([_scalar(item) for item in _FLOW_ITEM.findall(text)]))
+    pairs = _FLOW_PAIR.findall(text)
+    if len({key for key, _ in pairs}) != len(pairs):
+        raise _Outside  # a duplicate key
+    return (text, dict, tuple([(sys.intern(key), _scalar(item)) for key, item in pairs]))
 
 
 def _flow(text: str, line: int, column: int) -> tuple[Any, Any]:
