@@ -14,9 +14,10 @@ are built here with an explicit stack, so that:
   ``manifest-too-deep`` at the first node that is too deep;
 * anchors and aliases are refused at the first anchor, before anything is expanded, so an
   alias bomb ("billion laughs") costs nothing;
-* only plain (unquoted) scalars are resolved, and only to what YAML 1.2 (core schema) and
-  YAML 1.1 agree on, so that no reader or writer of either version sees a different value:
-  ``true``/``false`` (also ``True``, ``TRUE`` …) are booleans; ``null``/``~``/empty are None;
+* only plain (unquoted) scalars are resolved (:func:`.plain.resolve_plain`, the one resolution
+  both readers use), and only to what YAML 1.2 (core schema) and YAML 1.1 agree on, so that
+  no reader or writer of either version sees a different value: ``true``/``false`` (also
+  ``True``, ``TRUE`` …) are booleans; ``null``/``~``/empty are None;
   ``[-+]?(0|[1-9][0-9]*)`` is an int; ``1.5``, ``2.``, ``.5``, ``1.5e+3``, ``.inf`` and ``.nan``
   are floats; everything else is a string. So YAML 1.1's ``yes``, ``no``, ``on``, ``off``,
   ``0o17``, ``1_000`` and dates are strings (``NO`` is Norway), and so are the forms the two
@@ -27,6 +28,14 @@ are built here with an explicit stack, so that:
 * every explicit tag (``!!str``, ``!foo`` …) is refused with ``manifest-tag``: quoting a value
   is the way to make it a string, and refusing tags keeps the accepted language small;
 * a stream must hold exactly one document, and it must not be empty.
+
+A YAML text in the plain block form nearly every manifest takes (``key: value`` lines indented
+with spaces, quoted strings without escapes, one-line flow lists and mappings of scalars: the
+subset :mod:`.blockyaml` describes) is read first by that module's reader, one regex match per
+distinct line instead of a Python event object per node; it builds exactly what the event
+reader builds (values, key order, positions, what is deferred) and declines (``None``) any text
+outside the subset, which the event reader then reads, so every rule above, and every error,
+is the event reader's.
 
 JSON (``fmt="json"``, or a name ending in ``.json``) is first validated with :func:`json.loads`
 (strict JSON: duplicate keys and ``NaN``/``Infinity`` are refused); those values are the result.
