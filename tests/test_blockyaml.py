@@ -133,6 +133,8 @@ PLAIN_WORDS = [
 TAME_WORDS = [
     "true", "False", "null", "~", "0", "-12", "+7", "010", "1e5", "1.5e+5", ".5", "2.", "-.inf",
     ".NaN", "NO", "yes", "2025-01-02", "model-output", "Built with Llama", "é", "😀", "a/b.c",
+    "a@b", "x|y", "p&q", "a*b", "50%", "a!b", "x>y", "a?b", "a;b", "(x)", "a=b", "x'y", 'x"y',
+    "a,b", "x[0]", "f{x}", "12:30", "http://x.org/y", "x - y", "日本語", "a b",
 ]  # fmt: skip
 KEYS = ["a", "b", "id", "use", "NO", "true", "_x", "a-b", "k1", "sources", "key"]
 ODD_KEYS = ['"q"', "'q'", "a b", "1", "é", "k" * 200, "x:y", "-k", "? k", "[k]", "&a k", "!!str k"]
