@@ -55,8 +55,9 @@ _SINGLE = r"'[^'\n]*'"
 _CHAR = "[-A-Za-z0-9_./~+()=$^@;<>!*&%?,|'\"\\[\\]{}\u00a0-\U0010ffff]"
 _START = "(?:[A-Za-z0-9_./~+(=$^\u00a0-\U0010ffff]|-(?=[A-Za-z0-9_.]))"
 _PLAIN = f"{_START}(?:{_CHAR}|:(?={_CHAR}))*(?: +(?:{_CHAR}|:(?={_CHAR}))+)*"
-# A plain scalar in a flow collection: no flow indicator, quote or `:` at all.
-_FLOW_CHAR = "[-A-Za-z0-9_./~+()=$^@;<>!*&%?|\u00a0-\U0010ffff]"
+# A plain scalar in a flow collection: no flow indicator, quote, `:` or `?` at all (PyYAML's
+# pure-Python scanner ends a plain scalar at `?` in a flow collection; libyaml does not).
+_FLOW_CHAR = "[-A-Za-z0-9_./~+()=$^@;<>!*&%|\u00a0-\U0010ffff]"
 _FLOW_PLAIN = f"{_START}{_FLOW_CHAR}*(?: +{_FLOW_CHAR}+)*"
 _FLOW_SCALAR = f"(?:{_DOUBLE}|{_SINGLE}|{_FLOW_PLAIN})"
 _FLOW_SEQUENCE = rf"\[ *(?:{_FLOW_SCALAR}(?: *, *{_FLOW_SCALAR})*)? *\]"
