@@ -1,7 +1,8 @@
 """A fast reader for the plain block YAML that nearly every manifest is written in.
 
-:func:`read_block_yaml` reads a conservative subset of YAML with one compiled regex per line,
-without PyYAML's event objects, and returns exactly what the event reader
+:func:`read_block_yaml` reads a conservative subset of YAML with one compiled regex, matched
+once per distinct line (manifests repeat most of their lines), without PyYAML's event objects,
+and returns exactly what the event reader
 (:func:`tosguard.manifest.yamlload._build`) returns for the same text: the same values and
 types, the same key order, interned keys, and the same position tree (packed ints, tuples and
 deferred children at the same places). For any text outside the subset it returns ``None`` and
