@@ -12,6 +12,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -451,3 +452,20 @@ def test_the_examples_and_the_benchmark_manifests_take_the_fast_path():
         assert positions["/sources/199/id"][1] == 9
         assert positions._root[4]["sources"][4][0][4]["use"][4] is DEFERRED
         assert positions["/sources/0/use/0"][0] == 27  # completed by the fast reader too
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: [" + "a, " * 100_000 + "\n",  # an unclosed flow sequence
+        "a: {" + "k: v, " * 50_000 + "\n",
+        "a: " + "x " * 150_000 + ": y\n",  # `: ` after many words
+        "a: " + "x:" * 150_000 + "\n",
+        "a: x" + " " * 300_000 + "y:\n",
+    ],
+    ids=["flow-sequence", "flow-mapping", "words", "colons", "spaces"],
+)
+def test_long_lines_outside_the_subset_are_declined_in_linear_time(text):
+    start = time.perf_counter()
+    assert fast_read(text) is None
+    assert time.perf_counter() - start < 10  # about 0.2 s; a backtracking blow-up takes hours
