@@ -67,6 +67,9 @@ _VALUE = f"{_DOUBLE}|{_SINGLE}|{_FLOW_SEQUENCE}|{_FLOW_MAPPING}|{_PLAIN}"
 # One line (without its line break): indentation, an optional `- `, an optional `KEY:` (and the
 # spaces after it), an optional value, and an optional comment (after a space, or alone).
 _LINE = re.compile(rf"( *)(- +)?(?:({_KEY})(:(?= |$) *))?({_VALUE})? *(?:(?<![^ ])#.*)?", re.DOTALL)
+# The most common lines, read without the general pattern: `KEY: "string"` and `KEY: 123`,
+# alone or after `- `, one space after the colon, nothing after the value.
+_SIMPLE_LINE = re.compile(rf'( *)(- )?({_KEY}): (?:"([^"\\]*)"|(0|[1-9][0-9]{{0,17}}))')
 _FLOW_ITEM = re.compile(_FLOW_SCALAR)
 _FLOW_PAIR = re.compile(f"({_KEY}): +({_FLOW_SCALAR})")
 # pack(line, column, key_column) is (line << _LINE_SHIFT) | (column << _COLUMN_SHIFT) | key_column
@@ -110,6 +113,19 @@ class _Outside(Exception):
 def _parse_line(text: str) -> _Line | str:
     """What one line holds. Manifests repeat most of their lines (``kind: model-output``), so
     :func:`_read` parses each distinct line once."""
+    match = _SIMPLE_LINE.fullmatch(text)
+    if match is not None:
+        indent, dash, key, string, digits = match.groups()
+        here = len(indent)
+        inner = -1 if dash is None else here + 2
+        key_column = (here if dash is None else inner) + 1
+        key = sys.intern(key)
+        value_column = key_column + len(key) + 2
+        packed = (
+            (value_column << _COLUMN_SHIFT) | key_column if value_column <= PACKED_COLUMNS else -1
+        )
+        value = string if digits is None else int(digits)
+        return (here, inner, key, _SCALAR, value, value_column, packed)
     match = _LINE.fullmatch(text)
     if match is None:
         return _BAD
