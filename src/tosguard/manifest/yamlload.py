@@ -14,9 +14,10 @@ are built here with an explicit stack, so that:
   ``manifest-too-deep`` at the first node that is too deep;
 * anchors and aliases are refused at the first anchor, before anything is expanded, so an
   alias bomb ("billion laughs") costs nothing;
-* only plain (unquoted) scalars are resolved, and only to what YAML 1.2 (core schema) and
-  YAML 1.1 agree on, so that no reader or writer of either version sees a different value:
-  ``true``/``false`` (also ``True``, ``TRUE`` …) are booleans; ``null``/``~``/empty are None;
+* only plain (unquoted) scalars are resolved (:func:`.plain.resolve_plain`, the one resolution
+  both readers use), and only to what YAML 1.2 (core schema) and YAML 1.1 agree on, so that
+  no reader or writer of either version sees a different value: ``true``/``false`` (also
+  ``True``, ``TRUE`` …) are booleans; ``null``/``~``/empty are None;
   ``[-+]?(0|[1-9][0-9]*)`` is an int; ``1.5``, ``2.``, ``.5``, ``1.5e+3``, ``.inf`` and ``.nan``
   are floats; everything else is a string. So YAML 1.1's ``yes``, ``no``, ``on``, ``off``,
   ``0o17``, ``1_000`` and dates are strings (``NO`` is Norway), and so are the forms the two
@@ -27,6 +28,14 @@ are built here with an explicit stack, so that:
 * every explicit tag (``!!str``, ``!foo`` …) is refused with ``manifest-tag``: quoting a value
   is the way to make it a string, and refusing tags keeps the accepted language small;
 * a stream must hold exactly one document, and it must not be empty.
+
+A YAML text in the plain block form nearly every manifest takes (``key: value`` lines indented
+with spaces, quoted strings without escapes, one-line flow lists and mappings of scalars: the
+subset :mod:`.blockyaml` describes) is read first by that module's reader, one regex match per
+distinct line instead of a Python event object per node; it builds exactly what the event
+reader builds (values, key order, positions, what is deferred) and declines (``None``) any text
+outside the subset, which the event reader then reads, so every rule above, and every error,
+is the event reader's.
 
 JSON (``fmt="json"``, or a name ending in ``.json``) is first validated with :func:`json.loads`
 (strict JSON: duplicate keys and ``NaN``/``Infinity`` are refused); those values are the result.
@@ -41,7 +50,6 @@ Every problem becomes a :class:`~tosguard.errors.ManifestError`; no PyYAML excep
 from __future__ import annotations
 
 import contextlib
-import re
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -50,6 +58,7 @@ import yaml
 
 from .. import util
 from ..errors import Diagnostic, ManifestError, Span, shorten, source_window
+from .blockyaml import read_block_yaml
 from .decode import check_printable, decode
 from .failures import (
     YAML_SURROGATE_HELP,
@@ -65,6 +74,7 @@ from .failures import (
 )
 from .jsonload import load_json
 from .jsonload import scan_json as _scan_json  # noqa: F401  (the tests reach it here)
+from .plain import resolve_plain, resolve_plain_json
 from .pointers import (
     DEFERRED,
     PACKED_COLUMNS,
@@ -97,38 +107,6 @@ _GC_PAUSE_BYTES = 1 << 20  # pause the cyclic GC while building documents larger
 _CParser: Any = getattr(yaml, "CSafeLoader", None) if yaml.__with_libyaml__ else None
 _PARSER: Any = _CParser or yaml.SafeLoader
 
-_PLAIN_CONSTANTS: dict[str, Any] = {
-    "": None,
-    "~": None,
-    "null": None,
-    "Null": None,
-    "NULL": None,
-    "true": True,
-    "True": True,
-    "TRUE": True,
-    "false": False,
-    "False": False,
-    "FALSE": False,
-    ".inf": float("inf"),
-    ".Inf": float("inf"),
-    ".INF": float("inf"),
-    "+.inf": float("inf"),
-    "+.Inf": float("inf"),
-    "+.INF": float("inf"),
-    "-.inf": float("-inf"),
-    "-.Inf": float("-inf"),
-    "-.INF": float("-inf"),
-    ".nan": float("nan"),
-    ".NaN": float("nan"),
-    ".NAN": float("nan"),
-}
-_NUMBER_START = frozenset("-+.0123456789")
-# Plain scalars that YAML 1.1 (as PyYAML reads it) and YAML 1.2 core both read as numbers.
-_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
-_FLOAT = re.compile(r"[-+]?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?|\.[0-9]+(?:[eE][-+][0-9]+)?")
-# JSON's numbers, used when the YAML reader is run over a JSON text for its positions.
-_JSON_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
-_JSON_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 _MISSING = object()
 
 
@@ -229,7 +207,19 @@ def _load_yaml(
     text: str, max_depth: int, json_numbers: bool = False, defer: bool = False
 ) -> tuple[Any, PositionMap]:
     """The value and positions of a YAML text. With ``defer``, the positions below
-    :data:`DEFER_DEPTH` levels are read only if a lookup needs them (see :func:`_build`)."""
+    :data:`DEFER_DEPTH` levels are read only if a lookup needs them (see :func:`_build`).
+
+    A YAML text in the plain block subset of :mod:`.blockyaml` is read by that reader, which
+    builds exactly what the event reader would; anything else goes to the event reader."""
+    if not json_numbers:
+        read = read_block_yaml(
+            text,
+            max_depth,
+            DEFER_DEPTH if defer else 0,
+            lambda: _load_yaml(text, max_depth, json_numbers)[1],
+        )
+        if read is not None:
+            return read
     parser = None
     try:
         parser = _PARSER(text)  # the pure-Python reader checks characters here
@@ -325,12 +315,8 @@ def _build(
     mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
     intern = sys.intern
     packed_columns = PACKED_COLUMNS
-    plain_constants, number_start, missing = _PLAIN_CONSTANTS, _NUMBER_START, _MISSING
-    int_match, float_match = (
-        (_JSON_INT.fullmatch, _JSON_FLOAT.fullmatch)
-        if json_numbers
-        else (_INT.fullmatch, _FLOAT.fullmatch)
-    )
+    missing = _MISSING
+    resolve = resolve_plain_json if json_numbers else resolve_plain
 
     get_event()  # StreamStart
     event = get_event()
@@ -378,14 +364,10 @@ def _build(
                 key, key_line, key_column = intern(value), mark.line + 1, mark.column + 1
                 continue
             if not event.style:  # plain: resolve; quoted and block scalars stay strings
-                resolved = plain_constants.get(value, missing)
-                if resolved is not missing:
-                    value = resolved
-                elif value[0] in number_start:
-                    if int_match(value):
-                        value = _to_int(value, mark)
-                    elif float_match(value):
-                        value = float(value)
+                try:
+                    value = resolve(value)
+                except ValueError:
+                    _too_many_digits(value, mark)
             children = None
         elif cls is mapping_start or cls is sequence_start:
             if event.anchor is not None or event.tag is not None:
@@ -488,17 +470,14 @@ def _pointer(stack: list[tuple[Any, Any, bool, Any]], token: Any) -> str:
     return "".join("/" + escape_pointer(str(t)) for t in tokens)
 
 
-def _to_int(text: str, mark: Any) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise Failure(
-            "manifest-syntax",
-            f"the number `{text[:20]}…` has too many digits ({len(text)})",
-            mark.line + 1,
-            mark.column + 1,
-            help="write it as a string in quotes",
-        ) from None
+def _too_many_digits(text: str, mark: Any) -> NoReturn:
+    raise Failure(
+        "manifest-syntax",
+        f"the number `{text[:20]}…` has too many digits ({len(text)})",
+        mark.line + 1,
+        mark.column + 1,
+        help="write it as a string in quotes",
+    )
 
 
 def _refuse_node(event: Any, pointer: str) -> NoReturn:
