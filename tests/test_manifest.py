@@ -583,3 +583,17 @@ def test_field_types_come_from_the_model() -> None:
     }
     assert type_tag(list[Country], []) == ("list[country]", ())
     assert known_paths()["source.use"] == "list"
+
+
+@given(
+    index=st.one_of(
+        st.integers(min_value=0, max_value=5).map(str),
+        st.sampled_from(["", "00", "01", "-1", "²", "1/id", "0/access", "2/collected/to", "x"]),
+    )
+)
+def test_a_source_position_is_the_position_map_s_nearest(index):
+    """`LoadedManifest.position` reads `/sources/N` straight from the map: the same answer as
+    walking the pointer, for every index, valid or not."""
+    loaded = parse_manifest(SPEC_EXAMPLE, "spec.yaml")
+    pointer = f"/sources/{index}"
+    assert loaded.position(pointer) == loaded.positions.nearest(pointer)

@@ -249,6 +249,16 @@ class LoadedManifest:
     def position(self, pointer: str) -> tuple[int, int] | None:
         """The position of ``pointer`` or of its nearest ancestor that has one."""
         if isinstance(self.positions, PositionMap):
+            index = pointer[9:]  # of `/sources/N`, the usual subject of a finding
+            if (
+                pointer.startswith("/sources/")
+                and index.isascii()
+                and index.isdigit()
+                and (index == "0" or index[0] != "0")
+            ):
+                position = self.positions.member("sources", int(index))
+                if position is not None:  # else its nearest ancestor's
+                    return position
             return self.positions.nearest(pointer)
         while True:
             if pointer in self.positions:

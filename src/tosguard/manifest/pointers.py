@@ -170,6 +170,23 @@ class PositionMap(Mapping[str, tuple[int, int]]):
     def __contains__(self, pointer: object) -> bool:
         return isinstance(pointer, str) and self._position(pointer) is not None
 
+    def member(self, key: str, index: int) -> tuple[int, int] | None:
+        """The position of ``/key/index`` (``/sources/3``: what most report lines point at),
+        without parsing a pointer; None where the document has none there."""
+        root = self._root
+        if root is None or root.__class__ is int or root[4].__class__ is not dict:
+            return None
+        entry = root[4].get(key)
+        if entry is None or entry.__class__ is int:
+            return None
+        items = entry[4]
+        if items.__class__ is not list or not 0 <= index < len(items):
+            return None
+        item = items[index]
+        if item.__class__ is int:
+            item = unpack(item)
+        return item[0], item[1]
+
     def nearest(self, pointer: str) -> tuple[int, int] | None:
         """The position of ``pointer``, or of its nearest ancestor that has one."""
         while True:

@@ -15,6 +15,7 @@ act on the terminal.
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from collections.abc import Callable, Iterable, Iterator
 
@@ -273,7 +274,7 @@ class _Blocks:
             + p(f"{len(members):,} {noun} (id:line{where}):")
             + "\n"
         )
-        names = ", ".join(self._short_name(f, single is None) for f in members)
+        names = ", ".join(self._short_names(members, single is None))
         out.extend(line + "\n" for line in _wrap(p(names), "      "))
         if first.missing and all(f.missing == first.missing for f in members):
             out.append(self._missing(first.missing))
@@ -283,16 +284,28 @@ class _Blocks:
             out.append("".join(line + "\n" for line in self._tail_lines(first, said_of=name)))
         return "".join(out)
 
-    def _short_name(self, f: Finding, with_file: bool) -> str:
-        subject, sources = f.subject, self.sources
-        name = subject
-        if subject.startswith("/sources/") and sources is not None:
-            index = int(subject.split("/")[2])
-            if index < len(sources):
-                name = sources[index].id
-        location = f.location
-        file = f"{location['file']}:" if with_file else ""
-        return f"{name}:{file}{location['line']}"
+    def _short_names(self, members: list[Finding], with_file: bool) -> list[str]:
+        """Each subject as ``id:line`` (``id:file:line`` ``with_file``): a source by its id."""
+        ids = self.ids
+        count = len(ids)
+        names = []
+        for f in members:
+            subject = name = f.subject
+            if count and subject.startswith("/sources/"):
+                index = int(subject.split("/", 3)[2])
+                if index < count:
+                    name = ids[index]
+            location = f.location
+            if with_file:
+                names.append(f"{name}:{location['file']}:{location['line']}")
+            else:
+                names.append(f"{name}:{location['line']}")
+        return names
+
+    @functools.cached_property
+    def ids(self) -> list[str]:
+        """The sources' ids, by index (none without the sources)."""
+        return [source.id for source in self.sources] if self.sources is not None else []
 
     def _head(self, f: Finding, mark: str, colour: str) -> str:
         if f.status == "undetermined":
