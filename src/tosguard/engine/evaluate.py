@@ -33,7 +33,16 @@ from ..language.vocab import STATUSES
 from ..util import gc_paused
 from . import budget as budgets
 from .identity import UNGOVERNED_KINDS, Notice, Vocabulary, canonical_manifest, unknown_ids
-from .ir import ClauseIR, Env, GovernedTable, PolicyIR, Reach, mentions_quantifier, missing
+from .ir import (
+    ClauseIR,
+    Env,
+    GovernedTable,
+    PolicyIR,
+    Reach,
+    mentions_origins,
+    mentions_quantifier,
+    missing,
+)
 from .library import Document, Library
 from .memo import Plan, Replay, Results, SourceMemo
 
@@ -527,19 +536,37 @@ class Evaluator:
             counts[status] = counts.get(status, 0) + 1
             if self._listed(clause, status):
                 listed.append((clause, status, note, undetermined))
-        return Plan(tuple(counts.items()), tuple(listed))
+        return Plan(tuple(counts.items()), tuple(listed), [None] * len(listed))
 
     def _replay(self, plan: Plan, item: _Applied, env: Env, subject: str) -> None:
         counts = self.counts
         for status, count in plan.counts:
             counts[status] += count
-        for clause, status, note, undetermined in plan.listed:
-            found = self._missing(clause, env, item.version) if undetermined else ()
+        for number, (clause, status, note, undetermined) in enumerate(plan.listed):
+            found = self._missing_of(plan, number, item, env) if undetermined else ()
             self.outcomes.append(
                 Outcome(clause, item.version, subject, status, found, note, item.early)
             )
             if self.budget is not None:
                 self.budget.check_findings(len(self.outcomes))
+
+    def _missing_of(self, plan: Plan, number: int, item: _Applied, env: Env) -> tuple[str, ...]:
+        """The missing paths of the ``number``-th result ``plan`` lists, for the source ``env``
+        is at. The sources of a key give every condition the same answers, so where the paths
+        can only be the source's own or the same for all (the version governs the source for
+        certain, so its ``governs`` names none, and no quantifier reads other sources), the
+        first source's are kept as a template and the others' made from it."""
+        clause = plan.listed[number][0]
+        template = plan.missing[number]
+        if template is None or template is False:
+            found = self._missing(clause, env, item.version)
+            if template is None:
+                plan.missing[number] = (
+                    _template(found, env.index) if _own_paths_only(clause, item) else False
+                )
+            return found
+        own = f"/sources/{env.index}/"
+        return tuple(own + path if mine else path for mine, path in template)
 
     def environment(self, version: PolicyIR) -> Env:
         """The environment of a version after :meth:`prepare` (``governed`` filled in for the
@@ -774,6 +801,31 @@ class Evaluator:
             if exception.when is not None:
                 found |= missing(exception.when, env)
         return tuple(sorted(found, key=_pointer_key))
+
+
+def _own_paths_only(clause: ClauseIR, item: _Applied) -> bool:
+    """Whether the missing paths of ``clause`` for a source can only be the source's own or
+    the same for every source: the version governs it for certain (its ``governs`` then
+    names nothing) and no condition quantifies over the sources or reads their origins."""
+    conditions = [clause.when, clause.require, *(e.when for e in clause.exceptions)]
+    return item.governed is True and not any(
+        mentions_quantifier(c) or mentions_origins(c) for c in conditions if c is not None
+    )
+
+
+def _template(found: tuple[str, ...], index: int) -> tuple[tuple[bool, str], ...] | bool:
+    """``found`` with the source's own prefix taken off its paths (False where a path names
+    another source, or the source itself without a field: not a template)."""
+    own = f"/sources/{index}/"
+    template = []
+    for path in found:
+        if path.startswith(own):
+            template.append((True, path[len(own) :]))
+        elif path.startswith("/sources/") or path == "/sources":
+            return False
+        else:
+            template.append((False, path))
+    return tuple(template)
 
 
 def _shown(status: str, note: str, early: bool, version: PolicyIR) -> tuple[str, str]:

@@ -98,6 +98,10 @@ class Plan:
 
     counts: tuple[tuple[str, int], ...]
     listed: tuple[tuple[ir.ClauseIR, str, str, bool], ...]
+    # per listed result, its missing paths as a template: ``(own, path)`` pairs, ``own``
+    # telling that the path is the source's own (``/sources/N/`` + path); None until a source
+    # found them, False where they are found for each source (see Evaluator._missing_of)
+    missing: list[Any]
 
 
 class Shape:
