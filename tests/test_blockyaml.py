@@ -469,3 +469,14 @@ def test_long_lines_outside_the_subset_are_declined_in_linear_time(text):
     start = time.perf_counter()
     assert fast_read(text) is None
     assert time.perf_counter() - start < 10  # about 0.2 s; a backtracking blow-up takes hours
+
+
+def test_a_line_longer_than_the_longest_is_left_to_the_event_reader():
+    from tosguard.manifest.blockyaml import LONGEST_LINE
+
+    items = (LONGEST_LINE + 1) // 2
+    text = "tosguard: 1\nsources:\n  - id: a\n    use: [" + "x," * (items - 1) + "x]\n"
+    assert len(text.splitlines()[3]) > LONGEST_LINE
+    assert fast_read(text) is None
+    shorter = "tosguard: 1\nsources:\n  - id: a\n    use: [" + "x," * 99 + "x]\n"
+    assert assert_reads_alike(shorter)

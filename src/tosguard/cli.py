@@ -358,8 +358,10 @@ def _leave(status: int, sources: int) -> NoReturn:
     flushed and the process ends at once (``os._exit``): freeing the millions of objects of
     a large manifest and its report one by one took a third of a second at 100k sources,
     and the operating system frees them all at once. In process (tests, ``main(argv)``) it
-    is an ordinary ``sys.exit``."""
-    if _process_entry and sources >= QUICK_EXIT_SOURCES:
+    is an ordinary ``sys.exit``, and so it is under a profiler or a tracer (coverage), whose
+    results are written at exit."""
+    watched = sys.getprofile() is not None or sys.gettrace() is not None
+    if _process_entry and sources >= QUICK_EXIT_SOURCES and not watched:
         try:
             sys.stdout.flush()
             sys.stderr.flush()

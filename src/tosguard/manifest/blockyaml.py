@@ -110,9 +110,17 @@ class _Outside(Exception):
     """The text leaves the subset (raised from the flow readers)."""
 
 
+#: Longer lines are left to the event reader: a manifest's lines are short, and the event
+#: reader reads a line of half a million values (or their errors) in bounded memory. (Columns
+#: past what a packed position holds, 65,535, stay in the subset.)
+LONGEST_LINE = 1 << 17
+
+
 def _parse_line(text: str) -> _Line | str:
     """What one line holds. Manifests repeat most of their lines (``kind: model-output``), so
     :func:`_read` parses each distinct line once."""
+    if len(text) > LONGEST_LINE:
+        return _BAD  # the event reader's bounded path (a huge flow list, an attack)
     match = _SIMPLE_LINE.fullmatch(text)
     if match is not None:
         indent, dash, key, string, digits = match.groups()
