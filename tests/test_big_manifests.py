@@ -114,6 +114,10 @@ def test_a_notice_on_many_sources_is_printed_once_with_the_first_remedy_said_so(
         "explain` and `--all` show every clause that might apply)."
         for n in range(GROUP_ABOVE + 1)
     ]
+    markdown = out(tosguard("check", str(path), "--as-of", AS_OF, "--format", "markdown"))
+    (row,) = [line for line in markdown.splitlines() if "`tosguard/governing-terms`" in line]
+    assert f"{GROUP_ABOVE + 1} subjects of" in row
+    assert "Missing:" not in row  # each source misses its own `/sources/N/service`
     few = write(tmp_path, "few.yaml", undecided_manifest(GROUP_ABOVE))
     assert out(tosguard("check", str(few), "--as-of", AS_OF)).count("remedy: Declare") == (
         GROUP_ABOVE
@@ -323,7 +327,7 @@ def test_progress_clears_its_line_for_other_text(monkeypatch):
     words=st.lists(st.text(alphabet=st.sampled_from("ab-é`x \t\n\r"), max_size=30), max_size=25),
     separator=st.sampled_from([" ", "  ", " \n"]),
     indent=st.sampled_from(["", "    ", "      "]),
-    width=st.sampled_from([12, 40, 88]),
+    width=st.sampled_from([2, 5, 12, 40, 88]),  # 2 and 5: less room than the indent
 )
 def test_wrap_words_is_textwrap_line_for_line(words, separator, indent, width):
     text = separator.join(words)

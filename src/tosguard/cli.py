@@ -360,7 +360,12 @@ def _leave(status: int, sources: int) -> NoReturn:
     and the operating system frees them all at once. In process (tests, ``main(argv)``) it
     is an ordinary ``sys.exit``, and so it is under a profiler or a tracer (coverage), whose
     results are written at exit."""
-    watched = sys.getprofile() is not None or sys.gettrace() is not None
+    monitoring = getattr(sys, "monitoring", None)  # Python 3.12+: coverage's sysmon core
+    watched = (
+        sys.getprofile() is not None
+        or sys.gettrace() is not None
+        or (monitoring is not None and any(monitoring.get_tool(i) for i in range(6)))
+    )
     if _process_entry and sources >= QUICK_EXIT_SOURCES and not watched:
         try:
             sys.stdout.flush()

@@ -110,9 +110,12 @@ def render_markdown(report: Report, context: ManifestContext = NO_CONTEXT) -> st
     return printable("\n".join(lines).rstrip() + "\n", layout=True)
 
 
-def _markdown_row(f: Finding, context: ManifestContext, subject: str = "", said: str = "") -> str:
+def _markdown_row(
+    f: Finding, context: ManifestContext, subject: str = "", said: str = "", missing: bool = True
+) -> str:
     """A finding's row; ``subject`` (a cell) and ``said`` (words after the message) for a row
-    that stands for many subjects."""
+    that stands for many subjects, and ``missing``: whether to name the facts missing (a row
+    for many names them only when they are the same for all, as the text report does)."""
     cite = f.citation
     where = f"{f.location['file']}:{f.location['line']}"
     source = (
@@ -121,11 +124,11 @@ def _markdown_row(f: Finding, context: ManifestContext, subject: str = "", said:
         else f"[{markdown_cell(cite['document'])}, {markdown_cell(cite['section'])}]"
         f"({cite['url']}) ({cite['effective']}): “{markdown_cell(cite['quote'])}”"
     )
-    missing = f" Missing: {', '.join(f'`{m}`' for m in f.missing)}." if f.missing else ""
+    named = f" Missing: {', '.join(f'`{m}`' for m in f.missing)}." if missing and f.missing else ""
     subject = subject or f"{markdown_cell(context.subject_name(f.subject))} ({where})"
     return (
         f"| `{f.rule}` | {f.severity} | {subject} | "
-        f"{markdown_cell(f.message)}{said}{missing} | {source} |"
+        f"{markdown_cell(f.message)}{said}{named} | {source} |"
     )
 
 
@@ -139,7 +142,8 @@ def _markdown_group_row(members: list[Finding], context: ManifestContext) -> str
     alike = all(f.message == first.message for f in members)
     said = "" if alike else " (said of the first; `--format json` has each subject's words)"
     subject = f"{len(members):,} subjects of {first.location['file']}: {markdown_cell(names)}"
-    return _markdown_row(first, context, subject, said)
+    same = all(f.missing == first.missing for f in members)
+    return _markdown_row(first, context, subject, said, missing=same)
 
 
 def markdown_cell(text: str) -> str:

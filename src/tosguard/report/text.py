@@ -438,7 +438,15 @@ def wrap_words(text: str, indent: str, width: int = WIDTH) -> list[str]:
     line, at the next space), found with ``str.rfind``: several times faster than textwrap's
     list of chunks. Anything else (a tab, a newline, a run of spaces, a space at either end)
     goes to textwrap itself."""
-    if not text or text[0] == " " or text[-1] == " " or "  " in text or not text.isprintable():
+    room = width - len(indent)
+    if (
+        room < 1  # no room for a word: textwrap puts one on each line
+        or not text
+        or text[0] == " "
+        or text[-1] == " "
+        or "  " in text
+        or not text.isprintable()
+    ):
         return textwrap.wrap(
             text,
             width=width,
@@ -447,7 +455,6 @@ def wrap_words(text: str, indent: str, width: int = WIDTH) -> list[str]:
             break_long_words=False,
             break_on_hyphens=False,
         )
-    room = width - len(indent)
     lines: list[str] = []
     start, end = 0, len(text)
     while end - start > room:
