@@ -28,9 +28,8 @@ from tosguard.report.model import FINDING_FIELDS
 from tosguard.report.text import GROUP_ABOVE, render_text, text_chunks, wrap_words
 
 
-def shared_account_manifest(sources: int) -> str:
-    """``sources`` OpenAI sources reached through a shared account: the same clauses fire on
-    each of them."""
+def openai_manifest(sources: int, *fields: str) -> str:
+    """``sources`` OpenAI model-output sources, each with ``fields`` (YAML lines)."""
     lines = [
         "tosguard: 1",
         "organization: {name: Acme, country: US}",
@@ -38,16 +37,21 @@ def shared_account_manifest(sources: int) -> str:
         "sources:",
     ]
     for number in range(sources):
-        lines += [
-            f"  - id: logs-{number}",
-            "    kind: model-output",
-            "    provider: openai",
-            "    model: gpt-4o",
-            "    service: api",
-            "    access: {route: shared-account, from_country: US}",
-            "    use: [distillation]",
-        ]
+        lines += [f"  - id: logs-{number}", "    kind: model-output", "    provider: openai"]
+        lines += [f"    {field}" for field in fields]
     return "\n".join(lines) + "\n"
+
+
+def shared_account_manifest(sources: int) -> str:
+    """``sources`` OpenAI sources reached through a shared account: the same clauses fire on
+    each of them."""
+    return openai_manifest(
+        sources,
+        "model: gpt-4o",
+        "service: api",
+        "access: {route: shared-account, from_country: US}",
+        "use: [distillation]",
+    )
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -80,20 +84,7 @@ def test_a_clause_on_many_sources_is_printed_once_with_its_subjects(tmp_path):
 def undecided_manifest(sources: int) -> str:
     """``sources`` OpenAI sources without their service: each gets the identity notice that
     tells it to declare its own `/sources/N/service`."""
-    lines = [
-        "tosguard: 1",
-        "organization: {name: Acme, country: US}",
-        "model: {name: acme-7b, purpose: chat, distribution: api, commercial: true}",
-        "sources:",
-    ]
-    for number in range(sources):
-        lines += [
-            f"  - id: logs-{number}",
-            "    kind: model-output",
-            "    provider: openai",
-            "    use: [distillation]",
-        ]
-    return "\n".join(lines) + "\n"
+    return openai_manifest(sources, "use: [distillation]")
 
 
 def test_a_notice_on_many_sources_is_printed_once_with_the_first_remedy_said_so(tmp_path):
