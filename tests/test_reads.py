@@ -32,8 +32,14 @@ def paths_tested(found) -> dict:
 
 
 def test_every_node_class_has_a_rule() -> None:
-    assert uncovered() == []
-    assert set(RULES) == set(node_classes())
+    """Every node class of the engine (not those other tests define for themselves, such as
+    test_logic's `Fixed`, which `uncovered` rightly reports when they are loaded)."""
+    engine = [cls for cls in node_classes() if cls.__module__.startswith("tosguard.")]
+    assert sorted(cls.__qualname__ for cls in engine if cls not in RULES) == []
+    assert set(RULES) == set(engine)
+    assert set(uncovered()) <= {cls.__qualname__ for cls in node_classes()} - {
+        cls.__qualname__ for cls in engine
+    }
 
 
 def test_a_node_class_without_a_rule_is_caught_and_never_memoised() -> None:
