@@ -50,38 +50,36 @@ def use_color(choice: str, output: str | None = None, stream=None) -> bool:
 def _emit_diagnostics(error, error_format: str, max_errors: int | None = None) -> None:
     """Print the diagnostics of ``error`` on standard error: with ``max_errors``, the first
     that many, then one saying how many more there are."""
-    from .errors import TOO_MANY_HELP, capped, render_human, render_json, render_plain
+    from .errors import render_human, render_json, render_plain
 
     renderer = {"human": render_human, "plain": render_plain, "json": render_json}[error_format]
-    diagnostics = error.diagnostics
-    if max_errors is not None:
-        diagnostics = capped(
-            diagnostics,
-            code_prefix=error.code_prefix,
-            limit=max_errors,
-            help=f"{TOO_MANY_HELP}; `--max-errors` shows more",
-        )
-    click.echo(renderer(diagnostics), err=True)
+    click.echo(renderer(_shown_diagnostics(error, max_errors)), err=True)
 
 
 def _emit_json_errors(errors: list, max_errors: int | None) -> None:
     """The diagnostics of several errors (one per invalid manifest) as one JSON document,
     each error's capped as :func:`_emit_diagnostics` caps them."""
-    from .errors import TOO_MANY_HELP, capped
     from .errors import render_json as errors_json
 
     diagnostics = []
     for error in errors:
-        found = error.diagnostics
-        if max_errors is not None:
-            found = capped(
-                found,
-                code_prefix=error.code_prefix,
-                limit=max_errors,
-                help=f"{TOO_MANY_HELP}; `--max-errors` shows more",
-            )
-        diagnostics += found
+        diagnostics += _shown_diagnostics(error, max_errors)
     click.echo(errors_json(diagnostics), err=True)
+
+
+def _shown_diagnostics(error, max_errors: int | None) -> list:
+    """The diagnostics of ``error``: with ``max_errors``, the first that many, then one
+    saying how many more there are."""
+    from .errors import TOO_MANY_HELP, capped
+
+    if max_errors is None:
+        return list(error.diagnostics)
+    return capped(
+        error.diagnostics,
+        code_prefix=error.code_prefix,
+        limit=max_errors,
+        help=f"{TOO_MANY_HELP}; `--max-errors` shows more",
+    )
 
 
 def _write(

@@ -21,8 +21,8 @@ from typing import Any
 from ..errors import Diagnostic
 from .document import Document, ImportInputError
 from .draft import Draft, Fact, licence_fact
-from .hints import generator_sources, set_derived
-from .providers import SYNTHETIC_TAGS, names_in, output_hints
+from .hints import add_mentions, generator_sources, set_derived
+from .providers import SYNTHETIC_TAGS, names_in
 
 Canonical = Callable[[str], str | None]
 _HELP = "see the Croissant format (https://docs.mlcommons.org/croissant/docs/croissant-spec.html)"
@@ -167,9 +167,14 @@ def read(doc: Document, draft: Draft, canonical: Canonical) -> None:
             line = (
                 doc.span("/" + _escape(_key(value, key) if key == "description" else key)).line or 1
             )
-            for mention in output_hints(text.replace("\\n", "\n"), line):
-                where = f'{doc.where("/" + _escape(key))} {key} "{mention.text}"'
-                mentions.setdefault(mention.provider, []).append((mention.name, where))
+            add_mentions(
+                mentions,
+                text.replace("\\n", "\n"),
+                line,
+                doc.name,
+                key,
+                at=doc.where("/" + _escape(key)),
+            )
     for generator, _ in generator_sources(draft, source, evidence, mentions, doc.name):
         if collected is not None:
             generator.set(

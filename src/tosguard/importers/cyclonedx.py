@@ -18,8 +18,8 @@ from typing import Any
 from .document import Document, ImportInputError
 from .draft import Draft, DraftSource, Fact, licence_fact
 from .hfcard import PURPOSES
-from .hints import generator_sources, set_derived
-from .providers import output_hints, provider_of_name, provider_of_org
+from .hints import add_mentions, suggest_generators
+from .providers import provider_of_name, provider_of_org
 
 Canonical = Callable[[str], str | None]
 
@@ -238,10 +238,6 @@ def _dataset(
     mentions: dict[str, list[tuple[str, str]]] = {}
     if isinstance(description, str):
         line = doc.span(pointer + "/description").line or 1
-        for mention in output_hints(description, line):
-            where = f'{doc.name}:{mention.line} "{mention.text}"'
-            mentions.setdefault(mention.provider, []).append((mention.name, where))
-    generators = generator_sources(draft, source, [], mentions, doc.name)
-    ids = [g.id for g, _ in generators]
-    set_derived(source, ids, [], ids)
+        add_mentions(mentions, description, line, doc.name)
+    suggest_generators(draft, source, mentions, doc.name)
     return source

@@ -13,11 +13,35 @@ from __future__ import annotations
 import re
 
 from .draft import Draft, DraftSource, Fact
-from .providers import model_name_of
+from .providers import model_name_of, output_hints
 
 _QUOTED = re.compile(r' "[^"]*"')
 #: provider -> [(model name, where it was named)]
 Mentions = dict[str, list[tuple[str, str]]]
+
+
+def add_mentions(
+    mentions: Mentions,
+    text: str,
+    first_line: int,
+    name: str,
+    label: str = "",
+    at: str | None = None,
+) -> None:
+    """Add the outputs ``text`` of input ``name`` says it holds (its first line being
+    ``first_line``), each with where it was said, as its hint's comment names it:
+    ``name:line``, or ``at`` (a place of the input), then ``label`` (the key) and the words."""
+    for mention in output_hints(text, first_line):
+        place = at if at is not None else f"{name}:{mention.line}"
+        where = f'{place} {label} "{mention.text}"' if label else f'{place} "{mention.text}"'
+        mentions.setdefault(mention.provider, []).append((mention.name, where))
+
+
+def suggest_generators(draft: Draft, source: DraftSource, mentions: Mentions, name: str) -> None:
+    """The `model-output` sources ``mentions`` suggest for ``source``, each linked from its
+    ``derived_from`` as a suggestion (see :func:`set_derived`)."""
+    ids = [generator.id for generator, _ in generator_sources(draft, source, [], mentions, name)]
+    set_derived(source, ids, [], ids)
 
 
 def generator_sources(

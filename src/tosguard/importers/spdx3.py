@@ -22,8 +22,8 @@ from typing import Any
 from ..errors import Diagnostic, did_you_mean, shorten
 from .document import Document, ImportInputError
 from .draft import Draft, DraftSource, Fact, licence_fact
-from .hints import generator_sources, set_derived
-from .providers import output_hints, provider_of_name
+from .hints import add_mentions, suggest_generators
+from .providers import provider_of_name
 
 Canonical = Callable[[str], str | None]
 _HELP = "see the SPDX 3.0 JSON-LD serialization (https://spdx.github.io/spdx-spec/v3.0.1/)"
@@ -299,10 +299,6 @@ def _dataset(doc, draft, canonical, element, pointer, relations, elements) -> Dr
         text = element.get(key)
         if isinstance(text, str):
             line = doc.span(f"{pointer}/{key}").line or 1
-            for mention in output_hints(text, line):
-                where = f'{doc.name}:{mention.line} {key} "{mention.text}"'
-                mentions.setdefault(mention.provider, []).append((mention.name, where))
-    generators = generator_sources(draft, source, [], mentions, doc.name)
-    ids = [g.id for g, _ in generators]
-    set_derived(source, ids, [], ids)
+            add_mentions(mentions, text, line, doc.name, key)
+    suggest_generators(draft, source, mentions, doc.name)
     return source
